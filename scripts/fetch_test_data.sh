@@ -1,0 +1,53 @@
+#!/usr/bin/env bash
+# Fetches the real data the tests and the demo use, with package managers only, into .cache/testdata/:
+#   bvh/01_01.bvh, bvh/01_03.bvh      CMU motion capture (Debian assimp-testmodels)
+#   sports2d/demo.mp4                  real footage, one camera, 30 fps (PyPI sports2d)
+#   pose2sim/Demo_SinglePerson/...     four synchronised 60 fps views + calibration (PyPI pose2sim)
+# Idempotent: what is already there is kept.
+set -euo pipefail
+root="$(cd "$(dirname "$0")/.." && pwd)"
+dest="$root/.cache/testdata"
+mkdir -p "$dest"
+tmp="$(mktemp -d)"
+trap 'rm -rf "$tmp"' EXIT
+PY="${PYTHON:-python3}"
+
+if [ ! -s "$dest/bvh/01_03.bvh" ]; then
+  echo "fetch_test_data: CMU BVH from Debian assimp-testmodels" >&2
+  ( cd "$tmp" && { apt-get download assimp-testmodels >/dev/null 2>&1 || { apt-get update >/dev/null && apt-get download assimp-testmodels >/dev/null; }; } )
+  dpkg -x "$tmp"/assimp-testmodels_*.deb "$tmp/assimp"
+  mkdir -p "$dest/bvh"
+  cp "$tmp/assimp/usr/share/assimp/models/BVH/01_01.bvh" "$tmp/assimp/usr/share/assimp/models/BVH/01_03.bvh" "$dest/bvh/"
+fi
+
+if [ ! -s "$dest/sports2d/demo.mp4" ]; then
+  echo "fetch_test_data: real footage from PyPI sports2d" >&2
+  "$PY" -m pip download -q --no-deps -d "$tmp/s2d" sports2d >/dev/null
+  mkdir -p "$dest/sports2d"
+  "$PY" - "$tmp/s2d" "$dest/sports2d" <<'PY'
+import sys, zipfile, pathlib
+whl = next(pathlib.Path(sys.argv[1]).glob("*.whl"))
+with zipfile.ZipFile(whl) as z:
+    name = next(n for n in z.namelist() if n.endswith("Demo/demo.mp4"))
+    pathlib.Path(sys.argv[2], "demo.mp4").write_bytes(z.read(name))
+PY
+fi
+
+if [ ! -d "$dest/pose2sim/Demo_SinglePerson/videos" ]; then
+  echo "fetch_test_data: multi-camera footage and calibration from PyPI pose2sim" >&2
+  "$PY" -m pip download -q --no-deps -d "$tmp/p2s" pose2sim >/dev/null
+  mkdir -p "$dest/pose2sim"
+  "$PY" - "$tmp/p2s" "$dest/pose2sim" <<'PY'
+import sys, zipfile, pathlib
+whl = next(pathlib.Path(sys.argv[1]).glob("*.whl"))
+out = pathlib.Path(sys.argv[2])
+with zipfile.ZipFile(whl) as z:
+    for n in z.namelist():
+        marker = "Pose2Sim/Demo_SinglePerson/"
+        if marker in n and ("/videos/" in n or "/calibration/" in n) and not n.endswith("/"):
+            target = out / "Demo_SinglePerson" / n.split(marker, 1)[1]
+            target.parent.mkdir(parents=True, exist_ok=True)
+            target.write_bytes(z.read(n))
+PY
+fi
+echo "fetch_test_data: ready in $dest" >&2

@@ -1,0 +1,61 @@
+"""Shared fixtures: where the real test data lives, and which Blender runs the suite.
+
+The data is fetched by scripts/fetch_test_data.sh (run by scripts/test.sh) into .cache/testdata.
+Fixtures for the local server live in tests/fixtures/ and are registered here.
+"""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parent.parent
+TESTDATA = ROOT / ".cache" / "testdata"
+
+
+def _require(path: Path) -> Path:
+    if not path.exists():
+        pytest.fail(f"test data {path} is missing: run scripts/fetch_test_data.sh (scripts/test.sh does)")
+    return path
+
+
+@pytest.fixture(scope="session")
+def repo_root() -> Path:
+    return ROOT
+
+
+@pytest.fixture(scope="session")
+def cmu_bvh() -> Path:
+    """Real CMU capture, 31 joints, 120 fps (subject 01, take 03)."""
+    return _require(TESTDATA / "bvh" / "01_03.bvh")
+
+
+@pytest.fixture(scope="session")
+def cmu_bvh_01() -> Path:
+    return _require(TESTDATA / "bvh" / "01_01.bvh")
+
+
+@pytest.fixture(scope="session")
+def demo_video() -> Path:
+    """Real single-camera footage (Sports2D demo, 30 fps, two people outdoors)."""
+    return _require(TESTDATA / "sports2d" / "demo.mp4")
+
+
+@pytest.fixture(scope="session")
+def pose2sim_single() -> Path:
+    """Pose2Sim Demo_SinglePerson: videos/cam01..04.mp4 and calibration/."""
+    return _require(TESTDATA / "pose2sim" / "Demo_SinglePerson")
+
+
+@pytest.fixture(scope="session")
+def blender_version() -> tuple[int, int]:
+    """(major, minor) of the bpy module running this suite."""
+    import bpy
+
+    return tuple(bpy.app.version[:2])  # type: ignore[return-value]
+
+
+def pytest_report_header(config: pytest.Config) -> str:
+    return f"move_mocap tests, MOVE_MOCAP_BLENDER={os.environ.get('MOVE_MOCAP_BLENDER', 'unset')}"
