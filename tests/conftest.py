@@ -59,3 +59,24 @@ def blender_version() -> tuple[int, int]:
 
 def pytest_report_header(config: pytest.Config) -> str:
     return f"move_mocap tests, MOVE_MOCAP_BLENDER={os.environ.get('MOVE_MOCAP_BLENDER', 'unset')}"
+
+
+@pytest.fixture(scope="session")
+def addon(tmp_path_factory: pytest.TempPathFactory):
+    """The add-on enabled from this checkout inside the running bpy, its user files in a temp folder."""
+    import sys
+
+    os.environ["MOVE_MOCAP_USER_DIR"] = str(tmp_path_factory.mktemp("move_mocap_user"))
+    import addon_utils
+    import bpy  # noqa: F401  (puts Blender's own modules on the path)
+
+    if str(ROOT) not in sys.path:
+        sys.path.insert(0, str(ROOT))
+
+    def _raise(exc: BaseException) -> None:
+        raise exc
+
+    module = addon_utils.enable("move_mocap", default_set=True, handle_error=_raise)
+    assert module is not None, "move_mocap failed to enable"
+    yield module
+    addon_utils.disable("move_mocap", default_set=True)

@@ -1,0 +1,47 @@
+"""poll() rules shared by every operator that uses the network: online access and an API key.
+
+Blender's "Allow Online Access" (``bpy.app.online_access``) must be on, except for a local engine on a
+loopback address. ``--offline-mode`` on the command line cannot be changed in Preferences, so the
+message says to restart without it.
+"""
+
+from __future__ import annotations
+
+import bpy
+
+from .core.endpoints import is_loopback, validate_endpoint
+from .preferences import settings
+
+
+def network_problem(context: bpy.types.Context, *, needs_key: bool = True) -> str | None:
+    """Why a network operation cannot run now, or None."""
+    try:
+        s = settings(context)
+    except RuntimeError as exc:
+        return str(exc)
+    problem = validate_endpoint(s.endpoint)
+    if problem:
+        return problem
+    if not bpy.app.online_access and not is_loopback(s.endpoint):
+        if getattr(bpy.app, "online_access_override", False):
+            return ("Blender was started with --offline-mode, which Preferences cannot change: "
+                    "restart Blender without it (or with --online-mode) to reach the Move API")
+        return ("Online access is off: enable Preferences > System > Network > Allow Online Access, "
+                "or point the endpoint at a local engine")
+    if needs_key and not s.api_key:
+        return "No API key: set it in Preferences > Add-ons > Move Mocap, or the MOVE_API_KEY environment variable"
+    return None
+
+
+class NetworkPollMixin:
+    """Mixin for operators that talk to the API: poll() explains why it is disabled."""
+
+    needs_api_key = True
+
+    @classmethod
+    def poll(cls, context: bpy.types.Context) -> bool:
+        problem = network_problem(context, needs_key=cls.needs_api_key)
+        if problem:
+            cls.poll_message_set(problem)  # type: ignore[attr-defined]
+            return False
+        return True

@@ -1,0 +1,123 @@
+"""The add-on's preferences: API key, endpoint, download folder and network timeout.
+
+The API key is never stored in any .blend (not even userpref.blend): the property reads and writes
+``core.secrets.SecretStore`` in the add-on's user folder, and ``MOVE_API_KEY`` in the environment wins.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+
+import bpy
+from bpy.props import IntProperty, StringProperty
+
+from .core.endpoints import DEFAULT_ENDPOINT, validate_endpoint
+from .core.secrets import ENV_VAR, SecretStore, resolve_api_key
+from .paths import user_dir
+
+
+def secret_store() -> SecretStore:
+    return SecretStore(user_dir() / "credentials.json")
+
+
+def _get_api_key(self: bpy.types.AddonPreferences) -> str:
+    return secret_store().get("api_key")
+
+
+def _set_api_key(self: bpy.types.AddonPreferences, value: str) -> None:
+    secret_store().set("api_key", value)
+
+
+class MOVE_MOCAP_AddonPreferences(bpy.types.AddonPreferences):
+    bl_idname = __package__  # type: ignore[assignment]
+
+    api_key: StringProperty(  # type: ignore[valid-type]
+        name="API Key",
+        description=(
+            "Your Move API key (from your Move AI account). Kept in a private file in the add-on's user "
+            f"folder, never in a .blend. The {ENV_VAR} environment variable takes precedence"
+        ),
+        subtype="PASSWORD",
+        get=_get_api_key,
+        set=_set_api_key,
+        options={"SKIP_SAVE"},
+    )
+    endpoint: StringProperty(  # type: ignore[valid-type]
+        name="API Endpoint",
+        description="The Move GraphQL endpoint, or a Move-compatible local engine (http://127.0.0.1:8765/ugc/graphql)",
+        default=DEFAULT_ENDPOINT,
+    )
+    download_dir: StringProperty(  # type: ignore[valid-type]
+        name="Download Folder",
+        description="Where job outputs are downloaded. Empty: the add-on's user folder",
+        subtype="DIR_PATH",
+        default="",
+    )
+    network_timeout: IntProperty(  # type: ignore[valid-type]
+        name="Network Timeout",
+        description="Seconds to wait for the server. 0: use Preferences > System > Network > Timeout",
+        min=0,
+        max=600,
+        default=0,
+        subtype="TIME_ABSOLUTE",
+    )
+
+    def draw(self, context: bpy.types.Context) -> None:
+        layout = self.layout
+        layout.use_property_split = True
+        s = settings(context)
+        col = layout.column()
+        row = col.row()
+        row.prop(self, "api_key")
+        if s.api_key_source == "environment":
+            col.label(text=f"Using the {ENV_VAR} environment variable", icon="INFO")
+        elif not s.api_key:
+            col.label(text="No API key: paste yours, or use a local engine", icon="ERROR")
+        col.prop(self, "endpoint")
+        problem = validate_endpoint(self.endpoint)
+        if problem:
+            col.label(text=problem, icon="ERROR")
+        col.prop(self, "download_dir")
+        if not self.download_dir:
+            col.label(text=f"Default: {s.download_dir}", icon="FILE_FOLDER")
+        col.prop(self, "network_timeout")
+        if not self.network_timeout:
+            col.label(text=f"Using Blender's network timeout: {s.timeout:g} s", icon="TIME")
+
+
+@dataclass(frozen=True)
+class Settings:
+    """The resolved settings a network operation needs (the key is excluded from repr)."""
+
+    endpoint: str
+    api_key: str
+    api_key_source: str
+    download_dir: Path
+    timeout: float
+
+    def __repr__(self) -> str:
+        return (f"Settings(endpoint={self.endpoint!r}, api_key={'<set>' if self.api_key else '<missing>'}, "
+                f"download_dir={str(self.download_dir)!r}, timeout={self.timeout})")
+
+
+def get_preferences(context: bpy.types.Context | None = None) -> MOVE_MOCAP_AddonPreferences:
+    context = context or bpy.context
+    assert context.preferences is not None
+    addon = context.preferences.addons.get(__package__ or "")
+    if addon is None:
+        raise RuntimeError(f"the {__package__} add-on is not enabled")
+    return addon.preferences  # type: ignore[return-value]
+
+
+def settings(context: bpy.types.Context | None = None) -> Settings:
+    context = context or bpy.context
+    assert context.preferences is not None
+    prefs = get_preferences(context)
+    key, source = resolve_api_key(secret_store())
+    folder = Path(bpy.path.abspath(prefs.download_dir)) if prefs.download_dir else user_dir("downloads")
+    timeout = float(prefs.network_timeout or context.preferences.system.network_timeout or 10)
+    return Settings(prefs.endpoint.strip(), key, source, folder, timeout)
+
+
+CLASSES = (MOVE_MOCAP_AddonPreferences,)
