@@ -14,6 +14,8 @@ import pytest
 ROOT = Path(__file__).resolve().parent.parent
 TESTDATA = ROOT / ".cache" / "testdata"
 
+pytest_plugins = ["tests.fixtures.local_server"]
+
 
 def _require(path: Path) -> Path:
     if not path.exists():

@@ -1,0 +1,78 @@
+"""Command line: ``python -m local_engine serve ...`` starts the server (uvicorn). No bpy here.
+
+Example::
+
+    python -m local_engine serve --host 127.0.0.1 --port 8765 --data ./engine-data --api-key secret \\
+        --solver replay --motion .cache/testdata/bvh/01_03.bvh
+"""
+
+from __future__ import annotations
+
+import argparse
+import ipaddress
+import json
+import logging
+import sys
+from pathlib import Path
+
+from .config import DEFAULT_MAX_UPLOAD, ServerConfig
+
+
+def _faults(value: str) -> list:
+    text = Path(value[1:]).read_text() if value.startswith("@") else value
+    rules = json.loads(text)
+    return rules["faults"] if isinstance(rules, dict) else rules
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="python -m local_engine", description=__doc__.splitlines()[0])
+    sub = parser.add_subparsers(dest="command", required=True)
+    serve = sub.add_parser("serve", help="serve the Move UGC API on this machine")
+    serve.add_argument("--host", default="127.0.0.1", help="bind address (default: loopback only)")
+    serve.add_argument("--port", type=int, default=8765)
+    serve.add_argument("--data", required=True, type=Path, help="directory for the database and files")
+    serve.add_argument("--api-key", required=True, help="the key clients must send in Authorization")
+    serve.add_argument("--solver", default="replay", help="replay | mediapipe")
+    serve.add_argument("--motion", type=Path, help="replay solver: the motion file (BVH) to replay")
+    serve.add_argument("--max-upload-bytes", type=int, default=DEFAULT_MAX_UPLOAD)
+    serve.add_argument("--url-ttl", type=float, default=3600.0, help="seconds a presigned URL stays valid")
+    serve.add_argument("--public-url", help="base URL handed out in presigned URLs (default: the request's)")
+    serve.add_argument("--faults", type=_faults, default=[], help="fault rules as JSON, or @file.json")
+    serve.add_argument("--allow-remote", action="store_true", help="permit binding a non-loopback address")
+    serve.add_argument("--log-level", default="info")
+    args = parser.parse_args(argv)
+
+    logging.basicConfig(level=args.log_level.upper(), format="%(asctime)s %(name)s %(levelname)s %(message)s")
+    try:
+        loopback = ipaddress.ip_address(args.host).is_loopback
+    except ValueError:
+        loopback = args.host == "localhost"
+    if not loopback and not args.allow_remote:
+        parser.error(f"refusing to bind {args.host}: not a loopback address (pass --allow-remote to insist)")
+    if args.solver == "replay" and args.motion is None:
+        parser.error("--solver replay needs --motion FILE")
+
+    config = ServerConfig(
+        data_dir=args.data.resolve(),
+        api_key=args.api_key,
+        host=args.host,
+        port=args.port,
+        solver=args.solver,
+        solver_options={"motion": args.motion.resolve() if args.motion else None},
+        max_upload_bytes=args.max_upload_bytes,
+        url_ttl=args.url_ttl,
+        public_url=args.public_url,
+        faults=args.faults,
+        export_python=sys.executable,
+    )
+    import uvicorn
+
+    from .app import create_app
+
+    uvicorn.run(create_app(config), host=args.host, port=args.port, log_level=args.log_level.lower(),
+                timeout_graceful_shutdown=5)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,387 @@
+"""The HTTP side of the server: a Starlette ASGI app serving Move's routes. No bpy, no solving here.
+
+Routes:
+- ``POST /ugc/graphql``             GraphQL (ariadne), API key in ``Authorization`` with no scheme
+- ``GET  /ugc/file/download?code=`` share-code exchange, answers ``{"url": ...}``
+- ``PUT  /ugc/storage/{file_id}``   presigned upload, streamed to disk in chunks (constant memory)
+- ``GET/HEAD /ugc/storage/{file_id}`` presigned download with Range (206, Content-Range, Accept-Ranges)
+- ``GET /_health``                   readiness probe (no key)
+- ``GET/POST/DELETE /_faults``      fault injection for tests (API key required), see local_engine.faults
+"""
+
+from __future__ import annotations
+
+import asyncio
+import hashlib
+import hmac
+import json
+import logging
+import os
+import re
+import time
+import uuid
+from collections.abc import Iterator
+from contextlib import asynccontextmanager
+from pathlib import Path
+from typing import Any
+
+from ariadne import graphql_sync
+from graphql import parse
+from starlette.applications import Starlette
+from starlette.concurrency import run_in_threadpool
+from starlette.requests import Request
+from starlette.responses import JSONResponse, Response, StreamingResponse
+from starlette.routing import Route
+
+from .config import ServerConfig
+from .faults import Fault, FaultInjector
+from .schema import build_schema, format_error
+from .signing import presign, verify
+from .solvers import make_solver
+from .store import Store, new_id, now_iso
+from .worker import JobWorker
+
+log = logging.getLogger("local_engine")
+GRAPHQL_LOGGER = "local_engine.graphql"
+
+
+class _SkipClientErrors(logging.Filter):
+    """Errors meant for the client (MoveError, bad queries) are not server faults: keep them out of the log."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        from .schema import MoveError
+
+        exc = record.exc_info[1] if record.exc_info else None
+        original = getattr(exc, "original_error", None)
+        return original is not None and not isinstance(original, MoveError)
+
+
+logging.getLogger(GRAPHQL_LOGGER).addFilter(_SkipClientErrors())
+CHUNK = 1024 * 1024
+_FILE_ID = re.compile(r"^file-[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$")
+_RANGE = re.compile(r"^bytes=(\d*)-(\d*)$")
+
+
+class ServerState:
+    """What the routes and resolvers share: config, store, signing key, faults, the job worker."""
+
+    def __init__(self, config: ServerConfig) -> None:
+        self.config = config
+        self.store = Store(config.data_dir)
+        self.signing_key = self.store.signing_key()
+        self.faults = FaultInjector(config.faults)
+        self.solver = make_solver(config.solver, **config.solver_options)
+        self.worker = JobWorker(self.store, self.solver, self.faults, export_python=config.export_python)
+        self.schema = build_schema()
+        client_id = self.store.meta_or_create("client_id", lambda: new_id("client"))
+        self._client = {"id": client_id, "name": "local-engine", "portal": None, "metadata": None,
+                        "created": self.store.meta_or_create("client_created", now_iso)}
+
+    def client(self) -> dict[str, Any]:
+        return dict(self._client)
+
+    def supported_outputs(self) -> set[str]:
+        from .outputs import SUPPORTED_OUTPUTS
+
+        return set(SUPPORTED_OUTPUTS) | set(getattr(self.solver, "extra_output_types", ()))
+
+    def enqueue_job(self, job_id: str) -> None:
+        self.worker.enqueue(job_id)
+
+
+# -- response helpers -----------------------------------------------------------------------------------------
+def _appsync_unauthorized(message: str) -> JSONResponse:
+    return JSONResponse({"errors": [{"errorType": "UnauthorizedException", "message": message}]}, status_code=401)
+
+
+def _s3_error(status: int, code: str, message: str) -> Response:
+    body = f'<?xml version="1.0" encoding="UTF-8"?>\n<Error><Code>{code}</Code><Message>{message}</Message></Error>'
+    return Response(body, status_code=status, media_type="application/xml")
+
+
+def _fault_response(fault: Fault) -> Response:
+    if fault.kind == "rate_limit":
+        return JSONResponse({"message": "Too Many Requests"}, status_code=429,
+                            headers={"Retry-After": f"{fault.retry_after:g}"})
+    return JSONResponse({"message": fault.message}, status_code=fault.status)
+
+
+class AbortResponse(Response):
+    """Sends headers that promise ``length`` bytes, then ``body`` (fewer), then drops the connection."""
+
+    def __init__(self, body: bytes | Iterator[bytes], length: int, status_code: int = 200,
+                 headers: dict[str, str] | None = None) -> None:
+        self._parts = [body] if isinstance(body, bytes) else body
+        self.status_code = status_code
+        self._headers = {**(headers or {}), "content-length": str(length)}
+
+    async def __call__(self, scope, receive, send) -> None:  # type: ignore[override]
+        await send({"type": "http.response.start", "status": self.status_code,
+                    "headers": [(k.encode(), v.encode()) for k, v in self._headers.items()]})
+        for part in self._parts:
+            if part:
+                await send({"type": "http.response.body", "body": part, "more_body": True})
+        # Returning without the final body message makes the server close the connection mid-body.
+
+
+def _check_key(state: ServerState, request: Request) -> Response | None:
+    key = request.headers.get("authorization")
+    if not key:
+        return _appsync_unauthorized("Valid authorization header not provided.")
+    if not hmac.compare_digest(key.encode(), state.config.api_key.encode()):
+        return _appsync_unauthorized("You are not authorized to make this call.")
+    return None
+
+
+def _base_url(state: ServerState, request: Request) -> str:
+    return (state.config.public_url or str(request.base_url)).rstrip("/")
+
+
+async def _common_faults(state: ServerState, route: str, operation: str | None = None) -> Response | None:
+    slow = state.faults.take(route, ("slow",), operation)
+    if slow is not None:
+        await asyncio.sleep(slow.delay)
+    fault = state.faults.take(route, ("status", "rate_limit"), operation)
+    return _fault_response(fault) if fault is not None else None
+
+
+# -- GraphQL ---------------------------------------------------------------------------------------------------
+def _operation_name(body: dict[str, Any]) -> str | None:
+    try:
+        doc = parse(body.get("query") or "")
+        for definition in doc.definitions:
+            selections = getattr(getattr(definition, "selection_set", None), "selections", None)
+            if selections:
+                return selections[0].name.value
+    except Exception:
+        return body.get("operationName")
+    return body.get("operationName")
+
+
+async def graphql_route(request: Request) -> Response:
+    state: ServerState = request.app.state.server
+    state.faults.count_request("graphql")
+    denied = _check_key(state, request)
+    if denied is not None:
+        return denied
+    try:
+        body = json.loads(await request.body())
+        if not isinstance(body, dict) or not isinstance(body.get("query"), str):
+            raise ValueError("a JSON object with a 'query' string is required")
+    except ValueError as exc:
+        return JSONResponse({"errors": [{"errorType": "MalformedHttpRequestException", "message": str(exc)}]},
+                            status_code=400)
+    operation = _operation_name(body)
+    faulted = await _common_faults(state, "graphql", operation)
+    if faulted is not None:
+        return faulted
+    err = state.faults.take("graphql", ("graphql_error",), operation)
+    if err is not None:
+        return JSONResponse({"data": None, "errors": [{"path": [operation], "data": None, "errorType": err.error_type,
+                                                        "errorInfo": None, "locations": [], "message": err.message}]})
+    context = {"state": state, "base_url": _base_url(state, request),
+               "expire_urls": state.faults.take("graphql", ("expire_url",), operation) is not None}
+    _, result = await run_in_threadpool(
+        graphql_sync, state.schema, body, context_value=context, error_formatter=format_error,
+        logger=GRAPHQL_LOGGER,
+    )
+    payload = json.dumps(result).encode()
+    cut = state.faults.take("graphql", ("truncate", "reset"), operation)
+    if cut is not None:
+        n = cut.after_bytes if cut.after_bytes is not None else len(payload) // 2
+        if cut.kind == "truncate":
+            return Response(payload[:n], media_type="application/json")
+        return AbortResponse(payload[:n], len(payload), headers={"content-type": "application/json"})
+    return Response(payload, media_type="application/json")
+
+
+# -- share codes -----------------------------------------------------------------------------------------------
+async def share_code_route(request: Request) -> Response:
+    state: ServerState = request.app.state.server
+    state.faults.count_request("sharecode")
+    faulted = await _common_faults(state, "sharecode")
+    if faulted is not None:
+        return faulted
+    code = request.query_params.get("code", "")
+    if not re.fullmatch(r"\d{8}", code):
+        return JSONResponse({"message": "code must be 8 digits"}, status_code=400)
+    found = state.store.take_share_code(code)
+    if found is None or found[1] < time.time():
+        return JSONResponse({"message": "Share code not found or expired"}, status_code=404)
+    url = presign(state.signing_key, _base_url(state, request), "GET", found[0], state.config.url_ttl)
+    return JSONResponse({"url": url})
+
+
+# -- storage ---------------------------------------------------------------------------------------------------
+async def _storage_checks(state: ServerState, request: Request, route: str, method: str):
+    file_id = request.path_params["file_id"]
+    if not _FILE_ID.match(file_id):
+        return None, _s3_error(400, "InvalidObjectName", "Invalid object name")
+    faulted = await _common_faults(state, route)
+    if faulted is not None:
+        return None, faulted
+    reason = verify(state.signing_key, method, file_id, dict(request.query_params))
+    if reason is None and state.faults.take(route, ("expire_url",)) is not None:
+        reason = "Request has expired"
+    if reason is not None:
+        return None, _s3_error(403, "AccessDenied", reason)
+    doc = state.store.get("file", file_id)
+    if doc is None:
+        return None, _s3_error(404, "NoSuchKey", "The specified key does not exist.")
+    return doc, None
+
+
+async def upload_route(request: Request) -> Response:
+    state: ServerState = request.app.state.server
+    state.faults.count_request("upload")
+    doc, error = await _storage_checks(state, request, "upload", "PUT")
+    if error is not None:
+        return error
+    limit = state.config.max_upload_bytes
+    declared = request.headers.get("content-length")
+    if declared is not None and declared.isdigit() and int(declared) > limit:
+        return _s3_error(413, "EntityTooLarge",
+                         f"Upload of {declared} bytes exceeds this server's limit of {limit} bytes (--max-upload-bytes)")
+    reset = state.faults.take("upload", ("reset", "truncate"))
+    ext = doc["type"].lstrip(".")
+    final = state.store.files_dir / f"{doc['id']}.{ext}"
+    part = state.store.files_dir / f".{doc['id']}.{uuid.uuid4().hex}.part"
+    md5 = hashlib.md5()
+    written = 0
+    try:
+        with open(part, "wb") as fh:
+            async for chunk in request.stream():
+                if not chunk:
+                    continue
+                written += len(chunk)
+                if written > limit:
+                    raise _TooLarge()
+                md5.update(chunk)
+                await run_in_threadpool(fh.write, chunk)
+                if reset is not None and written >= (reset.after_bytes or 0):
+                    raise _Reset()
+        os.replace(part, final)
+    except _TooLarge:
+        part.unlink(missing_ok=True)
+        return _s3_error(413, "EntityTooLarge",
+                         f"Upload exceeds this server's limit of {limit} bytes (--max-upload-bytes)")
+    except _Reset:
+        part.unlink(missing_ok=True)
+        log.info("fault: resetting upload of %s after %d bytes", doc["id"], written)
+        return AbortResponse(b"", 1)
+    except BaseException:
+        part.unlink(missing_ok=True)
+        raise
+    etag = f'"{md5.hexdigest()}"'
+    state.store.update("file", doc["id"], uploaded=True, size=written, path=final.name, etag=etag)
+    return Response(b"", status_code=200, headers={"ETag": etag})
+
+
+class _TooLarge(Exception):
+    pass
+
+
+class _Reset(Exception):
+    pass
+
+
+def _read_range(path: Path, start: int, length: int) -> Iterator[bytes]:
+    with open(path, "rb") as fh:
+        fh.seek(start)
+        left = length
+        while left > 0:
+            data = fh.read(min(CHUNK, left))
+            if not data:
+                return
+            left -= len(data)
+            yield data
+
+
+async def download_route(request: Request) -> Response:
+    state: ServerState = request.app.state.server
+    state.faults.count_request("download")
+    doc, error = await _storage_checks(state, request, "download", "GET")
+    if error is not None:
+        return error
+    if not doc.get("uploaded"):
+        return _s3_error(404, "NoSuchKey", "The specified key does not exist.")
+    path = state.store.files_dir / doc["path"]
+    size = path.stat().st_size
+    headers = {"Accept-Ranges": "bytes", "ETag": doc.get("etag") or f'"{doc["id"]}"',
+               "Content-Type": "application/octet-stream",
+               "Content-Disposition": f'attachment; filename="{doc.get("name") or path.name}"'}
+    start, end, status = 0, size - 1, 200
+    header = request.headers.get("range")
+    if header:
+        m = _RANGE.match(header.strip())
+        if not m or (not m.group(1) and not m.group(2)):
+            return _s3_error(416, "InvalidRange", "The requested range is not satisfiable")
+        if m.group(1):
+            start = int(m.group(1))
+            end = min(int(m.group(2)), size - 1) if m.group(2) else size - 1
+        else:
+            start, end = max(size - int(m.group(2)), 0), size - 1
+        if start >= size or start > end:
+            r = _s3_error(416, "InvalidRange", "The requested range is not satisfiable")
+            r.headers["Content-Range"] = f"bytes */{size}"
+            return r
+        status = 206
+        headers["Content-Range"] = f"bytes {start}-{end}/{size}"
+    length = end - start + 1
+    if request.method == "HEAD":
+        return Response(b"", status_code=status, headers={**headers, "Content-Length": str(length)})
+    cut = state.faults.take("download", ("reset", "truncate"))
+    if cut is not None:
+        n = min(cut.after_bytes if cut.after_bytes is not None else length // 2, length)
+        log.info("fault: cutting download of %s after %d of %d bytes", doc["id"], n, length)
+        return AbortResponse(_read_range(path, start, n), length, status, {k.lower(): v for k, v in headers.items()})
+    headers["Content-Length"] = str(length)
+    return StreamingResponse(_read_range(path, start, length), status_code=status, headers=headers)
+
+
+# -- admin -----------------------------------------------------------------------------------------------------
+async def health_route(request: Request) -> Response:
+    state: ServerState = request.app.state.server
+    return JSONResponse({"ok": True, "solver": state.config.solver, "pid": os.getpid()})
+
+
+async def faults_route(request: Request) -> Response:
+    state: ServerState = request.app.state.server
+    denied = _check_key(state, request)
+    if denied is not None:
+        return denied
+    if request.method == "DELETE":
+        state.faults.clear()
+    elif request.method == "POST":
+        try:
+            body = json.loads(await request.body() or b"{}")
+            rules = body.get("faults", []) if isinstance(body, dict) else body
+            state.faults.set(rules, replace=not (isinstance(body, dict) and body.get("append")))
+        except (ValueError, TypeError) as exc:
+            return JSONResponse({"message": f"bad fault rules: {exc}"}, status_code=400)
+    return JSONResponse(state.faults.report())
+
+
+def create_app(config: ServerConfig) -> Starlette:
+    state = ServerState(config)
+
+    @asynccontextmanager
+    async def lifespan(app: Starlette):
+        state.worker.start()
+        yield
+        state.worker.stop()
+        state.store.close()
+
+    app = Starlette(
+        routes=[
+            Route("/ugc/graphql", graphql_route, methods=["POST"]),
+            Route("/ugc/file/download", share_code_route, methods=["GET"]),
+            Route("/ugc/storage/{file_id}", upload_route, methods=["PUT"]),
+            Route("/ugc/storage/{file_id}", download_route, methods=["GET", "HEAD"]),
+            Route("/_health", health_route, methods=["GET"]),
+            Route("/_faults", faults_route, methods=["GET", "POST", "DELETE"]),
+        ],
+        lifespan=lifespan,
+    )
+    app.state.server = state
+    return app

@@ -1,0 +1,25 @@
+"""The server's settings, filled from the command line. No I/O here."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+DEFAULT_MAX_UPLOAD = 4 * 1024**3  # 4 GiB
+
+
+@dataclass
+class ServerConfig:
+    data_dir: Path
+    api_key: str
+    host: str = "127.0.0.1"
+    port: int = 8765
+    solver: str = "replay"
+    solver_options: dict[str, Any] = field(default_factory=dict)  # e.g. {"motion": Path(...)}
+    max_upload_bytes: int = DEFAULT_MAX_UPLOAD
+    url_ttl: float = 3600.0  # seconds a presigned URL stays valid
+    public_url: str | None = None  # base of URLs handed out; default: what the client used to reach us
+    faults: list[dict[str, Any]] = field(default_factory=list)
+    export_python: str | None = None  # interpreter with bpy for the FBX/BLEND/GLB/USD writers
+    job_timeout: float = 1800.0

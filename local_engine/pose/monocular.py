@@ -1,0 +1,147 @@
+"""Single-camera 3D: turns BlazePose's hip-centred metric landmarks plus its 2D image landmarks into absolute
+positions in Move's armature space (Z up, floor at Z = 0, the camera looking along +Y so a person facing the
+camera faces -Y).
+
+The root translation comes from a pinhole camera (intrinsics given or estimated from the frame size and a
+typical field of view): per frame, the translation that best reprojects the world landmarks onto the 2D
+ones. The floor comes from the feet's lowest points. It must not run models or fit skeletons. No bpy here.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+
+from .blazepose import LM
+
+#: Focal length used when the camera is unknown: a 26 mm (35 mm-equivalent) lens, what phones and most
+#: action cameras shoot with, i.e. about 69 degrees across the long side of the frame.
+DEFAULT_FOCAL_35MM = 26.0
+FEET = [LM[n] for n in ("left_heel", "right_heel", "left_foot_index", "right_foot_index")]
+
+
+def guess_intrinsics(width: int, height: int, focal_35mm: float = DEFAULT_FOCAL_35MM) -> np.ndarray:
+    f = max(width, height) * focal_35mm / 36.0
+    return np.array([[f, 0.0, width / 2.0], [0.0, f, height / 2.0], [0.0, 0.0, 1.0]])
+
+
+def root_translation(world: np.ndarray, image: np.ndarray, visibility: np.ndarray, K: np.ndarray,
+                     min_visibility: float = 0.5) -> np.ndarray:
+    """(F, 3) camera-space translation t with image ~ project(world + t), least squares per frame.
+
+    For a landmark X with pixel (u, v): (u - cx) (Z + tz) = fx (X + tx), (v - cy) (Z + tz) = fy (Y + ty):
+    two linear equations in t, weighted by visibility.
+    """
+    fx, fy, cx, cy = K[0, 0], K[1, 1], K[0, 2], K[1, 2]
+    out = np.full((len(world), 3), np.nan)
+    for f in range(len(world)):
+        w = visibility[f]
+        ok = np.isfinite(world[f]).all(1) & np.isfinite(image[f]).all(1) & (w >= min_visibility)
+        if ok.sum() < 6:
+            ok = np.isfinite(world[f]).all(1) & np.isfinite(image[f]).all(1)
+            if ok.sum() < 6:
+                continue
+        X, Y, Z = world[f, ok].T.astype(np.float64)
+        du = image[f, ok, 0] - cx
+        dv = image[f, ok, 1] - cy
+        wt = np.sqrt(np.maximum(w[ok], 0.05))
+        n = ok.sum()
+        A = np.zeros((2 * n, 3))
+        b = np.zeros(2 * n)
+        A[:n, 0] = fx
+        A[:n, 2] = -du
+        b[:n] = du * Z - fx * X
+        A[n:, 1] = fy
+        A[n:, 2] = -dv
+        b[n:] = dv * Z - fy * Y
+        A *= np.concatenate([wt, wt])[:, None]
+        b *= np.concatenate([wt, wt])
+        out[f] = np.linalg.lstsq(A, b, rcond=None)[0]
+    return out
+
+
+def snap_to_rays(points_cam: np.ndarray, image: np.ndarray, K: np.ndarray, amount: float = 1.0) -> np.ndarray:
+    """Move each camera-space point onto the ray through its 2D landmark, keeping its depth (the 2D
+    landmarks are sharper than the model's metric x/y). ``amount`` blends between 0 (unchanged) and 1."""
+    fx, fy, cx, cy = K[0, 0], K[1, 1], K[0, 2], K[1, 2]
+    z = points_cam[..., 2]
+    snapped = np.stack([(image[..., 0] - cx) / fx * z, (image[..., 1] - cy) / fy * z, z], axis=-1)
+    ok = np.isfinite(snapped).all(-1, keepdims=True)
+    return np.where(ok, points_cam + amount * (snapped - points_cam), points_cam)
+
+
+@dataclass
+class Ground:
+    """Camera -> armature transform: p_world = R @ p_cam + t (R's rows: right, forward, up)."""
+
+    R: np.ndarray
+    t: np.ndarray
+    fitted: bool  # True when the plane was fitted to the feet (else: level camera assumed)
+    camera_height: float
+    tilt_deg: float
+
+    def apply(self, p_cam: np.ndarray) -> np.ndarray:
+        return p_cam @ self.R.T + self.t
+
+
+def estimate_ground(points_cam: np.ndarray, fit_plane: bool = True) -> Ground:
+    """Floor from the feet: the lowest foot landmark of every frame (camera space, y down). With
+    ``fit_plane`` and enough spread of those points, a plane fitted robustly to them gives the up axis;
+    otherwise the camera is taken as level. The floor height is a low percentile of the feet."""
+    feet = points_cam[:, FEET]
+    ok = np.isfinite(feet).all(axis=(1, 2))
+    up = np.array([0.0, -1.0, 0.0])
+    fitted = False
+    if not ok.any():
+        R = _axes(up)
+        return Ground(R, np.zeros(3), False, 0.0, 0.0)
+    low = feet[ok][np.arange(ok.sum()), np.argmax(feet[ok, :, 1], axis=1)]  # largest y = lowest point
+    if fit_plane and len(low) >= 20:
+        spread = np.linalg.svd(low - low.mean(0), compute_uv=False)
+        if spread[1] / np.sqrt(len(low)) > 0.15:  # the feet cover enough of the floor in two directions
+            n = _robust_plane(low)
+            if n is not None:
+                n = n if n[1] < 0 else -n
+                if np.degrees(np.arccos(np.clip(-n[1], -1, 1))) < 45:
+                    up, fitted = n, True
+    R = _axes(up)
+    heights = low @ R[2]
+    floor = np.percentile(heights, 5) if not fitted else np.median(heights[heights < np.percentile(heights, 60)])
+    t = np.array([0.0, 0.0, -floor])
+    tilt = float(np.degrees(np.arccos(np.clip(-up[1], -1, 1))))
+    return Ground(R, t, fitted, float(-floor), tilt)
+
+
+def _axes(up: np.ndarray) -> np.ndarray:
+    up = up / np.linalg.norm(up)
+    fwd = np.array([0.0, 0.0, 1.0]) - up[2] * up
+    fwd /= np.linalg.norm(fwd)
+    right = np.cross(fwd, up)
+    return np.stack([right, fwd, up])
+
+
+def _robust_plane(pts: np.ndarray, iters: int = 200, tol: float = 0.04) -> np.ndarray | None:
+    rng = np.random.default_rng(0)
+    best, best_n = None, 0
+    for _ in range(iters):
+        s = pts[rng.choice(len(pts), 3, replace=False)]
+        n = np.cross(s[1] - s[0], s[2] - s[0])
+        if np.linalg.norm(n) < 1e-9:
+            continue
+        n /= np.linalg.norm(n)
+        inl = np.abs((pts - s[0]) @ n) < tol
+        if inl.sum() > best_n:
+            best, best_n = inl, inl.sum()
+    if best is None or best_n < 10:
+        return None
+    q = pts[best]
+    return np.linalg.svd(q - q.mean(0))[2][2]
+
+
+def lift(world: np.ndarray, image: np.ndarray, visibility: np.ndarray, K: np.ndarray,
+         snap: float = 1.0) -> np.ndarray:
+    """Camera-space absolute landmarks (F, 33, 3) for one view (NaN where nobody was found)."""
+    t = root_translation(world, image, visibility, K)
+    cam = world + t[:, None, :]
+    return snap_to_rays(cam, image, K, snap) if snap else cam

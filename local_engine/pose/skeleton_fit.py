@@ -1,0 +1,366 @@
+"""Fit Move's skeleton (local_engine.motion) to 3D landmark trajectories.
+
+Input: BlazePose's 33 landmarks per frame, already in Move's armature space (Z up, metres, floor at Z = 0
+when known) and filtered. Output: a :class:`MoveMotion` whose bone lengths are fixed for the take (measured
+from the landmarks, left/right averaged), whose bone rotations point each bone along its landmarks with a
+stable twist (hip and shoulder lines, the bend plane of elbows and knees, hand and foot landmarks), plus
+foot contacts and a root correction that keeps planted feet from sliding.
+
+No video, no camera models and no mediapipe here (those feed this module), and no bpy.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import numpy as np
+
+from ..motion import MOVE_BONES, MOVE_PARENTS, MoveMotion, rest_heads, rest_tails
+from .blazepose import LM
+from .rotations import (
+    continuous,
+    frame,
+    normalize,
+    perpendicular_part,
+    quat_from_matrix,
+    quat_to_matrix,
+    slerp,
+)
+
+BONE_INDEX = {b: i for i, b in enumerate(MOVE_BONES)}
+#: Downward pitch (radians) of the ear->nose line when the head is level (the nose tip sits below the ears).
+NOSE_PITCH = np.radians(18.0)
+
+_FINGERS = ("Thumb", "Index", "Middle", "Ring", "Pinky")
+#: mediapipe hand landmark chains per finger (joint i -> i+1 drives Move's finger bone i+1).
+_HAND_CHAINS = {"Thumb": (1, 2, 3, 4), "Index": (5, 6, 7, 8), "Middle": (9, 10, 11, 12), "Ring": (13, 14, 15, 16),
+                "Pinky": (17, 18, 19, 20)}
+
+
+def _p(j: np.ndarray, name: str) -> np.ndarray:
+    return j[:, LM[name]]
+
+
+def measure_lengths(joints: np.ndarray, weights: np.ndarray | None = None) -> dict[str, float]:
+    """Median segment lengths over the take (left and right averaged), metres."""
+    def seg(a: str, b: str) -> np.ndarray:
+        return np.linalg.norm(_p(joints, a) - _p(joints, b), axis=-1)
+
+    def med(x: np.ndarray) -> float:
+        if weights is not None and (weights > 0.5).sum() >= 5:
+            x = x[weights > 0.5]
+        return float(np.nanmedian(x))
+
+    both = {}
+    for key, (a, b) in {"thigh": ("hip", "knee"), "shin": ("knee", "ankle"), "upper_arm": ("shoulder", "elbow"),
+                        "forearm": ("elbow", "wrist")}.items():
+        both[key] = 0.5 * (med(seg(f"left_{a}", f"left_{b}")) + med(seg(f"right_{a}", f"right_{b}")))
+    hip_mid = 0.5 * (_p(joints, "left_hip") + _p(joints, "right_hip"))
+    sh_mid = 0.5 * (_p(joints, "left_shoulder") + _p(joints, "right_shoulder"))
+    both["hip_width"] = med(seg("left_hip", "right_hip"))
+    both["shoulder_width"] = med(seg("left_shoulder", "right_shoulder"))
+    both["torso"] = med(np.linalg.norm(sh_mid - hip_mid, axis=-1))
+    return both
+
+
+def build_rest(lengths: dict[str, float]) -> tuple[np.ndarray, np.ndarray]:
+    """Rest heads and tails (B, 3) of Move's T-pose skeleton with this person's proportions."""
+    heads0, tails0 = rest_heads(), rest_tails()
+    heads, tails = heads0.copy(), tails0.copy()
+    k_torso = lengths["torso"] / 0.49
+    s_leg = (lengths["thigh"] + lengths["shin"]) / 0.84
+    s_arm = (lengths["upper_arm"] + lengths["forearm"]) / 0.54
+    ankle_z = 0.08 * s_leg
+    hip_z = ankle_z + lengths["shin"] + lengths["thigh"]
+
+    def torso_z(z: float) -> float:
+        return hip_z + (z - 0.92) * k_torso
+
+    for b in ("Hips", "Spine", "Spine1", "Neck", "Head"):
+        i = BONE_INDEX[b]
+        heads[i] = (0.0, 0.0, torso_z(heads0[i, 2]))
+        tails[i] = (0.0, 0.0, torso_z(tails0[i, 2]))
+    sh_z = torso_z(1.41)
+    for side, sx in (("Left", 1.0), ("Right", -1.0)):
+        hw = 0.5 * lengths["hip_width"] * sx
+        sw = 0.5 * lengths["shoulder_width"] * sx
+        x_elbow = sw + lengths["upper_arm"] * sx
+        x_wrist = x_elbow + lengths["forearm"] * sx
+        put = {
+            "Shoulder": ((0.03 * k_torso * sx, 0, sh_z), (sw, 0, sh_z)),
+            "Arm": ((sw, 0, sh_z), (x_elbow, 0, sh_z)),
+            "ForeArm": ((x_elbow, 0, sh_z), (x_wrist, 0, sh_z)),
+            "UpLeg": ((hw, 0, hip_z), (hw, 0, hip_z - lengths["thigh"])),
+            "Leg": ((hw, 0, ankle_z + lengths["shin"]), (hw, 0, ankle_z)),
+            "Foot": ((hw, 0, ankle_z), (hw, -0.13 * s_leg, 0.02 * s_leg)),
+            "ToeBase": ((hw, -0.13 * s_leg, 0.02 * s_leg), (hw, -0.20 * s_leg, 0.02 * s_leg)),
+        }
+        for b, (h, t) in put.items():
+            i = BONE_INDEX[side + b]
+            heads[i], tails[i] = h, t
+        # Hand and fingers: Move's layout scaled by the arm, moved to this wrist.
+        wrist0 = heads0[BONE_INDEX[side + "Hand"]]
+        wrist = np.array([x_wrist, 0.0, sh_z])
+        for b in MOVE_BONES:
+            if b.startswith(side + "Hand"):
+                i = BONE_INDEX[b]
+                heads[i] = wrist + (heads0[i] - wrist0) * s_arm
+                tails[i] = wrist + (tails0[i] - wrist0) * s_arm
+    return heads, tails
+
+
+def _blend_secondary(primary: np.ndarray, wanted: np.ndarray, fallback: np.ndarray, lo: float = 0.15,
+                     hi: float = 0.45) -> np.ndarray:
+    """Secondary axis: ``wanted``'s part perpendicular to primary where it is well defined (its relative
+    length above ``hi``), ``fallback``'s where it vanishes (a straight limb), blended in between."""
+    w_perp = perpendicular_part(wanted, primary)
+    f_perp = normalize(perpendicular_part(fallback, primary))
+    strength = np.linalg.norm(w_perp, axis=-1, keepdims=True) / np.maximum(np.linalg.norm(wanted, axis=-1,
+                                                                                            keepdims=True), 1e-9)
+    a = np.clip((strength - lo) / (hi - lo), 0.0, 1.0)
+    return normalize(a * normalize(w_perp) + (1 - a) * f_perp)
+
+
+def _delta(obs_primary: np.ndarray, obs_secondary: np.ndarray, rest_primary: np.ndarray,
+           rest_secondary: np.ndarray) -> np.ndarray:
+    """Armature-space rotations (F, 3, 3) taking the rest frame (primary, secondary) onto the observed one."""
+    f_obs = frame(obs_primary, obs_secondary)
+    f_rest = frame(np.broadcast_to(rest_primary, obs_primary.shape), np.broadcast_to(rest_secondary,
+                                                                                       obs_primary.shape))
+    return f_obs @ np.swapaxes(f_rest, -1, -2)
+
+
+def bone_rotations(joints: np.ndarray, hands: np.ndarray | None = None) -> np.ndarray:
+    """(F, B, 3, 3) armature-space deltas from rest for every Move bone."""
+    n = len(joints)
+    eye = np.broadcast_to(np.eye(3), (n, 3, 3))
+    rot = np.repeat(np.eye(3)[None, None], n, axis=0).repeat(len(MOVE_BONES), axis=1)
+    X, Y, Z = np.eye(3)
+    j = joints
+    lh, rh, ls, rs = (_p(j, k) for k in ("left_hip", "right_hip", "left_shoulder", "right_shoulder"))
+    hip_mid, sh_mid = 0.5 * (lh + rh), 0.5 * (ls + rs)
+    up = sh_mid - hip_mid
+    hips = _delta(lh - rh, up, X, Z)
+    chest = _delta(ls - rs, up, X, Z)
+    spine = quat_to_matrix(slerp(quat_from_matrix(hips), quat_from_matrix(chest), 0.5))
+    rot[:, BONE_INDEX["Hips"]] = hips
+    rot[:, BONE_INDEX["Spine"]] = spine
+    rot[:, BONE_INDEX["Spine1"]] = chest
+    ear_l, ear_r, nose = _p(j, "left_ear"), _p(j, "right_ear"), _p(j, "nose")
+    ear_mid = 0.5 * (ear_l + ear_r)
+    rot[:, BONE_INDEX["Neck"]] = _delta(ear_mid - sh_mid, ear_l - ear_r, Z, X)
+    head_fwd_rest = np.array([0.0, -np.cos(NOSE_PITCH), -np.sin(NOSE_PITCH)])
+    rot[:, BONE_INDEX["Head"]] = _delta(ear_l - ear_r, nose - ear_mid, X, head_fwd_rest)
+    fwd_chest = chest @ -Y
+    fwd_hips = hips @ -Y
+    for side, sx in (("Left", 1.0), ("Right", -1.0)):
+        s = side.lower()
+        out = sx * X
+        sh, el, wr = _p(j, f"{s}_shoulder"), _p(j, f"{s}_elbow"), _p(j, f"{s}_wrist")
+        idx, pky = _p(j, f"{s}_index"), _p(j, f"{s}_pinky")
+        rot[:, BONE_INDEX[side + "Shoulder"]] = chest
+        upper, fore = el - sh, wr - el
+        # Elbow flexion brings the forearm towards the front of the upper arm (-Y in the T-pose, palms down).
+        arm = _delta(upper, _blend_secondary(upper, fore, fwd_chest), out, -Y)
+        rot[:, BONE_INDEX[side + "Arm"]] = arm
+        palm_across = idx - pky  # thumb side -> -Y at rest
+        forearm = _delta(fore, _blend_secondary(fore, palm_across, arm @ -Y, 0.1, 0.3), out, -Y)
+        rot[:, BONE_INDEX[side + "ForeArm"]] = forearm
+        hand_dir = 0.5 * (idx + pky) - wr
+        hand = _delta(hand_dir, _blend_secondary(hand_dir, palm_across, forearm @ -Y, 0.1, 0.3), out, -Y)
+        rot[:, BONE_INDEX[side + "Hand"]] = hand
+        if hands is not None:
+            _fingers(rot, side, hands[:, 0 if side == "Left" else 1], hand, sx)
+        else:
+            for f in _FINGERS:
+                for k in (1, 2, 3):
+                    rot[:, BONE_INDEX[f"{side}Hand{f}{k}"]] = hand
+        hp, kn, an = _p(j, f"{s}_hip"), _p(j, f"{s}_knee"), _p(j, f"{s}_ankle")
+        heel, toe = _p(j, f"{s}_heel"), _p(j, f"{s}_foot_index")
+        thigh, shin, foot = kn - hp, an - kn, toe - heel
+        # Knee flexion sends the shin backwards (+Y); the foot points forward when the leg is straight.
+        thigh_fwd = _blend_secondary(thigh, -shin, _blend_secondary(thigh, foot, fwd_hips))
+        rot[:, BONE_INDEX[side + "UpLeg"]] = _delta(thigh, thigh_fwd, -Z, -Y)
+        leg = _delta(shin, _blend_secondary(shin, foot, thigh_fwd, 0.1, 0.3), -Z, -Y)
+        rot[:, BONE_INDEX[side + "Leg"]] = leg
+        foot_rot = _delta(foot, _blend_secondary(foot, an - heel, leg @ Z, 0.1, 0.3), -Y, Z)
+        rot[:, BONE_INDEX[side + "Foot"]] = foot_rot
+        rot[:, BONE_INDEX[side + "ToeBase"]] = foot_rot
+    del eye
+    return rot
+
+
+def _fingers(rot: np.ndarray, side: str, hand_lm: np.ndarray, hand_rot: np.ndarray, sx: float) -> None:
+    """Finger bones from mediapipe hand landmarks (F, 21, 3) in armature axes; rest where the hand is lost."""
+    ok = np.isfinite(hand_lm).all(axis=(1, 2))
+    X = np.array([1.0, 0.0, 0.0])
+    rest_h, rest_t = rest_heads(), rest_tails()
+    # Palm normal of the observed hand (points out of the back of the hand for both sides: -Z at rest... the
+    # sign is fixed by the side so that the T-pose, palms down, gives the rest frame).
+    wrist, index, pinky = hand_lm[:, 0], hand_lm[:, 5], hand_lm[:, 17]
+    normal = np.cross(index - wrist, pinky - wrist) * sx
+    for f in _FINGERS:
+        chain = _HAND_CHAINS[f]
+        for k in (1, 2, 3):
+            b = f"{side}Hand{f}{k}"
+            i = BONE_INDEX[b]
+            rest_dir = rest_t[i] - rest_h[i]
+            obs = hand_lm[:, chain[k]] - hand_lm[:, chain[k - 1]]
+            d = _delta(np.where(ok[:, None], obs, hand_rot @ rest_dir), np.where(ok[:, None], normal,
+                       hand_rot @ np.array([0.0, 0.0, 1.0])), rest_dir, np.array([0.0, 0.0, 1.0]))
+            rot[:, i] = np.where(ok[:, None, None], d, hand_rot)
+    del X
+
+
+def forward_kinematics(rotations: np.ndarray, hips_positions: np.ndarray, heads: np.ndarray,
+                       tails: np.ndarray, bones: list[str] | None = None) -> tuple[np.ndarray, np.ndarray]:
+    """Posed heads and tails (F, B, 3) from armature-space delta quaternions (F, B, 4) or matrices."""
+    bones = bones or MOVE_BONES
+    mats = rotations if rotations.shape[-1] == 3 else quat_to_matrix(rotations)
+    index = {b: i for i, b in enumerate(bones)}
+    n = len(hips_positions)
+    ph = np.zeros((n, len(bones), 3))
+    pt = np.zeros((n, len(bones), 3))
+    for i, b in enumerate(bones):
+        parent = MOVE_PARENTS.get(b)
+        if parent is None:
+            ph[:, i] = hips_positions
+        else:
+            p = index[parent]
+            ph[:, i] = ph[:, p] + mats[:, p] @ (heads[i] - heads[p])
+        pt[:, i] = ph[:, i] + mats[:, i] @ (tails[i] - heads[i])
+    return ph, pt
+
+
+def detect_contacts(heads: np.ndarray, tails: np.ndarray, fps: float, floor_z: float = 0.0,
+                    height: float = 0.06, speed: float = 0.5) -> np.ndarray:
+    """(F, 2) bool: left/right foot planted (its lowest point near the floor and its ball nearly still),
+    with hysteresis and at least 3 frames per contact."""
+    out = np.zeros((len(heads), 2), bool)
+    for c, side in enumerate(("Left", "Right")):
+        ball = heads[:, BONE_INDEX[side + "ToeBase"]]
+        low = np.minimum(np.minimum(ball[:, 2], tails[:, BONE_INDEX[side + "ToeBase"], 2]),
+                         heads[:, BONE_INDEX[side + "Foot"], 2] - 0.06) - floor_z
+        v = np.zeros(len(ball))
+        if len(ball) > 1:
+            v[1:] = np.linalg.norm(np.diff(ball[:, :2], axis=0), axis=1) * fps
+            v[0] = v[1]
+        on = False
+        for f in range(len(ball)):
+            on = low[f] < height * 1.5 and v[f] < speed * 1.5 if on else low[f] < height and v[f] < speed
+            out[f, c] = on
+        out[:, c] = _min_run(out[:, c], 3)
+    return out
+
+
+def _min_run(mask: np.ndarray, n: int) -> np.ndarray:
+    m = mask.copy()
+    f = 0
+    while f < len(m):
+        if m[f]:
+            g = f
+            while g < len(m) and m[g]:
+                g += 1
+            if g - f < n:
+                m[f:g] = False
+            f = g
+        else:
+            f += 1
+    return m
+
+
+def _runs(mask: np.ndarray) -> list[tuple[int, int]]:
+    runs, f = [], 0
+    while f < len(mask):
+        if mask[f]:
+            g = f
+            while g < len(mask) and mask[g]:
+                g += 1
+            runs.append((f, g))
+            f = g
+        else:
+            f += 1
+    return runs
+
+
+def pin_feet(hips: np.ndarray, heads: np.ndarray, tails: np.ndarray, contacts: np.ndarray,
+             floor: bool) -> np.ndarray:
+    """Root corrections (F, 3) so each planted foot's ball stays where it landed (and, with ``floor``, its
+    lowest point on Z = 0); corrections are interpolated between contacts so the root never jumps."""
+    n = len(hips)
+    corr = np.full((n, 2, 3), np.nan)
+    for c, side in enumerate(("Left", "Right")):
+        ball = heads[:, BONE_INDEX[side + "ToeBase"]]
+        low = np.minimum(np.minimum(ball[:, 2], tails[:, BONE_INDEX[side + "ToeBase"], 2]),
+                         heads[:, BONE_INDEX[side + "Foot"], 2] - 0.06)
+        for a, b in _runs(contacts[:, c]):
+            anchor = np.median(ball[a:b, :2], axis=0)
+            corr[a:b, c, :2] = anchor - ball[a:b, :2]
+            corr[a:b, c, 2] = (-np.median(low[a:b])) if floor else 0.0
+    have = np.isfinite(corr[:, :, 0])
+    total = np.zeros((n, 3))
+    any_c = have.any(axis=1)
+    if not any_c.any():
+        return total
+    both = have.all(axis=1)
+    total[any_c] = np.nanmean(corr[any_c], axis=1)
+    total[both] = corr[both].mean(axis=1)
+    idx = np.arange(n)
+    for k in range(3):
+        total[:, k] = np.interp(idx, idx[any_c], total[any_c, k])
+    # Soften the steps between consecutive contacts (a short moving average, ~4 frames each side).
+    from .filters import one_euro_zero_phase
+    return one_euro_zero_phase(total[:, None, :], 30.0, min_cutoff=3.0, beta=0.0)[:, 0, :]
+
+
+def fit(joints: np.ndarray, fps: float, *, weights: np.ndarray | None = None, hands: np.ndarray | None = None,
+        floor: bool = True, pin: bool = True, metadata: dict[str, Any] | None = None) -> MoveMotion:
+    """MoveMotion for landmark trajectories (F, 33, 3) in Move's armature space (finite everywhere)."""
+    lengths = measure_lengths(joints, weights)
+    heads, tails = build_rest(lengths)
+    mats = bone_rotations(joints, hands)
+    quats = continuous(quat_from_matrix(mats))
+    hip_mid = 0.5 * (_p(joints, "left_hip") + _p(joints, "right_hip"))
+    rest_hip_mid = 0.5 * (heads[BONE_INDEX["LeftUpLeg"]] + heads[BONE_INDEX["RightUpLeg"]])
+    hips_pos = hip_mid + mats[:, BONE_INDEX["Hips"]] @ (heads[BONE_INDEX["Hips"]] - rest_hip_mid)
+    ph, pt = forward_kinematics(mats, hips_pos, heads, tails)
+    contacts = detect_contacts(ph, pt, fps)
+    meta = dict(metadata or {})
+    if pin and contacts.any():
+        before = foot_slide(ph, contacts, fps)
+        hips_pos = hips_pos + pin_feet(hips_pos, ph, pt, contacts, floor)
+        ph, pt = forward_kinematics(mats, hips_pos, heads, tails)
+        meta["foot_slide_mps"] = {"before": round(before, 4), "after": round(foot_slide(ph, contacts, fps), 4)}
+    meta["segment_lengths_m"] = {k: round(v, 4) for k, v in lengths.items()}
+    return MoveMotion(fps=fps, rotations=quats, hips_positions=hips_pos, rest_heads=heads, rest_tails=tails,
+                      foot_contacts=contacts, metadata=meta)
+
+
+def foot_slide(heads: np.ndarray, contacts: np.ndarray, fps: float) -> float:
+    """Mean horizontal speed (m/s) of the planted feet's balls during contacts."""
+    speeds = []
+    for c, side in enumerate(("Left", "Right")):
+        ball = heads[:, BONE_INDEX[side + "ToeBase"], :2]
+        both = contacts[1:, c] & contacts[:-1, c]
+        if both.any():
+            speeds.append(np.linalg.norm(np.diff(ball, axis=0), axis=1)[both] * fps)
+    return float(np.concatenate(speeds).mean()) if speeds else 0.0
+
+
+def joint_positions(motion: MoveMotion) -> dict[str, np.ndarray]:
+    """Posed positions (F, 3) of the joints that correspond to BlazePose landmarks, by landmark name."""
+    mats = quat_to_matrix(motion.rotations)
+    ph, pt = forward_kinematics(mats, motion.hips_positions, motion.rest_heads, motion.rest_tails, motion.bones)
+    idx = {b: i for i, b in enumerate(motion.bones)}
+    out = {}
+    for side in ("Left", "Right"):
+        s = side.lower()
+        out[f"{s}_shoulder"] = ph[:, idx[side + "Arm"]]
+        out[f"{s}_elbow"] = ph[:, idx[side + "ForeArm"]]
+        out[f"{s}_wrist"] = ph[:, idx[side + "Hand"]]
+        out[f"{s}_hip"] = ph[:, idx[side + "UpLeg"]]
+        out[f"{s}_knee"] = ph[:, idx[side + "Leg"]]
+        out[f"{s}_ankle"] = ph[:, idx[side + "Foot"]]
+        out[f"{s}_ball"] = ph[:, idx[side + "ToeBase"]]
+        out[f"{s}_toe"] = pt[:, idx[side + "ToeBase"]]
+    return out

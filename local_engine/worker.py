@@ -1,0 +1,159 @@
+"""The job worker: one background thread that takes queued jobs through NOT_STARTED -> RUNNING ->
+FINISHED/FAILED, running the selected solver and then the output writers.
+
+It never imports bpy: the bpy-built formats are written by a subprocess (see local_engine.outputs).
+On start, jobs left RUNNING by a previous server process are restarted from the beginning (their inputs
+are on disk and solving is deterministic); jobs still NOT_STARTED are queued again in creation order.
+"""
+
+from __future__ import annotations
+
+import logging
+import queue
+import shutil
+import threading
+import time
+import traceback
+from pathlib import Path
+from typing import Any
+
+from .faults import FaultInjector
+from .solvers.base import Camera, Solver, SolveRequest, SolverError
+from .store import Store
+
+log = logging.getLogger("local_engine.worker")
+SOLVE_SHARE = 60  # percent of the progress bar given to the solver, the rest to the writers
+
+
+class JobWorker:
+    def __init__(self, store: Store, solver: Solver, faults: FaultInjector, export_python: str | None = None) -> None:
+        self.store = store
+        self.solver = solver
+        self.faults = faults
+        self.export_python = export_python
+        self._queue: queue.Queue[str | None] = queue.Queue()
+        self._thread = threading.Thread(target=self._run, name="job-worker", daemon=True)
+        self._stop = threading.Event()
+
+    def start(self) -> None:
+        for job_id in self.store.ids_where("job", "state", ("RUNNING",)):
+            log.info("restarting %s, interrupted by a server restart", job_id)
+            self.store.update("job", job_id, state="NOT_STARTED", percentageComplete=0, restarts=(
+                (self.store.get("job", job_id) or {}).get("restarts", 0) + 1))
+        for job_id in self.store.ids_where("job", "state", ("NOT_STARTED",)):
+            self._queue.put(job_id)
+        self._thread.start()
+
+    def stop(self, timeout: float = 5.0) -> None:
+        self._stop.set()
+        self._queue.put(None)
+        self._thread.join(timeout)
+
+    def enqueue(self, job_id: str) -> None:
+        self._queue.put(job_id)
+
+    # ------------------------------------------------------------------------------------------------------
+    def _run(self) -> None:
+        while not self._stop.is_set():
+            job_id = self._queue.get()
+            if job_id is None:
+                return
+            try:
+                self._process(job_id)
+            except Exception as exc:  # never let one job kill the worker
+                log.error("job %s: %s", job_id, traceback.format_exc())
+                self._fail(job_id, f"Internal error while processing the job: {exc}")
+
+    def _set(self, job_id: str, **changes: Any) -> None:
+        self.store.update("job", job_id, **changes)
+
+    def _fail(self, job_id: str, reason: str) -> None:
+        log.warning("job %s failed: %s", job_id, reason)
+        self._set(job_id, state="FAILED", error=reason)
+
+    def _process(self, job_id: str) -> None:
+        job = self.store.get("job", job_id)
+        if job is None or job["state"] != "NOT_STARTED":
+            return
+        take = self.store.get("take", job["takeId"])
+        if take is None:
+            self._fail(job_id, "The job's take no longer exists")
+            return
+        self._set(job_id, state="RUNNING", percentageComplete=1, started=time.time())
+        fault = self.faults.take("job", ("fail_job",))
+        if fault is not None:
+            self._fail(job_id, fault.message)
+            return
+
+        work_dir = self.store.jobs_dir / job_id
+        if work_dir.exists():
+            shutil.rmtree(work_dir)  # a restarted job starts clean
+        work_dir.mkdir(parents=True)
+        cameras = []
+        for src in take["sources"]:
+            f = self.store.get("file", src["fileId"])
+            if f is None or not f.get("uploaded"):
+                self._fail(job_id, f"Source file {src['fileId']} is missing")
+                return
+            cameras.append(Camera(video=self.store.files_dir / f["path"], device_label=src["deviceLabel"]))
+        inputs = job["inputs"]
+        clip = inputs.get("clipWindow")
+        last = [0.0]
+
+        def progress(fraction: float, lo: int = 1, hi: int = SOLVE_SHARE) -> None:
+            now = time.monotonic()
+            if now - last[0] < 0.2 and fraction < 1.0:
+                return
+            last[0] = now
+            pct = int(lo + (hi - lo) * min(max(fraction, 0.0), 1.0))
+            self._set(job_id, percentageComplete=max(1, min(pct, 99)))
+
+        request = SolveRequest(
+            cameras=cameras,
+            work_dir=work_dir,
+            options=dict(inputs.get("options") or {}),
+            clip_window=(clip["startTime"], clip["endTime"]) if clip else None,
+            number_of_actors=inputs.get("numberOfActors") or 1,
+            progress=progress,
+        )
+        try:
+            result = self.solver.solve(request)
+        except SolverError as exc:
+            self._fail(job_id, str(exc))
+            return
+        if not result.motions:
+            self._fail(job_id, "No person could be tracked in the footage")
+            return
+        progress(1.0)
+
+        from .outputs import OutputError, write_outputs
+
+        out_dir = work_dir / "outputs"
+        try:
+            files = write_outputs(
+                result.motions,
+                out_dir,
+                [o for o in job["requestedOutputs"] if o not in result.extra_outputs],
+                progress=lambda f: progress(f, SOLVE_SHARE, 99),
+                python=self.export_python,
+            )
+        except OutputError as exc:
+            self._fail(job_id, f"Writing the outputs failed: {exc}")
+            return
+        files.update({k: Path(v) for k, v in result.extra_outputs.items() if k in job["requestedOutputs"]})
+
+        outputs = []
+        for key in job["requestedOutputs"]:
+            path = files.get(key)
+            if path is None:
+                continue
+            ext = path.suffix.lstrip(".").lower() or "bin"
+            doc = self.store.insert("file", {"type": f".{ext}", "name": f"{key.lower()}.{ext}", "metadata": None,
+                                             "uploaded": False, "size": None})
+            final = self.store.files_dir / f"{doc['id']}.{ext}"
+            shutil.move(str(path), final)
+            self.store.update("file", doc["id"], uploaded=True, size=final.stat().st_size, path=final.name)
+            outputs.append({"key": key, "format": ext, "fileId": doc["id"]})
+        self._set(job_id, state="FINISHED", percentageComplete=100, outputs=outputs, solverMetadata=result.metadata,
+                  finished=time.time())
+        log.info("job %s finished with %s", job_id, [o["key"] for o in outputs])
