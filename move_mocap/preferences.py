@@ -68,8 +68,9 @@ class MOVE_MOCAP_AddonPreferences(bpy.types.AddonPreferences):
         layout.use_property_split = True
         s = settings(context)
         col = layout.column()
-        row = col.row()
+        row = col.row(align=True)
         row.prop(self, "api_key")
+        row.operator("move_mocap.check_api_key", text="", icon="CHECKMARK")
         if s.api_key_source == "environment":
             col.label(text=f"Using the {ENV_VAR} environment variable", icon="INFO")
         elif not s.api_key:

@@ -11,6 +11,7 @@ import bpy
 # Module names, relative to this package, in registration order (preferences first, panels last).
 _MODULE_NAMES: tuple[str, ...] = (
     ".preferences",
+    ".connection",
 )
 
 
