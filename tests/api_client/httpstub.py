@@ -40,7 +40,7 @@ class StubState:
     fail_statuses: list[int] = field(default_factory=list)  # answered (then removed) before real work
     retry_after: str | None = None
     short_body: list[int] = field(default_factory=list)  # announce full length but send this many bytes
-    put_delay: float = 0.0
+    discard_uploads: bool = False  # read PUT bodies in chunks and keep only their length
     graphql_handler: Callable[[dict[str, Any], dict[str, str]], tuple[int, dict[str, str], bytes]] | None = None
     share_codes: dict[str, str] = field(default_factory=dict)
     lock: threading.Lock = field(default_factory=threading.Lock)
@@ -99,6 +99,18 @@ class _Handler(BaseHTTPRequestHandler):
         return self.rfile.read(length) if length else b""
 
     def do_PUT(self) -> None:
+        if self.state.discard_uploads:
+            left = int(self.headers.get("Content-Length") or 0)
+            total = 0
+            while left:
+                got = len(self.rfile.read(min(left, 1 << 20)))
+                if not got:
+                    break
+                total += got
+                left -= got
+            self._record(total)
+            self._send(200, b"")
+            return
         body = self._read_body()
         path, _ = self._record(len(body))
         if self._pop_failure():
@@ -184,6 +196,9 @@ class _Handler(BaseHTTPRequestHandler):
 class _Server(ThreadingHTTPServer):
     daemon_threads = True
     state: StubState
+
+    def handle_error(self, request: Any, client_address: Any) -> None:  # clients hanging up on purpose
+        pass
 
 
 class StubServer:
