@@ -12,6 +12,7 @@ from typing import Any
 
 import bpy
 
+from .bl_types import OperatorReturn, ReportLevel
 from .core.api.client import MoveClient
 from .core.api.errors import MoveAPIError
 from .online import NetworkPollMixin
@@ -23,7 +24,7 @@ def make_client(context: bpy.types.Context | None = None, s: Settings | None = N
     return MoveClient(s.api_key, endpoint=s.endpoint, timeout=s.timeout)
 
 
-def _check(s: Settings) -> tuple[str, str]:
+def _check(s: Settings) -> tuple[ReportLevel, str]:
     """(level, message) for the status bar; runs on any thread, touches no bpy."""
     try:
         with make_client(s=s) as client:
@@ -44,19 +45,18 @@ class MOVE_MOCAP_OT_check_api_key(NetworkPollMixin, bpy.types.Operator):
     bl_options = {"REGISTER"}
 
     _thread: threading.Thread | None = None
-    _result: tuple[str, str] | None = None
     _timer: Any = None
 
-    def execute(self, context: bpy.types.Context) -> set[str]:
+    def execute(self, context: bpy.types.Context) -> OperatorReturn:
         level, message = _check(settings(context))
         self.report({level}, message)
         return {"FINISHED"} if level == "INFO" else {"CANCELLED"}
 
-    def invoke(self, context: bpy.types.Context, event: bpy.types.Event) -> set[str]:
+    def invoke(self, context: bpy.types.Context, event: bpy.types.Event) -> OperatorReturn:
         if bpy.app.background or context.window_manager is None or context.window is None:
             return self.execute(context)
         s = settings(context)
-        holder: dict[str, tuple[str, str]] = {}
+        holder: dict[str, tuple[ReportLevel, str]] = {}
 
         def work() -> None:
             holder["result"] = _check(s)
@@ -69,7 +69,7 @@ class MOVE_MOCAP_OT_check_api_key(NetworkPollMixin, bpy.types.Operator):
         self.report({"INFO"}, f"Checking the API key with {s.endpoint}...")
         return {"RUNNING_MODAL"}
 
-    def modal(self, context: bpy.types.Context, event: bpy.types.Event) -> set[str]:
+    def modal(self, context: bpy.types.Context, event: bpy.types.Event) -> OperatorReturn:
         if event.type != "TIMER" or "result" not in self._holder:
             return {"PASS_THROUGH"}
         assert context.window_manager is not None
