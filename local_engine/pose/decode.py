@@ -102,7 +102,7 @@ def iter_frames(path: str | Path, max_side: int | None = 640,
                     continue
                 if t > end + 0.5 / info.fps:
                     break
-                yield Frame(index, t, frame.to_ndarray(format="rgb24", width=w, height=h))
+                yield Frame(index, t, np.ascontiguousarray(frame.to_ndarray(format="rgb24", width=w, height=h)))
     except DecodeError:
         raise
     except Exception as exc:

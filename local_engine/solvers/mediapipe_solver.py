@@ -1,0 +1,271 @@
+"""The ``mediapipe`` solver: real markerless capture on this machine. Video in, Move skeleton motion out.
+
+Single camera: BlazePose (mediapipe's shipped full model) on each frame, the followed person kept
+consistent, metric landmarks placed in the world through the 2D landmarks and a pinhole camera (given or
+estimated), floor from the feet, One Euro filtering, skeleton fit with fixed bone lengths, foot contacts.
+Several calibrated cameras: BlazePose per view, left/right label swaps undone, weighted DLT triangulation
+in the calibration's world (Z up, floor at Z = 0), then the same filtering and fit.
+
+Options (``SolveRequest.options``): ``floorPlane`` (default True: estimate the floor, keep planted feet on
+it), ``trackFingers`` (default False: mediapipe's shipped hand model drives the finger bones where it sees
+the hands), ``outputs`` (when given and without RENDER_OVERLAY_VIDEO, no overlay video is made).
+
+This module orchestrates only: the maths lives in local_engine.pose. It must not import the server or any
+writer, and no bpy.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import time
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from ..motion import MoveMotion
+from .base import Camera, SolveRequest, SolverError, SolveResult
+
+MODEL = "BlazePose full (mediapipe 0.10.21, model_complexity=1)"
+
+
+class MediapipeSolver:
+    """Solver protocol implementation (see local_engine.solvers.base)."""
+
+    name = "mediapipe"
+
+    def __init__(self, max_side: int = 640, focal_35mm: float = 26.0, cache_dir: str | Path | None = None,
+                 overlay: bool = True) -> None:
+        self.max_side = int(max_side)  # frames are decoded with their long side at most this (pixels)
+        self.focal_35mm = float(focal_35mm)  # lens assumed for uncalibrated single cameras
+        self.cache_dir = Path(cache_dir) if cache_dir else None  # reuse landmarks of identical requests
+        self.overlay = overlay
+
+    # ------------------------------------------------------------------ protocol
+    def solve(self, request: SolveRequest) -> SolveResult:
+        from ..pose import decode
+
+        t0 = time.perf_counter()
+        cams = list(request.cameras)
+        if not cams:
+            raise SolverError("The take has no video to solve.")
+        if request.number_of_actors and request.number_of_actors > 1:
+            raise SolverError(f"The local mediapipe solver tracks one person; {request.number_of_actors} actors "
+                              "were asked for. Multi-person capture is not supported by this engine.")
+        if request.clip_window is not None:
+            a, b = request.clip_window
+            if not (b > a >= 0):
+                raise SolverError(f"Invalid clip window {a}-{b} s: the end must come after the start.")
+        opts = request.options or {}
+        floor = bool(opts.get("floorPlane", True) if opts.get("floorPlane") is not None else True)
+        fingers = bool(opts.get("trackFingers") or False)
+        outputs = opts.get("outputs")
+        want_overlay = self.overlay and (outputs is None or "RENDER_OVERLAY_VIDEO" in [str(o).upper()
+                                                                                      for o in outputs])
+        request.work_dir.mkdir(parents=True, exist_ok=True)
+        try:
+            if len(cams) == 1:
+                motion, meta, extra = self._single(request, cams[0], floor, fingers, want_overlay)
+            else:
+                motion, meta, extra = self._multi(request, cams, floor, fingers, want_overlay)
+        except decode.DecodeError as exc:
+            raise SolverError(str(exc)) from exc
+        notes = {}
+        if opts.get("trackBall"):
+            notes["trackBall"] = "not supported by the local mediapipe solver"
+        if opts.get("mocapModel"):
+            notes["mocapModel"] = f"{opts['mocapModel']} requested; the local engine always runs {MODEL}"
+        meta.update(notes)
+        meta["solve_wall_s"] = round(time.perf_counter() - t0, 3)
+        motion.metadata.update({k: v for k, v in meta.items() if k not in ("stats",)})
+        request.progress(1.0)
+        return SolveResult(motions=[motion], metadata=meta, extra_outputs=extra)
+
+    # ------------------------------------------------------------------ landmarks
+    def _landmarks(self, camera: Camera, request: SolveRequest, fingers: bool, overlay_path: Path | None,
+                   span: tuple[float, float]) -> Any:
+        from ..pose import blazepose
+        from ..pose.overlay import OverlayWriter
+
+        def progress(x: float) -> None:
+            request.progress(span[0] + (span[1] - span[0]) * x)
+
+        cache = self._cache_path(camera.video, request.clip_window, fingers)
+        if cache is not None and cache.exists() and overlay_path is None:
+            progress(1.0)
+            return blazepose.PoseTrack.load(cache)
+        writer = None
+        if overlay_path is not None:
+            info = _probe(camera.video)
+            writer = OverlayWriter(overlay_path, info.fps)
+        try:
+            track = blazepose.extract(camera.video, max_side=self.max_side, clip_window=request.clip_window,
+                                      hands=fingers, progress=progress, frame_sink=writer)
+        finally:
+            if writer is not None:
+                try:
+                    writer.close()
+                except Exception:  # the overlay is an extra: never fail the solve for it
+                    overlay_path.unlink(missing_ok=True)  # type: ignore[union-attr]
+        if cache is not None:
+            cache.parent.mkdir(parents=True, exist_ok=True)
+            track.save(cache)
+        return track
+
+    def _cache_path(self, video: Path, clip: tuple[float, float] | None, fingers: bool) -> Path | None:
+        if self.cache_dir is None:
+            return None
+        st = Path(video).stat()
+        key = json.dumps([str(Path(video).resolve()), st.st_size, st.st_mtime_ns, clip, fingers, self.max_side])
+        return self.cache_dir / f"landmarks-{hashlib.sha256(key.encode()).hexdigest()[:16]}.npz"
+
+    # ------------------------------------------------------------------ single camera
+    def _single(self, request: SolveRequest, camera: Camera, floor: bool, fingers: bool,
+                want_overlay: bool) -> tuple[MoveMotion, dict[str, Any], dict[str, Path]]:
+        from ..pose import blazepose, monocular
+
+        overlay_path = request.work_dir / "render_overlay.mp4" if want_overlay else None
+        track = self._landmarks(camera, request, fingers, overlay_path, (0.0, 0.9))
+        mask, selection = blazepose.consistent_person(track)
+        _require_person(mask, camera)
+        track = track.subset(mask)
+        w, h = track.size
+        calibrated = camera.intrinsics is not None
+        K = (np.asarray(camera.intrinsics, np.float64) if calibrated
+             else monocular.guess_intrinsics(w, h, self.focal_35mm))
+        cam_pts = monocular.lift(track.world, track.image, track.visibility, K)
+        if camera.rotation is not None and camera.translation is not None:
+            R = np.asarray(camera.rotation, np.float64)
+            ground = monocular.Ground(R.T, -R.T @ np.asarray(camera.translation, np.float64), True,
+                                      float((-R.T @ np.asarray(camera.translation))[2]), 0.0)
+            ground_source = "calibration"
+        else:
+            ground = monocular.estimate_ground(cam_pts, fit_plane=floor)
+            ground_source = "fitted to the feet" if ground.fitted else "level camera assumed"
+        world = ground.apply(cam_pts)
+        hands = None
+        if fingers and track.hands_world is not None:
+            hands = track.hands_world @ ground.R.T
+        request.progress(0.93)
+        motion, fit_meta = _fit(world, track.fps, track.visibility, hands, floor, fingers)
+        meta: dict[str, Any] = {
+            "solver": self.name, "model": MODEL, "views": 1, "frames": len(track),
+            "person_selection": selection,
+            "camera": {"intrinsics": "calibration" if calibrated else f"estimated ({self.focal_35mm:g} mm lens)",
+                       "focal_px": round(float(K[0, 0]), 1), "ground": ground_source,
+                       "camera_height_m": round(ground.camera_height, 3), "tilt_deg": round(ground.tilt_deg, 2)},
+            "stats": {"landmarks": track.stats},
+            **fit_meta,
+        }
+        extra = {"RENDER_OVERLAY_VIDEO": overlay_path} if overlay_path is not None and overlay_path.exists() else {}
+        return motion, meta, extra
+
+    # ------------------------------------------------------------------ several cameras
+    def _multi(self, request: SolveRequest, cams: list[Camera], floor: bool, fingers: bool,
+               want_overlay: bool) -> tuple[MoveMotion, dict[str, Any], dict[str, Path]]:
+        from ..pose import blazepose, triangulate
+
+        missing = [c.device_label or c.video.name for c in cams
+                   if c.intrinsics is None or c.rotation is None or c.translation is None]
+        if missing:
+            raise SolverError("Multi-camera solving needs every camera calibrated; no calibration for: "
+                              + ", ".join(missing))
+        tracks = []
+        n = len(cams)
+        for v, cam in enumerate(cams):
+            overlay_path = request.work_dir / "render_overlay.mp4" if want_overlay and v == 0 else None
+            t = self._landmarks(cam, request, fingers, overlay_path, (0.85 * v / n, 0.85 * (v + 1) / n))
+            mask, _ = blazepose.consistent_person(t)
+            tracks.append(t.subset(mask))
+        frames = min(len(t) for t in tracks)
+        pix = np.stack([t.image[:frames] for t in tracks])
+        wts = np.stack([t.visibility[:frames] for t in tracks])
+        pix, wts, swaps = triangulate.fix_left_right(cams, pix, wts, blazepose.MIRROR)
+        request.progress(0.88)
+        world = triangulate.triangulate_sequence(cams, pix, wts)
+        seen = np.isfinite(world).all(-1).mean(1) > 0.8
+        _require_person(seen, cams[0])
+        err = triangulate.reprojection_errors(cams, world, pix)
+        request.progress(0.93)
+        hands = None
+        if fingers:
+            hands = _hands_from_views(tracks, cams, frames)
+        fps = tracks[0].fps
+        motion, fit_meta = _fit(world, fps, np.where(seen, 1.0, 0.0)[:, None].repeat(33, 1), hands, floor, fingers,
+                                floor_known=True)
+        ok = np.isfinite(err)
+        meta: dict[str, Any] = {
+            "solver": self.name, "model": MODEL, "views": n, "frames": frames,
+            "triangulation": {"left_right_swaps_fixed": int(swaps),
+                              "reprojection_px_median": round(float(np.median(err[ok])), 2) if ok.any() else None,
+                              "reprojection_px_p90": round(float(np.percentile(err[ok], 90)), 2) if ok.any() else None},
+            "stats": {"landmarks": [t.stats for t in tracks]},
+            **fit_meta,
+        }
+        overlay = request.work_dir / "render_overlay.mp4"
+        extra = {"RENDER_OVERLAY_VIDEO": overlay} if want_overlay and overlay.exists() else {}
+        return motion, meta, extra
+
+
+def _probe(video: Path) -> Any:
+    from ..pose.decode import probe
+
+    return probe(video)
+
+
+def _require_person(mask: np.ndarray, camera: Camera) -> None:
+    found = int(np.count_nonzero(mask))
+    if found < max(5, int(0.1 * len(mask))):
+        name = camera.device_label or Path(camera.video).name
+        raise SolverError(f"No person was found in the footage ({name}: a person in {found} of {len(mask)} "
+                          "frames). Film one person whose whole body is in view.")
+
+
+def _hands_from_views(tracks: list[Any], cams: list[Camera], frames: int) -> np.ndarray | None:
+    """Hand landmarks (F, 2, 21, 3) in world axes from the first view that saw each hand."""
+    out = np.full((frames, 2, 21, 3), np.nan)
+    any_hand = False
+    for t, cam in zip(tracks, cams):
+        if t.hands_world is None:
+            continue
+        R = np.asarray(cam.rotation, np.float64)
+        hw = t.hands_world[:frames] @ R  # camera -> world axes: R.T @ p == p @ R
+        fill = ~np.isfinite(out[..., 0, 0]) & np.isfinite(hw[..., 0, 0])
+        out[fill] = hw[fill]
+        any_hand = any_hand or bool(fill.any())
+    return out if any_hand else None
+
+
+def _fit(world: np.ndarray, fps: float, visibility: np.ndarray, hands: np.ndarray | None, floor: bool,
+         fingers: bool, floor_known: bool = False) -> tuple[MoveMotion, dict[str, Any]]:
+    from ..pose import filters, skeleton_fit
+
+    filled, observed = filters.fill_gaps(world)
+    smooth = filters.one_euro_zero_phase(filled, fps, min_cutoff=1.5, beta=1.0)
+    weights = np.where(observed, 1.0, 0.0)
+    finger_note = "not tracked: trackFingers is off; fingers stay at rest"
+    if fingers:
+        if hands is not None and np.isfinite(hands[..., 0, 0]).any():
+            seen = np.isfinite(hands[..., 0, 0])
+            hf, _ = filters.fill_gaps(hands.reshape(len(hands), -1, 3))
+            hf = filters.one_euro_zero_phase(hf, fps, min_cutoff=2.0, beta=2.0).reshape(hands.shape)
+            hands = np.where(seen[..., None, None], hf, np.nan)
+            finger_note = (f"tracked with mediapipe hands where visible (left {seen[:, 0].mean():.0%}, right "
+                           f"{seen[:, 1].mean():.0%} of frames); at rest elsewhere")
+        else:
+            hands = None
+            finger_note = "not tracked: the hand model found no hands (too small or hidden); fingers stay at rest"
+    else:
+        hands = None
+    motion = skeleton_fit.fit(smooth, fps, weights=weights, hands=hands, floor=floor)
+    meta = {
+        "fingers": finger_note,
+        "frames_without_person": int((~observed).sum()),
+        "foot_contacts_frames": [int(x) for x in motion.foot_contacts.sum(0)] if motion.foot_contacts is not None
+        else None,
+        "floor": "calibration (Z = 0)" if floor_known else ("estimated from the feet" if floor else "not enforced"),
+        "jitter_m_per_frame2": {"raw": round(filters.jitter(filled), 5), "filtered": round(filters.jitter(smooth), 5)},
+    }
+    meta.update({k: v for k, v in motion.metadata.items()})
+    return motion, meta
