@@ -345,9 +345,11 @@ def r_upsert_webhook(_, info, uid, url, description=None, events=None, metadata=
     safe_name(uid, "uid")
     if not re.match(r"^https?://", url):
         raise MoveValidationError("url must be an http(s) URL")
+    store = _state(info).store
+    existing = next((w for w in store.webhooks() if w["uid"] == uid), None)
     data = {"uid": uid, "url": url, "description": description, "events": events or [], "metadata": metadata,
-            "secret": secret or f"whsec_{secrets.token_urlsafe(24)}"}
-    return _state(info).store.upsert_webhook(uid, data)
+            "secret": secret or (existing or {}).get("secret") or f"whsec_{secrets.token_urlsafe(24)}"}
+    return store.upsert_webhook(uid, data)
 
 
 def _iso(ts: float) -> str:

@@ -283,34 +283,100 @@ def _runs(mask: np.ndarray) -> list[tuple[int, int]]:
     return runs
 
 
-def pin_feet(hips: np.ndarray, heads: np.ndarray, tails: np.ndarray, contacts: np.ndarray,
-             floor: bool) -> np.ndarray:
-    """Root corrections (F, 3) so each planted foot's ball stays where it landed (and, with ``floor``, its
-    lowest point on Z = 0); corrections are interpolated between contacts so the root never jumps."""
-    n = len(hips)
-    corr = np.full((n, 2, 3), np.nan)
+def _ramp(contact: np.ndarray, values: np.ndarray, ramp: int) -> np.ndarray:
+    """Per-frame offsets: ``values`` inside contacts, fading linearly to zero over ``ramp`` frames outside."""
+    n = len(contact)
+    out = np.zeros_like(values)
+    out[contact] = values[contact]
+    idx = np.nonzero(contact)[0]
+    if not len(idx):
+        return out
+    for f in np.nonzero(~contact)[0]:
+        j = idx[np.argmin(np.abs(idx - f))]
+        d = abs(int(j) - int(f))
+        if d < ramp:
+            out[f] = values[j] * (1.0 - d / ramp)
+    del n
+    return out
+
+
+def pin_feet(mats: np.ndarray, heads: np.ndarray, tails: np.ndarray, ph: np.ndarray, contacts: np.ndarray,
+             floor: bool, ramp: int = 5) -> np.ndarray:
+    """Re-aim thighs and shins (two-bone IK, knee kept in its bend plane) so that a planted foot's ball stays
+    where it landed and, with ``floor``, its lowest point touches Z = 0. The feet keep their orientation
+    (rotations are armature-space), hips and upper body are untouched. Returns corrected matrices."""
+    mats = mats.copy()
+    n = len(ph)
     for c, side in enumerate(("Left", "Right")):
-        ball = heads[:, BONE_INDEX[side + "ToeBase"]]
-        low = np.minimum(np.minimum(ball[:, 2], tails[:, BONE_INDEX[side + "ToeBase"], 2]),
-                         heads[:, BONE_INDEX[side + "Foot"], 2] - 0.06)
+        iu, il, ifoot, itoe = (BONE_INDEX[side + b] for b in ("UpLeg", "Leg", "Foot", "ToeBase"))
+        ball = ph[:, itoe]
+        low = np.minimum(np.minimum(ball[:, 2], tails_z(mats, heads, tails, ph, itoe)), ph[:, ifoot, 2] - 0.06)
+        offset = np.zeros((n, 3))
         for a, b in _runs(contacts[:, c]):
             anchor = np.median(ball[a:b, :2], axis=0)
-            corr[a:b, c, :2] = anchor - ball[a:b, :2]
-            corr[a:b, c, 2] = (-np.median(low[a:b])) if floor else 0.0
-    have = np.isfinite(corr[:, :, 0])
-    total = np.zeros((n, 3))
-    any_c = have.any(axis=1)
-    if not any_c.any():
-        return total
-    both = have.all(axis=1)
-    total[any_c] = np.nanmean(corr[any_c], axis=1)
-    total[both] = corr[both].mean(axis=1)
+            offset[a:b, :2] = anchor - ball[a:b, :2]
+            if floor:
+                offset[a:b, 2] = -low[a:b]
+        offset = _ramp(contacts[:, c], offset, ramp)
+        move = np.linalg.norm(offset, axis=1) > 1e-6
+        if not move.any():
+            continue
+        hip = ph[move, iu]
+        target = ph[move, ifoot] + offset[move]
+        knee0 = ph[move, il]
+        l1 = np.linalg.norm(heads[il] - heads[iu])
+        l2 = np.linalg.norm(heads[ifoot] - heads[il])
+        ht = target - hip
+        d = np.clip(np.linalg.norm(ht, axis=1), abs(l1 - l2) + 1e-4, l1 + l2 - 1e-4)
+        u = normalize(ht)
+        pole = perpendicular_part(knee0 - hip, u)
+        fallback = perpendicular_part(mats[move, iu] @ np.array([0.0, -1.0, 0.0]), u)
+        weak = np.linalg.norm(pole, axis=1) < 1e-4
+        pole[weak] = fallback[weak]
+        pole = normalize(pole)
+        a = (l1 * l1 - l2 * l2 + d * d) / (2 * d)
+        h = np.sqrt(np.maximum(l1 * l1 - a * a, 0.0))
+        knee = hip + u * a[:, None] + pole * h[:, None]
+        ankle = hip + u * d[:, None]
+        for bone, old_dir, new_dir in ((iu, knee0 - hip, knee - hip), (il, ph[move, ifoot] - knee0, ankle - knee)):
+            mats[move, bone] = _rotation_between(old_dir, new_dir) @ mats[move, bone]
+    return mats
+
+
+def tails_z(mats: np.ndarray, heads: np.ndarray, tails: np.ndarray, ph: np.ndarray, i: int) -> np.ndarray:
+    return (ph[:, i] + mats[:, i] @ (tails[i] - heads[i]))[:, 2]
+
+
+def _rotation_between(a: np.ndarray, b: np.ndarray) -> np.ndarray:
+    """(F, 3, 3) minimal rotations taking directions a onto b."""
+    a, b = normalize(a), normalize(b)
+    v = np.cross(a, b)
+    c = (a * b).sum(-1)
+    vx = np.zeros(a.shape[:-1] + (3, 3))
+    vx[..., 0, 1], vx[..., 0, 2], vx[..., 1, 2] = -v[..., 2], v[..., 1], -v[..., 0]
+    vx[..., 1, 0], vx[..., 2, 0], vx[..., 2, 1] = v[..., 2], -v[..., 1], v[..., 0]
+    k = 1.0 / np.maximum(1.0 + c, 1e-9)
+    return np.eye(3) + vx + vx @ vx * k[..., None, None]
+
+
+def _floor_drift(ph: np.ndarray, pt: np.ndarray, contacts: np.ndarray, fps: float) -> np.ndarray:
+    """(F, 3) slow vertical root correction putting planted feet on Z = 0 on average (0.3 Hz low-pass)."""
+    n = len(ph)
+    z = np.full(n, np.nan)
+    for c, side in enumerate(("Left", "Right")):
+        i = BONE_INDEX[side + "ToeBase"]
+        low = np.minimum(np.minimum(ph[:, i, 2], pt[:, i, 2]), ph[:, BONE_INDEX[side + "Foot"], 2] - 0.06)
+        on = contacts[:, c]
+        z[on] = np.where(np.isfinite(z[on]), np.minimum(z[on], low[on]), low[on])
+    ok = np.isfinite(z)
+    out = np.zeros((n, 3))
+    if not ok.any():
+        return out
     idx = np.arange(n)
-    for k in range(3):
-        total[:, k] = np.interp(idx, idx[any_c], total[any_c, k])
-    # Soften the steps between consecutive contacts (a short moving average, ~4 frames each side).
+    corr = -np.interp(idx, idx[ok], z[ok])
     from .filters import one_euro_zero_phase
-    return one_euro_zero_phase(total[:, None, :], 30.0, min_cutoff=3.0, beta=0.0)[:, 0, :]
+    out[:, 2] = one_euro_zero_phase(corr[:, None, None], fps, min_cutoff=0.3, beta=0.0)[:, 0, 0]
+    return out
 
 
 def fit(joints: np.ndarray, fps: float, *, weights: np.ndarray | None = None, hands: np.ndarray | None = None,
@@ -328,7 +394,11 @@ def fit(joints: np.ndarray, fps: float, *, weights: np.ndarray | None = None, ha
     meta = dict(metadata or {})
     if pin and contacts.any():
         before = foot_slide(ph, contacts, fps)
-        hips_pos = hips_pos + pin_feet(hips_pos, ph, pt, contacts, floor)
+        if floor:  # the body's height follows the planted feet slowly (no bobbing), the legs do the rest
+            hips_pos = hips_pos + _floor_drift(ph, pt, contacts, fps)
+            ph, pt = forward_kinematics(mats, hips_pos, heads, tails)
+        mats = pin_feet(mats, heads, tails, ph, contacts, floor)
+        quats = continuous(quat_from_matrix(mats))
         ph, pt = forward_kinematics(mats, hips_pos, heads, tails)
         meta["foot_slide_mps"] = {"before": round(before, 4), "after": round(foot_slide(ph, contacts, fps), 4)}
     meta["segment_lengths_m"] = {k: round(v, 4) for k, v in lengths.items()}
