@@ -32,7 +32,9 @@ class BVH:
 
     @property
     def fps(self) -> float:
-        return 1.0 / self.frame_time
+        """Frames per second; ``Frame Time: .0083333`` is a rounded 1/120, so near-integer rates snap."""
+        fps = 1.0 / self.frame_time
+        return float(round(fps)) if abs(fps - round(fps)) < 0.01 else fps
 
     @property
     def frame_count(self) -> int:

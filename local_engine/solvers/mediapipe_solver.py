@@ -83,6 +83,12 @@ class MediapipeSolver:
         return SolveResult(motions=[motion], metadata=meta, extra_outputs=extra)
 
     # ------------------------------------------------------------------ landmarks
+    def landmarks(self, camera: Camera, clip_window: tuple[float, float] | None = None,
+                  fingers: bool = False) -> Any:
+        """The PoseTrack of one view (from the cache when this solver has one and saw the same request)."""
+        request = SolveRequest(cameras=[camera], work_dir=self.cache_dir or Path("."), clip_window=clip_window)
+        return self._landmarks(camera, request, fingers, None, (0.0, 1.0))
+
     def _landmarks(self, camera: Camera, request: SolveRequest, fingers: bool, overlay_path: Path | None,
                    span: tuple[float, float]) -> Any:
         from ..pose import blazepose

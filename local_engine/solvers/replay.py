@@ -150,17 +150,17 @@ class ReplaySolver:
                 raise SolverError(f"The video of camera {cam.device_label!r} is missing")
         request.progress(0.05)
         bvh = self._load()
-        duration = bvh.frame_count * bvh.frame_time
+        duration = bvh.frame_count / bvh.fps
         start_f, stop_f = 0, bvh.frame_count
         if request.clip_window is not None:
             t0, t1 = request.clip_window
             if t0 >= duration:
                 raise SolverError(f"The clip window starts at {t0:g} s but the footage lasts {duration:.2f} s")
             start_f = round(t0 / bvh.frame_time)
-            stop_f = min(bvh.frame_count, round(t1 / bvh.frame_time))
+            stop_f = min(bvh.frame_count, round(t1 * bvh.fps))
         request.progress(0.3)
         stride, _ = _resample_stride(bvh.fps, self.fps)
         motion = retarget_cmu(bvh, start_f, stop_f, stride, lift=self._lift)
-        motion.metadata.update({"motion_file": self.motion_path.name, "start_time": start_f * bvh.frame_time})
+        motion.metadata.update({"motion_file": self.motion_path.name, "start_time": start_f / bvh.fps})
         request.progress(1.0)
         return SolveResult(motions=[motion], metadata={"fingers": "not tracked: replayed from a body-only capture"})

@@ -77,7 +77,6 @@ def test_take_needs_an_uploaded_file(local_server):
 
 
 def test_list_jobs_pages_and_filters_by_take(local_server):
-    local_server.set_faults([{"kind": "slow", "route": "job", "count": 0}])  # no-op rule: faults API accepts it
     take_a, take_b = make_take(local_server), make_take(local_server)
     ids_a = [make_job(local_server, take_a, ["MOTION_DATA"])["id"] for _ in range(3)]
     id_b = make_job(local_server, take_b, ["MOTION_DATA"])["id"]

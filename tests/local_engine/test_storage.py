@@ -140,6 +140,7 @@ def test_large_upload_streams_in_constant_memory(local_server):
 
 
 @pytest.mark.slow
+@pytest.mark.skipif(not os.environ.get("MOVE_MOCAP_SLOW"), reason="writes 2 GiB; set MOVE_MOCAP_SLOW=1")
 def test_two_gib_upload(local_server):
     total = 2 * 1024**3 + 123
     f = _create(local_server, "mov")
