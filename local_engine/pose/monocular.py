@@ -77,9 +77,10 @@ class Ground:
 
     R: np.ndarray
     t: np.ndarray
-    fitted: bool  # True when the plane was fitted to the feet (else: level camera assumed)
+    fitted: bool  # True when the plane was fitted to the feet
     camera_height: float
     tilt_deg: float
+    source: str = "level"  # "feet plane", "body" (median trunk direction), "level" or "calibration"
 
     def apply(self, p_cam: np.ndarray) -> np.ndarray:
         return p_cam @ self.R.T + self.t
@@ -95,7 +96,7 @@ def estimate_ground(points_cam: np.ndarray, fit_plane: bool = True) -> Ground:
     fitted = False
     if not ok.any():
         R = _axes(up)
-        return Ground(R, np.zeros(3), False, 0.0, 0.0)
+        return Ground(R, np.zeros(3), False, 0.0, 0.0, "level")
     low = feet[ok][np.arange(ok.sum()), np.argmax(feet[ok, :, 1], axis=1)]  # largest y = lowest point
     if fit_plane and len(low) >= 20:
         spread = np.linalg.svd(low - low.mean(0), compute_uv=False)
@@ -105,12 +106,34 @@ def estimate_ground(points_cam: np.ndarray, fit_plane: bool = True) -> Ground:
                 n = n if n[1] < 0 else -n
                 if np.degrees(np.arccos(np.clip(-n[1], -1, 1))) < 45:
                     up, fitted = n, True
+    if not fitted:
+        up, body = _body_up(points_cam), True
+        fitted = False
+    else:
+        body = False
     R = _axes(up)
     heights = low @ R[2]
     floor = np.percentile(heights, 5) if not fitted else np.median(heights[heights < np.percentile(heights, 60)])
     t = np.array([0.0, 0.0, -floor])
     tilt = float(np.degrees(np.arccos(np.clip(-up[1], -1, 1))))
-    return Ground(R, t, fitted, float(-floor), tilt)
+    return Ground(R, t, fitted, float(-floor), tilt, "feet plane" if fitted else ("body" if body else "level"))
+
+
+def _body_up(points_cam: np.ndarray) -> np.ndarray:
+    """Gravity seen from the camera when the floor cannot be fitted: the median direction from the hips to
+    the shoulders (people stand, walk and squat with the trunk near vertical on average); the level
+    camera's up when that looks implausible."""
+    hip = 0.5 * (points_cam[:, LM["left_hip"]] + points_cam[:, LM["right_hip"]])
+    sh = 0.5 * (points_cam[:, LM["left_shoulder"]] + points_cam[:, LM["right_shoulder"]])
+    v = sh - hip
+    ok = np.isfinite(v).all(1)
+    level = np.array([0.0, -1.0, 0.0])
+    if ok.sum() < 5:
+        return level
+    v = v[ok] / np.linalg.norm(v[ok], axis=1, keepdims=True)
+    up = np.median(v, axis=0)
+    up /= np.linalg.norm(up)
+    return up if up @ level > np.cos(np.radians(40)) else level
 
 
 def _axes(up: np.ndarray) -> np.ndarray:

@@ -144,11 +144,11 @@ class MediapipeSolver:
         if camera.rotation is not None and camera.translation is not None:
             R = np.asarray(camera.rotation, np.float64)
             ground = monocular.Ground(R.T, -R.T @ np.asarray(camera.translation, np.float64), True,
-                                      float((-R.T @ np.asarray(camera.translation))[2]), 0.0)
-            ground_source = "calibration"
+                                      float((-R.T @ np.asarray(camera.translation))[2]), 0.0, "calibration")
         else:
             ground = monocular.estimate_ground(cam_pts, fit_plane=floor)
-            ground_source = "fitted to the feet" if ground.fitted else "level camera assumed"
+        ground_source = {"feet plane": "floor plane fitted to the feet", "body": "camera tilt from the trunk",
+                         "level": "level camera assumed", "calibration": "calibration"}[ground.source]
         world = ground.apply(cam_pts)
         hands = None
         if fingers and track.hands_world is not None:

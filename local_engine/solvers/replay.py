@@ -27,11 +27,14 @@ from .base import SolveRequest, SolverError, SolveResult
 AXES = np.array([[1.0, 0.0, 0.0], [0.0, 0.0, -1.0], [0.0, 1.0, 0.0]])
 
 #: Move bone -> (CMU joint whose world rotation it follows, CMU segment start, CMU segment end or "end").
+#: A BVH joint's rotation turns the segment to its child, so each Move bone follows the joint at the start
+#: of its segment. CMU's short upper-chest (Spine1) and upper-neck (Neck1) segments have no Move bone of
+#: their own; their rotations still reach the shoulders, arms and head through the world rotations.
 CMU_MAP: dict[str, tuple[str, str, str]] = {
     "Hips": ("Hips", "", ""),
     "Spine": ("LowerBack", "LowerBack", "Spine"),
-    "Spine1": ("Spine1", "Spine1", "Neck1"),
-    "Neck": ("Neck1", "Neck1", "Head"),
+    "Spine1": ("Spine", "Spine", "Spine1"),
+    "Neck": ("Neck", "Neck", "Neck1"),
     "Head": ("Head", "Head", "end"),
 }
 for _s, _c in (("Left", "L"), ("Right", "R")):
@@ -40,7 +43,7 @@ for _s, _c in (("Left", "L"), ("Right", "R")):
             f"{_s}Shoulder": (f"{_s}Shoulder", f"{_s}Shoulder", f"{_s}Arm"),
             f"{_s}Arm": (f"{_s}Arm", f"{_s}Arm", f"{_s}ForeArm"),
             f"{_s}ForeArm": (f"{_s}ForeArm", f"{_s}ForeArm", f"{_s}Hand"),
-            f"{_s}Hand": (f"{_s}Hand", f"{_s}Hand", f"{_c}Fingers"),
+            f"{_s}Hand": (f"{_s}FingerBase", f"{_s}FingerBase", f"{_c}Fingers"),
             f"{_s}UpLeg": (f"{_s}UpLeg", f"{_s}UpLeg", f"{_s}Leg"),
             f"{_s}Leg": (f"{_s}Leg", f"{_s}Leg", f"{_s}Foot"),
             f"{_s}Foot": (f"{_s}Foot", f"{_s}Foot", f"{_s}ToeBase"),
