@@ -12,6 +12,7 @@ import bpy
 _MODULE_NAMES: tuple[str, ...] = (
     ".preferences",
     ".connection",
+    ".importers.operator",
 )
 
 
