@@ -131,6 +131,22 @@ def build_armature(bpy, motion, name: str):
     return obj
 
 
+def _key_rest_pose(obj, frame: int) -> None:
+    """Key every pose channel at its rest value (identity rotation, zero location) at ``frame``."""
+    anim = obj.animation_data
+    action = anim.action
+    if hasattr(anim, "action_slot") and hasattr(action, "layers") and action.layers:
+        from bpy_extras.anim_utils import action_get_channelbag_for_slot
+
+        fcurves = action_get_channelbag_for_slot(action, anim.action_slot).fcurves
+    else:
+        fcurves = action.fcurves
+    for fc in fcurves:
+        rest = 1.0 if fc.data_path.endswith("rotation_quaternion") and fc.array_index == 0 else 0.0
+        fc.keyframe_points.insert(frame, rest, options={"FAST"})
+        fc.update()
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("motions", nargs="+", type=Path)
@@ -158,7 +174,14 @@ def main(argv: list[str] | None = None) -> int:
     objects = [build_armature(bpy, m, f"Armature_{m.actor}" if len(motions) > 1 else "Armature") for m in motions]
 
     written: dict[str, str] = {}
-    for key in args.outputs:
+    # The FBX exporter writes an armature's bone transforms as they are at the current frame (there is no
+    # bind pose without a mesh), so FBX goes last, after a rest-pose key one frame before the animation.
+    order = sorted(args.outputs, key=lambda k: k == "MAIN_FBX")
+    for key in order:
+        if key == "MAIN_FBX":
+            for o in objects:
+                _key_rest_pose(o, scene.frame_start - 1)
+            scene.frame_set(scene.frame_start - 1)
         path = out_dir / OUTPUT_FILES[key]
         if key == "MAIN_FBX":
             bpy.ops.export_scene.fbx(filepath=str(path), object_types={"ARMATURE"}, add_leaf_bones=False,

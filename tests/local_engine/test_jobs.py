@@ -10,7 +10,8 @@ import requests
 from .flows import get_job, make_job, make_take, ok, upload, wait_job
 
 ALL = ["MAIN_FBX", "MAIN_BLEND", "MAIN_GLB", "MAIN_USDC", "MAIN_USDZ", "ALL_BVH", "MOTION_DATA"]
-MAGIC = {"fbx": b"Kaydara FBX Binary", "blend": b"BLENDER", "glb": b"glTF", "usdc": b"PXR-USDC", "usdz": b"PK",
+# Blender 5.0 writes .blend files zstd-compressed.
+MAGIC = {"fbx": b"Kaydara FBX Binary", "blend": (b"BLENDER", b"\x28\xb5\x2f\xfd"), "glb": b"glTF", "usdc": b"PXR-USDC", "usdz": b"PK",
          "bvh": b"HIERARCHY", "json": b'{"mocap_data"'}
 
 
