@@ -1,0 +1,281 @@
+"""Reading and writing F-curves in bulk, across Blender's action APIs (bpy layer).
+
+Blender 4.2 keeps an action's F-curves in ``Action.fcurves``; 4.4 introduced slotted actions (layers ->
+strips -> channelbag per slot) and 5.0 removed ``Action.fcurves``. This module hides the difference:
+
+- :func:`action_fcurves` - the F-curves an action holds for one object (its assigned slot, or the first
+  slot suitable for objects).
+- :func:`read_channels` / :func:`sample_channels` - all keys of those F-curves as numpy arrays / their values
+  at given frames (numpy evaluation of constant, linear and Bezier keys; Blender's own for anything else).
+- :func:`new_action` - a new action holding bulk-written keys for one object (``keyframe_points.add`` +
+  ``foreach_set``, no per-key Python calls), with a slot for that object on 4.4+.
+- :func:`assign_action`, :func:`stash_action` - assign an action (and its slot) and keep an action in an NLA
+  track so it is not lost.
+
+Importers (FBX/BVH) and the retarget engine use it; it holds no retarget logic.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass
+from typing import Any
+
+import bpy
+import numpy as np
+
+Channel = tuple[str, int]  # (data_path, array_index)
+
+_IPO = {"CONSTANT": 0, "LINEAR": 1, "BEZIER": 2}
+
+
+def is_slotted() -> bool:
+    """True on Blender 4.4+ (slotted actions)."""
+    return bpy.app.version >= (4, 4, 0)
+
+
+def object_action(obj: bpy.types.Object) -> bpy.types.Action | None:
+    ad = obj.animation_data
+    return ad.action if ad else None
+
+
+def _slot_for(action: Any, obj: bpy.types.Object | None) -> Any:
+    if obj is not None and obj.animation_data and obj.animation_data.action == action:
+        slot = getattr(obj.animation_data, "action_slot", None)
+        if slot is not None:
+            return slot
+    for slot in action.slots:
+        if slot.target_id_type in ("OBJECT", "UNSPECIFIED"):
+            return slot
+    return None
+
+
+def action_fcurves(action: Any, obj: bpy.types.Object | None = None) -> list[bpy.types.FCurve]:
+    """The F-curves ``action`` holds for ``obj`` (for the slot assigned to obj, else the first object slot)."""
+    if not is_slotted():
+        return list(action.fcurves)
+    slot = _slot_for(action, obj)
+    if slot is None:
+        return []
+    for layer in action.layers:
+        for strip in layer.strips:
+            bag = strip.channelbag(slot)
+            if bag is not None:
+                return list(bag.fcurves)
+    return []
+
+
+@dataclass
+class Keys:
+    """All keys of one F-curve."""
+
+    co: np.ndarray  # (K, 2) frame, value
+    left: np.ndarray  # (K, 2) left handles
+    right: np.ndarray  # (K, 2) right handles
+    interpolation: np.ndarray  # (K,) int (0 constant, 1 linear, 2 Bezier, other: easing)
+    fcurve: bpy.types.FCurve
+
+
+def read_keys(fc: bpy.types.FCurve, handles: bool = True) -> Keys:
+    kp = fc.keyframe_points
+    n = len(kp)
+    co = np.empty(2 * n, dtype=np.float32)
+    kp.foreach_get("co", co)
+    ipo = np.empty(n, dtype=np.int32)
+    kp.foreach_get("interpolation", ipo)
+    left = right = np.empty((0, 2))
+    if handles and n and np.any(ipo == _IPO["BEZIER"]):
+        hl = np.empty(2 * n, dtype=np.float32)
+        hr = np.empty(2 * n, dtype=np.float32)
+        kp.foreach_get("handle_left", hl)
+        kp.foreach_get("handle_right", hr)
+        left, right = hl.reshape(n, 2).astype(np.float64), hr.reshape(n, 2).astype(np.float64)
+    return Keys(co.reshape(n, 2).astype(np.float64), left, right, ipo, fc)
+
+
+def read_channels(action: bpy.types.Action, obj: bpy.types.Object | None = None) -> dict[Channel, Keys]:
+    """Every F-curve of ``action`` for ``obj``, keyed by (data_path, array_index)."""
+    return {(fc.data_path, fc.array_index): read_keys(fc) for fc in action_fcurves(action, obj)}
+
+
+def _bezier_values(keys: Keys, seg: np.ndarray, x: np.ndarray) -> np.ndarray:
+    p0 = keys.co[seg]
+    p3 = keys.co[seg + 1]
+    p1 = keys.right[seg].copy()
+    p2 = keys.left[seg + 1].copy()
+    # Keep handles within the segment, as Blender does, so x(t) is monotonic.
+    span = p3[:, 0] - p0[:, 0]
+    len1 = p1[:, 0] - p0[:, 0]
+    len2 = p3[:, 0] - p2[:, 0]
+    total = len1 + len2
+    over = (total > span) & (total > 0)
+    fac = np.where(over, span / np.where(total > 0, total, 1.0), 1.0)
+    p1 = p0 + (p1 - p0) * fac[:, None]
+    p2 = p3 + (p2 - p3) * fac[:, None]
+    lo = np.zeros_like(x)
+    hi = np.ones_like(x)
+    for _ in range(40):
+        t = 0.5 * (lo + hi)
+        u = 1.0 - t
+        xt = u**3 * p0[:, 0] + 3 * u * u * t * p1[:, 0] + 3 * u * t * t * p2[:, 0] + t**3 * p3[:, 0]
+        below = xt < x
+        lo = np.where(below, t, lo)
+        hi = np.where(below, hi, t)
+    t = 0.5 * (lo + hi)
+    u = 1.0 - t
+    return u**3 * p0[:, 1] + 3 * u * u * t * p1[:, 1] + 3 * u * t * t * p2[:, 1] + t**3 * p3[:, 1]
+
+
+def sample_keys(keys: Keys, frames: np.ndarray) -> np.ndarray:
+    """Values of one F-curve at ``frames`` (numpy; falls back to ``FCurve.evaluate`` for modifiers, easing
+    interpolations and extrapolated linear curves)."""
+    frames = np.asarray(frames, dtype=np.float64)
+    fc = keys.fcurve
+    n = len(keys.co)
+    if n == 0:
+        return np.array([fc.evaluate(float(f)) for f in frames])
+    kx, ky = keys.co[:, 0], keys.co[:, 1]
+    pos = np.searchsorted(kx, frames)
+    # Fast path: every frame is a key (dense mocap).
+    hit = np.clip(pos, 0, n - 1)
+    if not len(fc.modifiers) and np.all(np.abs(kx[hit] - frames) < 1e-4):
+        return ky[hit]
+    outside = (frames < kx[0]) | (frames > kx[-1])
+    if (
+        len(fc.modifiers)
+        or np.any(keys.interpolation > _IPO["BEZIER"])
+        or (fc.extrapolation != "CONSTANT" and np.any(outside))
+        or (np.any(keys.interpolation == _IPO["BEZIER"]) and keys.left.shape[0] != n)
+    ):
+        return np.array([fc.evaluate(float(f)) for f in frames])
+    if n == 1:
+        return np.full(frames.shape, ky[0])
+    seg = np.clip(np.searchsorted(kx, frames, side="right") - 1, 0, n - 2)
+    x0, x1 = kx[seg], kx[seg + 1]
+    t = np.clip((frames - x0) / np.where(x1 > x0, x1 - x0, 1.0), 0.0, 1.0)
+    ipo = keys.interpolation[seg]
+    out = np.where(ipo == _IPO["CONSTANT"], ky[seg], ky[seg] + t * (ky[seg + 1] - ky[seg]))
+    out = np.where(t >= 1.0, ky[seg + 1], out)
+    bez = (ipo == _IPO["BEZIER"]) & (t > 0) & (t < 1)
+    if np.any(bez):
+        out[bez] = _bezier_values(keys, seg[bez], frames[bez])
+    out = np.where(frames <= kx[0], ky[0], out)
+    return np.where(frames >= kx[-1], ky[-1], out)
+
+
+def sample_channels(
+    action: bpy.types.Action, obj: bpy.types.Object | None, frames: np.ndarray
+) -> dict[Channel, np.ndarray]:
+    """Values of every F-curve of ``action`` (for ``obj``) at ``frames``."""
+    return {ch: sample_keys(k, frames) for ch, k in read_channels(action, obj).items()}
+
+
+def frame_range(action: bpy.types.Action, obj: bpy.types.Object | None = None) -> tuple[float, float]:
+    """First and last key of the action's F-curves for ``obj``."""
+    lo, hi = np.inf, -np.inf
+    for fc in action_fcurves(action, obj):
+        if len(fc.keyframe_points):
+            r = fc.range()
+            lo, hi = min(lo, r[0]), max(hi, r[1])
+    if not np.isfinite(lo):
+        r = action.frame_range
+        return float(r[0]), float(r[1])
+    return float(lo), float(hi)
+
+
+def new_action(
+    name: str,
+    obj: bpy.types.Object,
+    channels: Mapping[Channel, tuple[np.ndarray, np.ndarray]],
+    groups: Mapping[str, str] | None = None,
+    interpolation: str = "LINEAR",
+) -> bpy.types.Action:
+    """A new action holding ``channels`` ((data_path, index) -> (frames, values)) for ``obj``.
+
+    ``groups`` maps a data path to a channel group name (e.g. the bone name). Keys are written in bulk. The
+    action is not assigned (see :func:`assign_action`); on 4.4+ it gets one slot for ``obj``."""
+    action = bpy.data.actions.new(name)
+    if is_slotted():
+        anim: Any = action
+        slot = anim.slots.new(id_type="OBJECT", name=obj.name)
+        layer = anim.layers.new("Layer")
+        strip = layer.strips.new(type="KEYFRAME")
+        bag = strip.channelbag(slot, ensure=True)
+
+        def make(path: str, index: int, group: str) -> bpy.types.FCurve:
+            return bag.fcurves.new(path, index=index, group_name=group) if group else bag.fcurves.new(path, index=index)
+    else:
+
+        def make(path: str, index: int, group: str) -> bpy.types.FCurve:
+            fcurves = action.fcurves
+            return fcurves.new(path, index=index, action_group=group) if group else fcurves.new(path, index=index)
+
+    ipo = _IPO[interpolation]
+    for (path, index), (frames, values) in channels.items():
+        frames = np.asarray(frames, dtype=np.float32)
+        values = np.asarray(values, dtype=np.float32)
+        fc = make(path, index, (groups or {}).get(path, ""))
+        write_keys(fc, frames, values, ipo)
+    return action
+
+
+def write_keys(fc: bpy.types.FCurve, frames: np.ndarray, values: np.ndarray, interpolation: int = 1) -> None:
+    """Replace nothing, append ``len(frames)`` keys to an empty F-curve in one go."""
+    n = len(frames)
+    kp = fc.keyframe_points
+    kp.add(n)
+    co = np.empty(2 * n, dtype=np.float32)
+    co[0::2] = frames
+    co[1::2] = values
+    kp.foreach_set("co", co)
+    kp.foreach_set("interpolation", np.full(n, interpolation, dtype=np.int32))
+    if interpolation == _IPO["BEZIER"]:
+        kp.foreach_set("handle_left", co)
+        kp.foreach_set("handle_right", co)
+    fc.update()
+
+
+def action_slot(action: bpy.types.Action, obj: bpy.types.Object) -> object | None:
+    """The slot of ``action`` meant for ``obj`` (4.4+), else None."""
+    if not is_slotted():
+        return None
+    return _slot_for(action, obj)
+
+
+def assign_action(obj: bpy.types.Object, action: bpy.types.Action) -> None:
+    """Make ``action`` the object's active action (and its slot, on 4.4+)."""
+    ad = obj.animation_data or obj.animation_data_create()
+    ad.action = action
+    if is_slotted():
+        slot = _slot_for(action, None)
+        if slot is not None and getattr(ad, "action_slot", None) != slot:
+            ad.action_slot = slot  # type: ignore[attr-defined]
+
+
+def stash_action(obj: bpy.types.Object, action: bpy.types.Action, track_name: str = "[Action Stash]") -> None:
+    """Keep ``action`` in a muted NLA track of ``obj`` (as Blender's own stash does) so it is not lost."""
+    ad = obj.animation_data or obj.animation_data_create()
+    for track in ad.nla_tracks:
+        for strip in track.strips:
+            if strip.action == action:
+                return
+    track = ad.nla_tracks.new()
+    track.name = track_name
+    start = int(action.frame_range[0])
+    strip = track.strips.new(action.name, start, action)
+    if is_slotted() and hasattr(strip, "action_slot"):
+        slot = _slot_for(action, obj)
+        if slot is not None and strip.action_slot != slot:
+            strip.action_slot = slot
+    track.mute = True
+    track.lock = False
+
+
+def iter_actions_channels(objs: Iterable[bpy.types.Object]) -> dict[str, dict[Channel, Keys]]:
+    """Every object's active action channels, by object name (for tests and diagnostics)."""
+    out = {}
+    for obj in objs:
+        action = object_action(obj)
+        if action is not None:
+            out[obj.name] = read_channels(action, obj)
+    return out

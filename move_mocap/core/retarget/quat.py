@@ -1,0 +1,201 @@
+"""Vectorised quaternion and rigid-transform maths for the retarget engine (numpy only, no bpy here).
+
+Quaternions are arrays ``[..., 4]`` in Blender's order (w, x, y, z), unit length, acting on column vectors.
+Every function broadcasts over leading axes, so a whole take (frames x bones) is one call.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+IDENTITY = np.array([1.0, 0.0, 0.0, 0.0])
+
+
+def normalize(q: np.ndarray) -> np.ndarray:
+    n = np.linalg.norm(q, axis=-1, keepdims=True)
+    return q / np.where(n == 0.0, 1.0, n)
+
+
+def mul(a: np.ndarray, b: np.ndarray) -> np.ndarray:
+    """Hamilton product ``a * b`` (apply b first, then a)."""
+    aw, ax, ay, az = np.moveaxis(np.asarray(a, dtype=np.float64), -1, 0)
+    bw, bx, by, bz = np.moveaxis(np.asarray(b, dtype=np.float64), -1, 0)
+    return np.stack(
+        (
+            aw * bw - ax * bx - ay * by - az * bz,
+            aw * bx + ax * bw + ay * bz - az * by,
+            aw * by - ax * bz + ay * bw + az * bx,
+            aw * bz + ax * by - ay * bx + az * bw,
+        ),
+        axis=-1,
+    )
+
+
+def conj(q: np.ndarray) -> np.ndarray:
+    """Inverse of a unit quaternion."""
+    return np.asarray(q, dtype=np.float64) * np.array([1.0, -1.0, -1.0, -1.0])
+
+
+def rotate(q: np.ndarray, v: np.ndarray) -> np.ndarray:
+    """Rotate vectors ``v[..., 3]`` by unit quaternions ``q[..., 4]``."""
+    q = np.asarray(q, dtype=np.float64)
+    v = np.asarray(v, dtype=np.float64)
+    w = q[..., :1]
+    u = q[..., 1:]
+    t = 2.0 * np.cross(u, v)
+    return v + w * t + np.cross(u, t)
+
+
+def from_matrix(m: np.ndarray) -> np.ndarray:
+    """Unit quaternions from rotation matrices ``[..., 3, 3]`` (orthonormalised first)."""
+    m = np.asarray(m, dtype=np.float64)[..., :3, :3]
+    u, _, vt = np.linalg.svd(m)
+    r = u @ vt
+    det = np.linalg.det(r)
+    if np.any(det < 0):
+        u = u.copy()
+        u[det < 0, :, -1] *= -1
+        r = u @ vt
+    tr = r[..., 0, 0] + r[..., 1, 1] + r[..., 2, 2]
+    cands = np.stack(
+        (
+            np.stack((1 + tr, r[..., 2, 1] - r[..., 1, 2], r[..., 0, 2] - r[..., 2, 0], r[..., 1, 0] - r[..., 0, 1]), -1),
+            np.stack((r[..., 2, 1] - r[..., 1, 2], 1 + r[..., 0, 0] - r[..., 1, 1] - r[..., 2, 2],
+                      r[..., 0, 1] + r[..., 1, 0], r[..., 0, 2] + r[..., 2, 0]), -1),
+            np.stack((r[..., 0, 2] - r[..., 2, 0], r[..., 0, 1] + r[..., 1, 0],
+                      1 - r[..., 0, 0] + r[..., 1, 1] - r[..., 2, 2], r[..., 1, 2] + r[..., 2, 1]), -1),
+            np.stack((r[..., 1, 0] - r[..., 0, 1], r[..., 0, 2] + r[..., 2, 0], r[..., 1, 2] + r[..., 2, 1],
+                      1 - r[..., 0, 0] - r[..., 1, 1] + r[..., 2, 2]), -1),
+        ),
+        axis=-2,
+    )
+    diag = np.stack((tr, r[..., 0, 0], r[..., 1, 1], r[..., 2, 2]), -1)
+    best = np.argmax(diag, axis=-1)
+    q = np.take_along_axis(cands, best[..., None, None], axis=-2)[..., 0, :]
+    q = normalize(q)
+    return q * np.where(q[..., :1] < 0, -1.0, 1.0)
+
+
+def to_matrix(q: np.ndarray) -> np.ndarray:
+    q = normalize(np.asarray(q, dtype=np.float64))
+    w, x, y, z = np.moveaxis(q, -1, 0)
+    return np.stack(
+        (
+            np.stack((1 - 2 * (y * y + z * z), 2 * (x * y - w * z), 2 * (x * z + w * y)), -1),
+            np.stack((2 * (x * y + w * z), 1 - 2 * (x * x + z * z), 2 * (y * z - w * x)), -1),
+            np.stack((2 * (x * z - w * y), 2 * (y * z + w * x), 1 - 2 * (x * x + y * y)), -1),
+        ),
+        axis=-2,
+    )
+
+
+def from_axis_angle(axis: np.ndarray, angle: np.ndarray | float) -> np.ndarray:
+    axis = np.asarray(axis, dtype=np.float64)
+    axis = axis / np.linalg.norm(axis, axis=-1, keepdims=True)
+    half = np.asarray(angle, dtype=np.float64)[..., None] * 0.5
+    return np.concatenate((np.cos(half), np.sin(half) * axis), axis=-1)
+
+
+def swing(a: np.ndarray, b: np.ndarray) -> np.ndarray:
+    """Shortest-arc rotation taking direction ``a`` onto direction ``b`` (no twist about either)."""
+    a = np.asarray(a, dtype=np.float64)
+    b = np.asarray(b, dtype=np.float64)
+    a = a / np.linalg.norm(a, axis=-1, keepdims=True)
+    b = b / np.linalg.norm(b, axis=-1, keepdims=True)
+    d = np.sum(a * b, axis=-1, keepdims=True)
+    c = np.cross(a, b)
+    q = np.concatenate((1.0 + d, c), axis=-1)
+    # Opposite directions: rotate half a turn about any axis perpendicular to a.
+    opposite = (1.0 + d[..., 0]) < 1e-9
+    if np.any(opposite):
+        perp = np.cross(a, np.array([1.0, 0.0, 0.0]))
+        small = np.linalg.norm(perp, axis=-1) < 1e-6
+        perp = np.where(small[..., None], np.cross(a, np.array([0.0, 1.0, 0.0])), perp)
+        q = np.where(opposite[..., None], np.concatenate((np.zeros_like(d), perp), -1), q)
+    return normalize(q)
+
+
+def slerp(a: np.ndarray, b: np.ndarray, t: np.ndarray | float) -> np.ndarray:
+    """Spherical interpolation (shortest path); t broadcasts against the leading axes."""
+    a = np.asarray(a, dtype=np.float64)
+    b = np.asarray(b, dtype=np.float64)
+    t = np.asarray(t, dtype=np.float64)[..., None] if np.ndim(t) else float(t)
+    d = np.sum(a * b, axis=-1, keepdims=True)
+    b = np.where(d < 0, -b, b)
+    d = np.abs(d)
+    theta = np.arccos(np.clip(d, -1.0, 1.0))
+    s = np.sin(theta)
+    lin = s < 1e-6
+    safe = np.where(lin, 1.0, s)
+    wa = np.where(lin, 1.0 - t, np.sin((1.0 - t) * theta) / safe)
+    wb = np.where(lin, t, np.sin(t * theta) / safe)
+    return normalize(wa * a + wb * b)
+
+
+def make_continuous(q: np.ndarray, axis: int = 0) -> np.ndarray:
+    """Flip signs along ``axis`` (frames) so consecutive quaternions lie in the same hemisphere."""
+    q = np.moveaxis(np.array(q, dtype=np.float64), axis, 0)
+    if len(q) > 1:
+        dots = np.sum(q[1:] * q[:-1], axis=-1)
+        flips = np.cumprod(np.where(dots < 0, -1.0, 1.0), axis=0)
+        q[1:] *= flips[..., None]
+    return np.moveaxis(q, 0, axis)
+
+
+def angle_between(a: np.ndarray, b: np.ndarray) -> np.ndarray:
+    """Angle in radians between direction vectors (broadcasting)."""
+    a = np.asarray(a, dtype=np.float64)
+    b = np.asarray(b, dtype=np.float64)
+    na = np.linalg.norm(a, axis=-1)
+    nb = np.linalg.norm(b, axis=-1)
+    c = np.sum(a * b, axis=-1) / np.maximum(na * nb, 1e-12)
+    return np.arccos(np.clip(c, -1.0, 1.0))
+
+
+# -- Euler angles (Blender's rotation modes), vectorised ----------------------------------------------------
+
+_AXIS = {"X": 0, "Y": 1, "Z": 2}
+
+
+def from_euler(e: np.ndarray, order: str) -> np.ndarray:
+    """Quaternions from Blender Euler angles ``[..., 3]`` (x, y, z) with rotation mode ``order`` ('XYZ', ...).
+
+    Blender's 'XYZ' applies X first, then Y, then Z (R = Rz Ry Rx)."""
+    e = np.asarray(e, dtype=np.float64)
+    q = np.broadcast_to(IDENTITY, (*e.shape[:-1], 4))
+    for ch in order:
+        i = _AXIS[ch]
+        axis = np.zeros(3)
+        axis[i] = 1.0
+        q = mul(from_axis_angle(axis, e[..., i]), q)
+    return q
+
+
+def to_euler(q: np.ndarray, order: str) -> np.ndarray:
+    """Blender Euler angles ``[..., 3]`` (x, y, z) for rotation mode ``order``, from unit quaternions."""
+    m = to_matrix(q)
+    i, j, k = (_AXIS[c] for c in order)
+    parity = (j - i) % 3 == 1  # even permutation (XYZ, YZX, ZXY)
+    sgn = 1.0 if parity else -1.0
+    # R = R_k R_j R_i; angles a_i, a_j, a_k.
+    sj = np.clip(-sgn * m[..., k, i], -1.0, 1.0)
+    aj = np.arcsin(sj)
+    cj = np.cos(aj)
+    regular = cj > 1e-6
+    ai = np.arctan2(sgn * m[..., k, j], m[..., k, k])
+    ak = np.arctan2(sgn * m[..., j, i], m[..., i, i])
+    # Gimbal lock: put everything on a_i.
+    ai_lock = np.arctan2(-sgn * m[..., j, k], m[..., j, j])
+    ai = np.where(regular, ai, ai_lock)
+    ak = np.where(regular, ak, 0.0)
+    out = np.empty((*m.shape[:-2], 3))
+    out[..., i] = ai
+    out[..., j] = aj
+    out[..., k] = ak
+    return out
+
+
+def euler_continuous(e: np.ndarray, order: str, axis: int = 0) -> np.ndarray:
+    """Unwrap Euler angles over frames (``axis``) so that curves do not jump by 2 pi."""
+    del order  # the canonical branch (middle angle within +/- pi/2) is kept; only wraps are removed
+    return np.unwrap(np.asarray(e, dtype=np.float64), axis=axis)

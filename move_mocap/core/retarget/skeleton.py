@@ -1,0 +1,192 @@
+"""Rest-pose description of an armature and forward kinematics in numpy (no bpy here).
+
+A :class:`Skeleton` holds what the retarget maths needs from an armature: bone names, parents, rest
+orientations and positions in armature space (Blender's ``Bone.matrix_local``), and the object's world
+transform. :func:`forward_kinematics` evaluates a whole take at once with Blender's pose convention::
+
+    pose[b] = pose[parent] @ rest[parent]^-1 @ rest[b] @ basis[b]      (basis = T(location) R(rotation))
+
+including bones that do not inherit rotation and connected bones (whose location channel is ignored).
+Scale channels are not evaluated (mocap does not scale bones).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+import numpy as np
+
+from . import quat as Q
+
+
+@dataclass
+class Skeleton:
+    names: list[str]
+    parents: np.ndarray  # (B,) int, -1 for a root; parents come before children
+    rest_rot: np.ndarray  # (B, 4) armature-space rest orientation (w x y z)
+    rest_head: np.ndarray  # (B, 3) armature space
+    rest_tail: np.ndarray  # (B, 3) armature space
+    connected: np.ndarray | None = None  # (B,) bool
+    inherit_rotation: np.ndarray | None = None  # (B,) bool
+    object_rot: np.ndarray = field(default_factory=lambda: Q.IDENTITY.copy())  # world rotation of the object
+    object_loc: np.ndarray = field(default_factory=lambda: np.zeros(3))
+    object_scale: float = 1.0
+
+    def __post_init__(self) -> None:
+        n = len(self.names)
+        self.parents = np.asarray(self.parents, dtype=np.int64)
+        self.rest_rot = Q.normalize(np.asarray(self.rest_rot, dtype=np.float64).reshape(n, 4))
+        self.rest_head = np.asarray(self.rest_head, dtype=np.float64).reshape(n, 3)
+        self.rest_tail = np.asarray(self.rest_tail, dtype=np.float64).reshape(n, 3)
+        if self.connected is None:
+            self.connected = np.zeros(n, dtype=bool)
+        if self.inherit_rotation is None:
+            self.inherit_rotation = np.ones(n, dtype=bool)
+        for i, p in enumerate(self.parents):
+            if p >= i:
+                raise ValueError(f"bone {self.names[i]!r}: parents must come before children")
+        self.index = {name: i for i, name in enumerate(self.names)}
+
+    @classmethod
+    def from_matrices(
+        cls,
+        names: list[str],
+        parent_names: list[str | None],
+        matrix_local: np.ndarray,
+        tails: np.ndarray,
+        **kwargs: object,
+    ) -> Skeleton:
+        """Build from Blender-style data: 4x4 ``matrix_local`` per bone and tail positions. Bones are sorted so
+        that parents precede children."""
+        order = _topological(names, parent_names)
+        names_sorted = [names[i] for i in order]
+        index = {n: i for i, n in enumerate(names_sorted)}
+        parents = [index[str(parent_names[i])] if parent_names[i] is not None else -1 for i in order]
+        m = np.asarray(matrix_local, dtype=np.float64)[order]
+        extra = {}
+        for key in ("connected", "inherit_rotation"):
+            if kwargs.get(key) is not None:
+                extra[key] = np.asarray(kwargs.pop(key))[order]
+            else:
+                kwargs.pop(key, None)
+        return cls(
+            names=names_sorted,
+            parents=np.array(parents),
+            rest_rot=Q.from_matrix(m[:, :3, :3]),
+            rest_head=m[:, :3, 3],
+            rest_tail=np.asarray(tails, dtype=np.float64)[order],
+            **extra,  # type: ignore[arg-type]
+            **kwargs,  # type: ignore[arg-type]
+        )
+
+    def __len__(self) -> int:
+        return len(self.names)
+
+    def children(self, i: int) -> list[int]:
+        return [j for j, p in enumerate(self.parents) if p == i]
+
+    def ancestors(self, i: int) -> list[int]:
+        out = []
+        p = int(self.parents[i])
+        while p >= 0:
+            out.append(p)
+            p = int(self.parents[p])
+        return out
+
+    # -- world space -----------------------------------------------------------------------------------
+
+    def to_world_points(self, p: np.ndarray) -> np.ndarray:
+        return self.object_loc + self.object_scale * Q.rotate(self.object_rot, p)
+
+    def to_world_rot(self, q: np.ndarray) -> np.ndarray:
+        return Q.mul(self.object_rot, q)
+
+    def from_world_points(self, p: np.ndarray) -> np.ndarray:
+        return Q.rotate(Q.conj(self.object_rot), (np.asarray(p) - self.object_loc) / self.object_scale)
+
+    def from_world_rot(self, q: np.ndarray) -> np.ndarray:
+        return Q.mul(Q.conj(self.object_rot), q)
+
+    def rest_world(self) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """(rotations, heads, tails) of the rest pose in world space."""
+        return (
+            self.to_world_rot(self.rest_rot),
+            self.to_world_points(self.rest_head),
+            self.to_world_points(self.rest_tail),
+        )
+
+
+def _topological(names: list[str], parent_names: list[str | None]) -> list[int]:
+    index = {n: i for i, n in enumerate(names)}
+    depth: dict[int, int] = {}
+
+    def d(i: int) -> int:
+        if i not in depth:
+            p = parent_names[i]
+            depth[i] = 0 if p is None or p not in index else d(index[p]) + 1
+        return depth[i]
+
+    return sorted(range(len(names)), key=lambda i: (d(i), i))
+
+
+def forward_kinematics(
+    skel: Skeleton, basis_rot: np.ndarray, basis_loc: np.ndarray | None = None
+) -> tuple[np.ndarray, np.ndarray]:
+    """Armature-space pose orientations (F, B, 4) and head positions (F, B, 3) from basis rotations
+    (F, B, 4) and locations (F, B, 3) (Blender's pose-bone channels)."""
+    basis_rot = np.asarray(basis_rot, dtype=np.float64)
+    f, b = basis_rot.shape[:2]
+    rot = np.empty((f, b, 4))
+    head = np.empty((f, b, 3))
+    assert skel.connected is not None and skel.inherit_rotation is not None
+    for i in range(b):
+        p = int(skel.parents[i])
+        loc = None
+        if basis_loc is not None and not skel.connected[i]:
+            loc = basis_loc[:, i]
+        if p < 0:
+            rel_rot = skel.rest_rot[i]
+            rot[:, i] = Q.mul(rel_rot, basis_rot[:, i])
+            head[:, i] = skel.rest_head[i]
+            if loc is not None:
+                head[:, i] += Q.rotate(rel_rot, loc)
+            continue
+        inv_parent_rest = Q.conj(skel.rest_rot[p])
+        rel_rot = Q.mul(inv_parent_rest, skel.rest_rot[i])
+        rel_pos = Q.rotate(inv_parent_rest, skel.rest_head[i] - skel.rest_head[p])
+        frame_rot = Q.mul(rot[:, p], rel_rot)
+        head[:, i] = head[:, p] + Q.rotate(rot[:, p], rel_pos)
+        if not skel.inherit_rotation[i]:
+            frame_rot = np.broadcast_to(skel.rest_rot[i], (f, 4))
+        rot[:, i] = Q.mul(frame_rot, basis_rot[:, i])
+        if loc is not None:
+            head[:, i] += Q.rotate(frame_rot, loc)
+    return rot, head
+
+
+def channels_to_quat(values: np.ndarray, mode: str) -> np.ndarray:
+    """Basis rotations as quaternions from rotation channel values ``[..., 3 or 4]`` in Blender's
+    ``rotation_mode`` ('QUATERNION', 'AXIS_ANGLE' or an Euler order)."""
+    values = np.asarray(values, dtype=np.float64)
+    if mode == "QUATERNION":
+        return Q.normalize(values)
+    if mode == "AXIS_ANGLE":
+        axis = values[..., 1:]
+        norm = np.linalg.norm(axis, axis=-1, keepdims=True)
+        axis = np.where(norm < 1e-12, np.array([0.0, 1.0, 0.0]), axis / np.where(norm < 1e-12, 1.0, norm))
+        return Q.from_axis_angle(axis, values[..., 0])
+    return Q.from_euler(values, mode)
+
+
+def quat_to_channels(q: np.ndarray, mode: str) -> np.ndarray:
+    """Channel values for ``rotation_mode`` from quaternions ``(F, 4)`` (continuous over frames)."""
+    q = Q.make_continuous(Q.normalize(q))
+    if mode == "QUATERNION":
+        return q
+    if mode == "AXIS_ANGLE":
+        w = np.clip(q[..., 0], -1.0, 1.0)
+        angle = 2.0 * np.arccos(w)
+        s = np.sqrt(np.maximum(1.0 - w * w, 0.0))
+        axis = np.where(s[..., None] < 1e-8, np.array([0.0, 1.0, 0.0]), q[..., 1:] / np.maximum(s, 1e-8)[..., None])
+        return np.concatenate((angle[..., None], axis), axis=-1)
+    return Q.euler_continuous(Q.to_euler(q, mode), mode)

@@ -1,0 +1,419 @@
+"""The retarget maths: source motion + target rest pose + mapping -> target pose channels (no bpy here).
+
+Method (all in world space, whole take at once):
+
+1. Each source bone's motion is its world-space rotation change from its own rest orientation,
+   ``D(f) = R_src(f) R_src_rest^-1`` - independent of bone rolls and axis conventions.
+2. The two rest poses are aligned per slot: ``C`` is the shortest rotation taking the target's rest segment
+   (its joint to the next mapped joint, e.g. shoulder -> elbow) onto the source's. This absorbs T-pose vs
+   A-pose and different proportions without touching twist.
+3. The target bone's world orientation is ``D(f) C R_tgt_rest``: its segment points where the source's points.
+   Spine and neck chains of different lengths are matched by length along the chain (slerp between bones).
+4. Hips translation is scaled by the leg-length ratio, measured from the floor the source stands on; root
+   motion goes to the hips, the armature object, a root bone, or is removed (in place). Optionally feet are
+   kept above the floor by lifting the hips on frames where they would sink.
+5. World orientations become local channels through a :class:`TargetModel`: for each solved bone, its
+   parent frame at rest (pose with identity channels) and which solved bone its rotation and its position
+   follow (or none). For plain hierarchies :func:`hierarchy_model` derives it; rigs driven by constraints
+   (Rigify) get it by probing Blender (the bpy layer).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+import numpy as np
+
+from . import quat as Q
+from .mapping import FINGER_SLOTS, NECK_SLOTS, SPINE_SLOTS, BoneMapping, is_finger
+from .skeleton import Skeleton
+
+ROOT_MOTION_MODES = ("HIPS", "OBJECT", "BONE", "IN_PLACE")
+
+
+@dataclass
+class SolveOptions:
+    root_motion: str = "HIPS"  # one of ROOT_MOTION_MODES
+    fingers: bool = True
+    translation_scale: float = 0.0  # 0: automatic, target leg length / source leg length
+    floor_clamp: bool = True
+
+
+@dataclass
+class TargetModel:
+    """How the solved target bones depend on each other (see the module docstring, step 5)."""
+
+    bones: list[str]  # dependency order: a bone's followed bones come before it
+    p0_rot: np.ndarray  # (N, 4) armature-space orientation with identity channels (everything at rest)
+    p0_pos: np.ndarray  # (N, 3) armature-space head position with identity channels
+    rot_follow: list[int]  # index into bones, -1: fixed in armature space
+    pos_follow: list[int]
+
+    def index(self, bone: str) -> int:
+        return self.bones.index(bone)
+
+
+@dataclass
+class SourceTake:
+    """A source armature's motion, already evaluated: armature-space pose orientations and heads."""
+
+    skeleton: Skeleton
+    rot: np.ndarray  # (F, B, 4)
+    head: np.ndarray  # (F, B, 3)
+
+
+@dataclass
+class SolveResult:
+    rotations: dict[str, np.ndarray]  # target bone -> (F, 4) basis quaternions
+    locations: dict[str, np.ndarray]  # target bone -> (F, 3) basis locations
+    object_offset: np.ndarray | None  # (F, 3) world translation to add to the object (root motion OBJECT)
+    pose_rot: dict[str, np.ndarray]  # target bone -> (F, 4) armature-space orientation it will have
+    pose_head: dict[str, np.ndarray]  # target bone -> (F, 3) armature-space head it will have
+    scale: float
+    floor: float
+    slots: dict[str, str] = field(default_factory=dict)  # slot -> target bone solved
+    warnings: list[str] = field(default_factory=list)
+
+
+def hierarchy_model(skel: Skeleton, bones: list[str]) -> TargetModel:
+    """Dependency model of a rig without constraints: each bone follows its nearest solved ancestor (bones in
+    between stay at rest) and bones that do not inherit rotation keep their armature-space rest rotation."""
+    wanted = set(bones)
+    ordered = [n for n in skel.names if n in wanted]
+    pos = {n: k for k, n in enumerate(ordered)}
+    rot_follow, pos_follow = [], []
+    assert skel.inherit_rotation is not None
+    for name in ordered:
+        i = skel.index[name]
+        anc = next((a for a in skel.ancestors(i) if skel.names[a] in pos), None)
+        a = pos[skel.names[anc]] if anc is not None else -1
+        pos_follow.append(a)
+        # Rotation follows the ancestor only if every bone on the way inherits rotation.
+        inherits = True
+        j = i
+        while j >= 0 and (anc is None or j != anc):
+            if not skel.inherit_rotation[j]:
+                inherits = False
+                break
+            j = int(skel.parents[j])
+        rot_follow.append(a if inherits else -1)
+    idx = [skel.index[n] for n in ordered]
+    return TargetModel(ordered, skel.rest_rot[idx].copy(), skel.rest_head[idx].copy(), rot_follow, pos_follow)
+
+
+# -- drivers: which source motion drives which target bone --------------------------------------------------
+
+@dataclass
+class _Driver:
+    slot: str
+    target: int  # index in the target skeleton
+    src: tuple[int, int, float]  # source bones i0, i1 and slerp weight
+    align: np.ndarray  # (4,) world-space rest alignment C
+
+
+_AIM: dict[str, tuple[str, ...]] = {
+    "shoulder": ("upper_arm",), "upper_arm": ("forearm",), "forearm": ("hand",),
+    "hand": ("middle_1", "index_1", "ring_1"), "thigh": ("shin",), "shin": ("foot",), "foot": ("toe",),
+    **{f"{f}_{i}": (f"{f}_{i + 1}",) for f in ("thumb", "index", "middle", "ring", "pinky") for i in (1, 2)},
+}
+
+
+def _aim_slots(slot: str) -> tuple[str, ...]:
+    if "." in slot:
+        part, side = slot.split(".")
+        return tuple(f"{p}.{side}" for p in _AIM.get(part, ()))
+    return ()
+
+
+class _Rig:
+    """World-space rest data of one side (source or target) and its slot -> bone map."""
+
+    def __init__(self, skel: Skeleton, slots: dict[str, str]) -> None:
+        self.skel = skel
+        self.rot, self.head, self.tail = skel.rest_world()
+        self.slots = {s: b for s, b in slots.items() if b in skel.index}
+        self.height = float(np.ptp(np.concatenate((self.head[:, 2], self.tail[:, 2])))) or 1.0
+
+    def idx(self, slot: str) -> int | None:
+        b = self.slots.get(slot)
+        return self.skel.index[b] if b else None
+
+    def own_dir(self, i: int) -> np.ndarray:
+        return self.tail[i] - self.head[i]
+
+    def chain(self, slots: tuple[str, ...]) -> list[int]:
+        return [i for i in (self.idx(s) for s in slots) if i is not None]
+
+    def chain_end(self, after: tuple[str, ...], last: int) -> np.ndarray:
+        for s in after:
+            i = self.idx(s)
+            if i is not None:
+                return self.head[i]
+        return self.tail[last]
+
+
+def _chain_segments(rig: _Rig, bones: list[int], end: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Segment vectors and centre positions (0..1 along the chain) of a chain of bones."""
+    joints = np.vstack([rig.head[bones], end[None]])
+    seg = np.diff(joints, axis=0)
+    lengths = np.linalg.norm(seg, axis=1)
+    for k in np.nonzero(lengths < 1e-6 * rig.height)[0]:
+        seg[k] = rig.own_dir(bones[k])
+        lengths[k] = 0.0
+    total = lengths.sum()
+    if total <= 0:
+        centres = (np.arange(len(bones)) + 0.5) / len(bones)
+    else:
+        cum = np.concatenate(([0.0], np.cumsum(lengths))) / total
+        centres = 0.5 * (cum[:-1] + cum[1:])
+    return seg, centres
+
+
+def _align(seg_t: np.ndarray, seg_s: np.ndarray) -> np.ndarray:
+    if np.linalg.norm(seg_t) < 1e-9 or np.linalg.norm(seg_s) < 1e-9:
+        return Q.IDENTITY.copy()
+    return Q.swing(seg_t, seg_s)
+
+
+def _drivers(src: _Rig, tgt: _Rig, mapping: BoneMapping, fingers: bool) -> list[_Driver]:
+    out: list[_Driver] = []
+    # Single slots.
+    for slot, _, _ in mapping.pairs(fingers=True):
+        if slot == "hips" or (not fingers and is_finger(slot)):
+            continue
+        i, t = src.idx(slot), tgt.idx(slot)
+        if i is None or t is None:
+            continue
+        seg_s, seg_t = src.own_dir(i), tgt.own_dir(t)
+        for aim in _aim_slots(slot):
+            ai, at = src.idx(aim), tgt.idx(aim)
+            if ai is not None and at is not None:
+                a_s, a_t = src.head[ai] - src.head[i], tgt.head[at] - tgt.head[t]
+                if np.linalg.norm(a_s) > 1e-4 * src.height and np.linalg.norm(a_t) > 1e-4 * tgt.height:
+                    seg_s, seg_t = a_s, a_t
+                break
+        out.append(_Driver(slot, t, (i, i, 0.0), _align(seg_t, seg_s)))
+    # Hips: aim at the first joint up the spine that is not on top of the hips.
+    hs, ht = src.idx("hips"), tgt.idx("hips")
+    if hs is not None and ht is not None:
+        up = (*SPINE_SLOTS, *NECK_SLOTS, "head")
+
+        def hips_seg(rig: _Rig, h: int) -> np.ndarray:
+            for b in rig.chain(up):
+                v = rig.head[b] - rig.head[h]
+                if np.linalg.norm(v) > 0.02 * rig.height:
+                    return v
+            return rig.own_dir(h)
+
+        out.append(_Driver("hips", ht, (hs, hs, 0.0), _align(hips_seg(tgt, ht), hips_seg(src, hs))))
+    # Chains matched by length.
+    for slots, after in ((SPINE_SLOTS, (*NECK_SLOTS, "head")), (NECK_SLOTS, ("head",))):
+        sb, tb = src.chain(slots), tgt.chain(slots)
+        if not sb or not tb:
+            continue
+        seg_s, c_s = _chain_segments(src, sb, src.chain_end(after, sb[-1]))
+        seg_t, c_t = _chain_segments(tgt, tb, tgt.chain_end(after, tb[-1]))
+        tslots = [s for s in slots if tgt.idx(s) is not None]
+        for j, t in enumerate(tb):
+            k = int(np.searchsorted(c_s, c_t[j]))
+            if k <= 0:
+                i0 = i1 = 0
+                w = 0.0
+            elif k >= len(sb):
+                i0 = i1 = len(sb) - 1
+                w = 0.0
+            else:
+                i0, i1 = k - 1, k
+                w = float((c_t[j] - c_s[i0]) / max(c_s[i1] - c_s[i0], 1e-12))
+            d0 = seg_s[i0] / max(np.linalg.norm(seg_s[i0]), 1e-12)
+            d1 = seg_s[i1] / max(np.linalg.norm(seg_s[i1]), 1e-12)
+            out.append(_Driver(tslots[j], t, (sb[i0], sb[i1], w), _align(seg_t[j], (1 - w) * d0 + w * d1)))
+    return out
+
+
+# -- solving -----------------------------------------------------------------------------------------------
+
+def _foot_points(rig: _Rig, rot: dict[int, np.ndarray], head: dict[int, np.ndarray]) -> list[np.ndarray]:
+    """World-space heads and tails (F, 3) of the mapped feet and toes, given world rotations and heads."""
+    pts = []
+    for side in ("L", "R"):
+        for part in ("foot", "toe"):
+            i = rig.idx(f"{part}.{side}")
+            if i is None or i not in rot:
+                continue
+            offset = Q.rotate(Q.conj(rig.rot[i]), rig.tail[i] - rig.head[i])
+            pts.append(head[i])
+            pts.append(head[i] + Q.rotate(rot[i], offset))
+    return pts
+
+
+def _leg_length(rig: _Rig) -> float:
+    total, n = 0.0, 0
+    for side in ("L", "R"):
+        ids = [rig.idx(f"{p}.{side}") for p in ("thigh", "shin", "foot")]
+        if all(i is not None for i in ids):
+            a, b, c = (rig.head[i] for i in ids if i is not None)
+            total += float(np.linalg.norm(b - a) + np.linalg.norm(c - b))
+            n += 1
+    return total / n if n else 0.0
+
+
+def solve(
+    source: SourceTake,
+    target: Skeleton,
+    model: TargetModel,
+    mapping: BoneMapping,
+    options: SolveOptions | None = None,
+) -> SolveResult:
+    """Retarget a whole take. Returns the target's basis channels per bone (see :class:`SolveResult`)."""
+    opts = options or SolveOptions()
+    if opts.root_motion not in ROOT_MOTION_MODES:
+        raise ValueError(f"root_motion must be one of {ROOT_MOTION_MODES}, got {opts.root_motion!r}")
+    warnings: list[str] = []
+    src = _Rig(source.skeleton, mapping.source)
+    tgt = _Rig(target, mapping.target)
+    frames = source.rot.shape[0]
+    s_rot = source.skeleton.to_world_rot(source.rot)  # (F, B, 4)
+    s_head = source.skeleton.to_world_points(source.head)
+    s_delta = Q.mul(s_rot, Q.conj(src.rot)[None])  # world rotation change from rest, per source bone
+
+    drivers = _drivers(src, tgt, mapping, opts.fingers)
+    if not any(d.slot == "hips" for d in drivers):
+        raise ValueError("the hips must be mapped on both armatures")
+    want_rot: dict[int, np.ndarray] = {}  # target bone -> (F, 4) world orientation
+    for d in drivers:
+        i0, i1, w = d.src
+        delta = s_delta[:, i0] if i0 == i1 or w <= 0 else Q.slerp(s_delta[:, i0], s_delta[:, i1], w)
+        want_rot[d.target] = Q.mul(delta, Q.mul(d.align, tgt.rot[d.target])[None])
+
+    # Hips translation: scaled about the floor the source stands on.
+    hs, ht = src.idx("hips"), tgt.idx("hips")
+    assert hs is not None and ht is not None
+    src_feet = _foot_points(src, {i: s_rot[:, i] for i in range(len(source.skeleton))},
+                            {i: s_head[:, i] for i in range(len(source.skeleton))})
+    if src_feet:
+        floor_s = float(min(p[:, 2].min() for p in src_feet))
+    else:
+        floor_s = float(s_head[:, :, 2].min())
+        warnings.append("no feet mapped on the source: its floor is its lowest joint")
+    scale = opts.translation_scale
+    if scale <= 0:
+        ls, lt = _leg_length(src), _leg_length(tgt)
+        if ls > 0 and lt > 0:
+            scale = lt / ls
+        else:
+            hs_h = src.head[hs, 2] - src.tail[:, 2].min()
+            ht_h = tgt.head[ht, 2] - tgt.tail[:, 2].min()
+            scale = float(ht_h / hs_h) if hs_h > 0 else 1.0
+            warnings.append("legs not mapped on both armatures: translation scaled by hips height")
+    floor_t = floor_s + float(target.object_loc[2] - source.skeleton.object_loc[2])
+    # The pelvis point (between the hip joints) is what the legs carry: place it, then hang the hips bone
+    # from it with the target's own offset, turned with the target's hips.
+    legs_s = [src.idx(f"thigh.{x}") for x in ("L", "R")]
+    legs_t = [tgt.idx(f"thigh.{x}") for x in ("L", "R")]
+    if all(i is not None for i in legs_s + legs_t):
+        pel_s = 0.5 * (s_head[:, legs_s[0]] + s_head[:, legs_s[1]])  # type: ignore[index]
+        pel_s0 = 0.5 * (src.head[legs_s[0]] + src.head[legs_s[1]])  # type: ignore[index]
+        pel_t0 = 0.5 * (tgt.head[legs_t[0]] + tgt.head[legs_t[1]])  # type: ignore[index]
+    else:
+        pel_s, pel_s0, pel_t0 = s_head[:, hs], src.head[hs], tgt.head[ht]
+    pel_t = np.empty((frames, 3))
+    pel_t[:, :2] = pel_t0[:2] + scale * (pel_s[:, :2] - pel_s0[:2])
+    pel_t[:, 2] = floor_t + scale * (pel_s[:, 2] - floor_s)
+    hips_delta = Q.mul(want_rot[ht], Q.conj(tgt.rot[ht])[None])
+    hips_w = pel_t + Q.rotate(hips_delta, (tgt.head[ht] - pel_t0)[None])
+    offset = np.zeros((frames, 3))
+    offset[:, :2] = hips_w[:, :2] - hips_w[:1, :2]
+    root_bone = None
+    mode = opts.root_motion
+    if mode == "BONE":
+        r = tgt.idx("root")
+        if r is None:
+            warnings.append("root motion to a bone needs a target root bone: kept on the hips")
+            mode = "HIPS"
+        else:
+            root_bone = target.names[r]
+    if mode == "IN_PLACE":
+        hips_w[:, :2] = hips_w[:1, :2]
+
+    # Solve in dependency order; the model's bones are the target's mapped bones.
+    rot_keyed = {target.names[t] for t in want_rot}
+    loc_keyed = {target.names[ht]} | ({root_bone} if root_bone else set())
+    model_index = {b: k for k, b in enumerate(model.bones)}
+    missing = [b for b in rot_keyed | loc_keyed if b not in model_index]
+    if missing:
+        raise ValueError(f"target model lacks bones {sorted(missing)}")
+    inv_obj = Q.conj(target.object_rot)
+
+    def to_arm_points(p: np.ndarray) -> np.ndarray:
+        return Q.rotate(inv_obj, p - target.object_loc) / target.object_scale
+
+    def run(hips_world: np.ndarray) -> tuple[dict[str, np.ndarray], dict[str, np.ndarray], dict, dict]:
+        w_rot: list[np.ndarray] = []
+        w_pos: list[np.ndarray] = []
+        rots: dict[str, np.ndarray] = {}
+        locs: dict[str, np.ndarray] = {}
+        hips_arm = to_arm_points(hips_world - (offset if mode == "OBJECT" else 0.0))
+        for k, bone in enumerate(model.bones):
+            a = model.rot_follow[k]
+            if a >= 0:
+                p_rot = Q.mul(Q.mul(w_rot[a], Q.conj(model.p0_rot[a])[None]), model.p0_rot[k][None])
+            else:
+                p_rot = np.broadcast_to(model.p0_rot[k], (frames, 4))
+            a = model.pos_follow[k]
+            if a >= 0:
+                delta = Q.mul(w_rot[a], Q.conj(model.p0_rot[a])[None])
+                p_pos = w_pos[a] + Q.rotate(delta, (model.p0_pos[k] - model.p0_pos[a])[None])
+            else:
+                p_pos = np.broadcast_to(model.p0_pos[k], (frames, 3))
+            t = target.index[bone]
+            if t in want_rot:
+                r = Q.mul(inv_obj[None], want_rot[t])
+                rots[bone] = Q.mul(Q.conj(p_rot), r)
+            else:
+                r = p_rot
+            pos = p_pos
+            if bone == root_bone:
+                pos = p_pos + Q.rotate(inv_obj, offset) / target.object_scale
+            elif t == ht:
+                pos = hips_arm
+            if bone in loc_keyed:
+                locs[bone] = Q.rotate(Q.conj(p_rot), pos - p_pos)
+            w_rot.append(np.asarray(r))
+            w_pos.append(np.asarray(pos))
+        pose_rot = {b: w_rot[k] for k, b in enumerate(model.bones)}
+        pose_head = {b: w_pos[k] for k, b in enumerate(model.bones)}
+        return rots, locs, pose_rot, pose_head
+
+    rots, locs, pose_rot, pose_head = run(hips_w)
+    if opts.floor_clamp:
+        rot_w = {target.index[b]: target.to_world_rot(r) for b, r in pose_rot.items()}
+        pos_w = {target.index[b]: target.to_world_points(p) + (offset if mode == "OBJECT" else 0.0)
+                 for b, p in pose_head.items()}
+        feet = _foot_points(tgt, rot_w, pos_w)
+        if feet:
+            lowest = np.min(np.stack([p[:, 2] for p in feet]), axis=0)
+            lift = np.maximum(floor_t - lowest, 0.0)
+            if lift.max() > 0:
+                hips_w = hips_w.copy()
+                hips_w[:, 2] += lift
+                rots, locs, pose_rot, pose_head = run(hips_w)
+    for b in list(rots):
+        rots[b] = Q.make_continuous(rots[b])
+    solved_slots = {d.slot: target.names[d.target] for d in drivers}
+    if root_bone:
+        solved_slots["root"] = root_bone
+    unused = [s for s in FINGER_SLOTS if opts.fingers and s in mapping.target and s not in solved_slots]
+    if unused and len(unused) < len(FINGER_SLOTS):
+        warnings.append(f"{len(unused)} target finger slots have no source finger")
+    return SolveResult(
+        rotations=rots,
+        locations=locs,
+        object_offset=offset if mode == "OBJECT" else None,
+        pose_rot=pose_rot,
+        pose_head=pose_head,
+        scale=float(scale),
+        floor=floor_t,
+        slots=solved_slots,
+        warnings=warnings,
+    )

@@ -1,0 +1,451 @@
+"""The retarget engine's Blender side: ``retarget(source, target, options) -> Action`` (bpy layer).
+
+Reads the source armature's action in bulk (:mod:`.action_io`), evaluates its chains in numpy
+(:mod:`.core.retarget.skeleton`), solves the target pose (:mod:`.core.retarget.solver`) and writes a new
+action for the target in bulk. No ``frame_set`` per frame, no constraints, no baking. The target's rest pose,
+rolls and object transform are never edited; its previous action is kept in a muted NLA track.
+
+Rigs whose controls are driven through constraints (Rigify) are handled by probing: the rig is evaluated by
+Blender's depsgraph twice with known random poses to learn which solved bone each control's parent frame
+follows, then restored. For Rigify FK controls the new action also keys ``IK_FK = 1`` (FK) on the limbs and
+full neck/head follow, so the deforming bones follow the controls; the rig's own settings are untouched.
+"""
+
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass, field
+from typing import Any
+
+import bpy
+import numpy as np
+
+from . import action_io
+from .core.retarget import quat as Q
+from .core.retarget.mapping import SLOTS, BoneMapping, Detection, detect, is_finger
+from .core.retarget.skeleton import Skeleton, channels_to_quat, forward_kinematics, quat_to_channels
+from .core.retarget.solver import SolveOptions, SolveResult, SourceTake, TargetModel, hierarchy_model, solve
+
+
+@dataclass
+class RetargetOptions:
+    """What :func:`retarget` does. Frames are the source action's frames; output starts at ``frame_offset``."""
+
+    mapping: BoneMapping | None = None  # None: detected from bone names and geometry
+    root_motion: str = "HIPS"  # 'HIPS', 'OBJECT' (armature object), 'BONE' (target root bone), 'IN_PLACE'
+    root_bone: str = ""  # target bone for root_motion='BONE' (default: the mapping's root slot)
+    fingers: bool = True
+    frame_start: float | None = None  # None: first key of the source action
+    frame_end: float | None = None  # None: last key
+    source_fps: float = 0.0  # frame rate of the source action's frames; 0: the scene's
+    target_fps: float = 0.0  # output frame rate; 0: same as source (one key per source frame)
+    frame_offset: float | None = None  # first output frame; None: frame_start
+    translation_scale: float = 0.0  # 0: target leg length / source leg length
+    floor_clamp: bool = True  # lift the hips on frames where the target's feet would sink below the floor
+    action_name: str = ""  # default "<target>_<source action>"
+    stash_previous: bool = True  # keep the target's previous action in a muted NLA track
+    rigify_fk_switch: bool = True  # Rigify: key IK_FK=1 and neck/head follow in the new action
+    source_namespace: str | None = None  # Move actor, e.g. "_2:" (default: the first)
+    interpolation: str = "LINEAR"
+
+
+@dataclass
+class RetargetReport:
+    action: bpy.types.Action
+    mapping: BoneMapping
+    frames: int
+    seconds: float
+    scale: float
+    probed: bool
+    warnings: list[str] = field(default_factory=list)
+
+
+# -- reading armatures ---------------------------------------------------------------------------------------
+
+def _pbones(obj: bpy.types.Object) -> Any:
+    pose = obj.pose
+    assert pose is not None, f"{obj.name} has no pose"
+    return pose.bones
+
+
+def _bones(obj: bpy.types.Object) -> Any:
+    data: Any = obj.data
+    return data.bones
+
+
+def _view_layer() -> Any:
+    view_layer = bpy.context.view_layer
+    assert view_layer is not None
+    return view_layer
+
+
+def _obj_transform(obj: bpy.types.Object) -> tuple[np.ndarray, np.ndarray, float]:
+    m = np.array(obj.matrix_world, dtype=np.float64)
+    lin = m[:3, :3]
+    scale = float(np.cbrt(abs(np.linalg.det(lin)))) or 1.0
+    return Q.from_matrix(lin / scale), m[:3, 3].copy(), scale
+
+
+def skeleton_from_object(obj: bpy.types.Object) -> Skeleton:
+    """Rest pose of an armature object (bone data, armature space) plus its world transform."""
+    bones = _bones(obj)
+    n = len(bones)
+    mats = np.empty(n * 16, dtype=np.float32)
+    bones.foreach_get("matrix_local", mats)
+    mats = mats.reshape(n, 4, 4).transpose(0, 2, 1)  # stored column-major
+    tails = np.empty(n * 3, dtype=np.float32)
+    bones.foreach_get("tail_local", tails)
+    conn = np.empty(n, dtype=bool)
+    bones.foreach_get("use_connect", conn)
+    inh = np.empty(n, dtype=bool)
+    bones.foreach_get("use_inherit_rotation", inh)
+    names = [b.name for b in bones]
+    parents = [b.parent.name if b.parent else None for b in bones]
+    rot, loc, scale = _obj_transform(obj)
+    return Skeleton.from_matrices(
+        names, parents, mats, tails.reshape(n, 3), connected=conn, inherit_rotation=inh,
+        object_rot=rot, object_loc=loc, object_scale=scale,
+    )
+
+
+def detect_mapping(obj: bpy.types.Object, profile: str | None = None, namespace: str | None = None) -> Detection:
+    """Slots of an armature, from bone names, falling back to hierarchy and world-space rest geometry."""
+    skel = skeleton_from_object(obj)
+    _, heads, tails = skel.rest_world()
+    return detect(skel.names, list(skel.parents), heads, tails, profile=profile, namespace=namespace)
+
+
+def auto_mapping(source: bpy.types.Object, target: bpy.types.Object, namespace: str | None = None) -> BoneMapping:
+    s = detect_mapping(source, namespace=namespace)
+    t = detect_mapping(target)
+    return BoneMapping(source=s.slots, target=t.slots, source_profile=s.profile, target_profile=t.profile)
+
+
+def _rot_path(bone: str, mode: str) -> tuple[str, int]:
+    prop = {"QUATERNION": "rotation_quaternion", "AXIS_ANGLE": "rotation_axis_angle"}.get(mode, "rotation_euler")
+    return f'pose.bones["{bone}"].{prop}', (3 if prop == "rotation_euler" else 4)
+
+
+def sample_source(obj: bpy.types.Object, frames: np.ndarray, skel: Skeleton | None = None) -> SourceTake:
+    """Evaluate the source armature's action at ``frames`` (numpy FK, no scene evaluation)."""
+    skel = skel or skeleton_from_object(obj)
+    action = action_io.object_action(obj)
+    channels = action_io.read_channels(action, obj) if action else {}
+    f = len(frames)
+    b = len(skel)
+    rot = np.empty((f, b, 4))
+    loc = np.zeros((f, b, 3))
+    for i, name in enumerate(skel.names):
+        pb = _pbones(obj)[name]
+        mode = pb.rotation_mode
+        path, size = _rot_path(name, mode)
+        current = {"QUATERNION": pb.rotation_quaternion, "AXIS_ANGLE": pb.rotation_axis_angle}.get(
+            mode, pb.rotation_euler)
+        vals = np.empty((f, size))
+        for k in range(size):
+            keys = channels.get((path, k))
+            vals[:, k] = action_io.sample_keys(keys, frames) if keys is not None else current[k]
+        rot[:, i] = channels_to_quat(vals, mode)
+        lpath = f'pose.bones["{name}"].location'
+        for k in range(3):
+            keys = channels.get((lpath, k))
+            loc[:, i, k] = action_io.sample_keys(keys, frames) if keys is not None else pb.location[k]
+    prot, phead = forward_kinematics(skel, rot, loc)
+    return SourceTake(skel, prot, phead)
+
+
+# -- the target's dependency model -------------------------------------------------------------------------
+
+def _needs_probe(obj: bpy.types.Object) -> bool:
+    if any(len(pb.constraints) for pb in _pbones(obj)):
+        return True
+    ad = obj.animation_data
+    return bool(ad and len(ad.drivers))
+
+
+def _pose_mats(obj: bpy.types.Object, bones: list[str]) -> tuple[np.ndarray, np.ndarray]:
+    mats = np.array([np.array(_pbones(obj)[b].matrix) for b in bones], dtype=np.float64)
+    return Q.from_matrix(mats[:, :3, :3]), mats[:, :3, 3].copy()
+
+
+class _PoseState:
+    """Saves and restores what probing touches: the active action and slot, NLA muting, bone channels and
+    custom properties."""
+
+    def __init__(self, obj: bpy.types.Object, bones: list[str], props: dict[tuple[str, str], float]) -> None:
+        self.obj = obj
+        self.bones = bones
+        ad = obj.animation_data
+        self.action = ad.action if ad else None
+        self.slot = getattr(ad, "action_slot", None) if ad else None
+        self.mutes = [(t, t.mute) for t in ad.nla_tracks] if ad else []
+        self.channels: dict[str, tuple[tuple[float, ...], ...]] = {}
+        for b in bones:
+            pb = _pbones(obj)[b]
+            self.channels[b] = tuple(tuple(v) for v in (pb.location, pb.rotation_quaternion, pb.rotation_euler,
+                                                            pb.rotation_axis_angle, pb.scale))
+        self.props = {(b, p): _pbones(obj)[b][p] for (b, p) in props}
+
+    def clear_animation(self) -> None:
+        ad = self.obj.animation_data
+        if ad:
+            if ad.action is not None:
+                ad.action = None
+            for t, _ in self.mutes:
+                t.mute = True
+
+    def restore(self) -> None:
+        obj = self.obj
+        for b, (loc, q, e, aa, s) in self.channels.items():
+            pb = _pbones(obj)[b]
+            pb.location, pb.rotation_quaternion, pb.rotation_euler = loc, q, e
+            pb.rotation_axis_angle, pb.scale = aa, s
+        for (b, p), v in self.props.items():
+            _pbones(obj)[b][p] = v
+        ad = obj.animation_data
+        if ad:
+            for t, m in self.mutes:
+                t.mute = m
+            if ad.action != self.action:
+                ad.action = self.action
+                if self.slot is not None and getattr(ad, "action_slot", None) != self.slot:
+                    ad.action_slot = self.slot  # type: ignore[attr-defined]
+
+
+def _set_basis(pb: Any, q: np.ndarray, loc: np.ndarray) -> None:
+    mode = pb.rotation_mode
+    vals = quat_to_channels(q[None], mode)[0]
+    if mode == "QUATERNION":
+        pb.rotation_quaternion = vals
+    elif mode == "AXIS_ANGLE":
+        pb.rotation_axis_angle = vals
+    else:
+        pb.rotation_euler = vals
+    pb.location = loc
+    pb.scale = (1.0, 1.0, 1.0)
+
+
+def probe_model(
+    obj: bpy.types.Object, skel: Skeleton, bones: list[str], props: dict[tuple[str, str], float] | None = None,
+    warnings: list[str] | None = None,
+) -> TargetModel:
+    """Learn each bone's parent frame and what it follows by evaluating the rig with two random poses."""
+    props = props or {}
+    state = _PoseState(obj, bones, props)
+    view_layer = _view_layer()
+    rng = np.random.default_rng(7)
+    order = [n for n in skel.names if n in set(bones)]
+    n = len(order)
+    try:
+        state.clear_animation()
+        for (b, p), v in props.items():
+            _pbones(obj)[b][p] = v
+        for b in order:
+            _set_basis(_pbones(obj)[b], Q.IDENTITY, np.zeros(3))
+        view_layer.update()
+        p0_rot, p0_pos = _pose_mats(obj, order)
+        trials = []
+        for _ in range(2):
+            axes = rng.normal(size=(n, 3))
+            basis_q = Q.from_axis_angle(axes, rng.uniform(0.3, 0.9, size=n))
+            basis_l = rng.normal(scale=0.05 * max(skel_height(skel), 1e-3), size=(n, 3))
+            for k, b in enumerate(order):
+                _set_basis(_pbones(obj)[b], basis_q[k], basis_l[k])
+            view_layer.update()
+            w_rot, w_pos = _pose_mats(obj, order)
+            trials.append((basis_q, basis_l, w_rot, w_pos))
+    finally:
+        state.restore()
+        view_layer.update()
+
+    def err_rot(k: int, a: int) -> float:
+        worst = 0.0
+        for basis_q, _, w_rot, _ in trials:
+            frame = p0_rot[k] if a < 0 else Q.mul(Q.mul(w_rot[a], Q.conj(p0_rot[a])), p0_rot[k])
+            pred = Q.mul(frame, basis_q[k])
+            worst = max(worst, float(1.0 - abs(np.dot(pred, w_rot[k]))))
+        return worst
+
+    def err_pos(k: int, a: int) -> float:
+        worst = 0.0
+        for basis_q, basis_l, w_rot, w_pos in trials:
+            # Position of the bone's own frame origin: remove its translation channel.
+            frame_rot = p0_rot[k] if a < 0 else Q.mul(Q.mul(w_rot[a], Q.conj(p0_rot[a])), p0_rot[k])
+            del basis_q
+            actual_origin = w_pos[k] - Q.rotate(frame_rot, basis_l[k])
+            if a < 0:
+                pred = p0_pos[k]
+            else:
+                delta = Q.mul(w_rot[a], Q.conj(p0_rot[a]))
+                pred = w_pos[a] + Q.rotate(delta, p0_pos[k] - p0_pos[a])
+            worst = max(worst, float(np.linalg.norm(pred - actual_origin)))
+        return worst
+
+    index = {b: k for k, b in enumerate(order)}
+    rot_follow, pos_follow = [], []
+    tol_rot, tol_pos = 1e-6, 1e-4 * max(skel_height(skel), 1e-3)
+    for k, b in enumerate(order):
+        anc = [index[skel.names[a]] for a in skel.ancestors(skel.index[b]) if skel.names[a] in index]
+        cands = [*anc, -1, *[j for j in range(n) if j != k and j not in anc]]
+        best_r = min(cands, key=lambda a: (err_rot(k, a) > tol_rot, cands.index(a)))
+        # Rotation must be right for the position test (it subtracts the bone's own translation).
+        rot_follow.append(best_r)
+        best_p = min(cands, key=lambda a: (err_pos(k, a) > tol_pos, cands.index(a)))
+        pos_follow.append(best_p)
+        if err_rot(k, best_r) > 1e-4 and warnings is not None:
+            warnings.append(f"{b}: its rotation does not follow any mapped bone rigidly; result approximate")
+    # Dependency order (a followed bone before its follower).
+    done: list[int] = []
+    state_map = [0] * n
+
+    def visit(k: int) -> None:
+        if state_map[k] == 2:
+            return
+        if state_map[k] == 1:
+            raise ValueError("cyclic dependency between target bones")
+        state_map[k] = 1
+        for a in (rot_follow[k], pos_follow[k]):
+            if a >= 0:
+                visit(a)
+        state_map[k] = 2
+        done.append(k)
+
+    for k in range(n):
+        visit(k)
+    remap = {old: new for new, old in enumerate(done)}
+    return TargetModel(
+        bones=[order[k] for k in done],
+        p0_rot=p0_rot[done],
+        p0_pos=p0_pos[done],
+        rot_follow=[remap[rot_follow[k]] if rot_follow[k] >= 0 else -1 for k in done],
+        pos_follow=[remap[pos_follow[k]] if pos_follow[k] >= 0 else -1 for k in done],
+    )
+
+
+def skel_height(skel: Skeleton) -> float:
+    return float(np.ptp(np.concatenate((skel.rest_head[:, 2], skel.rest_tail[:, 2])))) or 1.0
+
+
+def rigify_overrides(obj: bpy.types.Object, target_bones: set[str]) -> dict[tuple[str, str], float]:
+    """Custom properties to key so a Rigify rig's deforming bones follow its FK controls."""
+    if not any(b.endswith(("_fk.L", "_fk.R")) for b in target_bones):
+        return {}
+    out: dict[tuple[str, str], float] = {}
+    for pb in _pbones(obj):
+        keys = set(pb.keys())
+        if "IK_FK" in keys:
+            out[(pb.name, "IK_FK")] = 1.0
+        for p in ("neck_follow", "head_follow"):
+            if p in keys:
+                out[(pb.name, p)] = 1.0
+    return out
+
+
+# -- the public function ---------------------------------------------------------------------------------
+
+def retarget(source: bpy.types.Object, target: bpy.types.Object, options: RetargetOptions | None = None
+             ) -> bpy.types.Action:
+    """Retarget ``source``'s active action onto ``target``; returns the new action (assigned to target)."""
+    return retarget_with_report(source, target, options).action
+
+
+def retarget_with_report(
+    source: bpy.types.Object, target: bpy.types.Object, options: RetargetOptions | None = None
+) -> RetargetReport:
+    """Like :func:`retarget`, also returning the mapping used, timings and warnings."""
+    t0 = time.perf_counter()
+    opts = options or RetargetOptions()
+    for obj, what in ((source, "source"), (target, "target")):
+        if obj is None or obj.type != "ARMATURE":
+            raise ValueError(f"the {what} must be an armature object")
+    if source == target:
+        raise ValueError("source and target must be different armatures")
+    action = action_io.object_action(source)
+    if action is None:
+        raise ValueError(f"the source armature {source.name!r} has no action")
+    scene: Any = bpy.context.scene
+    scene_fps = scene.render.fps / scene.render.fps_base
+    src_fps = opts.source_fps or scene_fps
+    out_fps = opts.target_fps or src_fps
+    lo, hi = action_io.frame_range(action, source)
+    start = lo if opts.frame_start is None else float(opts.frame_start)
+    end = hi if opts.frame_end is None else float(opts.frame_end)
+    if end < start:
+        raise ValueError(f"frame range is empty ({start} > {end})")
+    count = int(np.floor((end - start) * out_fps / src_fps + 1e-6)) + 1
+    src_frames = start + np.arange(count) * (src_fps / out_fps)
+    offset = start if opts.frame_offset is None else float(opts.frame_offset)
+    out_frames = offset + np.arange(count, dtype=np.float64)
+
+    mapping = opts.mapping or auto_mapping(source, target, opts.source_namespace)
+    mapping = BoneMapping(dict(mapping.source), dict(mapping.target), mapping.source_profile, mapping.target_profile)
+    if opts.root_bone:
+        mapping.target["root"] = opts.root_bone
+    if opts.root_motion != "BONE":
+        mapping.target.pop("root", None)
+    for side, obj, bones in (("source", source, mapping.source), ("target", target, mapping.target)):
+        bad = [b for b in bones.values() if b not in _bones(obj)]
+        if bad:
+            raise ValueError(f"{side} bones not found in {obj.name!r}: {', '.join(sorted(bad)[:5])}")
+    if not mapping.source.get("hips") or not mapping.target.get("hips"):
+        raise ValueError("the hips are not mapped on both armatures (edit the mapping)")
+
+    warnings: list[str] = []
+    src_skel = skeleton_from_object(source)
+    take = sample_source(source, src_frames, src_skel)
+    tgt_skel = skeleton_from_object(target)
+    solved = [b for s, b in mapping.target.items() if s in SLOTS and (opts.fingers or not is_finger(s))]
+    solved = list(dict.fromkeys(solved))
+    props = rigify_overrides(target, set(solved)) if opts.rigify_fk_switch else {}
+    probed = _needs_probe(target)
+    if probed:
+        model = probe_model(target, tgt_skel, solved, props, warnings)
+    else:
+        model = hierarchy_model(tgt_skel, solved)
+    result = solve(take, tgt_skel, model, mapping, SolveOptions(
+        root_motion=opts.root_motion, fingers=opts.fingers, translation_scale=opts.translation_scale,
+        floor_clamp=opts.floor_clamp))
+    warnings += result.warnings
+
+    name = opts.action_name or f"{target.name}_{action.name}"
+    new = _write_action(name, target, result, out_frames, props, opts.interpolation)
+    ad = target.animation_data or target.animation_data_create()
+    previous = ad.action
+    if previous is not None and previous != new and opts.stash_previous:
+        action_io.stash_action(target, previous)
+    action_io.assign_action(target, new)
+    return RetargetReport(new, mapping, count, time.perf_counter() - t0, result.scale, probed, warnings)
+
+
+def _write_action(
+    name: str, target: bpy.types.Object, result: SolveResult, frames: np.ndarray,
+    props: dict[tuple[str, str], float], interpolation: str,
+) -> bpy.types.Action:
+    channels: dict[tuple[str, int], tuple[np.ndarray, np.ndarray]] = {}
+    groups: dict[str, str] = {}
+    for bone, q in result.rotations.items():
+        mode = _pbones(target)[bone].rotation_mode
+        path, size = _rot_path(bone, mode)
+        vals = quat_to_channels(q, mode)
+        for k in range(size):
+            channels[(path, k)] = (frames, vals[:, k])
+        groups[path] = bone
+    for bone, loc in result.locations.items():
+        path = f'pose.bones["{bone}"].location'
+        for k in range(3):
+            channels[(path, k)] = (frames, loc[:, k])
+        groups[path] = bone
+    if result.object_offset is not None:
+        delta = result.object_offset
+        if target.parent is not None:
+            inv = np.linalg.inv(np.array(target.parent.matrix_world @ target.matrix_parent_inverse)[:3, :3])
+            delta = delta @ inv.T
+        base = np.array(target.location)
+        for k in range(3):
+            channels[("location", k)] = (frames, base[k] + delta[:, k])
+        groups["location"] = "Object Transforms"
+    for (bone, prop), value in props.items():
+        path = f'pose.bones["{bone}"]["{prop}"]'
+        channels[(path, 0)] = (frames[:1], np.array([value]))
+        groups[path] = bone
+    return action_io.new_action(name, target, channels, groups, interpolation)
