@@ -1,0 +1,299 @@
+"""The durable journal of submissions: every server id is written (and fsynced by SQLite) before the next
+stage starts, so a crash or restart resumes without a second file, take or job.
+
+One SQLite file in the add-on's user folder (the path is injected: this module never asks Blender where
+that is). Safe to use from several threads (one connection, one lock) and several processes (WAL, busy
+timeout). Never stores the API key; a file's presigned upload URL is kept only until its upload finishes
+(it is the only way to resume that upload) and is never logged. No bpy here.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import sqlite3
+import threading
+import time
+import uuid
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from .model import Kind, Stage, State, SubmissionSpec
+
+SCHEMA_VERSION = 1
+
+_SCHEMA = """
+CREATE TABLE IF NOT EXISTS submissions (
+    id TEXT PRIMARY KEY,
+    kind TEXT NOT NULL,
+    created REAL NOT NULL,
+    updated REAL NOT NULL,
+    endpoint TEXT NOT NULL,
+    spec TEXT NOT NULL,
+    stage TEXT NOT NULL,
+    state TEXT NOT NULL,
+    volume_id TEXT, volume_pending INTEGER NOT NULL DEFAULT 0,
+    take_id TEXT, take_pending INTEGER NOT NULL DEFAULT 0,
+    job_id TEXT, job_pending INTEGER NOT NULL DEFAULT 0,
+    percent INTEGER NOT NULL DEFAULT 0,
+    error_stage TEXT, error_kind TEXT, error_message TEXT, error_hint TEXT,
+    output_dir TEXT,
+    outputs TEXT NOT NULL DEFAULT '{}',
+    applied_to TEXT, applied_action TEXT, applied_at REAL
+);
+CREATE TABLE IF NOT EXISTS files (
+    submission_id TEXT NOT NULL REFERENCES submissions(id) ON DELETE CASCADE,
+    role TEXT NOT NULL,
+    idx INTEGER NOT NULL,
+    path TEXT NOT NULL,
+    size INTEGER NOT NULL DEFAULT 0,
+    file_id TEXT,
+    upload_url TEXT,
+    uploaded INTEGER NOT NULL DEFAULT 0,
+    PRIMARY KEY (submission_id, role, idx)
+);
+"""
+
+_IDS = ("volume", "take", "job")
+
+
+@dataclass(frozen=True)
+class FileRow:
+    submission_id: str
+    role: str  # "take" or "volume"
+    idx: int
+    path: str
+    size: int
+    file_id: str | None
+    upload_url: str | None
+    uploaded: bool
+
+    def __repr__(self) -> str:  # the upload URL is a capability: never in a repr
+        return (f"FileRow({self.submission_id!r}, {self.role}, {self.idx}, file_id={self.file_id!r}, "
+                f"uploaded={self.uploaded})")
+
+
+@dataclass(frozen=True)
+class SubmissionRow:
+    id: str
+    kind: Kind
+    created: float
+    updated: float
+    endpoint: str
+    spec: SubmissionSpec
+    stage: Stage
+    state: State
+    volume_id: str | None
+    volume_pending: bool
+    take_id: str | None
+    take_pending: bool
+    job_id: str | None
+    job_pending: bool
+    percent: int
+    error_stage: str | None
+    error_kind: str | None
+    error_message: str | None
+    error_hint: str | None
+    output_dir: str | None
+    outputs: dict[str, str]
+    applied_to: str | None
+    applied_action: str | None
+    applied_at: float | None
+
+    @property
+    def title(self) -> str:
+        if self.spec.name:
+            return self.spec.name
+        if self.spec.footage:
+            return Path(self.spec.footage[0].path).stem
+        return self.job_id or self.id[:8]
+
+
+class Journal:
+    """SQLite journal at ``path`` (created with its folder, mode 0600)."""
+
+    def __init__(self, path: str | os.PathLike[str]) -> None:
+        self.path = Path(path)
+        self.path.parent.mkdir(parents=True, exist_ok=True)
+        fresh = not self.path.exists()
+        self._lock = threading.RLock()
+        self._db = sqlite3.connect(self.path, timeout=10.0, check_same_thread=False, isolation_level=None)
+        if fresh:
+            try:
+                os.chmod(self.path, 0o600)
+            except OSError:
+                pass
+        self._db.row_factory = sqlite3.Row
+        with self._lock:
+            self._db.execute("PRAGMA journal_mode=WAL")
+            self._db.execute("PRAGMA synchronous=FULL")
+            self._db.execute("PRAGMA foreign_keys=ON")
+            self._db.executescript(_SCHEMA)
+            self._db.execute(f"PRAGMA user_version={SCHEMA_VERSION}")
+
+    def close(self) -> None:
+        with self._lock:
+            self._db.close()
+
+    def __repr__(self) -> str:
+        return f"Journal({str(self.path)!r})"
+
+    @contextmanager
+    def _tx(self) -> Iterator[sqlite3.Connection]:
+        with self._lock:
+            self._db.execute("BEGIN IMMEDIATE")
+            try:
+                yield self._db
+            except BaseException:
+                self._db.execute("ROLLBACK")
+                raise
+            self._db.execute("COMMIT")
+
+    # ------------------------------------------------------------------------------------------ create
+
+    def create(self, spec: SubmissionSpec, *, endpoint: str, output_dir: str, kind: Kind = Kind.SUBMISSION,
+               submission_id: str | None = None, job_id: str | None = None) -> str:
+        """A new submission (and its file rows); returns its id (a uuid, also its server metadata tag)."""
+        sid = submission_id or uuid.uuid4().hex
+        now = time.time()
+        stage = Stage.JOB if job_id else Stage.NEW
+        with self._tx() as db:
+            db.execute(
+                "INSERT INTO submissions (id, kind, created, updated, endpoint, spec, stage, state, job_id, "
+                "output_dir) VALUES (?,?,?,?,?,?,?,?,?,?)",
+                (sid, kind.value, now, now, endpoint, spec.to_json(), stage.value, State.ACTIVE.value, job_id,
+                 output_dir),
+            )
+            if kind is Kind.SUBMISSION:
+                rows = [("take", i, f.path) for i, f in enumerate(spec.footage)]
+                rows += [("volume", i, f.path) for i, f in enumerate(spec.calibration)]
+                for role, idx, path in rows:
+                    try:
+                        size = Path(path).stat().st_size
+                    except OSError:
+                        size = 0
+                    db.execute("INSERT INTO files (submission_id, role, idx, path, size) VALUES (?,?,?,?,?)",
+                               (sid, role, idx, path, size))
+        return sid
+
+    # ------------------------------------------------------------------------------------------- read
+
+    def get(self, sid: str) -> SubmissionRow | None:
+        with self._lock:
+            row = self._db.execute("SELECT * FROM submissions WHERE id=?", (sid,)).fetchone()
+        return _submission(row) if row else None
+
+    def require(self, sid: str) -> SubmissionRow:
+        row = self.get(sid)
+        if row is None:
+            raise KeyError(f"no submission {sid} in the journal")
+        return row
+
+    def all(self, *, states: tuple[State, ...] | None = None, limit: int = 500) -> list[SubmissionRow]:
+        sql = "SELECT * FROM submissions"
+        args: list[Any] = []
+        if states:
+            sql += f" WHERE state IN ({','.join('?' * len(states))})"
+            args += [s.value for s in states]
+        sql += " ORDER BY created DESC LIMIT ?"
+        args.append(limit)
+        with self._lock:
+            rows = self._db.execute(sql, args).fetchall()
+        return [_submission(r) for r in rows]
+
+    def unfinished(self) -> list[SubmissionRow]:
+        """Submissions a worker should be running (state active), oldest first."""
+        return sorted(self.all(states=(State.ACTIVE,)), key=lambda r: r.created)
+
+    def by_job(self, job_id: str) -> SubmissionRow | None:
+        with self._lock:
+            row = self._db.execute("SELECT * FROM submissions WHERE job_id=? ORDER BY created DESC LIMIT 1",
+                                   (job_id,)).fetchone()
+        return _submission(row) if row else None
+
+    def files(self, sid: str, role: str | None = None) -> list[FileRow]:
+        sql = "SELECT * FROM files WHERE submission_id=?"
+        args: list[Any] = [sid]
+        if role:
+            sql += " AND role=?"
+            args.append(role)
+        with self._lock:
+            rows = self._db.execute(sql + " ORDER BY role DESC, idx", args).fetchall()
+        return [FileRow(r["submission_id"], r["role"], r["idx"], r["path"], r["size"], r["file_id"],
+                        r["upload_url"], bool(r["uploaded"])) for r in rows]
+
+    # ------------------------------------------------------------------------------------------ write
+
+    def _update(self, sid: str, **values: Any) -> None:
+        values["updated"] = time.time()
+        cols = ", ".join(f"{k}=?" for k in values)
+        with self._tx() as db:
+            cur = db.execute(f"UPDATE submissions SET {cols} WHERE id=?", (*values.values(), sid))
+            if cur.rowcount != 1:
+                raise KeyError(f"no submission {sid} in the journal")
+
+    def set_stage(self, sid: str, stage: Stage, **values: Any) -> None:
+        self._update(sid, stage=stage.value, **values)
+
+    def set_state(self, sid: str, state: State) -> None:
+        self._update(sid, state=state.value)
+
+    def set_percent(self, sid: str, percent: int) -> None:
+        self._update(sid, percent=int(percent))
+
+    def mark_pending(self, sid: str, what: str) -> None:
+        """Record that a create call for ``what`` (volume/take/job) is about to be sent."""
+        assert what in _IDS
+        self._update(sid, **{f"{what}_pending": 1})
+
+    def set_id(self, sid: str, what: str, value: str | None) -> None:
+        """Record a server id (or clear it: a failed job is replaced on retry)."""
+        assert what in _IDS
+        self._update(sid, **{f"{what}_id": value, f"{what}_pending": 0})
+
+    def set_file(self, sid: str, role: str, idx: int, file_id: str, upload_url: str | None) -> None:
+        with self._tx() as db:
+            db.execute("UPDATE files SET file_id=?, upload_url=?, uploaded=0 WHERE submission_id=? AND role=? "
+                       "AND idx=?", (file_id, upload_url, sid, role, idx))
+
+    def mark_uploaded(self, sid: str, role: str, idx: int) -> None:
+        with self._tx() as db:
+            db.execute("UPDATE files SET uploaded=1, upload_url=NULL WHERE submission_id=? AND role=? AND idx=?",
+                       (sid, role, idx))
+
+    def fail(self, sid: str, stage: Stage, kind: str, message: str, hint: str) -> None:
+        self._update(sid, state=State.FAILED.value, error_stage=stage.value, error_kind=kind,
+                     error_message=message, error_hint=hint)
+
+    def clear_error(self, sid: str) -> None:
+        self._update(sid, state=State.ACTIVE.value, error_stage=None, error_kind=None, error_message=None,
+                     error_hint=None)
+
+    def set_outputs(self, sid: str, outputs: dict[str, str]) -> None:
+        self._update(sid, outputs=json.dumps(outputs, sort_keys=True))
+
+    def record_applied(self, sid: str, target: str, action: str) -> None:
+        self._update(sid, stage=Stage.APPLIED.value, state=State.DONE.value, applied_to=target,
+                     applied_action=action, applied_at=time.time(), error_stage=None, error_kind=None,
+                     error_message=None, error_hint=None)
+
+    def delete(self, sid: str) -> None:
+        with self._tx() as db:
+            db.execute("DELETE FROM files WHERE submission_id=?", (sid,))
+            db.execute("DELETE FROM submissions WHERE id=?", (sid,))
+
+
+def _submission(r: sqlite3.Row) -> SubmissionRow:
+    return SubmissionRow(
+        id=r["id"], kind=Kind(r["kind"]), created=r["created"], updated=r["updated"], endpoint=r["endpoint"],
+        spec=SubmissionSpec.from_json(r["spec"]), stage=Stage(r["stage"]), state=State(r["state"]),
+        volume_id=r["volume_id"], volume_pending=bool(r["volume_pending"]),
+        take_id=r["take_id"], take_pending=bool(r["take_pending"]),
+        job_id=r["job_id"], job_pending=bool(r["job_pending"]), percent=r["percent"],
+        error_stage=r["error_stage"], error_kind=r["error_kind"], error_message=r["error_message"],
+        error_hint=r["error_hint"], output_dir=r["output_dir"], outputs=json.loads(r["outputs"] or "{}"),
+        applied_to=r["applied_to"], applied_action=r["applied_action"], applied_at=r["applied_at"],
+    )

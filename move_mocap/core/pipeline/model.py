@@ -1,0 +1,151 @@
+"""What a submission is: the user's request (``SubmissionSpec``), its stages and states.
+
+Plain data, JSON round-trippable (the journal stores the spec). Validation returns an error string or None
+(so the bpy layer can show it in a poll message). No I/O, no bpy.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import asdict, dataclass, field
+from enum import StrEnum
+from pathlib import Path
+from typing import Any
+
+SINGLE_MODELS = ("S1", "S2")
+MULTI_MODELS = ("M1", "M2")
+VIDEO_SUFFIXES = (".mp4", ".mov", ".avi", ".move")
+#: Outputs the add-on can apply to a rig, best first (the importer decides what it really reads).
+APPLICABLE_OUTPUTS = ("MAIN_FBX", "ALL_FBX", "ALL_BVH", "MAIN_GLB", "ALL_GLB", "MOTION_DATA", "MAIN_BLEND",
+                      "ALL_BLEND", "MAIN_USDC", "ALL_USDC")
+
+
+class Stage(StrEnum):
+    """The last stage a submission finished (each one is journaled before the next starts)."""
+
+    NEW = "new"
+    FILES = "files"            # file records created (ids journaled)
+    UPLOADED = "uploaded"      # every byte sent
+    VOLUME = "volume"          # multi-camera: the calibration volume exists and is ready
+    TAKE = "take"              # take created
+    JOB = "job"                # job created
+    PROCESSED = "processed"    # job FINISHED on the server
+    DOWNLOADED = "downloaded"  # outputs on disk; waiting to be applied
+    APPLIED = "applied"        # applied to a rig by the bpy layer
+
+    @property
+    def order(self) -> int:
+        return list(Stage).index(self)
+
+
+class State(StrEnum):
+    ACTIVE = "active"          # worker running (or to be resumed)
+    FAILED = "failed"          # stopped at a stage with an error; Retry resumes it
+    CANCELLED = "cancelled"    # stopped by the user; ids kept, Retry resumes it
+    READY = "ready"            # outputs downloaded, waiting to be applied
+    DONE = "done"              # applied
+
+    @property
+    def unfinished(self) -> bool:
+        return self is State.ACTIVE
+
+
+class Kind(StrEnum):
+    SUBMISSION = "submission"  # footage submitted from this machine
+    ADOPTED = "adopted"        # an existing server job downloaded for (re-)applying
+    SHARE = "share"            # a Move One share code
+
+
+@dataclass(frozen=True)
+class Footage:
+    path: str
+    device_label: str = ""
+    lens: str = ""
+
+    @property
+    def suffix(self) -> str:
+        return Path(self.path).suffix.lower()
+
+
+@dataclass(frozen=True)
+class SubmissionSpec:
+    """Everything needed to (re)run a submission; no secrets."""
+
+    footage: tuple[Footage, ...]
+    multi_camera: bool = False
+    calibration: tuple[Footage, ...] = ()  # multi-camera: volume footage (empty: the take's own videos)
+    model: str = "S1"
+    track_fingers: bool = False
+    track_ball: bool = False
+    floor_plane: bool = False
+    number_of_actors: int = 1
+    clip_window: tuple[float, float] | None = None
+    outputs: tuple[str, ...] = ("MAIN_FBX",)
+    human_height: float = 1.75
+    area_type: str = "NORMAL"
+    name: str = ""
+    target: str = ""        # the armature object's name, for the bpy layer
+    blend_file: str = ""    # the .blend it was submitted from
+    extra: dict[str, Any] = field(default_factory=dict)
+
+    def validate(self) -> str | None:
+        """Why this spec cannot be submitted, or None."""
+        if not self.footage:
+            return "Add a video to the footage list"
+        if not self.multi_camera and len(self.footage) != 1:
+            return "Single camera takes exactly one video; switch to Multi-Camera for several"
+        if self.multi_camera and len(self.footage) < 2:
+            return "Multi-camera needs at least two videos (one per camera)"
+        if self.multi_camera and self.calibration and len(self.calibration) < 2:
+            return "Calibration needs at least two videos (or none: the take's videos are used)"
+        for f in (*self.footage, *self.calibration):
+            if f.suffix not in VIDEO_SUFFIXES:
+                return f"{Path(f.path).name}: not a video Move accepts ({', '.join(VIDEO_SUFFIXES)})"
+            if not Path(f.path).is_file():
+                return f"{f.path}: file not found"
+        labels = [f.device_label or f"cam{i + 1:02d}" for i, f in enumerate(self.footage)]
+        if len(set(labels)) != len(labels):
+            return "Each camera needs its own device label"
+        models = MULTI_MODELS if self.multi_camera else SINGLE_MODELS
+        if self.model not in models:
+            return f"Model {self.model} is not a {'multi' if self.multi_camera else 'single'}-camera model ({'/'.join(models)})"
+        if not 1 <= self.number_of_actors <= 10:
+            return "Number of actors must be between 1 and 10"
+        if self.clip_window is not None:
+            start, end = self.clip_window
+            if start < 0 or end <= start:
+                return "The clip window must end after it starts (seconds, start >= 0)"
+        if not self.outputs:
+            return "Choose at least one output"
+        if self.multi_camera and not 0.5 <= self.human_height <= 2.6:
+            return "Human height is in metres (0.5 - 2.6)"
+        return None
+
+    def labels(self) -> list[str]:
+        return [f.device_label or f"cam{i + 1:02d}" for i, f in enumerate(self.footage)]
+
+    def to_json(self) -> str:
+        return json.dumps(asdict(self), sort_keys=True)
+
+    @classmethod
+    def from_json(cls, text: str) -> SubmissionSpec:
+        data = json.loads(text)
+        data["footage"] = tuple(Footage(**f) for f in data.get("footage", ()))
+        data["calibration"] = tuple(Footage(**f) for f in data.get("calibration", ()))
+        data["outputs"] = tuple(data.get("outputs", ()))
+        if data.get("clip_window") is not None:
+            data["clip_window"] = tuple(data["clip_window"])
+        known = set(cls.__dataclass_fields__)
+        return cls(**{k: v for k, v in data.items() if k in known})
+
+
+def pick_applicable(files: dict[str, str]) -> tuple[str, str] | None:
+    """(output key, path) of the downloaded output best suited to apply onto a rig, or None."""
+    by_key = {k.upper(): v for k, v in files.items()}
+    for key in APPLICABLE_OUTPUTS:
+        if key in by_key:
+            return key, by_key[key]
+    for key, path in files.items():
+        if Path(path).suffix.lower() in (".fbx", ".bvh", ".glb", ".json", ".blend", ".usdc"):
+            return key, path
+    return None

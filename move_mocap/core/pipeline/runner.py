@@ -1,0 +1,709 @@
+"""``Pipeline``: runs submissions on worker threads, stage by stage, journaling every id first.
+
+Threading rules: a worker owns one ``MoveClient`` and one submission; it only talks to the network, the
+journal and the event queue. It never touches bpy (this package cannot even import it). The caller's thread
+(Blender's main thread) drains ``Pipeline.events`` and is the only one that changes Blender data.
+
+Idempotence: before a create call (volume, take, job) the journal marks it pending; the returned id is
+journaled before anything else happens. A submission found pending without an id (a crash, or a create
+whose answer was lost: ``OutcomeUnknownError``) is reconciled by its metadata tag
+(``{"move_mocap_submission": <id>}``) through listTakes/listJobs/listVolumes before anything is created
+again. Files have no list call upstream: a file whose create answer was lost is created again (the orphan
+record is harmless); a created file's upload URL is journaled so an interrupted upload resumes on the same
+file. No bpy here.
+"""
+
+from __future__ import annotations
+
+import logging
+import queue
+import threading
+import time
+import uuid
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from ..api.client import MoveClient, metadata_matches
+from ..api.errors import (
+    NetworkError,
+    OutcomeUnknownError,
+    PresignedUrlExpiredError,
+    RateLimitError,
+    ServerError,
+    TransferCancelledError,
+)
+from ..api.models import File
+from ..api.redact import redact_text
+from .backoff import PollSchedule
+from .events import Cancelled, Event, Failed, HistoryLoaded, Notice, Progress, ReadyToApply, StageChanged
+from .failures import ErrorKind, StageFailure, classify
+from .journal import Journal, SubmissionRow
+from .model import Kind, Stage, State, SubmissionSpec
+
+log = logging.getLogger(__name__)
+
+TAG_KEY = "move_mocap_submission"
+
+ClientFactory = Callable[..., MoveClient]
+"""Builds a client on the worker thread; called as ``factory(sleep=...)`` (a cancellable sleep)."""
+Checkpoint = Callable[[str, str], None]
+"""``checkpoint(submission_id, point)`` after each journal write ("files", "take", "before:job", ...)."""
+
+
+@dataclass
+class PipelineConfig:
+    endpoint: str
+    download_dir: Path
+    poll_initial: float = 1.0
+    poll_factor: float = 1.5
+    poll_max: float = 15.0
+    poll_error_limit: int = 8        # consecutive failed polls before the stage fails
+    reconcile_attempts: int = 3
+    reconcile_delay: float = 2.0
+    progress_interval: float = 0.1   # seconds between Progress events of one transfer
+    volume_timeout: float = 3600.0
+    secrets: tuple[str, ...] = field(default=(), repr=False)  # scrubbed from every stored/posted message
+
+
+class _Cancelled(Exception):
+    pass
+
+
+def _fmt_rate(bps: float) -> str:
+    if bps >= 1e9:
+        return f"{bps / 1e9:.1f} GB/s"
+    if bps >= 1e6:
+        return f"{bps / 1e6:.0f} MB/s"
+    return f"{bps / 1e3:.0f} kB/s"
+
+
+def _sniff_suffix(path: Path) -> str:
+    with open(path, "rb") as fh:
+        head = fh.read(64)
+    if head.startswith(b"Kaydara FBX Binary") or head.lstrip().startswith(b"; FBX"):
+        return ".fbx"
+    if head.lstrip().startswith(b"HIERARCHY"):
+        return ".bvh"
+    if head.startswith(b"glTF"):
+        return ".glb"
+    if head.startswith(b"BLENDER"):
+        return ".blend"
+    if head.lstrip().startswith((b"{", b"[")):
+        return ".json"
+    if head.startswith(b"PXR-USDC"):
+        return ".usdc"
+    if head[4:8] == b"ftyp":
+        return ".mp4"
+    return ".bin"
+
+
+class Pipeline:
+    """Submissions, their worker threads and the event queue.
+
+    ``journal``: the durable record. ``client_factory``: builds a ``MoveClient`` (key, endpoint, timeout
+    captured by the caller on its own thread). ``events``: where workers post (default: a new queue).
+    ``checkpoint``: called after each journal write (tests use it to simulate a crash at a boundary).
+    """
+
+    def __init__(self, journal: Journal, client_factory: ClientFactory, config: PipelineConfig,
+                 events: queue.SimpleQueue[Event] | None = None, checkpoint: Checkpoint | None = None) -> None:
+        self.journal = journal
+        self.client_factory = client_factory
+        self.config = config
+        self.events: queue.SimpleQueue[Event] = events if events is not None else queue.SimpleQueue()
+        self.checkpoint = checkpoint
+        self._workers: dict[str, _Worker] = {}
+        self._lock = threading.Lock()
+        self._share_codes: dict[str, str] = {}
+
+    def __repr__(self) -> str:
+        return f"Pipeline({self.journal!r}, running={len(self.running_ids())})"
+
+    # ------------------------------------------------------------------------------------ submitting
+
+    def submit(self, spec: SubmissionSpec, *, start: bool = True) -> str:
+        """Validate ``spec``, journal it and (``start``) run it; returns the submission id."""
+        problem = spec.validate()
+        if problem:
+            raise ValueError(problem)
+        sid = self.journal.create(spec, endpoint=self.config.endpoint, output_dir=str(self.config.download_dir))
+        if start:
+            self.start(sid)
+        return sid
+
+    def adopt_job(self, job_id: str, *, target: str = "", name: str = "", blend_file: str = "",
+                  start: bool = True) -> str:
+        """Track an existing server job (from the history) to download its outputs and apply them."""
+        spec = SubmissionSpec(footage=(), name=name or f"Job {job_id[:8]}", target=target, blend_file=blend_file,
+                              outputs=())
+        sid = self.journal.create(spec, endpoint=self.config.endpoint, output_dir=str(self.config.download_dir),
+                                  kind=Kind.ADOPTED, job_id=job_id)
+        if start:
+            self.start(sid)
+        return sid
+
+    def import_share_code(self, code: str, *, target: str = "", blend_file: str = "") -> str:
+        """Download the file behind a Move One share code (the code is kept in memory only)."""
+        digits = "".join(ch for ch in code if ch.isdigit())
+        masked = f"{digits[:2]}****{digits[-2:]}" if len(digits) >= 4 else "****"
+        spec = SubmissionSpec(footage=(), name=f"Share code {masked}", target=target, blend_file=blend_file,
+                              outputs=())
+        sid = self.journal.create(spec, endpoint=self.config.endpoint, output_dir=str(self.config.download_dir),
+                                  kind=Kind.SHARE)
+        self._share_codes[sid] = code
+        self.start(sid)
+        return sid
+
+    # ------------------------------------------------------------------------------------- control
+
+    def start(self, sid: str) -> bool:
+        """Run (or resume) ``sid`` on a worker thread unless one is running; False if it was."""
+        with self._lock:
+            current = self._workers.get(sid)
+            if current is not None and current.is_alive():
+                return False
+            worker = _Worker(self, sid)
+            self._workers[sid] = worker
+        worker.start()
+        return True
+
+    def resume_unfinished(self) -> list[str]:
+        """Start a worker for every submission the journal says is active; returns their ids."""
+        started = []
+        for row in self.journal.unfinished():
+            if row.kind is Kind.SHARE and row.id not in self._share_codes:
+                self._fail(row.id, StageFailure(Stage.DOWNLOADED, ErrorKind.DOWNLOAD,
+                                                "the share code download was interrupted and codes are not stored",
+                                                "Enter the share code again (or a new one from Move One)."))
+                continue
+            if self.start(row.id):
+                started.append(row.id)
+        return started
+
+    def cancel(self, sid: str) -> bool:
+        """Stop local work on ``sid`` (ids stay in the journal; Retry resumes). False if nothing to stop."""
+        with self._lock:
+            worker = self._workers.get(sid)
+        if worker is not None and worker.is_alive():
+            worker.cancel.set()
+            return True
+        row = self.journal.get(sid)
+        if row is not None and row.state in (State.ACTIVE, State.FAILED):
+            self.journal.set_state(sid, State.CANCELLED)
+            self._post(Cancelled(sid, row.stage.value))
+            return True
+        return False
+
+    def retry(self, sid: str) -> bool:
+        """Resume ``sid`` at the stage that failed (or was cancelled). False if it is running or done."""
+        if self.is_running(sid):
+            return False
+        row = self.journal.require(sid)
+        if row.state is State.DONE:
+            return False
+        if row.stage is Stage.DOWNLOADED:  # only the apply step is left: ask the caller again
+            self.journal.clear_error(sid)
+            self.journal.set_state(sid, State.READY)
+            self._post(self._ready_event(self.journal.require(sid)))
+            return True
+        if row.error_kind == ErrorKind.PROCESSING.value and row.kind is Kind.SUBMISSION and row.job_id:
+            # The job failed on the server: a new job on the same take (the take and files are kept).
+            self.journal.set_id(sid, "job", None)
+            self.journal.set_stage(sid, Stage.TAKE)
+        self.journal.clear_error(sid)
+        self.start(sid)
+        return True
+
+    def is_running(self, sid: str) -> bool:
+        with self._lock:
+            worker = self._workers.get(sid)
+        return worker is not None and worker.is_alive()
+
+    def running_ids(self) -> list[str]:
+        with self._lock:
+            return [sid for sid, w in self._workers.items() if w.is_alive()]
+
+    def ready(self) -> list[SubmissionRow]:
+        """Submissions whose outputs are downloaded and not yet applied."""
+        return self.journal.all(states=(State.READY,))
+
+    def record_applied(self, sid: str, target: str, action: str = "") -> None:
+        """The caller applied ``sid``'s outputs onto ``target`` (an armature name)."""
+        self.journal.record_applied(sid, target, action)
+        self._post(StageChanged(sid, Stage.APPLIED.value, f"Applied to {target}" if target else "Applied"))
+
+    def record_apply_failed(self, sid: str, message: str, hint: str = "") -> None:
+        self._fail(sid, StageFailure(Stage.APPLIED, ErrorKind.APPLY, message, hint))
+
+    def _scrub(self, text: str) -> str:
+        return redact_text(text, self.config.secrets)
+
+    def _fail(self, sid: str, failure: StageFailure) -> None:
+        message, hint = self._scrub(failure.message), self._scrub(failure.hint)
+        self.journal.fail(sid, failure.stage, failure.kind.value, message, hint)
+        self._post(Failed(sid, failure.stage.value, failure.kind.value, message, hint))
+
+    def load_history(self, first: int = 50) -> threading.Thread:
+        """List the server's jobs on a worker thread; posts ``HistoryLoaded``."""
+
+        def run() -> None:
+            try:
+                with self.client_factory(sleep=time.sleep) as client:
+                    page = client.list_jobs(first=first, sort_direction="DESC")
+                jobs = []
+                for job in page.items:
+                    meta = job.metadata if isinstance(job.metadata, dict) else {}
+                    state = job.job_state
+                    jobs.append({
+                        "id": job.id, "name": job.name or "", "state": state.value if state else "",
+                        "percent": job.percentage_complete or 0,
+                        "created": job.created.isoformat() if job.created else "",
+                        "submission": str(meta.get(TAG_KEY, "")), "error": str(meta.get("error", "")),
+                    })
+                self._post(HistoryLoaded("", tuple(jobs)))
+            except Exception as exc:
+                self._post(HistoryLoaded("", (), error=self._scrub(classify(Stage.PROCESSED, exc).message)))
+
+        thread = threading.Thread(target=run, name="move_mocap-history", daemon=True)
+        thread.start()
+        return thread
+
+    # --------------------------------------------------------------------------------------- events
+
+    def _post(self, event: Event) -> None:
+        self.events.put(event)
+
+    def drain(self, *, budget: float | None = None, wait: float = 0.0, max_events: int | None = None) -> list[Event]:
+        """Events posted so far (without blocking unless ``wait`` > 0 for the first one).
+
+        ``budget``: stop after this many seconds; ``max_events``: stop after that many.
+        """
+        out: list[Event] = []
+        start = time.perf_counter()
+        try:
+            if wait > 0:
+                out.append(self.events.get(timeout=wait))
+            while max_events is None or len(out) < max_events:
+                if budget is not None and time.perf_counter() - start >= budget:
+                    break
+                out.append(self.events.get_nowait())
+        except queue.Empty:
+            pass
+        return out
+
+    def wait(self, sid: str, *, timeout: float | None = None,
+             on_event: Callable[[Event], None] | None = None) -> SubmissionRow:
+        """Block until ``sid``'s worker ends, handing every event to ``on_event`` on this thread."""
+        deadline = None if timeout is None else time.monotonic() + timeout
+        while True:
+            alive = self.is_running(sid)
+            for event in self.drain(wait=0.05):
+                if on_event:
+                    on_event(event)
+            if not alive and self.events.empty():
+                return self.journal.require(sid)
+            if deadline is not None and time.monotonic() > deadline:
+                raise TimeoutError(f"submission {sid} still running after {timeout} s")
+
+    def shutdown(self, timeout: float = 5.0) -> None:
+        """Stop every worker (as Cancel does) and wait for them; the journal keeps their ids."""
+        with self._lock:
+            workers = list(self._workers.values())
+        for w in workers:
+            w.stopping = True
+            w.cancel.set()
+        end = time.monotonic() + timeout
+        for w in workers:
+            w.join(max(0.0, end - time.monotonic()))
+
+    def _ready_event(self, row: SubmissionRow) -> ReadyToApply:
+        return ReadyToApply(row.id, row.job_id or "", dict(row.outputs), row.spec.target, row.spec.blend_file)
+
+
+class _Worker(threading.Thread):
+    """One submission's network work, from its last journaled stage to downloaded outputs."""
+
+    def __init__(self, pipeline: Pipeline, sid: str) -> None:
+        super().__init__(name=f"move_mocap-{sid[:8]}", daemon=True)
+        self.p = pipeline
+        self.j = pipeline.journal
+        self.cfg = pipeline.config
+        self.sid = sid
+        self.cancel = threading.Event()
+        self.stopping = False  # shutdown: leave the journal state as it is (resumed next time)
+        self.working = Stage.FILES
+        self._last_progress = 0.0
+
+    # ------------------------------------------------------------------------------------ helpers
+
+    def _sleep(self, seconds: float) -> None:
+        if self.cancel.wait(max(0.0, seconds)):
+            raise _Cancelled()
+
+    def _check(self) -> None:
+        if self.cancel.is_set():
+            raise _Cancelled()
+
+    def _point(self, name: str) -> None:
+        if self.p.checkpoint is not None:
+            self.p.checkpoint(self.sid, name)
+
+    def _stage_done(self, stage: Stage, text: str, **values: Any) -> None:
+        self.j.set_stage(self.sid, stage, **values)
+        self.p._post(StageChanged(self.sid, stage.value, text))
+        self._point(stage.value)
+
+    def _progress(self, stage: str, fraction: float, text: str, done: int = 0, total: int = 0,
+                  force: bool = False) -> None:
+        now = time.monotonic()
+        if not force and now - self._last_progress < self.cfg.progress_interval:
+            return
+        self._last_progress = now
+        self.p._post(Progress(self.sid, stage, max(0.0, min(1.0, fraction)), text, done, total))
+
+    @property
+    def tag(self) -> dict[str, str]:
+        return {TAG_KEY: self.sid}
+
+    # --------------------------------------------------------------------------------------- run
+
+    def run(self) -> None:
+        row = self.j.get(self.sid)
+        if row is None:
+            return
+        self.working = Stage.FILES
+        try:
+            with self.p.client_factory(sleep=self._sleep) as client:
+                self.client = client
+                if row.kind is Kind.SHARE:
+                    self._share()
+                else:
+                    self._run_stages()
+            final = self.j.require(self.sid)
+            self.p._post(self.p._ready_event(final))
+        except _Cancelled:
+            self._stopped()
+        except TransferCancelledError:
+            self._stopped()
+        except Exception as exc:
+            if self.cancel.is_set():
+                self._stopped()
+                return
+            failure = classify(self.working, exc)
+            log.warning("submission %s failed at %s: %s", self.sid, self.working.value,
+                        self.p._scrub(failure.message))
+            self.p._fail(self.sid, failure)
+
+    def _stopped(self) -> None:
+        if self.stopping:
+            return  # Blender is closing: stays active, resumed next time
+        self.j.set_state(self.sid, State.CANCELLED)
+        self.p._post(Cancelled(self.sid, self.working.value))
+
+    def _row(self) -> SubmissionRow:
+        return self.j.require(self.sid)
+
+    def _run_stages(self) -> None:
+        row = self._row()
+        steps: list[tuple[Stage, Callable[[], None]]] = [
+            (Stage.FILES, self._create_files), (Stage.UPLOADED, self._upload),
+        ]
+        if row.spec.multi_camera:
+            steps.append((Stage.VOLUME, self._volume))
+        steps += [(Stage.TAKE, self._take), (Stage.JOB, self._job), (Stage.PROCESSED, self._process),
+                  (Stage.DOWNLOADED, self._download)]
+        for stage, step in steps:
+            self._check()
+            if self._row().stage.order >= stage.order:
+                continue
+            self.working = stage
+            step()
+
+    # -------------------------------------------------------------------------------------- files
+
+    def _create_files(self) -> None:
+        row = self._row()
+        files = self.j.files(self.sid)
+        if row.spec.multi_camera and not row.spec.calibration:
+            files = [f for f in files if f.role == "take"]
+        for f in files:
+            self._check()
+            if f.file_id:
+                continue
+            path = Path(f.path)
+            if not path.is_file():
+                raise StageFailure(Stage.FILES, ErrorKind.UPLOAD, f"{path} is missing",
+                                   "Put the video back (or remove it from the list and submit again).")
+            created = self.client.create_file(path.suffix or "mp4", name=path.name,
+                                              metadata={**self.tag, "role": f.role, "index": f.idx})
+            self.j.set_file(self.sid, f.role, f.idx, created.id, created.presigned_url)
+            self._point(f"file:{f.role}:{f.idx}")
+        self._stage_done(Stage.FILES, "Files created")
+
+    def _upload(self) -> None:
+        files = [f for f in self.j.files(self.sid) if f.file_id]
+        total = sum(f.size for f in files) or 1
+        base = sum(f.size for f in files if f.uploaded)
+        started = time.monotonic()
+        sent_before = base
+        for f in files:
+            if f.uploaded:
+                continue
+            self._check()
+            path = Path(f.path)
+            file_id, url = f.file_id, f.upload_url
+            if not path.is_file():
+                raise StageFailure(Stage.UPLOADED, ErrorKind.UPLOAD, f"{path} is missing",
+                                   "Put the video back, then press Retry.")
+
+            def progress(done: int, size: int, _base: int = base) -> None:
+                now_total = _base + done
+                elapsed = max(time.monotonic() - started, 1e-6)
+                rate = (now_total - sent_before) / elapsed
+                frac = now_total / total
+                self._progress("upload", frac, f"Uploading {frac * 100:.0f}% - {_fmt_rate(rate)}",
+                               now_total, total)
+
+            for attempt in range(2):
+                if not url:  # no URL to resume with (e.g. it expired): a fresh file record
+                    created = self.client.create_file(path.suffix or "mp4", name=path.name,
+                                                      metadata={**self.tag, "role": f.role, "index": f.idx})
+                    file_id, url = created.id, created.presigned_url
+                    self.j.set_file(self.sid, f.role, f.idx, file_id, url)
+                assert file_id is not None
+                try:
+                    self.client.upload(File(id=file_id, presigned_url=url), path, progress=progress,
+                                       should_cancel=self.cancel.is_set)
+                    break
+                except PresignedUrlExpiredError:
+                    if attempt:
+                        raise
+                    url = None
+            self.j.mark_uploaded(self.sid, f.role, f.idx)
+            base += f.size
+            self._point(f"uploaded:{f.role}:{f.idx}")
+        self._progress("upload", 1.0, "Uploaded", total, total, force=True)
+        self._stage_done(Stage.UPLOADED, "Uploaded")
+
+    def _sources(self, role: str) -> list[Any]:
+        row = self._row()
+        specs = row.spec.footage if role == "take" else row.spec.calibration
+        labels = row.spec.labels() if role == "take" else [f.device_label or f"cam{i + 1:02d}"
+                                                            for i, f in enumerate(specs)]
+        ids = {f.idx: f.file_id for f in self.j.files(self.sid, role)}
+        return [MoveClient.source(str(ids[i]), labels[i], s.path, s.lens or None) for i, s in enumerate(specs)]
+
+    # ----------------------------------------------------------------------- create with reconcile
+
+    def _create_once(self, what: str, create: Callable[[], Any], find: Callable[[], list[Any]]) -> str:
+        """Create ``what`` unless a previous attempt did: pending -> look for the tag first."""
+        row = self._row()
+        if getattr(row, f"{what}_pending"):
+            found = find()
+            if found:
+                self.p._post(Notice(self.sid, f"Found the {what} created before the interruption; not "
+                                              "creating another"))
+                return str(found[0].id)
+        self.j.mark_pending(self.sid, what)
+        self._point(f"before:{what}")
+        try:
+            obj = create()
+        except OutcomeUnknownError:
+            for attempt in range(self.cfg.reconcile_attempts):
+                found = find()
+                if found:
+                    return str(found[0].id)
+                if attempt + 1 < self.cfg.reconcile_attempts:
+                    self._sleep(self.cfg.reconcile_delay)
+            obj = create()  # the server did not create it: safe to send again
+        self._point(f"created:{what}")
+        return str(obj.id)
+
+    def _find_volumes(self) -> list[Any]:
+        out, after = [], None
+        for _ in range(20):
+            page = self.client.list_volumes(first=50, after=after)
+            out += [v for v in page.items if metadata_matches(v.metadata, self.tag)]
+            if not page.after or page.after == after:
+                break
+            after = page.after
+        return out
+
+    def _volume(self) -> None:
+        row = self._row()
+        volume_id = row.volume_id
+        if not volume_id:
+            role = "volume" if row.spec.calibration else "take"
+            spec = row.spec
+            volume_id = self._create_once(
+                "volume",
+                lambda: self.client.create_volume_with_human(
+                    self._sources(role), human_height=spec.human_height, area_type=spec.area_type,
+                    name=f"{spec.name or 'move_mocap'} volume", metadata=self.tag),
+                self._find_volumes,
+            )
+            self.j.set_id(self.sid, "volume", volume_id)
+            self._point("id:volume")
+        schedule = self._schedule()
+        deadline = time.monotonic() + self.cfg.volume_timeout
+        while True:
+            self._check()
+            volume = self.client.get_volume(volume_id)
+            state = volume.progress.state if volume.progress and volume.progress.state else volume.state
+            pct = (volume.progress.percentage_complete if volume.progress else None) or 0
+            if state is not None and state.value == "FINISHED":
+                break
+            if state is not None and state.value == "FAILED":
+                meta = volume.metadata if isinstance(volume.metadata, dict) else {}
+                raise StageFailure(Stage.VOLUME, ErrorKind.PROCESSING,
+                                   f"calibration failed: {meta.get('error') or 'the volume could not be solved'}",
+                                   "Record calibration footage with one person walking through the whole "
+                                   "area, visible to every camera, then submit again.")
+            if time.monotonic() > deadline:
+                raise StageFailure(Stage.VOLUME, ErrorKind.PROCESSING, "calibration did not finish in time")
+            self._progress("volume", pct / 100.0, f"Calibrating {pct}%", force=True)
+            self._sleep(schedule.next_delay())
+        self._stage_done(Stage.VOLUME, "Volume ready")
+
+    def _take(self) -> None:
+        row = self._row()
+        spec = row.spec
+        name = spec.name or Path(spec.footage[0].path).stem
+        if spec.multi_camera:
+            assert row.volume_id
+            volume_id = row.volume_id
+
+            def create() -> Any:
+                return self.client.create_multi_cam_take(volume_id, self._sources("take"), name=name,
+                                                         metadata=self.tag)
+        else:
+            def create() -> Any:
+                return self.client.create_single_cam_take(self._sources("take"), name=name, metadata=self.tag)
+        take_id = self._create_once("take", create, lambda: self.client.find_takes(self.tag))
+        self._stage_done(Stage.TAKE, "Take created", take_id=take_id, take_pending=0)
+
+    def _job(self) -> None:
+        row = self._row()
+        spec = row.spec
+        assert row.take_id
+        take_id = row.take_id
+        options = {"mocap_model": spec.model, "track_fingers": spec.track_fingers,
+                   "track_ball": spec.track_ball, "floor_plane": spec.floor_plane}
+        name = spec.name or Path(spec.footage[0].path).stem
+        outputs = list(spec.outputs) or None
+
+        def create() -> Any:
+            if spec.multi_camera:
+                return self.client.create_multi_cam_job(
+                    take_id, number_of_actors=spec.number_of_actors, options=options, outputs=outputs,
+                    clip_window=spec.clip_window, name=name, metadata=self.tag)
+            return self.client.create_single_cam_job(take_id, options=options, outputs=outputs,
+                                                     clip_window=spec.clip_window, name=name, metadata=self.tag)
+
+        job_id = self._create_once("job", create, lambda: self.client.find_jobs(self.tag, take_id=take_id))
+        self._stage_done(Stage.JOB, "Job created", job_id=job_id, job_pending=0)
+
+    # ------------------------------------------------------------------------------- processing
+
+    def _schedule(self) -> PollSchedule:
+        return PollSchedule(initial=self.cfg.poll_initial, factor=self.cfg.poll_factor,
+                            maximum=self.cfg.poll_max, after_progress=max(self.cfg.poll_initial, 2.0))
+
+    def _process(self) -> None:
+        row = self._row()
+        assert row.job_id
+        schedule = self._schedule()
+        errors = 0
+        last = -1
+        while True:
+            self._check()
+            try:
+                job = self.client.get_job(row.job_id)
+                errors = 0
+            except (NetworkError, ServerError, RateLimitError) as exc:
+                errors += 1
+                if errors >= self.cfg.poll_error_limit:
+                    raise
+                if isinstance(exc, RateLimitError):
+                    schedule.retry_after(exc.retry_after)
+                self._sleep(schedule.next_delay())
+                continue
+            state = job.job_state
+            pct = job.percentage_complete or 0
+            if state is not None and state.value == "FINISHED":
+                break
+            if state is not None and state.value == "FAILED":
+                meta = job.metadata if isinstance(job.metadata, dict) else {}
+                reason = str(meta.get("error") or "the job failed on the server without a reason")
+                raise StageFailure(Stage.PROCESSED, ErrorKind.PROCESSING, f"job {job.id}: {reason}")
+            if pct != last:
+                if last >= 0:
+                    schedule.progressed()
+                last = pct
+                self.j.set_percent(self.sid, pct)
+                text = f"Processing {pct}%" if state and state.value != "NOT_STARTED" else "Queued on the server"
+                self._progress("processing", pct / 100.0, text, force=True)
+            self._sleep(schedule.next_delay())
+        self._stage_done(Stage.PROCESSED, "Processed", percent=100)
+
+    # ------------------------------------------------------------------------------------ download
+
+    def _download(self) -> None:
+        row = self._row()
+        assert row.job_id
+        job_id = row.job_id
+        job = self.client.get_job(job_id)
+        wanted = {o.upper() for o in row.spec.outputs}
+        items = [o for o in job.outputs or () if o is not None and o.key
+                 and (not wanted or o.key.upper() in wanted)]
+        if not items:
+            raise StageFailure(Stage.DOWNLOADED, ErrorKind.DOWNLOAD,
+                               f"job {job_id} finished without the outputs asked for ({', '.join(sorted(wanted)) or 'any'})",
+                               "Submit again with outputs the server produces (see the server's message).")
+        out_dir = Path(row.output_dir or self.cfg.download_dir) / job_id
+        out_dir.mkdir(parents=True, exist_ok=True)
+        outputs = dict(row.outputs)
+        for i, item in enumerate(items):
+            self._check()
+            key = str(item.key)
+            ext = (item.format or Path(item.file.name or "").suffix or "bin").lstrip(".").lower()
+            dest = out_dir / f"{key.lower()}.{ext}"
+            if key in outputs and dest.is_file():
+                continue
+            n = len(items)
+
+            def progress(done: int, size: int, _i: int = i, _n: int = n) -> None:
+                part = done / size if size > 0 else 0.0
+                frac = (_i + part) / _n
+                self._progress("download", frac, f"Downloading {frac * 100:.0f}%", done, size)
+
+            self._progress("download", i / n, f"Downloading {i * 100 // n}%", force=True)
+            self.client.download_output(job_id, key, dest, progress=progress, should_cancel=self.cancel.is_set)
+            outputs[key] = str(dest)
+            self.j.set_outputs(self.sid, outputs)
+            self._point(f"downloaded:{key}")
+        self._stage_done(Stage.DOWNLOADED, "Ready to apply", state=State.READY.value)
+
+    def _share(self) -> None:
+        self.working = Stage.DOWNLOADED
+        code = self.p._share_codes.get(self.sid)
+        if not code:
+            raise StageFailure(Stage.DOWNLOADED, ErrorKind.DOWNLOAD, "the share code is no longer known",
+                               "Enter the share code again.")
+        row = self._row()
+        out_dir = Path(row.output_dir or self.cfg.download_dir) / f"share-{uuid.uuid4().hex[:8]}"
+        out_dir.mkdir(parents=True, exist_ok=True)
+        tmp = out_dir / "shared.part.bin"
+
+        def progress(done: int, size: int) -> None:
+            frac = done / size if size > 0 else 0.0
+            self._progress("download", frac, f"Downloading {frac * 100:.0f}%", done, size)
+
+        self.client.download_share_code(code, tmp, progress=progress, should_cancel=self.cancel.is_set)
+        final = out_dir / f"shared{_sniff_suffix(tmp)}"
+        tmp.replace(final)
+        self.p._share_codes.pop(self.sid, None)
+        self.j.set_outputs(self.sid, {"SHARED": str(final)})
+        self._stage_done(Stage.DOWNLOADED, "Ready to apply", state=State.READY.value)

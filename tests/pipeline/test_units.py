@@ -1,0 +1,151 @@
+"""Journal durability, spec validation, polling backoff and failure classification (no server, no bpy)."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+import threading
+from pathlib import Path
+
+import pytest
+
+from move_mocap.core.api.errors import (
+    AuthError,
+    MoveValidationError,
+    NetworkError,
+    OutcomeUnknownError,
+)
+from move_mocap.core.pipeline import (
+    Journal,
+    Pipeline,
+    PipelineConfig,
+    PollSchedule,
+    Stage,
+    State,
+    SubmissionSpec,
+)
+from move_mocap.core.pipeline.failures import ErrorKind, classify
+from move_mocap.core.pipeline.model import Footage, pick_applicable
+
+ROOT = Path(__file__).resolve().parents[2]
+
+
+@pytest.fixture
+def video(tmp_path: Path) -> Path:
+    p = tmp_path / "clip.mp4"
+    p.write_bytes(b"\x00" * 1000)
+    return p
+
+
+def test_spec_round_trips_and_validates(video: Path, tmp_path: Path) -> None:
+    spec = SubmissionSpec(footage=(Footage(str(video), "front", "iphone13"),), clip_window=(1.0, 3.5),
+                          outputs=("MAIN_FBX", "MOTION_DATA"), track_fingers=True, name="walk")
+    assert spec.validate() is None
+    assert SubmissionSpec.from_json(spec.to_json()) == spec
+    assert "Multi-Camera" in (SubmissionSpec(footage=(Footage(str(video)),) * 2).validate() or "")
+    assert "not a single" in (SubmissionSpec(footage=(Footage(str(video)),), model="M1").validate() or "")
+    assert "end after" in (SubmissionSpec(footage=(Footage(str(video)),), clip_window=(3, 1)).validate() or "")
+    other = tmp_path / "b.mp4"
+    other.write_bytes(b"x")
+    multi = SubmissionSpec(footage=(Footage(str(video)), Footage(str(other))), multi_camera=True, model="M2")
+    assert multi.validate() is None
+    assert "own device label" in (SubmissionSpec(footage=(Footage(str(video), "a"), Footage(str(other), "a")),
+                                                 multi_camera=True, model="M1").validate() or "")
+    assert "not found" in (SubmissionSpec(footage=(Footage(str(tmp_path / "nope.mp4")),)).validate() or "")
+    assert "not a video" in (SubmissionSpec(footage=(Footage(str(tmp_path / "x.txt")),)).validate() or "")
+
+
+def test_journal_survives_a_killed_process(video: Path, tmp_path: Path) -> None:
+    """Ids written by a process that is then killed (no close, no atexit) are there for the next one."""
+    path = tmp_path / "j.sqlite3"
+    spec = SubmissionSpec(footage=(Footage(str(video)),))
+    code = (
+        "import os, sys\n"
+        "from move_mocap.core.pipeline import Journal, SubmissionSpec, Stage\n"
+        f"j = Journal({str(path)!r})\n"
+        f"sid = j.create(SubmissionSpec.from_json({spec.to_json()!r}), endpoint='http://x', output_dir='/tmp')\n"
+        "j.set_file(sid, 'take', 0, 'file-1', 'https://s3/put?X-Amz-Signature=abc')\n"
+        "j.set_stage(sid, Stage.FILES)\n"
+        "j.mark_pending(sid, 'take')\n"
+        "print(sid, flush=True)\n"
+        "os._exit(9)\n"
+    )
+    proc = subprocess.run([sys.executable, "-c", code], cwd=ROOT, capture_output=True, text=True, timeout=60)
+    assert proc.returncode == 9, proc.stderr
+    sid = proc.stdout.strip()
+    j = Journal(path)
+    row = j.require(sid)
+    assert row.stage is Stage.FILES and row.state is State.ACTIVE and row.take_pending and row.take_id is None
+    (f,) = j.files(sid)
+    assert f.file_id == "file-1" and not f.uploaded
+    assert "Signature" not in repr(f)
+    j.mark_uploaded(sid, "take", 0)
+    (f,) = j.files(sid)
+    assert f.uploaded and f.upload_url is None  # the upload capability is dropped once used
+    assert [r.id for r in j.unfinished()] == [sid]
+
+
+def test_journal_is_safe_across_threads(video: Path, tmp_path: Path) -> None:
+    j = Journal(tmp_path / "j.sqlite3")
+    spec = SubmissionSpec(footage=(Footage(str(video)),))
+    sids: list[str] = []
+    lock = threading.Lock()
+
+    def work() -> None:
+        for _ in range(20):
+            sid = j.create(spec, endpoint="e", output_dir="o")
+            j.set_percent(sid, 50)
+            j.set_stage(sid, Stage.TAKE, take_id=f"take-{sid}")
+            with lock:
+                sids.append(sid)
+
+    threads = [threading.Thread(target=work) for _ in range(4)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    rows = {r.id: r for r in Journal(tmp_path / "j.sqlite3").all()}
+    assert len(rows) == 80 == len(sids)
+    assert all(rows[s].take_id == f"take-{s}" and rows[s].percent == 50 for s in sids)
+
+
+def test_journal_never_holds_the_api_key(video: Path, tmp_path: Path) -> None:
+    key = "mk_live_SECRET_0123456789"
+    j = Journal(tmp_path / "j.sqlite3")
+    config = PipelineConfig(endpoint="https://api.move.ai/ugc/graphql", download_dir=tmp_path, secrets=(key,))
+    assert key not in repr(config)
+    pipeline = Pipeline(j, lambda **kw: None, config)  # type: ignore[arg-type,return-value]
+    sid = pipeline.submit(SubmissionSpec(footage=(Footage(str(video)),)), start=False)
+    pipeline.record_apply_failed(sid, str(AuthError(f"refused key {key}")))
+    (event,) = pipeline.drain()
+    assert key not in repr(event) and "refused key" in event.message  # type: ignore[attr-defined]
+    j.close()
+    for p in tmp_path.glob("j.sqlite3*"):
+        assert key.encode() not in p.read_bytes()
+
+
+def test_poll_schedule_backs_off_resets_and_honours_retry_after() -> None:
+    s = PollSchedule(initial=1.0, factor=2.0, maximum=8.0, after_progress=2.0)
+    assert [s.next_delay() for _ in range(5)] == [1.0, 2.0, 4.0, 8.0, 8.0]
+    s.progressed()
+    assert s.next_delay() == 2.0
+    s.retry_after(30)
+    assert s.next_delay() == 30.0
+    assert s.next_delay() == 8.0  # the floor applies to one wait only
+    s.reset()
+    assert s.next_delay() == 1.0
+
+
+def test_failures_name_the_stage_and_keep_the_servers_message() -> None:
+    f = classify(Stage.JOB, MoveValidationError("x", server_message="clipWindow.endTime is after the footage"))
+    assert f.kind is ErrorKind.VALIDATION and "clipWindow.endTime is after the footage" in f.message
+    assert classify(Stage.UPLOADED, NetworkError("reset")).kind is ErrorKind.UPLOAD
+    assert classify(Stage.DOWNLOADED, NetworkError("reset")).kind is ErrorKind.DOWNLOAD
+    assert "does not create a duplicate" in classify(Stage.TAKE, OutcomeUnknownError("lost")).hint
+    assert "API key" in classify(Stage.PROCESSED, AuthError("refused")).hint
+
+
+def test_pick_applicable_prefers_rig_formats() -> None:
+    assert pick_applicable({"MOTION_DATA": "/a.json", "MAIN_FBX": "/a.fbx"}) == ("MAIN_FBX", "/a.fbx")
+    assert pick_applicable({"render_video": "/v.mp4", "all_bvh": "/a.bvh"}) == ("ALL_BVH", "/a.bvh")
+    assert pick_applicable({"RENDER_VIDEO": "/v.mp4"}) is None
