@@ -118,24 +118,37 @@ def main(argv: list[str]) -> int:
         curl_noexpect_times: list[float] = []
         client_times: list[float] = []
         rss_growth = 0.0
-        for _ in range(args.rounds):
-            # plain ``curl -T`` (the baseline), and curl without its ``Expect: 100-continue`` handshake
-            for extra, times in (([], curl_times), (["-H", "Expect:"], curl_noexpect_times)):
-                url = client.create_file("bin").presigned_url or ""
-                t0 = time.perf_counter()
-                subprocess.run(["curl", "-sS", "--fail", *extra, "-T", str(src), "-o", os.devnull, url], check=True)
-                times.append(time.perf_counter() - t0)
-                _remove_uploads(work / "data")
-
+        def run_curl(extra: list[str], times: list[float]) -> None:
             url = client.create_file("bin").presigned_url or ""
+            os.sync()  # start each upload with no dirty pages left by the previous one
+            t0 = time.perf_counter()
+            subprocess.run(["curl", "-sS", "--fail", *extra, "-T", str(src), "-o", os.devnull, url], check=True)
+            times.append(time.perf_counter() - t0)
+            _remove_uploads(work / "data")
+
+        def run_client() -> float:
+            url = client.create_file("bin").presigned_url or ""
+            os.sync()
             sampler = _RssSampler()
             sampler.start()
             t0 = time.perf_counter()
-            upload_file(url, src, session=client.session, timeout=(10.0, 600.0),
-                        chunk_size=args.chunk_mib * 2**20)
+            upload_file(url, src, session=client.session, timeout=(10.0, 600.0), chunk_size=args.chunk_mib * 2**20)
             client_times.append(time.perf_counter() - t0)
-            rss_growth = max(rss_growth, sampler.stop())
+            growth = sampler.stop()
             _remove_uploads(work / "data")
+            return growth
+
+        for round_index in range(args.rounds):
+            # plain ``curl -T`` is the baseline; curl without its ``Expect: 100-continue`` handshake is reported
+            # too. The order alternates between rounds so neither side always runs first.
+            if round_index % 2 == 0:
+                run_curl([], curl_times)
+                run_curl(["-H", "Expect:"], curl_noexpect_times)
+                rss_growth = max(rss_growth, run_client())
+            else:
+                rss_growth = max(rss_growth, run_client())
+                run_curl(["-H", "Expect:"], curl_noexpect_times)
+                run_curl([], curl_times)
         client.close()
         mib = size / 2**20
         curl_best, client_best = min(curl_times), min(client_times)
