@@ -151,6 +151,9 @@ class MoveClient:
     ``api_key``: sent as the ``Authorization`` header (no scheme). ``endpoint``: the GraphQL URL.
     ``timeout``: seconds, or (connect, read). ``retry``: backoff policy for calls safe to repeat.
     ``share_base_url``: where ``/ugc/file/download?code=`` lives (default: the endpoint's scheme and host).
+
+    Blocking and thread-agnostic, but one instance holds one ``requests.Session``: use one client per worker
+    thread. Callbacks (``progress``, ``should_cancel``) run on that thread and must not touch bpy.
     """
 
     def __init__(
