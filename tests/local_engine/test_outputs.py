@@ -105,7 +105,7 @@ def test_glb_reimports(written):
 
 
 def test_usdc_reimports(written):
-    motion, files, heads = written
+    _, files, heads = written
     bpy = _fresh_scene(60)
     bpy.ops.wm.usd_import(filepath=str(files["MAIN_USDC"]))
     obj = _armature(bpy)
