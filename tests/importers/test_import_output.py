@@ -1,0 +1,287 @@
+"""``move_mocap.import_output`` in real Blender: every format against its source data, new actions only,
+nothing but an armature and an action from a .blend, atomic failures, the operator."""
+
+from __future__ import annotations
+
+import zipfile
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+bpy = pytest.importorskip("bpy")
+
+
+@pytest.fixture
+def api(addon):
+    from move_mocap.importers import api as module
+
+    _clear()
+    yield module
+    _clear()
+
+
+def _clear() -> None:
+    for coll in (bpy.data.objects, bpy.data.armatures, bpy.data.actions, bpy.data.meshes, bpy.data.materials):
+        for x in list(coll):
+            coll.remove(x)
+
+
+def _counts() -> dict[str, int]:
+    out = {}
+    for name in dir(bpy.data):
+        coll = getattr(bpy.data, name, None)
+        if isinstance(coll, bpy.types.bpy_prop_collection) and name not in ("window_managers", "screens",
+                                                                             "workspaces"):
+            out[name] = len(coll)
+    return out
+
+
+def _heads(obj, names: list[str], frames) -> np.ndarray:
+    """(F, B, 3) world positions of bone heads, evaluated by Blender's depsgraph."""
+    scene = bpy.context.scene
+    out = []
+    for f in frames:
+        scene.frame_set(int(f))
+        ev = obj.evaluated_get(bpy.context.evaluated_depsgraph_get())
+        out.append([list(ev.matrix_world @ ev.pose.bones[n].head) for n in names])
+    return np.array(out)
+
+
+def _move_names(motion) -> list[str]:
+    return [f"_1:{b}" for b in motion.bones]
+
+
+# -- MOTION_DATA ---------------------------------------------------------------------------------------------
+
+@pytest.mark.parametrize("zipped", [False, True])
+def test_motion_data_joint_positions(api, motion_sample: Path, motion_sample_zip: Path, zipped: bool):
+    import json
+
+    from move_mocap.core.move_skeleton import MOTION_DATA_JOINTS, MOVE_BONE_NAMES
+
+    path = motion_sample_zip if zipped else motion_sample
+    result = api.import_output(path)
+    assert result.kind == "MOTION_DATA"
+    assert result.armature.name == path.stem and result.action.name == path.stem
+    assert sorted(b.name for b in result.armature.data.bones) == sorted(f"_1:{n}" for n in MOVE_BONE_NAMES)
+    frames = json.loads(motion_sample.read_text())["mocap_data"]
+    assert (result.frame_start, result.frame_end) == (0, len(frames) - 1)
+    joints = list(MOTION_DATA_JOINTS)
+    got = _heads(result.armature, [f"_1:{MOTION_DATA_JOINTS[j]}" for j in joints], range(len(frames)))
+    want = np.array([[fr["joint_data"][j]["position"] for j in joints] for fr in frames])
+    err = np.linalg.norm(got - want, axis=-1)
+    assert err.max() < 0.005, dict(zip(joints, err.max(0).round(4)))
+    assert result.foot_contacts == [(True, False)] * len(frames)
+    assert list(result.action["move_foot_contacts"]) == [1] * len(frames)
+    # rest: a T-pose, Z up, metres (arms along X, legs down, about human size)
+    bones = result.armature.data.bones
+    arm = bones["_1:LeftArm"].tail_local - bones["_1:LeftArm"].head_local
+    leg = bones["_1:LeftUpLeg"].tail_local - bones["_1:LeftUpLeg"].head_local
+    assert arm.normalized().x > 0.999 and leg.normalized().z < -0.999
+    assert 0.3 < leg.length < 0.5 and 0.8 < bones["_1:Hips"].head_local.z < 1.1
+
+
+# -- Move-convention files from the local engine's writers -------------------------------------------------
+
+@pytest.mark.parametrize("kind", ["MAIN_FBX", "MAIN_BLEND", "GLB", "MOTION_DATA"])
+def test_move_outputs_match_source_motion(api, move_take, kind: str):
+    from local_engine.kinematics import forward_kinematics
+
+    motion, files = move_take
+    path = files["MAIN_GLB" if kind == "GLB" else kind]
+    result = api.import_output(path)
+    assert result.kind == kind
+    obj = result.armature
+    names = _move_names(motion)
+    assert {b.name for b in obj.data.bones} >= set(names)
+    assert round(result.frame_end - result.frame_start) + 1 == motion.frame_count
+    # metres, Z up, no 100x: the object is untransformed and bone lengths are Move's
+    assert tuple(obj.scale) == pytest.approx((1, 1, 1)) and tuple(obj.rotation_euler) == pytest.approx((0, 0, 0), abs=1e-6)
+    # (file formats keep joints, not bone lengths: compare the distances between joints)
+    heads_rest = np.array([list(obj.data.bones[n].head_local) for n in names])
+    pairs = [(b, p) for b, p in enumerate(motion.parents) if p >= 0]
+    got_d = [np.linalg.norm(heads_rest[b] - heads_rest[p]) for b, p in pairs]
+    want_d = [np.linalg.norm(motion.rest_heads[b] - motion.rest_heads[p]) for b, p in pairs]
+    if kind != "MOTION_DATA":  # MOTION_DATA's skeleton is scaled to the data (no clavicle joint)
+        np.testing.assert_allclose(got_d, want_d, atol=1e-4)
+    heads, _ = forward_kinematics(motion)
+    frames = [0, 17, 33, motion.frame_count - 1]
+    got = _heads(obj, names, [result.frame_start + f for f in frames])
+    if kind == "MOTION_DATA":  # only joints are in the file; the clavicle is rebuilt (within 1 cm)
+        from move_mocap.core.move_skeleton import MOTION_DATA_JOINTS
+
+        cols = [motion.bones.index(b) for b in MOTION_DATA_JOINTS.values()]
+        assert np.abs(got[:, cols] - heads[frames][:, cols]).max() < 0.01
+    else:
+        assert np.abs(got - heads[frames]).max() < 1e-3
+
+
+def test_fbx_rest_is_t_pose_z_up_metres(api, tmp_path: Path, move_take):
+    """A Move-convention FBX whose rest is the T-pose (exported at a frame where the pose is the rest)."""
+    from local_engine.outputs.blender_export import build_armature
+
+    motion, _ = move_take
+    _clear()
+    obj = build_armature(bpy, motion, "Armature")
+    for pb in obj.pose.bones:  # a rest-pose key before the baked range fixes the file's rest
+        pb.rotation_quaternion = (1, 0, 0, 0)
+        pb.location = (0, 0, 0)
+        pb.keyframe_insert("rotation_quaternion", frame=-10)
+        pb.keyframe_insert("location", frame=-10)
+    scene = bpy.context.scene
+    scene.frame_start, scene.frame_end = 0, motion.frame_count - 1
+    scene.frame_set(-10)
+    path = tmp_path / "tpose.fbx"
+    bpy.ops.export_scene.fbx(filepath=str(path), object_types={"ARMATURE"}, add_leaf_bones=False, bake_anim=True,
+                             bake_anim_use_all_actions=False, bake_anim_use_nla_strips=False,
+                             axis_forward="-Y", axis_up="Z", apply_unit_scale=True)
+    scene.frame_set(0)
+    _clear()
+    result = api.import_output(path)
+    bones = result.armature.data.bones
+    mw = result.armature.matrix_world
+    rest = np.array([list(mw @ bones[n].head_local) for n in _move_names(motion)])
+    np.testing.assert_allclose(rest, motion.rest_heads, atol=1e-4)  # T-pose, Z up, metres
+    assert (bones["_1:LeftForeArm"].head_local - bones["_1:LeftArm"].head_local).normalized().x > 0.999
+
+
+def test_blend_appends_only_armature_and_action(api, move_take, tmp_path: Path):
+    _, files = move_take
+    # a .blend with extra data of every risky kind: texts (scripts), node groups, worlds, scenes, drivers
+    src = tmp_path / "dirty.blend"
+    bpy.ops.wm.open_mainfile(filepath=str(files["MAIN_BLEND"]))
+    text = bpy.data.texts.new("evil.py")
+    text.write("import sys; sys.exit('script ran')\n")
+    text.use_module = True
+    bpy.data.node_groups.new("Group", "ShaderNodeTree")
+    bpy.data.worlds.new("World")
+    bpy.data.scenes.new("Other")
+    arm_obj = next(o for o in bpy.data.objects if o.type == "ARMATURE")
+    drv = arm_obj.data.driver_add("display_type" if hasattr(arm_obj.data, "display_type") else "pose_position")
+    drv.driver.type = "SCRIPTED"
+    drv.driver.expression = "__import__('os').getpid() and 0"
+    bpy.ops.wm.save_as_mainfile(filepath=str(src), copy=True)
+    bpy.ops.wm.read_homefile(use_empty=True)
+    _clear()
+    before = _counts()
+    result = api.import_output(src)
+    after = _counts()
+    diff = {k: after[k] - before[k] for k in after if after[k] != before[k]}
+    assert diff == {"objects": 1, "armatures": 1, "actions": 1}
+    assert result.armature.data.animation_data is None  # the driver did not come in
+    assert result.armature.name == "dirty"
+
+
+def test_bvh_cmu(api, cmu_bvh: Path):
+    from local_engine.bvh import read_bvh
+
+    bvh = read_bvh(cmu_bvh)
+    result = api.import_output(cmu_bvh)
+    assert result.kind == "BVH"
+    assert sorted(b.name for b in result.armature.data.bones) == sorted(bvh.names)
+    assert round(result.frame_end - result.frame_start) + 1 == bvh.frame_count
+    frames = [0, 500, bvh.frame_count - 1]
+    pos, _ = bvh.world(np.array(frames))
+    axes = np.array([[1.0, 0, 0], [0, 0, -1.0], [0, 1.0, 0]])  # BVH Y up -> Blender Z up
+    got = _heads(result.armature, bvh.names, [result.frame_start + f for f in frames])
+    np.testing.assert_allclose(got, np.einsum("ij,fbj->fbi", axes, pos), atol=1e-3)
+
+
+# -- actions, targets, errors, the operator ---------------------------------------------------------------
+
+def test_importing_twice_never_overwrites(api, motion_sample: Path):
+    from move_mocap import action_io
+
+    first = api.import_output(motion_sample)
+    keys = {k: v.co.copy() for k, v in action_io.read_channels(first.action, first.armature).items()}
+    first_action_name = first.action.name
+    second = api.import_output(motion_sample, action_name=first_action_name)
+    assert second.action != first.action and second.action.name != first_action_name
+    assert second.armature != first.armature
+    assert first.armature.animation_data.action == first.action
+    again = action_io.read_channels(first.action, first.armature)
+    assert keys.keys() == again.keys() and all(np.array_equal(keys[k], again[k].co) for k in keys)
+
+
+def test_onto_target_armature(api, move_take, motion_sample: Path):
+    pytest.importorskip("move_mocap.retarget")
+    _, files = move_take
+    target = api.import_output(files["MAIN_FBX"]).armature
+    target.animation_data.action = None
+    before = _counts()
+    result = api.import_output(motion_sample, target=target.name)
+    assert result.armature == target and target.animation_data.action == result.action
+    assert result.action.name == f"{target.name}_{motion_sample.stem}"
+    after = _counts()
+    # the temporary MOTION_DATA armature and its action are gone, nothing orphaned
+    assert {k: after[k] - before[k] for k in after if after[k] != before[k]} == {"actions": 1}
+
+
+def test_errors_name_problem_and_leave_nothing(api, tmp_path: Path, motion_sample: Path):
+    empty = tmp_path / "empty.fbx"
+    empty.write_bytes(b"")
+    garbage = tmp_path / "notes.txt"
+    garbage.write_text("hello")
+    fake_fbx = tmp_path / "fake.fbx"
+    fake_fbx.write_text("hello")
+    json_other = tmp_path / "other.json"
+    json_other.write_text('{"mocap": 1}')
+    nozip = tmp_path / "bad.zip"
+    with zipfile.ZipFile(nozip, "w") as zf:
+        zf.writestr("a.txt", "x")
+    cases = [
+        (tmp_path / "missing.fbx", {}, "does not exist"),
+        (empty, {}, "is empty"),
+        (garbage, {}, "unknown format"),
+        (fake_fbx, {}, "unknown format"),
+        (json_other, {}, "unknown format"),
+        (nozip, {}, "unknown format"),
+        (motion_sample, {"actor": 2}, "Actor 2 is not"),
+        (motion_sample, {"target": "Nope"}, "does not exist"),
+        (motion_sample, {"kind": "MAIN_FBX"}, "looks like MOTION_DATA"),
+    ]
+    before = _counts()
+    for path, kwargs, message in cases:
+        with pytest.raises(api.ImportOutputError, match=message):
+            api.import_output(path, **kwargs)
+        assert _counts() == before, path
+
+
+def test_blend_without_armature(api, tmp_path: Path):
+    bpy.ops.wm.read_homefile(use_empty=True)
+    bpy.data.meshes.new("M")
+    path = tmp_path / "mesh_only.blend"
+    bpy.ops.wm.save_as_mainfile(filepath=str(path), copy=True)
+    _clear()
+    before = _counts()
+    with pytest.raises(api.ImportOutputError, match="holds no armature"):
+        api.import_output(path)
+    assert _counts() == before
+
+
+def test_failure_after_loading_rolls_back(api, motion_sample: Path, monkeypatch):
+    """An error after the armature was built removes everything the import created."""
+    before = _counts()
+
+    def boom(*_a, **_k):
+        raise RuntimeError("disk full")
+
+    monkeypatch.setattr(api.action_io, "frame_range", boom)
+    with pytest.raises(api.ImportOutputError, match="disk full"):
+        api.import_output(motion_sample)
+    assert _counts() == before
+
+
+def test_operator(api, motion_sample: Path):
+    from move_mocap.importers.operator import MOVE_MOCAP_OT_import_output as op
+
+    assert {"REGISTER", "UNDO"} <= set(op.bl_options)
+    assert bpy.ops.move_mocap.import_output(filepath=str(motion_sample), set_scene_range=True) == {"FINISHED"}
+    obj = bpy.data.objects[motion_sample.stem]
+    assert obj.animation_data.action.name == motion_sample.stem
+    assert (bpy.context.scene.frame_start, bpy.context.scene.frame_end) == (0, 3)
+    before = _counts()
+    with pytest.raises(RuntimeError, match="does not exist"):
+        bpy.ops.move_mocap.import_output(filepath=str(motion_sample.with_name("nope.json")))
+    assert _counts() == before
