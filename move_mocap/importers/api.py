@@ -214,6 +214,8 @@ def _load_blend(path: Path, actor: int | None) -> _Loaded:
     if best is None:
         raise ImportOutputError(f"{path.name}: no action in the file animates the armature {arm.data.name!r}")
     action_io.assign_action(arm, best)
+    # Blender 5.0 crashes when an appended action is assigned again before the view layer is evaluated.
+    bpy.context.view_layer.update()
     return _Loaded(arm, best)
 
 
@@ -331,7 +333,8 @@ def import_output(
             source.name = _unique_name(stem, bpy.data.objects, source)
             source.data.name = _unique_name(source.name, bpy.data.armatures, source.data)
             loaded.action.name = _unique_name(name, bpy.data.actions, loaded.action)
-            action_io.assign_action(source, loaded.action)
+            if action_io.object_action(source) != loaded.action:
+                action_io.assign_action(source, loaded.action)
             result_obj, action = source, loaded.action
         else:
             loaded.action.name = _unique_name(f"{stem}_source", bpy.data.actions, loaded.action)
