@@ -94,6 +94,10 @@ def _scene() -> Any:
     return bpy.context.scene
 
 
+def _scene_layer() -> Any:
+    return bpy.context.view_layer
+
+
 # -- finding armatures and actions -------------------------------------------------------------------------
 
 def _pick_armature(objs: list[ArmatureObject], actor: int | None, filename: str) -> ArmatureObject:
@@ -215,7 +219,7 @@ def _load_blend(path: Path, actor: int | None) -> _Loaded:
         raise ImportOutputError(f"{path.name}: no action in the file animates the armature {arm.data.name!r}")
     action_io.assign_action(arm, best)
     # Blender 5.0 crashes when an appended action is assigned again before the view layer is evaluated.
-    bpy.context.view_layer.update()
+    _scene_layer().update()
     return _Loaded(arm, best)
 
 
