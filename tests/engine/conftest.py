@@ -1,0 +1,72 @@
+"""Fixtures of the engine tests: BlazePose landmarks of the real test footage, extracted once per session
+into a temporary cache (the solver reuses them), and the pose2sim calibration."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+os.environ.setdefault("GLOG_minloglevel", "2")
+
+
+@pytest.fixture(scope="session")
+def landmark_cache(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    return tmp_path_factory.mktemp("landmarks")
+
+
+@pytest.fixture(scope="session")
+def solver(landmark_cache: Path):
+    from local_engine.solvers.mediapipe_solver import MediapipeSolver
+
+    return MediapipeSolver(cache_dir=landmark_cache)
+
+
+@pytest.fixture(scope="session")
+def p2s_cameras(pose2sim_single: Path):
+    from local_engine.calibration import read_qca
+
+    return read_qca(pose2sim_single / "calibration" / "Calib.qca.txt", video_dir=pose2sim_single / "videos")
+
+
+@pytest.fixture(scope="session")
+def p2s_tracks(solver, p2s_cameras):
+    """BlazePose on the four synchronised pose2sim views (100 frames each, 60 fps)."""
+    return [solver.landmarks(cam) for cam in p2s_cameras]
+
+
+@pytest.fixture(scope="session")
+def p2s_triangulated(p2s_cameras, p2s_tracks):
+    """(F, 33, 3) landmarks triangulated from the four views, in the calibration's world (metres, Z up)."""
+    from local_engine.pose.blazepose import MIRROR
+    from local_engine.pose.triangulate import fix_left_right, triangulate_sequence
+
+    pix = np.stack([t.image for t in p2s_tracks])
+    w = np.stack([t.visibility for t in p2s_tracks])
+    pix, w, _ = fix_left_right(p2s_cameras, pix, w, MIRROR)
+    return triangulate_sequence(p2s_cameras, pix, w), pix
+
+
+@pytest.fixture(scope="session")
+def p2s_multi(solver, p2s_cameras, tmp_path_factory: pytest.TempPathFactory):
+    """The solver's result for the four-camera take (no overlay)."""
+    from local_engine.solvers.base import SolveRequest
+
+    seen: list[float] = []
+    request = SolveRequest(cameras=p2s_cameras, work_dir=tmp_path_factory.mktemp("multi"),
+                           options={"outputs": ["MOTION_DATA"], "floorPlane": True}, progress=seen.append)
+    result = solver.solve(request)
+    result.metadata["_progress"] = seen
+    return result
+
+
+@pytest.fixture(scope="session")
+def demo_result(solver, demo_video: Path, tmp_path_factory: pytest.TempPathFactory):
+    """The solver's result for the first 4 s of the Sports2D demo (single camera, two people), with overlay."""
+    from local_engine.solvers.base import Camera, SolveRequest
+
+    request = SolveRequest(cameras=[Camera(demo_video)], work_dir=tmp_path_factory.mktemp("demo"),
+                           clip_window=(0.0, 4.0))
+    return solver.solve(request)
