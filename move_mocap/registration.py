@@ -13,6 +13,10 @@ _MODULE_NAMES: tuple[str, ...] = (
     ".preferences",
     ".connection",
     ".importers.operator",
+    ".props",
+    ".runtime",
+    ".ops_pipeline",
+    ".ui_panel",
 )
 
 

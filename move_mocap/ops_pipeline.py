@@ -1,0 +1,503 @@
+"""Operators of the Move workflow: footage list editing, Process, Cancel, Retry, Resume, Apply, history,
+share codes, output folder and job id.
+
+Every network operator has two paths: ``invoke()`` (interactive) hands the work to the pipeline's worker
+threads, starts the persistent timer (``runtime.tick``) and returns at once; ``execute()`` (scripts,
+``blender -b``, where timers and modal operators never run) drains the same event queue on the main thread
+until the work is done. Network operators have no UNDO flag; ``move_mocap.apply`` (the scene change) is its
+own undo step. Operators never talk to the network themselves: the pipeline's workers do.
+"""
+
+from __future__ import annotations
+
+import os
+import sys
+from pathlib import Path
+from typing import Any
+
+import bpy
+from bpy.props import BoolProperty, CollectionProperty, EnumProperty, StringProperty
+
+from .bl_types import OperatorReturn
+from .core.pipeline import Event, ReadyToApply, State, SubmissionSpec
+from .core.pipeline.model import Footage
+from .online import network_problem
+from .props import history, resolve_target, scene_props
+from .runtime import RUNTIME, Runtime
+
+_ROLE_ITEMS = [("TAKE", "Take", "The take's videos"), ("CALIBRATION", "Calibration", "Calibration videos")]
+
+
+def _interactive(context: bpy.types.Context) -> bool:
+    return not bpy.app.background and context.window is not None
+
+
+def build_spec(context: bpy.types.Context) -> SubmissionSpec:
+    """The submission the panel describes (the target resolved now: chosen, else active armature)."""
+    p = scene_props(context)
+    multi = p.camera_mode == "MULTI"
+    footage = tuple(Footage(bpy.path.abspath(f.filepath), f.device_label.strip(), f.lens.strip())
+                    for f in p.footage if f.filepath)
+    calibration: tuple[Footage, ...] = ()
+    if multi and not p.use_take_for_calibration:
+        calibration = tuple(Footage(bpy.path.abspath(f.filepath), f.device_label.strip(), f.lens.strip())
+                            for f in p.calibration if f.filepath)
+    target = resolve_target(context)
+    return SubmissionSpec(
+        footage=footage, multi_camera=multi, calibration=calibration,
+        model=p.model_multi if multi else p.model_single,
+        track_fingers=p.track_fingers, track_ball=p.track_ball, floor_plane=p.floor_plane,
+        number_of_actors=p.number_of_actors if multi else 1,
+        clip_window=(p.clip_start, p.clip_end) if p.use_clip_window else None,
+        outputs=tuple(sorted(p.outputs)),
+        human_height=p.human_height, area_type=p.area_type, name=p.take_name.strip(),
+        target=target.name if target is not None else "", blend_file=bpy.data.filepath,
+    )
+
+
+def _blocking_wait(op: bpy.types.Operator, sid: str) -> Any:
+    """Drain the event queue on this (main) thread until ``sid`` stops; apply when ready."""
+    pipeline = RUNTIME.get_pipeline()
+
+    def on_event(event: Event) -> None:
+        RUNTIME.handle(event, auto_apply=False)
+        if isinstance(event, ReadyToApply) and event.submission_id == sid:
+            RUNTIME.pending_apply.append((sid, event.target))
+
+    pipeline.wait(sid, on_event=on_event)
+    for done_sid, ok, message in RUNTIME.apply_pending():
+        op.report({"INFO" if ok else "ERROR"}, message)
+        if done_sid == sid and not ok:
+            return pipeline.journal.require(sid)
+    return pipeline.journal.require(sid)
+
+
+def _fold(event: Event) -> None:
+    RUNTIME.handle(event, auto_apply=False)
+
+
+def _report_row(op: bpy.types.Operator, row: Any) -> OperatorReturn:
+    if row.state in (State.DONE, State.READY):
+        op.report({"INFO"}, f"{row.title}: " + (f"applied to {row.applied_to}" if row.applied_to else "ready"))
+        return {"FINISHED"}
+    if row.state is State.CANCELLED:
+        op.report({"WARNING"}, f"{row.title}: cancelled (ids kept: Retry resumes)")
+        return {"CANCELLED"}
+    op.report({"ERROR"}, f"{row.title}: {(row.error_kind or '').capitalize()} failed: {row.error_message}. "
+                         f"{row.error_hint}")
+    return {"CANCELLED"}
+
+
+class _NetworkOp:
+    """poll(): online access, endpoint and API key (explains itself when disabled)."""
+
+    needs_api_key = True
+
+    @classmethod
+    def poll(cls, context: bpy.types.Context) -> bool:
+        problem = network_problem(context, needs_key=cls.needs_api_key)
+        if problem:
+            cls.poll_message_set(problem)  # type: ignore[attr-defined]
+            return False
+        return True
+
+
+# ------------------------------------------------------------------------------------- footage list
+
+
+class MOVE_MOCAP_OT_footage_add(bpy.types.Operator):
+    """Add videos to the footage list"""
+
+    bl_idname = "move_mocap.footage_add"
+    bl_label = "Add Footage"
+    bl_options = {"REGISTER", "UNDO"}
+
+    filepath: StringProperty(subtype="FILE_PATH", options={"SKIP_SAVE"})  # type: ignore[valid-type]
+    directory: StringProperty(subtype="DIR_PATH", options={"SKIP_SAVE", "HIDDEN"})  # type: ignore[valid-type]
+    files: CollectionProperty(type=bpy.types.OperatorFileListElement, options={"SKIP_SAVE", "HIDDEN"})  # type: ignore[valid-type]
+    filter_glob: StringProperty(default="*.mp4;*.mov;*.avi;*.move", options={"HIDDEN"})  # type: ignore[valid-type]
+    role: EnumProperty(items=_ROLE_ITEMS, default="TAKE", options={"SKIP_SAVE"})  # type: ignore[valid-type]
+
+    def invoke(self, context: bpy.types.Context, event: bpy.types.Event) -> OperatorReturn:
+        assert context.window_manager is not None
+        context.window_manager.fileselect_add(self)
+        return {"RUNNING_MODAL"}
+
+    def execute(self, context: bpy.types.Context) -> OperatorReturn:
+        p = scene_props(context)
+        paths = [os.path.join(self.directory, f.name) for f in self.files if f.name] if self.directory else []
+        if not paths and self.filepath:
+            paths = [self.filepath]
+        if not paths:
+            self.report({"ERROR"}, "No video chosen")
+            return {"CANCELLED"}
+        coll = p.footage if self.role == "TAKE" else p.calibration
+        if self.role == "TAKE" and p.camera_mode == "SINGLE":
+            coll.clear()
+            paths = paths[:1]
+        for path in paths:
+            item = coll.add()
+            item.filepath = path
+            if p.camera_mode == "MULTI" or self.role == "CALIBRATION":
+                item.device_label = f"cam{len(coll):02d}"
+        if self.role == "TAKE":
+            p.footage_index = len(coll) - 1
+        else:
+            p.calibration_index = len(coll) - 1
+        return {"FINISHED"}
+
+
+class MOVE_MOCAP_OT_footage_remove(bpy.types.Operator):
+    """Remove the selected video from the list"""
+
+    bl_idname = "move_mocap.footage_remove"
+    bl_label = "Remove Footage"
+    bl_options = {"REGISTER", "UNDO"}
+
+    role: EnumProperty(items=_ROLE_ITEMS, default="TAKE", options={"SKIP_SAVE"})  # type: ignore[valid-type]
+
+    @classmethod
+    def poll(cls, context: bpy.types.Context) -> bool:
+        if context.scene is None or not len(scene_props(context).footage) + len(scene_props(context).calibration):
+            cls.poll_message_set("The footage list is empty")
+            return False
+        return True
+
+    def execute(self, context: bpy.types.Context) -> OperatorReturn:
+        p = scene_props(context)
+        coll, attr = (p.footage, "footage_index") if self.role == "TAKE" else (p.calibration, "calibration_index")
+        index = getattr(p, attr)
+        if not 0 <= index < len(coll):
+            return {"CANCELLED"}
+        coll.remove(index)
+        setattr(p, attr, min(index, len(coll) - 1))
+        return {"FINISHED"}
+
+
+# ------------------------------------------------------------------------------------------ process
+
+
+class MOVE_MOCAP_OT_process(_NetworkOp, bpy.types.Operator):
+    """Upload the footage to Move, process it and put the animation on the target armature. Blender stays
+    usable while it runs (progress in this panel)"""
+
+    bl_idname = "move_mocap.process"
+    bl_label = "Process"
+    bl_options = {"REGISTER"}
+
+    @classmethod
+    def poll(cls, context: bpy.types.Context) -> bool:
+        if context.scene is None:
+            return False
+        if not any(f.filepath for f in scene_props(context).footage):
+            cls.poll_message_set("Add a video to the footage list first")
+            return False
+        return super().poll(context)
+
+    def _submit(self, context: bpy.types.Context) -> str | None:
+        spec = build_spec(context)
+        problem = spec.validate()
+        if problem:
+            self.report({"ERROR"}, problem)
+            return None
+        return RUNTIME.get_pipeline(context).submit(spec)
+
+    def invoke(self, context: bpy.types.Context, event: bpy.types.Event) -> OperatorReturn:
+        if not _interactive(context):
+            return self.execute(context)
+        sid = self._submit(context)
+        if sid is None:
+            return {"CANCELLED"}
+        RUNTIME.reload_views()
+        RUNTIME.ensure_timer()
+        self.report({"INFO"}, "Submitted to Move: progress in the sidebar's Move tab")
+        return {"FINISHED"}
+
+    def execute(self, context: bpy.types.Context) -> OperatorReturn:
+        sid = self._submit(context)
+        if sid is None:
+            return {"CANCELLED"}
+        RUNTIME.reload_views()
+        return _report_row(self, _blocking_wait(self, sid))
+
+
+class MOVE_MOCAP_OT_cancel(bpy.types.Operator):
+    """Stop working on this submission here (the server keeps what it has; Retry resumes)"""
+
+    bl_idname = "move_mocap.cancel"
+    bl_label = "Cancel"
+    bl_options = {"REGISTER"}
+
+    submission_id: StringProperty(name="Submission", options={"SKIP_SAVE"})  # type: ignore[valid-type]
+
+    def execute(self, context: bpy.types.Context) -> OperatorReturn:
+        pipeline = RUNTIME.get_pipeline(context)
+        if not pipeline.cancel(self.submission_id):
+            self.report({"WARNING"}, "Nothing to cancel")
+            return {"CANCELLED"}
+        if not _interactive(context):
+            pipeline.wait(self.submission_id, on_event=_fold)
+        self.report({"INFO"}, "Cancelled; the uploaded files, take and job are kept (Retry resumes)")
+        return {"FINISHED"}
+
+
+class MOVE_MOCAP_OT_retry(_NetworkOp, bpy.types.Operator):
+    """Resume this submission at the stage that failed (nothing finished is repeated)"""
+
+    bl_idname = "move_mocap.retry"
+    bl_label = "Retry"
+    bl_options = {"REGISTER"}
+
+    submission_id: StringProperty(name="Submission", options={"SKIP_SAVE"})  # type: ignore[valid-type]
+
+    def invoke(self, context: bpy.types.Context, event: bpy.types.Event) -> OperatorReturn:
+        if not _interactive(context):
+            return self.execute(context)
+        if not RUNTIME.get_pipeline(context).retry(self.submission_id):
+            self.report({"WARNING"}, "This submission is running or finished")
+            return {"CANCELLED"}
+        RUNTIME.reload_views()
+        RUNTIME.ensure_timer()
+        return {"FINISHED"}
+
+    def execute(self, context: bpy.types.Context) -> OperatorReturn:
+        if not RUNTIME.get_pipeline(context).retry(self.submission_id):
+            self.report({"WARNING"}, "This submission is running or finished")
+            return {"CANCELLED"}
+        RUNTIME.reload_views()
+        return _report_row(self, _blocking_wait(self, self.submission_id))
+
+
+class MOVE_MOCAP_OT_resume(_NetworkOp, bpy.types.Operator):
+    """Resume every unfinished submission (done automatically when Blender starts or a file is opened)"""
+
+    bl_idname = "move_mocap.resume"
+    bl_label = "Resume Unfinished"
+    bl_options = {"REGISTER"}
+
+    def execute(self, context: bpy.types.Context) -> OperatorReturn:
+        started = RUNTIME.resume(context)
+        if _interactive(context):
+            self.report({"INFO"}, RUNTIME.notice or "Nothing to resume")
+            return {"FINISHED"}
+        status: OperatorReturn = {"FINISHED"}
+        for sid in started:
+            if _report_row(self, _blocking_wait(self, sid)) != {"FINISHED"}:
+                status = {"CANCELLED"}
+        if not started:
+            self.report({"INFO"}, RUNTIME.notice or "Nothing to resume")
+        return status
+
+
+# -------------------------------------------------------------------------------------------- apply
+
+
+class MOVE_MOCAP_OT_apply(bpy.types.Operator):
+    """Put a finished result's animation on an armature as a new action (existing actions are kept).
+    Downloads it first when this computer does not have it"""
+
+    bl_idname = "move_mocap.apply"
+    bl_label = "Apply Animation"
+    bl_options = {"REGISTER", "UNDO"}
+
+    submission_id: StringProperty(name="Submission", options={"SKIP_SAVE"})  # type: ignore[valid-type]
+    job_id: StringProperty(name="Job", description="A server job (from the history)", options={"SKIP_SAVE"})  # type: ignore[valid-type]
+    target: StringProperty(  # type: ignore[valid-type]
+        name="Armature", description="Armature object name (empty: a new armature)", options={"SKIP_SAVE"})
+    use_scene_target: BoolProperty(  # type: ignore[valid-type]
+        name="Use Panel Target", description="Use the panel's target (or the active armature)",
+        default=False, options={"SKIP_SAVE"})
+
+    def _target(self, context: bpy.types.Context) -> tuple[Any, str | None]:
+        if self.use_scene_target:
+            obj = resolve_target(context)
+            return obj, None
+        if not self.target:
+            return None, None
+        obj = bpy.data.objects.get(self.target)
+        if obj is None or obj.type != "ARMATURE":
+            return None, f"There is no armature named {self.target!r} in this file"
+        return obj, None
+
+    def execute(self, context: bpy.types.Context) -> OperatorReturn:
+        target, problem = self._target(context)
+        if problem:
+            self.report({"ERROR"}, problem)
+            return {"CANCELLED"}
+        pipeline = RUNTIME.get_pipeline(context)
+        journal = pipeline.journal
+        sid = self.submission_id
+        if not sid and self.job_id:
+            row = journal.by_job(self.job_id)
+            if row is not None and row.outputs and all(Path(p).is_file() for p in row.outputs.values()):
+                sid = row.id
+            else:  # not on this computer: download it first (a network step)
+                net = network_problem(context)
+                if net:
+                    self.report({"ERROR"}, net)
+                    return {"CANCELLED"}
+                sid = pipeline.adopt_job(self.job_id, target=target.name if target else "",
+                                         blend_file=bpy.data.filepath)
+                RUNTIME.reload_views()
+                if _interactive(context):
+                    RUNTIME.ensure_timer()
+                    self.report({"INFO"}, "Downloading the result; it is applied when it arrives")
+                    return {"FINISHED"}
+                row = pipeline.wait(sid, on_event=_fold)
+                if row.state is not State.READY:
+                    return _report_row(self, row)
+        if not sid:
+            self.report({"ERROR"}, "Choose a result to apply")
+            return {"CANCELLED"}
+        row = journal.get(sid)
+        if row is None:
+            self.report({"ERROR"}, "Unknown submission")
+            return {"CANCELLED"}
+        if row.stage.order < row.stage.DOWNLOADED.order:
+            self.report({"ERROR"}, f"{row.title} is not finished yet ({row.stage.value})")
+            return {"CANCELLED"}
+        ok, message = RUNTIME.apply_now(sid, target)
+        self.report({"INFO" if ok else "ERROR"}, message)
+        return {"FINISHED"} if ok else {"CANCELLED"}
+
+
+# ----------------------------------------------------------------------------------------- history
+
+
+class MOVE_MOCAP_OT_refresh_history(_NetworkOp, bpy.types.Operator):
+    """Load your jobs from the server and merge them with this computer's submissions"""
+
+    bl_idname = "move_mocap.refresh_history"
+    bl_label = "Refresh History"
+    bl_options = {"REGISTER"}
+
+    def execute(self, context: bpy.types.Context) -> OperatorReturn:
+        pipeline = RUNTIME.get_pipeline(context)
+        thread = pipeline.load_history()
+        if _interactive(context):
+            RUNTIME.ensure_timer()
+            return {"FINISHED"}
+        thread.join(120)
+        for event in pipeline.drain():
+            RUNTIME.handle(event, auto_apply=False)
+        RUNTIME.sync_history()
+        if RUNTIME.history_error:
+            self.report({"ERROR"}, RUNTIME.history_error)
+            return {"CANCELLED"}
+        self.report({"INFO"}, f"{len(history(context).items)} jobs in the history")
+        return {"FINISHED"}
+
+
+def _output_dir(job_id: str, submission_id: str) -> Path | None:
+    journal = RUNTIME.journal()
+    row = journal.get(submission_id) if submission_id else journal.by_job(job_id) if job_id else None
+    if row is None or not row.outputs:
+        return None
+    return Path(next(iter(row.outputs.values()))).parent
+
+
+class MOVE_MOCAP_OT_open_output_folder(bpy.types.Operator):
+    """Open the folder with this result's downloaded files"""
+
+    bl_idname = "move_mocap.open_output_folder"
+    bl_label = "Open Output Folder"
+    bl_options = {"REGISTER"}
+
+    submission_id: StringProperty(options={"SKIP_SAVE"})  # type: ignore[valid-type]
+    job_id: StringProperty(options={"SKIP_SAVE"})  # type: ignore[valid-type]
+
+    def execute(self, context: bpy.types.Context) -> OperatorReturn:
+        folder = _output_dir(self.job_id, self.submission_id)
+        if folder is None or not folder.is_dir():
+            self.report({"ERROR"}, "Nothing downloaded for this result yet: Apply downloads it")
+            return {"CANCELLED"}
+        if bpy.app.background:
+            self.report({"INFO"}, str(folder))
+            return {"FINISHED"}
+        if sys.platform == "win32":
+            os.startfile(folder)  # type: ignore[attr-defined]
+        else:
+            bpy.ops.wm.path_open(filepath=str(folder))
+        return {"FINISHED"}
+
+
+class MOVE_MOCAP_OT_copy_job_id(bpy.types.Operator):
+    """Copy the job id to the clipboard (to quote it to Move's support, or use it in a script)"""
+
+    bl_idname = "move_mocap.copy_job_id"
+    bl_label = "Copy Job ID"
+    bl_options = {"REGISTER"}
+
+    job_id: StringProperty(options={"SKIP_SAVE"})  # type: ignore[valid-type]
+
+    def execute(self, context: bpy.types.Context) -> OperatorReturn:
+        if not self.job_id:
+            self.report({"ERROR"}, "This result has no job id yet")
+            return {"CANCELLED"}
+        assert context.window_manager is not None
+        context.window_manager.clipboard = self.job_id
+        self.report({"INFO"}, f"Copied {self.job_id}")
+        return {"FINISHED"}
+
+
+class MOVE_MOCAP_OT_import_share_code(_NetworkOp, bpy.types.Operator):
+    """Download the recording behind a Move One share code and put it on the target armature"""
+
+    bl_idname = "move_mocap.import_share_code"
+    bl_label = "Import Share Code"
+    bl_options = {"REGISTER"}
+    needs_api_key = False
+
+    code: StringProperty(name="Code", description="8 digits (empty: the panel's)", options={"SKIP_SAVE"})  # type: ignore[valid-type]
+
+    def _start(self, context: bpy.types.Context) -> str | None:
+        p = scene_props(context)
+        code = "".join(ch for ch in (self.code or p.share_code) if ch.isdigit())
+        if len(code) != 8:
+            self.report({"ERROR"}, "A share code is the 8 digits shown by the Move One app")
+            return None
+        target = resolve_target(context)
+        sid = RUNTIME.get_pipeline(context).import_share_code(
+            code, target=target.name if target else "", blend_file=bpy.data.filepath)
+        p.share_code = ""
+        RUNTIME.reload_views()
+        return sid
+
+    def invoke(self, context: bpy.types.Context, event: bpy.types.Event) -> OperatorReturn:
+        if not _interactive(context):
+            return self.execute(context)
+        if self._start(context) is None:
+            return {"CANCELLED"}
+        RUNTIME.ensure_timer()
+        return {"FINISHED"}
+
+    def execute(self, context: bpy.types.Context) -> OperatorReturn:
+        sid = self._start(context)
+        if sid is None:
+            return {"CANCELLED"}
+        return _report_row(self, _blocking_wait(self, sid))
+
+
+class MOVE_MOCAP_OT_dismiss(bpy.types.Operator):
+    """Hide this row (the journal keeps it: it stays in the history)"""
+
+    bl_idname = "move_mocap.dismiss"
+    bl_label = "Dismiss"
+    bl_options = {"REGISTER"}
+
+    submission_id: StringProperty(options={"SKIP_SAVE"})  # type: ignore[valid-type]
+
+    def execute(self, context: bpy.types.Context) -> OperatorReturn:
+        view = RUNTIME.views.get(self.submission_id)
+        if view is not None:
+            view.dismissed = True
+            Runtime.redraw()
+        return {"FINISHED"}
+
+
+CLASSES = (
+    MOVE_MOCAP_OT_footage_add, MOVE_MOCAP_OT_footage_remove, MOVE_MOCAP_OT_process, MOVE_MOCAP_OT_cancel,
+    MOVE_MOCAP_OT_retry, MOVE_MOCAP_OT_resume, MOVE_MOCAP_OT_apply, MOVE_MOCAP_OT_refresh_history,
+    MOVE_MOCAP_OT_open_output_folder, MOVE_MOCAP_OT_copy_job_id, MOVE_MOCAP_OT_import_share_code,
+    MOVE_MOCAP_OT_dismiss,
+)

@@ -1,0 +1,140 @@
+"""Scene and window-manager properties of the Move workflow: footage lists, options, target armature,
+and the history list (runtime only, on the window manager).
+
+Only settings of a submission live on the Scene (they are saved with the .blend). The API key never does:
+it lives in the preferences' secret store. No network, no threads here.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import bpy
+from bpy.props import (
+    BoolProperty,
+    CollectionProperty,
+    EnumProperty,
+    FloatProperty,
+    IntProperty,
+    PointerProperty,
+    StringProperty,
+)
+
+OUTPUT_ITEMS = [
+    ("MAIN_FBX", "FBX", "Main character as FBX (applied to the rig)", 1),
+    ("MOTION_DATA", "Motion Data", "Joint rotations, positions and ground contacts (JSON)", 2),
+    ("ALL_BVH", "BVH", "Every actor as BVH", 4),
+    ("MAIN_BLEND", "Blend", "Main character as a .blend", 8),
+    ("MAIN_GLB", "GLB", "Main character as glTF binary", 16),
+    ("MAIN_USDC", "USDC", "Main character as USD", 32),
+    ("RENDER_VIDEO", "Render Video", "A rendered preview video", 64),
+    ("RENDER_OVERLAY_VIDEO", "Overlay Video", "The footage with the tracked skeleton drawn over it", 128),
+]
+
+
+def _armature_poll(_self: Any, obj: bpy.types.Object) -> bool:
+    return obj.type == "ARMATURE"
+
+
+class MOVE_MOCAP_PG_footage(bpy.types.PropertyGroup):
+    filepath: StringProperty(name="Video", subtype="FILE_PATH")  # type: ignore[valid-type]
+    device_label: StringProperty(  # type: ignore[valid-type]
+        name="Camera", description="The camera's label (unique per camera; empty: cam01, cam02, ...)")
+    lens: StringProperty(  # type: ignore[valid-type]
+        name="Lens", description="The camera's lens as Move knows it (listCameraSettings), e.g. iphone13-wide")
+
+
+class MOVE_MOCAP_PG_history(bpy.types.PropertyGroup):
+    job_id: StringProperty()  # type: ignore[valid-type]
+    submission_id: StringProperty()  # type: ignore[valid-type]
+    title: StringProperty()  # type: ignore[valid-type]
+    state: StringProperty()  # type: ignore[valid-type]
+    detail: StringProperty()  # type: ignore[valid-type]
+    created: StringProperty()  # type: ignore[valid-type]
+    local: BoolProperty()  # type: ignore[valid-type]
+    downloaded: BoolProperty()  # type: ignore[valid-type]
+
+
+class MOVE_MOCAP_PG_history_list(bpy.types.PropertyGroup):
+    items: CollectionProperty(type=MOVE_MOCAP_PG_history)  # type: ignore[valid-type]
+    index: IntProperty(default=0)  # type: ignore[valid-type]
+    error: StringProperty()  # type: ignore[valid-type]
+
+
+class MOVE_MOCAP_PG_scene(bpy.types.PropertyGroup):
+    camera_mode: EnumProperty(  # type: ignore[valid-type]
+        name="Cameras",
+        items=[("SINGLE", "Single Camera", "One video of one camera (models S1, S2)"),
+               ("MULTI", "Multi-Camera", "Several synchronised cameras (models M1, M2) and a calibration volume")],
+        default="SINGLE",
+    )
+    footage: CollectionProperty(type=MOVE_MOCAP_PG_footage)  # type: ignore[valid-type]
+    footage_index: IntProperty(default=0)  # type: ignore[valid-type]
+    calibration: CollectionProperty(type=MOVE_MOCAP_PG_footage)  # type: ignore[valid-type]
+    calibration_index: IntProperty(default=0)  # type: ignore[valid-type]
+    use_take_for_calibration: BoolProperty(  # type: ignore[valid-type]
+        name="Calibrate From the Take",
+        description="Build the volume from the take's own videos (off: separate calibration footage)",
+        default=True,
+    )
+    human_height: FloatProperty(  # type: ignore[valid-type]
+        name="Human Height", description="Height of the person in the calibration footage",
+        default=1.75, min=0.5, max=2.6, unit="LENGTH")
+    area_type: EnumProperty(  # type: ignore[valid-type]
+        name="Area", items=[("NORMAL", "Normal", "Capture area up to about 5 x 5 m"),
+                            ("LARGE", "Large", "A larger capture area")], default="NORMAL")
+    model_single: EnumProperty(  # type: ignore[valid-type]
+        name="Model", items=[("S1", "S1", "Move's first single-camera model"),
+                             ("S2", "S2", "Move's newer single-camera model")], default="S2")
+    model_multi: EnumProperty(  # type: ignore[valid-type]
+        name="Model", items=[("M1", "M1", "Move's first multi-camera model"),
+                             ("M2", "M2", "Move's newer multi-camera model")], default="M2")
+    track_fingers: BoolProperty(name="Fingers", default=False)  # type: ignore[valid-type]
+    track_ball: BoolProperty(name="Ball", default=False)  # type: ignore[valid-type]
+    floor_plane: BoolProperty(name="Floor Plane", default=False)  # type: ignore[valid-type]
+    number_of_actors: IntProperty(name="Actors", default=1, min=1, max=10)  # type: ignore[valid-type]
+    use_clip_window: BoolProperty(name="Clip Window", default=False)  # type: ignore[valid-type]
+    clip_start: FloatProperty(name="Start", default=0.0, min=0.0, unit="TIME_ABSOLUTE")  # type: ignore[valid-type]
+    clip_end: FloatProperty(name="End", default=10.0, min=0.0, unit="TIME_ABSOLUTE")  # type: ignore[valid-type]
+    outputs: EnumProperty(  # type: ignore[valid-type]
+        name="Outputs", items=OUTPUT_ITEMS, options={"ENUM_FLAG"}, default={"MAIN_FBX", "MOTION_DATA"})
+    target: PointerProperty(  # type: ignore[valid-type]
+        name="Target Armature", type=bpy.types.Object, poll=_armature_poll,
+        description="The rig to put the animation on (empty: the active armature; none: a new armature)")
+    take_name: StringProperty(name="Name", description="Name of the take and job (empty: the video's)")  # type: ignore[valid-type]
+    share_code: StringProperty(  # type: ignore[valid-type]
+        name="Share Code", description="The 8-digit code shown by the Move One app", maxlen=12,
+        options={"SKIP_SAVE"})
+
+
+def scene_props(context: bpy.types.Context) -> MOVE_MOCAP_PG_scene:
+    return context.scene.move_mocap  # type: ignore[no-any-return,union-attr]
+
+
+def history(context: bpy.types.Context) -> MOVE_MOCAP_PG_history_list:
+    return context.window_manager.move_mocap_history  # type: ignore[no-any-return,union-attr]
+
+
+def resolve_target(context: bpy.types.Context) -> bpy.types.Object | None:
+    """The chosen armature, else the active object if it is an armature, else None (a new armature)."""
+    props = scene_props(context)
+    if props.target is not None:
+        return props.target  # type: ignore[no-any-return]
+    active = context.active_object
+    if active is not None and active.type == "ARMATURE":
+        return active
+    return None
+
+
+CLASSES = (MOVE_MOCAP_PG_footage, MOVE_MOCAP_PG_history, MOVE_MOCAP_PG_history_list, MOVE_MOCAP_PG_scene)
+
+
+def register_extra() -> None:
+    bpy.types.Scene.move_mocap = PointerProperty(type=MOVE_MOCAP_PG_scene)  # type: ignore[attr-defined,func-returns-value]
+    bpy.types.WindowManager.move_mocap_history = PointerProperty(  # type: ignore[attr-defined,func-returns-value]
+        type=MOVE_MOCAP_PG_history_list)
+
+
+def unregister_extra() -> None:
+    del bpy.types.WindowManager.move_mocap_history  # type: ignore[attr-defined]
+    del bpy.types.Scene.move_mocap  # type: ignore[attr-defined]

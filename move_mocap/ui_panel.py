@@ -1,0 +1,232 @@
+"""The sidebar panels of the 3D view's "Move" tab: footage, options, target, Process, progress of each
+submission, history (with re-apply), share codes. Drawing only: no network, no journal writes, no
+changes to Blender data (buttons call operators; the progress rows read ``runtime.RUNTIME``'s views).
+"""
+
+from __future__ import annotations
+
+import bpy
+
+from .online import network_problem
+from .props import resolve_target, scene_props
+from .runtime import RUNTIME, View
+
+_HAS_PROGRESS = hasattr(bpy.types.UILayout, "progress")
+
+
+def _progress(layout: bpy.types.UILayout, factor: float, text: str) -> None:
+    if _HAS_PROGRESS:
+        layout.progress(factor=max(0.0, min(1.0, factor)), type="BAR", text=text)
+    else:  # pragma: no cover - Blender < 4.0
+        layout.label(text=f"{text} ({factor * 100:.0f}%)")
+
+
+class MOVE_MOCAP_UL_footage(bpy.types.UIList):
+    def draw_item(self, context, layout, data, item, icon, active_data, active_propname, index=0):  # type: ignore[override]
+        row = layout.row(align=True)
+        name = bpy.path.basename(item.filepath) or "(no file)"
+        row.label(text=name, icon="FILE_MOVIE")
+        if getattr(data, "camera_mode", "SINGLE") == "MULTI" or active_propname == "calibration_index":
+            row.label(text=item.device_label or f"cam{index + 1:02d}")
+
+
+class MOVE_MOCAP_UL_history(bpy.types.UIList):
+    def draw_item(self, context, layout, data, item, icon, active_data, active_propname, index=0):  # type: ignore[override]
+        icons = {"done": "CHECKMARK", "ready": "IMPORT", "failed": "ERROR", "cancelled": "CANCEL",
+                 "active": "SORTTIME", "finished": "CHECKMARK", "running": "SORTTIME", "not_started": "SORTTIME"}
+        row = layout.row(align=True)
+        row.label(text=item.title, icon=icons.get(item.state, "DOT"))
+        row.label(text=item.detail)
+        if not item.local:
+            row.label(text="", icon="WORLD")
+
+
+class MOVE_MOCAP_PT_main(bpy.types.Panel):
+    bl_space_type = "VIEW_3D"
+    bl_region_type = "UI"
+    bl_category = "Move"
+    bl_label = "Move Mocap"
+    bl_idname = "MOVE_MOCAP_PT_main"
+
+    def draw(self, context: bpy.types.Context) -> None:
+        layout = self.layout
+        assert layout is not None
+        p = scene_props(context)
+        if RUNTIME.notice:
+            box = layout.box()
+            box.label(text=RUNTIME.notice, icon="ERROR" if RUNTIME.notice_level != "INFO" else "INFO")
+        layout.row().prop(p, "camera_mode", expand=True)
+        layout.label(text="Footage" if p.camera_mode == "SINGLE" else "Cameras (one video each)")
+        row = layout.row()
+        row.template_list("MOVE_MOCAP_UL_footage", "footage", p, "footage", p, "footage_index", rows=2)
+        col = row.column(align=True)
+        col.operator("move_mocap.footage_add", text="", icon="ADD").role = "TAKE"
+        col.operator("move_mocap.footage_remove", text="", icon="REMOVE").role = "TAKE"
+        if p.camera_mode == "MULTI" and 0 <= p.footage_index < len(p.footage):
+            item = p.footage[p.footage_index]
+            sub = layout.column(align=True)
+            sub.prop(item, "device_label")
+            sub.prop(item, "lens")
+        if p.camera_mode == "MULTI":
+            box = layout.box()
+            box.label(text="Calibration Volume", icon="CUBE")
+            box.prop(p, "use_take_for_calibration")
+            if not p.use_take_for_calibration:
+                row = box.row()
+                row.template_list("MOVE_MOCAP_UL_footage", "calibration", p, "calibration", p,
+                                  "calibration_index", rows=2)
+                col = row.column(align=True)
+                col.operator("move_mocap.footage_add", text="", icon="ADD").role = "CALIBRATION"
+                col.operator("move_mocap.footage_remove", text="", icon="REMOVE").role = "CALIBRATION"
+            box.prop(p, "human_height")
+            box.prop(p, "area_type")
+
+        layout.separator()
+        layout.prop(p, "target", icon="ARMATURE_DATA")
+        target = resolve_target(context)
+        if p.target is None:
+            layout.label(text=f"Using the active armature: {target.name}" if target else
+                         "No armature: a new one is created", icon="INFO")
+        row = layout.row()
+        row.scale_y = 1.5
+        row.operator("move_mocap.process", icon="PLAY")
+        problem = network_problem(context)
+        if problem:
+            layout.label(text=problem, icon="ERROR")
+
+        views = RUNTIME.visible_views()
+        if views:
+            layout.separator()
+            for view in views:
+                _draw_view(layout.box(), view)
+
+
+def _draw_view(box: bpy.types.UILayout, view: View) -> None:
+    head = box.row(align=True)
+    head.label(text=view.title, icon="ARMATURE_DATA" if view.state == "done" else "FILE_MOVIE")
+    if view.active:
+        head.operator("move_mocap.cancel", text="", icon="CANCEL").submission_id = view.sid
+    else:
+        head.operator("move_mocap.dismiss", text="", icon="X", emboss=False).submission_id = view.sid
+    if view.state in ("active", "ready", "done"):
+        _progress(box, view.fraction, view.text)
+    else:
+        box.label(text=view.text, icon="ERROR" if view.state == "failed" else "CANCEL")
+    if view.error_message:
+        col = box.column(align=True)
+        col.scale_y = 0.8
+        for line in _wrap(view.error_message, 60)[:4]:
+            col.label(text=line)
+        for line in _wrap(view.error_hint, 60)[:3]:
+            col.label(text=line, icon="BLANK1")
+    row = box.row(align=True)
+    if view.state in ("failed", "cancelled"):
+        row.operator("move_mocap.retry", icon="FILE_REFRESH").submission_id = view.sid
+    if view.state in ("ready", "done"):
+        op = row.operator("move_mocap.apply", text="Apply" if view.state == "ready" else "Apply Again",
+                          icon="IMPORT")
+        op.submission_id = view.sid
+        op.use_scene_target = True
+        row.operator("move_mocap.open_output_folder", text="", icon="FILE_FOLDER").submission_id = view.sid
+    if view.job_id:
+        row.operator("move_mocap.copy_job_id", text="", icon="COPYDOWN").job_id = view.job_id
+
+
+def _wrap(text: str, width: int) -> list[str]:
+    words, lines, line = text.split(), [], ""
+    for word in words:
+        if line and len(line) + 1 + len(word) > width:
+            lines.append(line)
+            line = word
+        else:
+            line = f"{line} {word}".strip()
+    if line:
+        lines.append(line)
+    return lines
+
+
+class MOVE_MOCAP_PT_options(bpy.types.Panel):
+    bl_space_type = "VIEW_3D"
+    bl_region_type = "UI"
+    bl_category = "Move"
+    bl_label = "Options"
+    bl_parent_id = "MOVE_MOCAP_PT_main"
+    bl_options = {"DEFAULT_CLOSED"}
+
+    def draw(self, context: bpy.types.Context) -> None:
+        layout = self.layout
+        assert layout is not None
+        layout.use_property_split = True
+        p = scene_props(context)
+        layout.prop(p, "take_name")
+        layout.prop(p, "model_multi" if p.camera_mode == "MULTI" else "model_single")
+        col = layout.column(heading="Track")
+        col.prop(p, "track_fingers")
+        col.prop(p, "track_ball")
+        col.prop(p, "floor_plane")
+        if p.camera_mode == "MULTI":
+            layout.prop(p, "number_of_actors")
+        row = layout.row(heading="Clip Window")
+        row.prop(p, "use_clip_window", text="")
+        sub = row.row(align=True)
+        sub.active = p.use_clip_window
+        sub.prop(p, "clip_start")
+        sub.prop(p, "clip_end")
+        layout.label(text="Outputs")
+        grid = layout.grid_flow(columns=2, align=True)
+        grid.prop(p, "outputs")
+
+
+class MOVE_MOCAP_PT_history(bpy.types.Panel):
+    bl_space_type = "VIEW_3D"
+    bl_region_type = "UI"
+    bl_category = "Move"
+    bl_label = "History"
+    bl_parent_id = "MOVE_MOCAP_PT_main"
+    bl_options = {"DEFAULT_CLOSED"}
+
+    def draw(self, context: bpy.types.Context) -> None:
+        layout = self.layout
+        assert layout is not None
+        wm = context.window_manager
+        hist = wm.move_mocap_history  # type: ignore[union-attr]
+        row = layout.row()
+        row.template_list("MOVE_MOCAP_UL_history", "history", hist, "items", hist, "index", rows=4)
+        row.column().operator("move_mocap.refresh_history", text="", icon="FILE_REFRESH")
+        if hist.error:
+            layout.label(text=hist.error[:120], icon="ERROR")
+        if 0 <= hist.index < len(hist.items):
+            item = hist.items[hist.index]
+            row = layout.row(align=True)
+            op = row.operator("move_mocap.apply", text="Apply to Target", icon="IMPORT")
+            op.job_id = item.job_id
+            op.submission_id = item.submission_id if not item.job_id else ""
+            op.use_scene_target = True
+            sub = row.row(align=True)
+            sub.enabled = item.downloaded
+            o = sub.operator("move_mocap.open_output_folder", text="", icon="FILE_FOLDER")
+            o.job_id, o.submission_id = item.job_id, item.submission_id
+            row.operator("move_mocap.copy_job_id", text="", icon="COPYDOWN").job_id = item.job_id
+            if item.state in ("failed", "cancelled") and item.submission_id:
+                layout.operator("move_mocap.retry", icon="FILE_REFRESH").submission_id = item.submission_id
+
+
+class MOVE_MOCAP_PT_share(bpy.types.Panel):
+    bl_space_type = "VIEW_3D"
+    bl_region_type = "UI"
+    bl_category = "Move"
+    bl_label = "Move One Share Code"
+    bl_parent_id = "MOVE_MOCAP_PT_main"
+    bl_options = {"DEFAULT_CLOSED"}
+
+    def draw(self, context: bpy.types.Context) -> None:
+        layout = self.layout
+        assert layout is not None
+        p = scene_props(context)
+        row = layout.row(align=True)
+        row.prop(p, "share_code", text="")
+        row.operator("move_mocap.import_share_code", text="Import", icon="IMPORT")
+
+
+CLASSES = (MOVE_MOCAP_UL_footage, MOVE_MOCAP_UL_history, MOVE_MOCAP_PT_main, MOVE_MOCAP_PT_options,
+           MOVE_MOCAP_PT_history, MOVE_MOCAP_PT_share)
