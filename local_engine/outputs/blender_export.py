@@ -147,7 +147,25 @@ def _key_rest_pose(obj, frame: int) -> None:
         fc.update()
 
 
+def _die_with_parent() -> None:
+    """Linux: get SIGTERM when the server dies, so a killed server leaves no writer behind."""
+    if not sys.platform.startswith("linux"):
+        return
+    import ctypes
+    import os
+    import signal
+
+    parent = os.getppid()
+    try:
+        ctypes.CDLL(None, use_errno=True).prctl(1, signal.SIGTERM)  # PR_SET_PDEATHSIG
+    except (OSError, AttributeError):
+        return
+    if os.getppid() != parent:  # the parent died before the call
+        raise SystemExit(1)
+
+
 def main(argv: list[str] | None = None) -> int:
+    _die_with_parent()
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("motions", nargs="+", type=Path)
     parser.add_argument("--outputs", nargs="+", required=True, choices=sorted(OUTPUT_FILES))

@@ -68,7 +68,7 @@ def test_state_survives_restart_and_running_job_is_restarted(local_server):
     finished = wait_job(local_server, make_job(local_server, take, ["MOTION_DATA"])["id"])
     old_url = finished["outputs"][0]["file"]["presignedUrl"]
     # A long job, killed while RUNNING.
-    long_job = make_job(local_server, take, ["MOTION_DATA", "MAIN_FBX"], clip=(0.0, 30.0))
+    long_job = make_job(local_server, take, ["MOTION_DATA", "MAIN_FBX"], clip=(0.0, 10.0))
     deadline = time.monotonic() + 60
     while get_job(local_server, long_job["id"])["progress"]["state"] != "RUNNING":
         assert time.monotonic() < deadline
