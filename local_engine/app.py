@@ -82,8 +82,10 @@ class ServerState:
 
     def supported_outputs(self) -> set[str]:
         from .outputs import SUPPORTED_OUTPUTS
+        from .solvers import EXTRA_OUTPUTS
 
-        return set(SUPPORTED_OUTPUTS) | set(getattr(self.solver, "extra_output_types", ()))
+        extra = set(getattr(self.solver, "extra_output_types", ())) | set(EXTRA_OUTPUTS.get(self.config.solver, ()))
+        return set(SUPPORTED_OUTPUTS) | extra
 
     def enqueue_job(self, job_id: str) -> None:
         self.worker.enqueue(job_id)
@@ -309,7 +311,7 @@ async def download_route(request: Request) -> Response:
     size = path.stat().st_size
     headers = {"Accept-Ranges": "bytes", "ETag": doc.get("etag") or f'"{doc["id"]}"',
                "Content-Type": "application/octet-stream",
-               "Content-Disposition": f'attachment; filename="{doc.get("name") or path.name}"'}
+               "Content-Disposition": f'attachment; filename="{path.name}"'}
     start, end, status = 0, size - 1, 200
     header = request.headers.get("range")
     if header:

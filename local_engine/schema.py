@@ -29,7 +29,7 @@ UPSTREAM_DEFAULT_OUTPUTS = ("RENDER_VIDEO", "MAIN_FBX", "MAIN_USDC", "MAIN_USDZ"
                             "RENDER_OVERLAY_VIDEO")
 RIGS = ("move_mo", "move_ve")
 CAMERA_LENSES = ("iphone-main-wide", "blackmagic-ursa-4k-24mm")
-_SAFE_NAME = re.compile(r"^[^/\\\x00]{1,255}$")
+_SAFE_NAME = re.compile(r"^[^/\\\x00-\x1f\x7f]{1,255}$")
 _EXT = re.compile(r"^\.?([A-Za-z0-9]{1,10})$")
 
 

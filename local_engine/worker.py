@@ -111,7 +111,8 @@ class JobWorker:
         request = SolveRequest(
             cameras=cameras,
             work_dir=work_dir,
-            options=dict(inputs.get("options") or {}),
+            # The job's options, plus the outputs asked for (a solver may skip work nobody wants).
+            options={**(inputs.get("options") or {}), "outputs": list(job["requestedOutputs"])},
             clip_window=(clip["startTime"], clip["endTime"]) if clip else None,
             number_of_actors=inputs.get("numberOfActors") or 1,
             progress=progress,

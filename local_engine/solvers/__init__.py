@@ -17,7 +17,11 @@ SOLVERS: dict[str, str] = {
     "mediapipe": "local_engine.solvers.mediapipe_solver:MediapipeSolver",
 }
 
-__all__ = ["SOLVERS", "SolveRequest", "SolveResult", "Solver", "SolverError", "make_solver"]
+#: Outputs a solver makes itself (SolveResult.extra_outputs), beyond what the output writers make. A solver
+#: class may also declare them as ``extra_output_types``.
+EXTRA_OUTPUTS: dict[str, tuple[str, ...]] = {"mediapipe": ("RENDER_OVERLAY_VIDEO",)}
+
+__all__ = ["EXTRA_OUTPUTS", "SOLVERS", "SolveRequest", "SolveResult", "Solver", "SolverError", "make_solver"]
 
 
 def make_solver(name: str, **options: Any) -> Solver:

@@ -149,7 +149,7 @@ def test_webhook_endpoint_upsert(local_server):
     assert again["secret"] == first["secret"] and again["url"].endswith("/hook2")
 
 
-@pytest.mark.parametrize("name", ["../../etc/passwd", "a/b.mp4", "..", "x\\\\y"])
+@pytest.mark.parametrize("name", ["../../etc/passwd", "a/b.mp4", "..", "x\\\\y", "a\r\nSet-Cookie: x"])
 def test_path_like_names_are_refused(local_server, name):
     body = local_server.graphql("mutation($n: String) { createFile(type: \"mp4\", name: $n) { id } }", {"n": name})
     assert body["errors"][0]["errorType"] == "MoveValidationError"
