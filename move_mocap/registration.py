@@ -13,6 +13,8 @@ _MODULE_NAMES: tuple[str, ...] = (
     ".preferences",
     ".connection",
     ".importers.operator",
+    ".retarget_ui",
+    ".retarget_ops",
     ".props",
     ".runtime",
     ".ops_pipeline",

@@ -1,0 +1,82 @@
+"""Fixtures for the retarget tests: one .blend per session holding the three targets (Rigify rig from
+Blender's human metarig, Mixamo-named and UE5-named rigs, all A-pose) and the two CMU takes imported with
+Blender's BVH importer. Each test reopens it, so tests do not see each other's changes."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+bpy = pytest.importorskip("bpy")
+
+from . import rigs  # noqa: E402
+
+_REGISTERED = False
+
+
+def register_retarget_classes() -> None:
+    """Register the retarget panel and operators only (the rest of the add-on is not under test here)."""
+    global _REGISTERED
+    if _REGISTERED:
+        return
+    from move_mocap import retarget_ops, retarget_ui
+
+    for module in (retarget_ui, retarget_ops):
+        for cls in module.CLASSES:
+            bpy.utils.register_class(cls)
+        extra = getattr(module, "register_extra", None)
+        if extra:
+            extra()
+    _REGISTERED = True
+
+
+@pytest.fixture(scope="session")
+def world_blend(tmp_path_factory: pytest.TempPathFactory, cmu_bvh: Path, cmu_bvh_01: Path) -> Path:
+    path = tmp_path_factory.mktemp("retarget") / "world.blend"
+    bpy.ops.wm.read_factory_settings(use_empty=True)
+    bpy.context.scene.render.fps = 120
+    rigs.build_rigify()
+    bpy.ops.object.mode_set(mode="OBJECT")
+    rigs.build_named_rig("mixamo", "mixamo_rig")
+    rigs.build_named_rig("ue5", "ue5_rig")
+    rigs.import_bvh(str(cmu_bvh), "cmu_01_03")
+    rigs.import_bvh(str(cmu_bvh_01), "cmu_01_01")
+    bpy.ops.object.select_all(action="DESELECT")
+    bpy.ops.wm.save_as_mainfile(filepath=str(path))
+    return path
+
+
+class World:
+    """The reopened test scene."""
+
+    def __init__(self, path: Path) -> None:
+        bpy.ops.wm.open_mainfile(filepath=str(path))
+        register_retarget_classes()
+        self.path = path
+
+    def obj(self, name: str) -> bpy.types.Object:
+        return bpy.data.objects[name]
+
+    @property
+    def targets(self) -> dict[str, bpy.types.Object]:
+        return {"rigify": self.obj("rigify_rig"), "mixamo": self.obj("mixamo_rig"), "ue5": self.obj("ue5_rig")}
+
+    def keep_only(self, *objs: bpy.types.Object) -> None:
+        """Remove the other armatures (the metarig and Rigify's widgets stay, hidden)."""
+        keep = set(objs)
+        for o in list(bpy.data.objects):
+            if o.type == "ARMATURE" and o not in keep and o.name != "metarig":
+                bpy.data.objects.remove(o)
+
+    def select_pair(self, source: bpy.types.Object, target: bpy.types.Object) -> None:
+        for o in bpy.context.view_layer.objects:
+            o.select_set(False)
+        source.select_set(True)
+        target.select_set(True)
+        bpy.context.view_layer.objects.active = target
+
+
+@pytest.fixture
+def world(world_blend: Path) -> World:
+    return World(world_blend)
