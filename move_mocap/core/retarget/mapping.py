@@ -267,8 +267,9 @@ def detect(
         # Geometry fills slots the names did not, or replaces everything when names found almost nothing.
         if len([s for s in slots if s in BODY_SLOTS]) < 6:
             slots, used = {}, set()
+        named = dict(slots)
         for slot, bone in geo.items():
-            if slot not in slots and bone not in used and not _chain_conflict(slot, slots):
+            if slot not in slots and bone not in used and not _chain_conflict(slot, named):
                 slots[slot] = bone
                 used.add(bone)
                 by_geometry.add(slot)

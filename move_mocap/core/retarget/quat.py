@@ -196,6 +196,27 @@ def to_euler(q: np.ndarray, order: str) -> np.ndarray:
 
 
 def euler_continuous(e: np.ndarray, order: str, axis: int = 0) -> np.ndarray:
-    """Unwrap Euler angles over frames (``axis``) so that curves do not jump by 2 pi."""
-    del order  # the canonical branch (middle angle within +/- pi/2) is kept; only wraps are removed
-    return np.unwrap(np.asarray(e, dtype=np.float64), axis=axis)
+    """Make Euler angles continuous over frames (``axis``): remove 2 pi wraps and, where the canonical
+    solution flips branch near gimbal lock, use the equivalent triple (a_i + pi, pi - a_j, a_k + pi)
+    that is closest to the previous frame."""
+    e = np.moveaxis(np.asarray(e, dtype=np.float64), axis, 0)
+    out = np.unwrap(e, axis=0)
+    if len(out) < 2 or np.max(np.abs(np.diff(out, axis=0))) < 0.5:
+        return np.moveaxis(out, 0, axis)
+    i, j, k = (_AXIS[c] for c in order)
+    alt = e.copy()
+    alt[..., i] += np.pi
+    alt[..., j] = np.pi - alt[..., j]
+    alt[..., k] += np.pi
+    two_pi = 2.0 * np.pi
+    flat_e = e.reshape(len(e), -1, 3)
+    flat_a = alt.reshape(len(e), -1, 3)
+    res = np.empty_like(flat_e)
+    res[0] = flat_e[0]
+    for f in range(1, len(e)):
+        prev = res[f - 1]
+        c1 = flat_e[f] + two_pi * np.round((prev - flat_e[f]) / two_pi)
+        c2 = flat_a[f] + two_pi * np.round((prev - flat_a[f]) / two_pi)
+        better = np.sum((c2 - prev) ** 2, axis=-1) < np.sum((c1 - prev) ** 2, axis=-1)
+        res[f] = np.where(better[:, None], c2, c1)
+    return np.moveaxis(res.reshape(e.shape), 0, axis)

@@ -187,6 +187,21 @@ def quat_to_channels(q: np.ndarray, mode: str) -> np.ndarray:
         w = np.clip(q[..., 0], -1.0, 1.0)
         angle = 2.0 * np.arccos(w)
         s = np.sqrt(np.maximum(1.0 - w * w, 0.0))
-        axis = np.where(s[..., None] < 1e-8, np.array([0.0, 1.0, 0.0]), q[..., 1:] / np.maximum(s, 1e-8)[..., None])
+        valid = s > 1e-6
+        axis = q[..., 1:] / np.maximum(s, 1e-8)[..., None]
+        if valid.any() and not valid.all() and q.ndim == 2:
+            # Undefined axis at zero angle: hold the nearest defined one so the curves stay smooth.
+            idx = np.where(valid, np.arange(len(q)), -1)
+            idx = np.maximum.accumulate(idx)
+            idx = np.where(idx < 0, int(np.argmax(valid)), idx)
+            axis = axis[idx]
+        elif not valid.any():
+            axis = np.broadcast_to(np.array([0.0, 1.0, 0.0]), axis.shape)
+        if q.ndim == 2 and len(q) > 1:
+            # (angle, axis) and (-angle, -axis) are the same rotation: keep the axis from flipping.
+            flips = np.sum(axis[1:] * axis[:-1], axis=-1) < 0
+            sign = np.concatenate(([1.0], np.cumprod(np.where(flips, -1.0, 1.0))))
+            axis = axis * sign[:, None]
+            angle = np.unwrap(angle * sign)
         return np.concatenate((angle[..., None], axis), axis=-1)
     return Q.euler_continuous(Q.to_euler(q, mode), mode)

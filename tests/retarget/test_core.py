@@ -1,0 +1,208 @@
+"""The bpy-free retarget core: quaternion maths against closed forms, forward kinematics, mapping detection
+on Move's skeleton (names and geometry alone), presets, and the solver on a T-pose -> A-pose case."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from local_engine.motion import MOVE_BONES, MOVE_PARENTS, bone_name, rest_heads, rest_tails
+from move_mocap.core.retarget import quat as Q
+from move_mocap.core.retarget.mapping import (
+    SLOTS,
+    BoneMapping,
+    detect,
+    detect_by_geometry,
+)
+from move_mocap.core.retarget.skeleton import Skeleton, channels_to_quat, forward_kinematics, quat_to_channels
+from move_mocap.core.retarget.solver import SolveOptions, SourceTake, hierarchy_model, solve
+
+ROOT = Path(__file__).resolve().parents[2]
+
+
+def test_core_imports_without_bpy() -> None:
+    code = (
+        "import sys; sys.modules['bpy'] = None; sys.modules['mathutils'] = None\n"
+        "import move_mocap.core.retarget.solver, move_mocap.core.retarget.mapping\n"
+        "assert 'bpy' not in [m for m in sys.modules if sys.modules[m] is not None]\n"
+    )
+    subprocess.run([sys.executable, "-c", code], check=True, cwd=ROOT)
+
+
+def _rot_x(a: float) -> np.ndarray:
+    c, s = np.cos(a), np.sin(a)
+    return np.array([[1, 0, 0], [0, c, -s], [0, s, c]])
+
+
+def _rot_y(a: float) -> np.ndarray:
+    c, s = np.cos(a), np.sin(a)
+    return np.array([[c, 0, s], [0, 1, 0], [-s, 0, c]])
+
+
+def _rot_z(a: float) -> np.ndarray:
+    c, s = np.cos(a), np.sin(a)
+    return np.array([[c, -s, 0], [s, c, 0], [0, 0, 1]])
+
+
+def test_quaternions_match_rotation_matrices() -> None:
+    rng = np.random.default_rng(1)
+    ang = rng.uniform(-3, 3, size=(200, 3))
+    mats = np.array([_rot_z(z) @ _rot_y(y) @ _rot_x(x) for x, y, z in ang])  # Blender 'XYZ'
+    q = Q.from_euler(ang, "XYZ")
+    assert np.allclose(Q.to_matrix(q), mats, atol=1e-12)
+    assert np.allclose(np.abs(np.sum(Q.from_matrix(mats) * q, -1)), 1.0)
+    v = rng.normal(size=(200, 3))
+    assert np.allclose(Q.rotate(q, v), np.einsum("nij,nj->ni", mats, v))
+    assert np.allclose(Q.to_matrix(Q.mul(q[:-1], q[1:])), mats[:-1] @ mats[1:])
+    for order in ("XYZ", "XZY", "YXZ", "YZX", "ZXY", "ZYX"):
+        back = Q.from_euler(Q.to_euler(q, order), order)
+        assert np.allclose(np.abs(np.sum(back * q, -1)), 1.0), order
+    a, b = rng.normal(size=(50, 3)), rng.normal(size=(50, 3))
+    moved = Q.rotate(Q.swing(a, b), a)
+    assert np.allclose(moved / np.linalg.norm(moved, axis=1)[:, None], b / np.linalg.norm(b, axis=1)[:, None])
+
+
+def test_channel_conversions_are_continuous() -> None:
+    t = np.linspace(0, 6 * np.pi, 500)
+    q = Q.from_axis_angle(np.array([0.3, 1.0, 0.2]), t)
+    for mode in ("QUATERNION", "XYZ", "ZYX", "AXIS_ANGLE"):
+        ch = quat_to_channels(q, mode)
+        assert np.max(np.abs(np.diff(ch, axis=0))) < 1.0, mode  # no 2 pi or branch jumps
+        assert np.allclose(np.abs(np.sum(channels_to_quat(ch, mode) * q, -1)), 1.0), mode
+
+
+def _move_skeleton(names: list[str] | None = None, rest: str = "T") -> Skeleton:
+    heads, tails = rest_heads(), rest_tails()
+    if rest == "A":  # lower the arms by 40 degrees about the forward axis, around the shoulder joints
+        for side, sx in (("Left", 1.0), ("Right", -1.0)):
+            pivot = heads[MOVE_BONES.index(f"{side}Arm")]
+            r = Q.from_axis_angle(np.array([0.0, 1.0, 0.0]), np.radians(40) * sx)
+            for i, n in enumerate(MOVE_BONES):
+                if n.startswith(side) and ("Arm" in n or "Hand" in n):
+                    heads[i] = pivot + Q.rotate(r, heads[i] - pivot)
+                    tails[i] = pivot + Q.rotate(r, tails[i] - pivot)
+    names = names or list(MOVE_BONES)
+    rename = dict(zip(MOVE_BONES, names))
+    rot = []
+    rng = np.random.default_rng(4)
+    for h, t in zip(heads, tails):  # each bone's Y along head->tail, with an arbitrary roll
+        y = (t - h) / np.linalg.norm(t - h)
+        r = Q.swing(np.array([0.0, 1.0, 0.0]), y)
+        rot.append(Q.mul(r, Q.from_axis_angle(np.array([0.0, 1.0, 0.0]), rng.uniform(-3, 3))))
+    mats = np.zeros((len(names), 4, 4))
+    mats[:, :3, :3] = Q.to_matrix(np.array(rot))
+    mats[:, :3, 3] = heads
+    mats[:, 3, 3] = 1
+    parents = [rename[MOVE_PARENTS[n]] if MOVE_PARENTS[n] else None for n in MOVE_BONES]
+    return Skeleton.from_matrices(names, parents, mats, tails)
+
+
+def test_forward_kinematics_matches_closed_form() -> None:
+    skel = _move_skeleton()
+    f = 3
+    rng = np.random.default_rng(2)
+    basis = Q.normalize(rng.normal(size=(f, len(skel), 4)))
+    rot, head = forward_kinematics(skel, basis)
+    # Closed form for one chain with 4x4 matrices: pose = pose_parent @ rest_parent^-1 @ rest @ basis.
+    def m4(q: np.ndarray, t: np.ndarray) -> np.ndarray:
+        m = np.eye(4)
+        m[:3, :3] = Q.to_matrix(q)
+        m[:3, 3] = t
+        return m
+    for k in range(f):
+        pose: dict[int, np.ndarray] = {}
+        for i in range(len(skel)):
+            rest = m4(skel.rest_rot[i], skel.rest_head[i])
+            local = rest @ m4(basis[k, i], np.zeros(3))
+            p = skel.parents[i]
+            if p >= 0:
+                local = pose[p] @ np.linalg.inv(m4(skel.rest_rot[p], skel.rest_head[p])) @ local
+            pose[i] = local
+            assert np.allclose(pose[i][:3, :3], Q.to_matrix(rot[k, i]), atol=1e-9)
+            assert np.allclose(pose[i][:3, 3], head[k, i], atol=1e-9)
+
+
+def test_detect_move_names_with_namespace() -> None:
+    names = [bone_name(b, 2) for b in MOVE_BONES] + [bone_name(b, 1) for b in MOVE_BONES]
+    det = detect(names)
+    assert det.profile == "move"
+    assert det.namespace == "_1:"
+    assert det.slots["hips"] == "_1:Hips"
+    assert det.slots["forearm.R"] == "_1:RightForeArm"
+    assert det.slots["middle_3.L"] == "_1:LeftHandMiddle3"
+    assert [det.slots[s] for s in ("spine_1", "spine_2")] == ["_1:Spine", "_1:Spine1"]
+    assert detect(names, namespace="_2:").slots["head"] == "_2:Head"
+    body_and_fingers = [s for s in SLOTS if (s not in ("root", "neck_2") and not s.startswith("spine_")) or s in ("spine_1", "spine_2")]
+    assert all(s in det.slots for s in body_and_fingers), [s for s in body_and_fingers if s not in det.slots]
+
+
+@pytest.mark.parametrize("rest", ["T", "A"])
+def test_detect_by_geometry_on_unknown_names(rest: str) -> None:
+    unknown = [f"bone_{i:03d}" for i in range(len(MOVE_BONES))]
+    skel = _move_skeleton(unknown, rest)
+    geo = detect_by_geometry(skel.names, list(skel.parents), skel.rest_head, skel.rest_tail)
+    truth = detect(list(MOVE_BONES)).slots
+    rename = dict(zip(MOVE_BONES, unknown))
+    expected = {s: rename[b] for s, b in truth.items()}
+    wrong = {s: (geo.get(s), b) for s, b in expected.items() if geo.get(s) != b}
+    assert not wrong
+    full = detect(skel.names, list(skel.parents), skel.rest_head, skel.rest_tail)
+    assert full.slots == expected and full.by_geometry == set(expected)
+
+
+def test_preset_round_trip(tmp_path: Path) -> None:
+    m = BoneMapping(source={"hips": "_1:Hips", "thumb_2.L": "_1:LeftHandThumb2"},
+                    target={"hips": "torso", "thumb_2.L": "thumb.02.L", "root": "root"},
+                    source_profile="move", target_profile="rigify_fk")
+    path = tmp_path / "m.json"
+    m.save(path)
+    data = json.loads(path.read_text())
+    assert data["format"] == "move_mocap.retarget_mapping" and data["slots"]["hips"] == {"source": "_1:Hips", "target": "torso"}
+    back = BoneMapping.load(path)
+    assert back == m
+    data["slots"]["elbow"] = {"source": "x"}
+    path.write_text(json.dumps(data))
+    with pytest.raises(ValueError, match="unknown slot"):
+        BoneMapping.load(path)
+
+
+def test_solver_t_pose_source_onto_a_pose_target() -> None:
+    src = _move_skeleton(rest="T")
+    tgt = _move_skeleton([f"t_{n}" for n in MOVE_BONES], rest="A")
+    tgt.object_loc = np.array([2.0, 0.0, 0.0])
+    frames = 40
+    rng = np.random.default_rng(9)
+    t = np.linspace(0, 1, frames)[:, None, None]
+    axes = rng.normal(size=(1, len(src), 3))
+    basis = Q.from_axis_angle(np.broadcast_to(axes, (frames, len(src), 3)), (1.2 * t[..., 0]) * np.ones((1, len(src))))
+    loc = np.zeros((frames, len(src), 3))
+    loc[:, 0, 1] = np.linspace(0, 2, frames)  # walk 2 m along -Y... in the hips' local Y
+    rot, head = forward_kinematics(src, basis, loc)
+    src_slots = detect(src.names).slots
+    mapping = BoneMapping(source=src_slots, target={s: f"t_{b}" for s, b in src_slots.items()})
+    model = hierarchy_model(tgt, list(mapping.target.values()))
+    res = solve(SourceTake(src, rot, head), tgt, model, mapping, SolveOptions(floor_clamp=False))
+    # Target FK from the solved channels must put every mapped segment along the source's.
+    trot = np.tile(Q.IDENTITY, (frames, len(tgt), 1))
+    tloc = np.zeros((frames, len(tgt), 3))
+    for b, q in res.rotations.items():
+        trot[:, tgt.index[b]] = q
+    for b, v in res.locations.items():
+        tloc[:, tgt.index[b]] = v
+    _prot, phead = forward_kinematics(tgt, trot, tloc)
+    for slot, nxt in (("upper_arm.L", "forearm.L"), ("forearm.R", "hand.R"), ("thigh.L", "shin.L"),
+                      ("index_1.L", "index_2.L"), ("shin.R", "foot.R")):
+        s0, s1 = src.index[mapping.source[slot]], src.index[mapping.source[nxt]]
+        t0, t1 = tgt.index[mapping.target[slot]], tgt.index[mapping.target[nxt]]
+        ang = np.degrees(Q.angle_between(head[:, s1] - head[:, s0], phead[:, t1] - phead[:, t0]))
+        assert ang.max() < 1e-4, slot
+    # Same proportions: translation scale 1, hips path preserved (offset by the object location).
+    assert res.scale == pytest.approx(1.0)
+    hips_t = tgt.to_world_points(phead[:, tgt.index[mapping.target["hips"]]])
+    hips_s = src.to_world_points(head[:, 0])
+    assert np.allclose(hips_t - hips_s, [2.0, 0.0, 0.0], atol=1e-9)
