@@ -98,19 +98,25 @@ def estimate_ground(points_cam: np.ndarray, fit_plane: bool = True) -> Ground:
         R = _axes(up)
         return Ground(R, np.zeros(3), False, 0.0, 0.0, "level")
     low = feet[ok][np.arange(ok.sum()), np.argmax(feet[ok, :, 1], axis=1)]  # largest y = lowest point
+    line = None
     if fit_plane and len(low) >= 20:
-        spread = np.linalg.svd(low - low.mean(0), compute_uv=False)
-        if spread[1] / np.sqrt(len(low)) > 0.15:  # the feet cover enough of the floor in two directions
+        _, spread, axes = np.linalg.svd(low - low.mean(0), full_matrices=False)
+        spread = spread / np.sqrt(len(low))
+        if spread[1] > 0.15:  # the feet cover enough of the floor in two directions
             n = _robust_plane(low)
             if n is not None:
                 n = n if n[1] < 0 else -n
                 if np.degrees(np.arccos(np.clip(-n[1], -1, 1))) < 45:
                     up, fitted = n, True
-    if not fitted:
-        up, body = _body_up(points_cam), True
-        fitted = False
-    else:
-        body = False
+        elif spread[0] > 0.2:  # walking along a line: the floor contains that line
+            line = axes[0]
+    body = not fitted
+    if body:
+        up = _body_up(points_cam)
+        if line is not None:  # the trunk's up, made perpendicular to the line the feet walked
+            constrained = up - (up @ line) * line
+            if np.linalg.norm(constrained) > 0.5:
+                up = constrained / np.linalg.norm(constrained)
     R = _axes(up)
     heights = low @ R[2]
     floor = np.percentile(heights, 5) if not fitted else np.median(heights[heights < np.percentile(heights, 60)])
@@ -168,3 +174,24 @@ def lift(world: np.ndarray, image: np.ndarray, visibility: np.ndarray, K: np.nda
     t = root_translation(world, image, visibility, K)
     cam = world + t[:, None, :]
     return snap_to_rays(cam, image, K, snap) if snap else cam
+
+
+def settle_on_floor(world: np.ndarray, fps: float, window_s: float = 1.2) -> tuple[np.ndarray, float]:
+    """Remove slow vertical drift of a monocular take: over any ``window_s`` someone walking, standing or
+    jumping touches the floor, so the lowest foot landmark within a sliding window is taken as floor level
+    and the body is moved by that (low-passed) amount. Returns the corrected points and the largest shift."""
+    feet = world[:, FEET, 2]
+    ok = np.isfinite(feet).any(axis=1)
+    feet_z = np.full(len(world), np.nan)
+    feet_z[ok] = np.nanmin(feet[ok], axis=1)
+    if ok.sum() < 3:
+        return world, 0.0
+    idx = np.arange(len(world))
+    z = np.interp(idx, idx[ok], feet_z[ok])
+    half = max(1, round(window_s * fps / 2))
+    floor = np.array([z[max(0, i - half): i + half + 1].min() for i in range(len(z))])
+    from .filters import one_euro_zero_phase
+    floor = one_euro_zero_phase(floor[:, None, None], fps, min_cutoff=0.5, beta=0.0)[:, 0, 0]
+    out = world.copy()
+    out[..., 2] -= floor[:, None]
+    return out, float(np.abs(floor).max())

@@ -232,25 +232,51 @@ def forward_kinematics(rotations: np.ndarray, hips_positions: np.ndarray, heads:
     return ph, pt
 
 
-def detect_contacts(heads: np.ndarray, tails: np.ndarray, fps: float, floor_z: float = 0.0,
-                    height: float = 0.06, speed: float = 0.5) -> np.ndarray:
-    """(F, 2) bool: left/right foot planted (its lowest point near the floor and its ball nearly still),
-    with hysteresis and at least 3 frames per contact."""
+def detect_contacts(heads: np.ndarray, rest_heads_: np.ndarray, fps: float, height: float = 0.05,
+                    speed: float = 0.5) -> np.ndarray:
+    """(F, 2) bool: left/right foot planted. Judged on the ankle (a body joint, steadier than the foot
+    landmarks): within ``height`` of its lowest level over the take and moving slower than ``speed`` m/s
+    horizontally, with hysteresis and at least 3 frames per contact."""
     out = np.zeros((len(heads), 2), bool)
     for c, side in enumerate(("Left", "Right")):
-        ball = heads[:, BONE_INDEX[side + "ToeBase"]]
-        low = np.minimum(np.minimum(ball[:, 2], tails[:, BONE_INDEX[side + "ToeBase"], 2]),
-                         heads[:, BONE_INDEX[side + "Foot"], 2] - 0.06) - floor_z
-        v = np.zeros(len(ball))
-        if len(ball) > 1:
-            v[1:] = np.linalg.norm(np.diff(ball[:, :2], axis=0), axis=1) * fps
+        i = BONE_INDEX[side + "Foot"]
+        ankle = heads[:, i]
+        low = ankle[:, 2] - rest_heads_[i, 2]
+        level = float(np.clip(np.percentile(low, 5), -0.15, 0.2))
+        v = np.zeros(len(ankle))
+        if len(ankle) > 1:
+            v[1:] = np.linalg.norm(np.diff(ankle[:, :2], axis=0), axis=1) * fps
             v[0] = v[1]
         on = False
-        for f in range(len(ball)):
-            on = low[f] < height * 1.5 and v[f] < speed * 1.5 if on else low[f] < height and v[f] < speed
+        for f in range(len(ankle)):
+            if on:
+                on = low[f] < level + height * 1.5 and v[f] < speed * 1.5
+            else:
+                on = low[f] < level + height and v[f] < speed
             out[f, c] = on
         out[:, c] = _min_run(out[:, c], 3)
     return out
+
+
+def flatten_planted_feet(mats: np.ndarray, contacts: np.ndarray, ramp: int = 5) -> np.ndarray:
+    """A planted foot lies flat: keep only its heading (rotation about Z) while in contact, blending back to
+    the observed orientation over ``ramp`` frames around each contact."""
+    mats = mats.copy()
+    for c, side in enumerate(("Left", "Right")):
+        weight = _ramp(contacts[:, c], contacts[:, c].astype(float)[:, None], ramp)[:, 0]
+        use = weight > 0
+        if not use.any():
+            continue
+        for b in ("Foot", "ToeBase"):
+            i = BONE_INDEX[side + b]
+            fwd = mats[use, i] @ np.array([0.0, -1.0, 0.0])
+            yaw = np.arctan2(fwd[:, 0], -fwd[:, 1])
+            cz, sz = np.cos(yaw), np.sin(yaw)
+            flat = np.zeros((use.sum(), 3, 3))
+            flat[:, 0, 0], flat[:, 0, 1], flat[:, 1, 0], flat[:, 1, 1], flat[:, 2, 2] = cz, -sz, sz, cz, 1.0
+            q = slerp(quat_from_matrix(mats[use, i]), quat_from_matrix(flat), weight[use][:, None])
+            mats[use, i] = quat_to_matrix(q)
+    return mats
 
 
 def _min_run(mask: np.ndarray, n: int) -> np.ndarray:
@@ -352,7 +378,7 @@ def _rotation_between(a: np.ndarray, b: np.ndarray) -> np.ndarray:
     a, b = normalize(a), normalize(b)
     v = np.cross(a, b)
     c = (a * b).sum(-1)
-    vx = np.zeros(a.shape[:-1] + (3, 3))
+    vx = np.zeros((*a.shape[:-1], 3, 3))
     vx[..., 0, 1], vx[..., 0, 2], vx[..., 1, 2] = -v[..., 2], v[..., 1], -v[..., 0]
     vx[..., 1, 0], vx[..., 2, 0], vx[..., 2, 1] = v[..., 2], -v[..., 1], v[..., 0]
     k = 1.0 / np.maximum(1.0 + c, 1e-9)
@@ -390,10 +416,12 @@ def fit(joints: np.ndarray, fps: float, *, weights: np.ndarray | None = None, ha
     rest_hip_mid = 0.5 * (heads[BONE_INDEX["LeftUpLeg"]] + heads[BONE_INDEX["RightUpLeg"]])
     hips_pos = hip_mid + mats[:, BONE_INDEX["Hips"]] @ (heads[BONE_INDEX["Hips"]] - rest_hip_mid)
     ph, pt = forward_kinematics(mats, hips_pos, heads, tails)
-    contacts = detect_contacts(ph, pt, fps)
+    contacts = detect_contacts(ph, heads, fps)
     meta = dict(metadata or {})
     if pin and contacts.any():
         before = foot_slide(ph, contacts, fps)
+        mats = flatten_planted_feet(mats, contacts)
+        ph, pt = forward_kinematics(mats, hips_pos, heads, tails)
         if floor:  # the body's height follows the planted feet slowly (no bobbing), the legs do the rest
             hips_pos = hips_pos + _floor_drift(ph, pt, contacts, fps)
             ph, pt = forward_kinematics(mats, hips_pos, heads, tails)

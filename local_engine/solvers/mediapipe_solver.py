@@ -150,6 +150,9 @@ class MediapipeSolver:
         ground_source = {"feet plane": "floor plane fitted to the feet", "body": "camera tilt from the trunk",
                          "level": "level camera assumed", "calibration": "calibration"}[ground.source]
         world = ground.apply(cam_pts)
+        drift = 0.0
+        if floor and ground.source != "calibration":
+            world, drift = monocular.settle_on_floor(world, track.fps)
         hands = None
         if fingers and track.hands_world is not None:
             hands = track.hands_world @ ground.R.T
@@ -160,7 +163,8 @@ class MediapipeSolver:
             "person_selection": selection,
             "camera": {"intrinsics": "calibration" if calibrated else f"estimated ({self.focal_35mm:g} mm lens)",
                        "focal_px": round(float(K[0, 0]), 1), "ground": ground_source,
-                       "camera_height_m": round(ground.camera_height, 3), "tilt_deg": round(ground.tilt_deg, 2)},
+                       "camera_height_m": round(ground.camera_height, 3), "tilt_deg": round(ground.tilt_deg, 2),
+                       "floor_drift_removed_m": round(drift, 3)},
             "stats": {"landmarks": track.stats},
             **fit_meta,
         }
@@ -254,8 +258,11 @@ def _fit(world: np.ndarray, fps: float, visibility: np.ndarray, hands: np.ndarra
     if fingers:
         if hands is not None and np.isfinite(hands[..., 0, 0]).any():
             seen = np.isfinite(hands[..., 0, 0])
-            hf, _ = filters.fill_gaps(hands.reshape(len(hands), -1, 3))
-            hf = filters.one_euro_zero_phase(hf, fps, min_cutoff=2.0, beta=2.0).reshape(hands.shape)
+            hf = np.full(hands.shape, np.nan)
+            for side in (0, 1):  # each hand on its own: one may never be seen
+                if seen[:, side].any():
+                    filled, _ = filters.fill_gaps(hands[:, side])
+                    hf[:, side] = filters.one_euro_zero_phase(filled, fps, min_cutoff=2.0, beta=2.0)
             hands = np.where(seen[..., None, None], hf, np.nan)
             finger_note = (f"tracked with mediapipe hands where visible (left {seen[:, 0].mean():.0%}, right "
                            f"{seen[:, 1].mean():.0%} of frames); at rest elsewhere")
