@@ -91,5 +91,14 @@ def matrix_to_euler_xyz(m: np.ndarray) -> np.ndarray:
     return np.stack([x, y, z], -1)
 
 
+def matrix_to_move_euler_xyz(m: np.ndarray) -> np.ndarray:
+    """(..., 3) angles (x, y, z) with m = Rx @ Ry @ Rz: Move's MOTION_DATA ``euler_xyz`` (the angles applied
+    in the order the axes are named, as Move's own sample file shows)."""
+    y = np.arcsin(np.clip(m[..., 0, 2], -1.0, 1.0))
+    x = np.arctan2(-m[..., 1, 2], m[..., 2, 2])
+    z = np.arctan2(-m[..., 0, 1], m[..., 0, 0])
+    return np.stack([x, y, z], -1)
+
+
 def euler_xyz_to_matrix(e: np.ndarray) -> np.ndarray:
     return axis_matrix("Z", e[..., 2]) @ axis_matrix("Y", e[..., 1]) @ axis_matrix("X", e[..., 0])

@@ -69,8 +69,11 @@ def addon(tmp_path_factory: pytest.TempPathFactory):
     import sys
 
     os.environ["MOVE_MOCAP_USER_DIR"] = str(tmp_path_factory.mktemp("move_mocap_user"))
-    import addon_utils
-    import bpy  # noqa: F401  (puts Blender's own modules on the path)
+    import importlib
+
+    import bpy  # noqa: F401  (must come first: it puts Blender's own modules on the path)
+
+    addon_utils = importlib.import_module("addon_utils")
 
     if str(ROOT) not in sys.path:
         sys.path.insert(0, str(ROOT))

@@ -6,7 +6,8 @@ Shape, as Move's own sample (motion_data_excerpt.json)::
       "rotations": [rx, ry, rz], "torques": [...], "reaction_forces": 0.0}, ...}}, ...]}
 
 Positions are joint centres in metres, Z up. Rotations are each joint's rotation relative to its parent
-joint (the root's relative to the world), as XYZ Euler angles in radians, so every joint is ``euler_xyz``
+joint (the root's relative to the world), as XYZ Euler angles in radians in Move's convention
+(``euler_xyz``: R = Rx(a0) @ Ry(a1) @ Rz(a2), the order the real sample fits), so every joint is ``euler_xyz``
 (Move reduces some joints to one axis; we keep all three). No dynamics are estimated: torques are zeros.
 ``reaction_forces`` is the body weight (75 kg x g) shared between the toes of the feet in contact.
 A second actor goes in ``mocap_data_actor_2`` and so on.
@@ -21,7 +22,7 @@ import numpy as np
 
 from ..kinematics import forward_kinematics
 from ..motion import MoveMotion
-from ..rotations import matrix_to_euler_xyz, quat_to_matrix
+from ..rotations import matrix_to_move_euler_xyz, quat_to_matrix
 
 BODY_WEIGHT_N = 75.0 * 9.81
 
@@ -57,7 +58,7 @@ def motion_data_frames(motion: MoveMotion) -> list[dict]:
     for joint, (bone, parent) in JOINTS.items():
         b = index[bone]
         rel = rot[:, b] if parent is None else np.swapaxes(rot[:, index[parent]], -1, -2) @ rot[:, b]
-        per_joint[joint] = (heads[:, b], matrix_to_euler_xyz(rel))
+        per_joint[joint] = (heads[:, b], matrix_to_move_euler_xyz(rel))
     frames = []
     for f in range(motion.frame_count):
         n_contact = int(contacts[f].sum())

@@ -150,12 +150,18 @@ def test_motion_data_matches_moves_shape_and_the_motion(written):
 
 
 def test_root_rotation_in_motion_data_is_the_hips_rotation(written):
-    from local_engine.rotations import euler_xyz_to_matrix, quat_to_matrix
+    from local_engine.rotations import quat_to_matrix
 
     motion, files, _ = written
     frames = json.loads(files["MOTION_DATA"].read_text())["mocap_data"]
     for f in FRAMES:
-        m = euler_xyz_to_matrix(np.array(frames[f]["joint_data"]["Root"]["rotations"]))
+        x, y, z = frames[f]["joint_data"]["Root"]["rotations"]
+        # Move's euler_xyz, composed independently of the engine's code: Rx(x) @ Ry(y) @ Rz(z).
+        cx, sx, cy, sy, cz, sz = np.cos(x), np.sin(x), np.cos(y), np.sin(y), np.cos(z), np.sin(z)
+        rx = np.array([[1, 0, 0], [0, cx, -sx], [0, sx, cx]])
+        ry = np.array([[cy, 0, sy], [0, 1, 0], [-sy, 0, cy]])
+        rz = np.array([[cz, -sz, 0], [sz, cz, 0], [0, 0, 1]])
+        m = rx @ ry @ rz
         assert np.allclose(m, quat_to_matrix(motion.rotations[f, 0]), atol=1e-9)
 
 
