@@ -11,11 +11,11 @@ from .backoff import PollSchedule
 from .events import Cancelled, Event, Failed, HistoryLoaded, Notice, Progress, ReadyToApply, StageChanged
 from .failures import ErrorKind, StageFailure
 from .journal import FileRow, Journal, SubmissionRow
-from .model import Footage, Stage, State, SubmissionSpec
+from .model import Footage, Stage, State, SubmissionSpec, submission_key
 from .runner import Pipeline, PipelineConfig
 
 __all__ = [
     "Cancelled", "ErrorKind", "Event", "Failed", "FileRow", "Footage", "HistoryLoaded", "Journal", "Notice",
     "Pipeline", "PipelineConfig", "PollSchedule", "Progress", "ReadyToApply", "Stage", "StageChanged",
-    "StageFailure", "State", "SubmissionRow", "SubmissionSpec",
+    "StageFailure", "State", "SubmissionRow", "SubmissionSpec", "submission_key",
 ]

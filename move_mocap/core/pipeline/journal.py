@@ -17,11 +17,11 @@ import time
 import uuid
 from collections.abc import Iterator
 from contextlib import contextmanager
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
 
-from .model import Kind, Stage, State, SubmissionSpec
+from .model import KEY_FIELD, Kind, Stage, State, SubmissionSpec
 
 SCHEMA_VERSION = 1
 
@@ -157,26 +157,58 @@ class Journal:
     def create(self, spec: SubmissionSpec, *, endpoint: str, output_dir: str, kind: Kind = Kind.SUBMISSION,
                submission_id: str | None = None, job_id: str | None = None) -> str:
         """A new submission (and its file rows); returns its id (a uuid, also its server metadata tag)."""
+        with self._tx() as db:
+            return self._insert(db, spec, endpoint=endpoint, output_dir=output_dir, kind=kind,
+                                submission_id=submission_id, job_id=job_id)
+
+    def create_once(self, spec: SubmissionSpec, key: str, *, endpoint: str, output_dir: str) -> tuple[str, bool]:
+        """The submission journaled under ``key`` for ``endpoint`` (newest), else a new one stored with it.
+
+        Returns (id, created). Lookup and insert run in one write transaction, so two processes running
+        the same batch at once still make one submission per key.
+        """
+        with self._tx() as db:
+            row = db.execute(
+                "SELECT id FROM submissions WHERE endpoint=? AND json_extract(spec, '$.extra." + KEY_FIELD
+                + "')=? ORDER BY created DESC LIMIT 1", (endpoint, key)).fetchone()
+            if row is not None:
+                return str(row["id"]), False
+            keyed = replace(spec, extra={**spec.extra, KEY_FIELD: key})
+            return self._insert(db, keyed, endpoint=endpoint, output_dir=output_dir), True
+
+    def find_by_key(self, key: str, *, endpoint: str | None = None) -> SubmissionRow | None:
+        """The newest submission journaled under ``key`` (see ``model.submission_key``), or None."""
+        sql = "SELECT * FROM submissions WHERE json_extract(spec, '$.extra." + KEY_FIELD + "')=?"
+        args: list[Any] = [key]
+        if endpoint is not None:
+            sql += " AND endpoint=?"
+            args.append(endpoint)
+        with self._lock:
+            row = self._db.execute(sql + " ORDER BY created DESC LIMIT 1", args).fetchone()
+        return _submission(row) if row else None
+
+    @staticmethod
+    def _insert(db: sqlite3.Connection, spec: SubmissionSpec, *, endpoint: str, output_dir: str,
+                kind: Kind = Kind.SUBMISSION, submission_id: str | None = None, job_id: str | None = None) -> str:
         sid = submission_id or uuid.uuid4().hex
         now = time.time()
         stage = Stage.JOB if job_id else Stage.NEW
-        with self._tx() as db:
-            db.execute(
-                "INSERT INTO submissions (id, kind, created, updated, endpoint, spec, stage, state, job_id, "
-                "output_dir) VALUES (?,?,?,?,?,?,?,?,?,?)",
-                (sid, kind.value, now, now, endpoint, spec.to_json(), stage.value, State.ACTIVE.value, job_id,
-                 output_dir),
-            )
-            if kind is Kind.SUBMISSION:
-                rows = [("take", i, f.path) for i, f in enumerate(spec.footage)]
-                rows += [("volume", i, f.path) for i, f in enumerate(spec.calibration)]
-                for role, idx, path in rows:
-                    try:
-                        size = Path(path).stat().st_size
-                    except OSError:
-                        size = 0
-                    db.execute("INSERT INTO files (submission_id, role, idx, path, size) VALUES (?,?,?,?,?)",
-                               (sid, role, idx, path, size))
+        db.execute(
+            "INSERT INTO submissions (id, kind, created, updated, endpoint, spec, stage, state, job_id, "
+            "output_dir) VALUES (?,?,?,?,?,?,?,?,?,?)",
+            (sid, kind.value, now, now, endpoint, spec.to_json(), stage.value, State.ACTIVE.value, job_id,
+             output_dir),
+        )
+        if kind is Kind.SUBMISSION:
+            rows = [("take", i, f.path) for i, f in enumerate(spec.footage)]
+            rows += [("volume", i, f.path) for i, f in enumerate(spec.calibration)]
+            for role, idx, path in rows:
+                try:
+                    size = Path(path).stat().st_size
+                except OSError:
+                    size = 0
+                db.execute("INSERT INTO files (submission_id, role, idx, path, size) VALUES (?,?,?,?,?)",
+                           (sid, role, idx, path, size))
         return sid
 
     # ------------------------------------------------------------------------------------------- read

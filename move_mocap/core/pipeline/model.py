@@ -6,6 +6,7 @@ Plain data, JSON round-trippable (the journal stores the spec). Validation retur
 
 from __future__ import annotations
 
+import hashlib
 import json
 from dataclasses import asdict, dataclass, field
 from enum import StrEnum
@@ -137,6 +138,43 @@ class SubmissionSpec:
             data["clip_window"] = tuple(data["clip_window"])
         known = set(cls.__dataclass_fields__)
         return cls(**{k: v for k, v in data.items() if k in known})
+
+
+#: ``SubmissionSpec.extra`` entry holding :func:`submission_key` (``Pipeline.submit_once`` sets it).
+KEY_FIELD = "submission_key"
+
+
+def _identity(f: Footage) -> list[object]:
+    """A video's content identity: resolved path, size and modification time (ns); missing: path only."""
+    path = Path(f.path).expanduser()
+    try:
+        st = path.stat()
+        return [str(path.resolve()), st.st_size, st.st_mtime_ns, f.device_label, f.lens]
+    except OSError:
+        return [str(path.absolute()), None, None, f.device_label, f.lens]
+
+
+def submission_key(spec: SubmissionSpec) -> str:
+    """A stable key for "this footage processed with these settings".
+
+    Two specs get the same key when their videos are the same files (path, size, modification time) and
+    everything the server is asked to do is the same (model, options, actors, clip window, outputs, height,
+    area, labels). What only concerns this machine (name, target armature, .blend file, ``extra``) is left
+    out, so the same video onto another rig is still the same job. Editing or replacing a video changes it.
+    """
+    doc = {
+        "footage": [_identity(f) for f in spec.footage],
+        "calibration": [_identity(f) for f in spec.calibration],
+        "multi_camera": spec.multi_camera, "model": spec.model, "track_fingers": spec.track_fingers,
+        "track_ball": spec.track_ball, "floor_plane": spec.floor_plane,
+        "number_of_actors": spec.number_of_actors,
+        "clip_window": [float(x) for x in spec.clip_window] if spec.clip_window is not None else None,
+        "outputs": sorted({o.upper() for o in spec.outputs}),
+        "human_height": round(float(spec.human_height), 4) if spec.multi_camera else None,
+        "area_type": spec.area_type if spec.multi_camera else None,
+    }
+    text = json.dumps(doc, sort_keys=True, separators=(",", ":"))
+    return hashlib.sha256(text.encode()).hexdigest()[:32]
 
 
 def pick_applicable(files: dict[str, str]) -> tuple[str, str] | None:

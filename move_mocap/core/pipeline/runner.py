@@ -40,7 +40,7 @@ from .backoff import PollSchedule
 from .events import Cancelled, Event, Failed, HistoryLoaded, Notice, Progress, ReadyToApply, StageChanged
 from .failures import ErrorKind, StageFailure, classify
 from .journal import Journal, SubmissionRow
-from .model import Kind, Stage, State, SubmissionSpec
+from .model import Kind, Stage, State, SubmissionSpec, submission_key
 
 log = logging.getLogger(__name__)
 
@@ -132,6 +132,19 @@ class Pipeline:
         if start:
             self.start(sid)
         return sid
+
+    def submit_once(self, spec: SubmissionSpec, *, start: bool = False) -> tuple[str, bool]:
+        """Journal ``spec`` unless the same footage and settings (``model.submission_key``) already are,
+        for this endpoint; returns (id, created). An existing submission is returned as it is (finished,
+        failed or unfinished: the caller decides to apply, retry or resume it); ``start`` runs a new one."""
+        problem = spec.validate()
+        if problem:
+            raise ValueError(problem)
+        sid, created = self.journal.create_once(spec, submission_key(spec), endpoint=self.config.endpoint,
+                                                output_dir=str(self.config.download_dir))
+        if created and start:
+            self.start(sid)
+        return sid, created
 
     def adopt_job(self, job_id: str, *, target: str = "", name: str = "", blend_file: str = "",
                   start: bool = True) -> str:
