@@ -6,6 +6,7 @@ Usage: python install_check.py ZIP
 
 from __future__ import annotations
 
+import importlib
 import importlib.abc
 import importlib.machinery
 import json
@@ -46,8 +47,9 @@ def class_names() -> set[str]:
 
 def main(zip_path: str) -> None:
     sys.meta_path.insert(0, HideOtherCopies(os.environ["BLENDER_USER_RESOURCES"]))
-    import addon_utils
     import bpy  # first: it puts Blender's modules (addon_utils) on the path
+
+    addon_utils = importlib.import_module("addon_utils")
 
     out: dict = {"version": bpy.app.version_string}
     before_modules = set(sys.modules)
