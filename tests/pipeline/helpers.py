@@ -61,4 +61,14 @@ def server_objects(server: Any, sid: str) -> dict[str, list[dict[str, Any]]]:
 
 
 def counts(server: Any, sid: str) -> dict[str, int]:
-    return {k: len(v) for k, v in server_objects(server, sid).items()}
+    """Objects per kind; ``file`` counts files that received bytes (an upload interrupted by a restart
+    leaves a never-uploaded record behind, see ``orphan_files``: the journal notes those)."""
+    objs = server_objects(server, sid)
+    out = {k: len(v) for k, v in objs.items()}
+    out["file"] = sum(1 for f in objs["file"] if f.get("uploaded"))
+    return out
+
+
+def orphan_files(server: Any, sid: str) -> set[str]:
+    """Ids of the submission's file records on the server that never received bytes."""
+    return {f["id"] for f in server_objects(server, sid)["file"] if not f.get("uploaded")}

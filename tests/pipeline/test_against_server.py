@@ -23,7 +23,7 @@ from move_mocap.core.pipeline import (
     StageChanged,
     State,
 )
-from tests.pipeline.helpers import counts, make_pipeline, server_objects, spec_for
+from tests.pipeline.helpers import counts, make_pipeline, orphan_files, server_objects, spec_for
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -105,6 +105,11 @@ def test_crash_at_every_boundary_resumes_without_duplicates(local_server, demo_v
     assert f"END {sid} ready downloaded" in second.stdout, second.stdout + second.stderr
     # Lost before its id was journaled, a file is created again (no listFiles upstream); never a take or job.
     assert counts(local_server, sid) == {"file": 1, "take": 1, "job": 1, "volume": 0}
+    # No upload URL is journaled: a file created but not uploaded before the crash is replaced, and the
+    # journal names the abandoned record (exactly the server's never-uploaded records of this submission).
+    noted = {o for f in Journal(journal).files(sid) for o in f.orphans}
+    assert noted == orphan_files(local_server, sid)
+    assert bool(noted) == (point in ("file:take:0", "files"))
     row = Journal(journal).require(sid)
     assert Path(row.outputs["MOTION_DATA"]).is_file()
 

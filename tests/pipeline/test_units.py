@@ -64,7 +64,8 @@ def test_journal_survives_a_killed_process(video: Path, tmp_path: Path) -> None:
         "from move_mocap.core.pipeline import Journal, SubmissionSpec, Stage\n"
         f"j = Journal({str(path)!r})\n"
         f"sid = j.create(SubmissionSpec.from_json({spec.to_json()!r}), endpoint='http://x', output_dir='/tmp')\n"
-        "j.set_file(sid, 'take', 0, 'file-1', 'https://s3/put?X-Amz-Signature=abc')\n"
+        "j.set_file(sid, 'take', 0, 'file-0')\n"
+        "j.set_file(sid, 'take', 0, 'file-1')\n"
         "j.set_stage(sid, Stage.FILES)\n"
         "j.mark_pending(sid, 'take')\n"
         "print(sid, flush=True)\n"
@@ -78,10 +79,10 @@ def test_journal_survives_a_killed_process(video: Path, tmp_path: Path) -> None:
     assert row.stage is Stage.FILES and row.state is State.ACTIVE and row.take_pending and row.take_id is None
     (f,) = j.files(sid)
     assert f.file_id == "file-1" and not f.uploaded
-    assert "Signature" not in repr(f)
+    assert f.orphans == ("file-0",)  # replaced before any upload: noted, not forgotten
     j.mark_uploaded(sid, "take", 0)
     (f,) = j.files(sid)
-    assert f.uploaded and f.upload_url is None  # the upload capability is dropped once used
+    assert f.uploaded and f.orphans == ("file-0",)
     assert [r.id for r in j.unfinished()] == [sid]
 
 

@@ -3,8 +3,10 @@ stage starts, so a crash or restart resumes without a second file, take or job.
 
 One SQLite file in the add-on's user folder (the path is injected: this module never asks Blender where
 that is). Safe to use from several threads (one connection, one lock) and several processes (WAL, busy
-timeout). Never stores the API key; a file's presigned upload URL is kept only until its upload finishes
-(it is the only way to resume that upload) and is never logged. No bpy here.
+timeout). Never stores the API key nor any presigned URL (a signed URL is a capability: the runner keeps
+upload URLs in memory only; an upload interrupted by a restart gets a fresh file record, and the record
+left behind is noted in ``files.orphans``). Journals written by older versions are scrubbed of the upload
+URLs they held when opened (``secure_delete`` overwrites the freed pages). No bpy here.
 """
 
 from __future__ import annotations
@@ -51,8 +53,9 @@ CREATE TABLE IF NOT EXISTS files (
     path TEXT NOT NULL,
     size INTEGER NOT NULL DEFAULT 0,
     file_id TEXT,
-    upload_url TEXT,
+    upload_url TEXT,                       -- unused: older versions kept presigned URLs here (scrubbed)
     uploaded INTEGER NOT NULL DEFAULT 0,
+    orphans TEXT NOT NULL DEFAULT '[]',    -- server file ids created for this row and abandoned unuploaded
     PRIMARY KEY (submission_id, role, idx)
 );
 """
@@ -68,12 +71,8 @@ class FileRow:
     path: str
     size: int
     file_id: str | None
-    upload_url: str | None
     uploaded: bool
-
-    def __repr__(self) -> str:  # the upload URL is a capability: never in a repr
-        return (f"FileRow({self.submission_id!r}, {self.role}, {self.idx}, file_id={self.file_id!r}, "
-                f"uploaded={self.uploaded})")
+    orphans: tuple[str, ...] = ()  # file records created for this footage and abandoned before any upload
 
 
 @dataclass(frozen=True)
@@ -131,8 +130,19 @@ class Journal:
             self._db.execute("PRAGMA journal_mode=WAL")
             self._db.execute("PRAGMA synchronous=FULL")
             self._db.execute("PRAGMA foreign_keys=ON")
+            self._db.execute("PRAGMA secure_delete=ON")
             self._db.executescript(_SCHEMA)
+            self._migrate()
             self._db.execute(f"PRAGMA user_version={SCHEMA_VERSION}")
+
+    def _migrate(self) -> None:
+        """Bring a journal of an older version up to date: add ``files.orphans``, drop stored upload URLs."""
+        cols = {r["name"] for r in self._db.execute("PRAGMA table_info(files)")}
+        if "orphans" not in cols:
+            self._db.execute("ALTER TABLE files ADD COLUMN orphans TEXT NOT NULL DEFAULT '[]'")
+        cur = self._db.execute("UPDATE files SET upload_url=NULL WHERE upload_url IS NOT NULL")
+        if cur.rowcount:
+            self._db.execute("PRAGMA wal_checkpoint(TRUNCATE)")
 
     def close(self) -> None:
         with self._lock:
@@ -255,7 +265,7 @@ class Journal:
         with self._lock:
             rows = self._db.execute(sql + " ORDER BY role DESC, idx", args).fetchall()
         return [FileRow(r["submission_id"], r["role"], r["idx"], r["path"], r["size"], r["file_id"],
-                        r["upload_url"], bool(r["uploaded"])) for r in rows]
+                        bool(r["uploaded"]), tuple(json.loads(r["orphans"] or "[]"))) for r in rows]
 
     # ------------------------------------------------------------------------------------------ write
 
@@ -286,10 +296,16 @@ class Journal:
         assert what in _IDS
         self._update(sid, **{f"{what}_id": value, f"{what}_pending": 0})
 
-    def set_file(self, sid: str, role: str, idx: int, file_id: str, upload_url: str | None) -> None:
+    def set_file(self, sid: str, role: str, idx: int, file_id: str) -> None:
+        """Record the server's file id for this footage; a previous id not yet uploaded becomes an orphan."""
         with self._tx() as db:
-            db.execute("UPDATE files SET file_id=?, upload_url=?, uploaded=0 WHERE submission_id=? AND role=? "
-                       "AND idx=?", (file_id, upload_url, sid, role, idx))
+            row = db.execute("SELECT file_id, uploaded, orphans FROM files WHERE submission_id=? AND role=? "
+                             "AND idx=?", (sid, role, idx)).fetchone()
+            orphans = json.loads(row["orphans"] or "[]") if row else []
+            if row and row["file_id"] and row["file_id"] != file_id and not row["uploaded"]:
+                orphans.append(row["file_id"])
+            db.execute("UPDATE files SET file_id=?, upload_url=NULL, uploaded=0, orphans=? WHERE submission_id=? "
+                       "AND role=? AND idx=?", (file_id, json.dumps(orphans), sid, role, idx))
 
     def mark_uploaded(self, sid: str, role: str, idx: int) -> None:
         with self._tx() as db:

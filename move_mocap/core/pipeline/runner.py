@@ -9,8 +9,13 @@ journaled before anything else happens. A submission found pending without an id
 whose answer was lost: ``OutcomeUnknownError``) is reconciled by its metadata tag
 (``{"move_mocap_submission": <id>}``) through listTakes/listJobs/listVolumes before anything is created
 again. Files have no list call upstream: a file whose create answer was lost is created again (the orphan
-record is harmless); a created file's upload URL is journaled so an interrupted upload resumes on the same
-file. No bpy here.
+record is harmless).
+
+Secrets: no presigned URL is ever journaled. A created file's upload URL lives in the pipeline's memory
+(``Pipeline._upload_urls``) so Retry in the same session resumes on the same file. After a restart there
+is no URL: upstream's ``getFile`` hands out a download URL, never an upload one, so the file record is
+created again (journaled) and the abandoned, never-uploaded record is noted in the journal as an orphan.
+No bpy here.
 """
 
 from __future__ import annotations
@@ -117,6 +122,8 @@ class Pipeline:
         self._workers: dict[str, _Worker] = {}
         self._lock = threading.Lock()
         self._share_codes: dict[str, str] = {}
+        # (sid, role, idx) -> (file id, presigned upload URL): capabilities, in memory only
+        self._upload_urls: dict[tuple[str, str, int], tuple[str, str]] = {}
 
     def __repr__(self) -> str:
         return f"Pipeline({self.journal!r}, running={len(self.running_ids())})"
@@ -449,11 +456,22 @@ class _Worker(threading.Thread):
             if not path.is_file():
                 raise StageFailure(Stage.FILES, ErrorKind.UPLOAD, f"{path} is missing",
                                    "Put the video back (or remove it from the list and submit again).")
-            created = self.client.create_file(path.suffix or "mp4", name=path.name,
-                                              metadata={**self.tag, "role": f.role, "index": f.idx})
-            self.j.set_file(self.sid, f.role, f.idx, created.id, created.presigned_url)
+            self._new_file(f.role, f.idx, path)
             self._point(f"file:{f.role}:{f.idx}")
         self._stage_done(Stage.FILES, "Files created")
+
+    def _new_file(self, role: str, idx: int, path: Path) -> tuple[str, str | None]:
+        """createFile for one footage; its id is journaled, its upload URL kept in memory only."""
+        created = self.client.create_file(path.suffix or "mp4", name=path.name,
+                                          metadata={**self.tag, "role": role, "index": idx})
+        if created.presigned_url:
+            self.p._upload_urls[(self.sid, role, idx)] = (created.id, created.presigned_url)
+        self.j.set_file(self.sid, role, idx, created.id)
+        return created.id, created.presigned_url
+
+    def _upload_url(self, role: str, idx: int, file_id: str | None) -> str | None:
+        held = self.p._upload_urls.get((self.sid, role, idx))
+        return held[1] if held and held[0] == file_id else None
 
     def _upload(self) -> None:
         files = [f for f in self.j.files(self.sid) if f.file_id]
@@ -466,7 +484,7 @@ class _Worker(threading.Thread):
                 continue
             self._check()
             path = Path(f.path)
-            file_id, url = f.file_id, f.upload_url
+            file_id, url = f.file_id, self._upload_url(f.role, f.idx, f.file_id)
             if not path.is_file():
                 raise StageFailure(Stage.UPLOADED, ErrorKind.UPLOAD, f"{path} is missing",
                                    "Put the video back, then press Retry.")
@@ -480,11 +498,12 @@ class _Worker(threading.Thread):
                                now_total, total)
 
             for attempt in range(2):
-                if not url:  # no URL to resume with (e.g. it expired): a fresh file record
-                    created = self.client.create_file(path.suffix or "mp4", name=path.name,
-                                                      metadata={**self.tag, "role": f.role, "index": f.idx})
-                    file_id, url = created.id, created.presigned_url
-                    self.j.set_file(self.sid, f.role, f.idx, file_id, url)
+                if not url:  # no URL to resume with (a restart, or it expired): a fresh file record
+                    orphan = file_id
+                    file_id, url = self._new_file(f.role, f.idx, path)
+                    if orphan:
+                        log.info("submission %s: file %s abandoned before upload, replaced by %s", self.sid,
+                                 orphan, file_id)
                 assert file_id is not None
                 try:
                     self.client.upload(File(id=file_id, presigned_url=url), path, progress=progress,
@@ -495,6 +514,7 @@ class _Worker(threading.Thread):
                         raise
                     url = None
             self.j.mark_uploaded(self.sid, f.role, f.idx)
+            self.p._upload_urls.pop((self.sid, f.role, f.idx), None)
             base += f.size
             self._point(f"uploaded:{f.role}:{f.idx}")
         self._progress("upload", 1.0, "Uploaded", total, total, force=True)
