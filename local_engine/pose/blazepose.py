@@ -142,7 +142,8 @@ def extract(video: str | Path, *, max_side: int = 640, clip_window: tuple[float,
                                            min_detection_confidence=0.5, min_tracking_confidence=0.5)
                   if hands else None)
     try:
-        for n, fr in enumerate(threaded_frames(video, max_side, clip_window)):
+        dstats: dict[str, float] = {}
+        for n, fr in enumerate(threaded_frames(video, max_side, clip_window, stats=dstats)):
             img = fr.image
             img.flags.writeable = False
             ta = time.perf_counter()
@@ -191,7 +192,8 @@ def extract(video: str | Path, *, max_side: int = 640, clip_window: tuple[float,
         "pipeline_fps": round(n / wall, 2) if wall else None,
         "pose_fps": round(n / t_infer, 2) if t_infer else None,
         "hands_fps": round(n / t_hands, 2) if t_hands else None,
-        "overlay_fps": round(n / t_sink, 2) if t_sink else None,
+        "decode_fps": round(n / dstats["decode_s"], 2) if dstats.get("decode_s") else None,
+        "overlay_submit_s": round(t_sink, 3) if t_sink else None,
         "decode_size": list(img.shape[1::-1]),
         "found": int(track.present.sum()),
     }

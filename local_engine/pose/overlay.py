@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import queue
 import threading
+import time
 from fractions import Fraction
 from pathlib import Path
 
@@ -59,6 +60,7 @@ class OverlayWriter:
         self.fps = fps
         self.codec = codec
         self.frames = 0
+        self.busy_s = 0.0  # drawing + encoding time on the writer's thread
         self._q: queue.Queue = queue.Queue(maxsize=16)
         self._error: BaseException | None = None
         self._thread: threading.Thread | None = None
@@ -81,7 +83,7 @@ class OverlayWriter:
                 rate = Fraction(self.fps).limit_denominator(1001)
                 try:
                     stream = container.add_stream(self.codec, rate=rate)
-                    stream.options = {"preset": "veryfast", "crf": "23"}
+                    stream.options = {"preset": "ultrafast", "crf": "23"}
                 except Exception:  # FFmpeg built without x264: fall back to MPEG-4 part 2
                     stream = container.add_stream("mpeg4", rate=rate)
                 stream.width, stream.height, stream.pix_fmt = width, height, "yuv420p"
@@ -89,11 +91,13 @@ class OverlayWriter:
                     item = self._q.get()
                     if item is None:
                         break
+                    t = time.perf_counter()
                     image, uv, vis = item
                     frame = av.VideoFrame.from_ndarray(draw_skeleton(image, uv, vis), format="rgb24")
                     for packet in stream.encode(frame):
                         container.mux(packet)
                     self.frames += 1
+                    self.busy_s += time.perf_counter() - t
                 for packet in stream.encode():
                     container.mux(packet)
         except BaseException as exc:

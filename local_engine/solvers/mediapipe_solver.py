@@ -114,6 +114,8 @@ class MediapipeSolver:
                     writer.close()
                 except Exception:  # the overlay is an extra: never fail the solve for it
                     overlay_path.unlink(missing_ok=True)  # type: ignore[union-attr]
+        if writer is not None and writer.busy_s > 0:
+            track.stats["overlay_fps"] = round(writer.frames / writer.busy_s, 2)
         if cache is not None:
             cache.parent.mkdir(parents=True, exist_ok=True)
             track.save(cache)
