@@ -158,7 +158,14 @@ def sample_keys(keys: Keys, frames: np.ndarray) -> np.ndarray:
     out = np.where(t >= 1.0, ky[seg + 1], out)
     bez = (ipo == _IPO["BEZIER"]) & (t > 0) & (t < 1)
     if np.any(bez):
+        # Handles longer than their segment are shortened by Blender in a way not reproduced here: ask it.
+        span = keys.co[seg + 1, 0] - keys.co[seg, 0]
+        reach = (keys.right[seg, 0] - keys.co[seg, 0]) + (keys.co[seg + 1, 0] - keys.left[seg + 1, 0])
+        odd = bez & (reach > span + 1e-6)
+        bez &= ~odd
         out[bez] = _bezier_values(keys, seg[bez], frames[bez])
+        for k in np.nonzero(odd)[0]:
+            out[k] = fc.evaluate(float(frames[k]))
     out = np.where(frames <= kx[0], ky[0], out)
     return np.where(frames >= kx[-1], ky[-1], out)
 

@@ -391,6 +391,7 @@ def retarget_with_report(
         raise ValueError("the hips are not mapped on both armatures (edit the mapping)")
 
     warnings: list[str] = []
+    _view_layer().update()  # world matrices of new or just-overridden objects are only valid once evaluated
     src_skel = skeleton_from_object(source)
     take = sample_source(source, src_frames, src_skel)
     tgt_skel = skeleton_from_object(target)

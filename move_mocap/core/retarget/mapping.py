@@ -255,7 +255,7 @@ def detect(
     # A generated Rigify rig also holds DEF/ORG bones: animators use its FK controls.
     if profile is None and best_profile in ("rigify_def", "rigify_metarig"):
         fk = _match_profile(cand_names, PROFILES["rigify_fk"], loose=False)
-        if len(fk) >= 20:
+        if len(fk) >= 20 and "hips" in fk and "upper_arm.L" in fk:
             best_profile, best = "rigify_fk", fk
     slots = dict(best)
     by_geometry: set[str] = set()
@@ -369,9 +369,14 @@ def detect_by_geometry(
         chain = chain[chain.index(chest) + 1:]
         if len(chain) < 2:
             continue
-        # Upper arm and forearm: the consecutive pair with the greatest total length among the first bones.
-        pairs = [(length[chain[k]] + length[chain[k + 1]], k) for k in range(min(len(chain) - 1, 4))]
-        _, k = max(pairs)
+        # The upper arm is the first bone starting well away from the midline (a clavicle starts near it);
+        # failing that, the consecutive pair of long bones near the body.
+        lateral = [k for k in range(len(chain) - 1) if abs(heads[chain[k], 0] - cx) >= 0.06 * height]
+        if lateral:
+            k = lateral[0]
+        else:
+            pairs = [(min(length[chain[k]], length[chain[k + 1]]), -k) for k in range(min(len(chain) - 1, 4))]
+            k = -max(pairs)[1]
         if k >= 1:
             out[f"shoulder.{side}"] = names[chain[k - 1]]
         out[f"upper_arm.{side}"] = names[chain[k]]
