@@ -187,6 +187,12 @@ async def graphql_route(request: Request) -> Response:
         graphql_sync, state.schema, body, context_value=context, error_formatter=format_error,
         logger=GRAPHQL_LOGGER,
     )
+    bad = state.faults.take("graphql", ("malformed",), operation)
+    if bad is not None:
+        if bad.variant == "bad_json":
+            return Response(b"<html><head><title>502 Bad Gateway</title></head><body>upstream error</body></html>",
+                            media_type="text/html")
+        result = _malformed(result, operation, bad.variant)
     payload = json.dumps(result).encode()
     cut = state.faults.take("graphql", ("truncate", "reset"), operation)
     if cut is not None:
@@ -195,6 +201,33 @@ async def graphql_route(request: Request) -> Response:
             return Response(payload[:n], media_type="application/json")
         return AbortResponse(payload[:n], len(payload), headers={"content-type": "application/json"})
     return Response(payload, media_type="application/json")
+
+
+_ENUM_KEYS = ("state", "takeType", "areaType")
+
+
+def _malformed(result: dict[str, Any], operation: str | None, variant: str) -> dict[str, Any]:
+    """A well-formed GraphQL answer with wrong types or enum values the schema does not know."""
+    data = result.get("data")
+    if not isinstance(data, dict):
+        return result
+    if variant == "wrong_type":
+        root = data.get(operation or "")
+        if isinstance(root, dict):
+            data[operation or ""] = {**root, "id": 12345}
+        else:
+            data[operation or ""] = 12345
+        return result
+
+    def swap(node: Any) -> Any:
+        if isinstance(node, dict):
+            return {k: ("SOMETHING_NEW" if k in _ENUM_KEYS and isinstance(v, str) else swap(v)) for k, v in node.items()}
+        if isinstance(node, list):
+            return [swap(v) for v in node]
+        return node
+
+    result["data"] = swap(data)
+    return result
 
 
 # -- share codes -----------------------------------------------------------------------------------------------

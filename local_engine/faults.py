@@ -3,11 +3,13 @@
 A rule is a dict (JSON over ``POST /_faults`` or ``--faults``)::
 
     {"route": "graphql" | "upload" | "download" | "sharecode" | "*",
-     "kind": "status" | "rate_limit" | "slow" | "reset" | "truncate" | "expire_url" | "graphql_error" | "fail_job",
+     "kind": "status" | "rate_limit" | "slow" | "reset" | "truncate" | "expire_url" | "graphql_error" | "fail_job"
+             | "malformed",
      "count": 2,          # how many matching requests it hits (default 1); -1 means every one
      "skip": 0,           # let this many matching requests through first
      "operation": "getJob",   # graphql only: hit only this operation (root field or operationName)
-     "status": 503, "retry_after": 1, "delay": 0.5, "after_bytes": 65536, "message": "..."}
+     "status": 503, "retry_after": 1, "delay": 0.5, "after_bytes": 65536, "message": "...",
+     "variant": "bad_json" | "wrong_type" | "unknown_enum"}
 
 Kinds: ``status`` answers that HTTP status (5xx bursts); ``rate_limit`` answers 429 with Retry-After;
 ``slow`` sleeps ``delay`` seconds then serves normally; ``reset`` aborts the connection after
@@ -15,7 +17,10 @@ Kinds: ``status`` answers that HTTP status (5xx bursts); ``rate_limit`` answers 
 ``truncate`` serves a complete response whose body is cut to ``after_bytes`` (default: half);
 ``expire_url`` makes presigned URLs issued while it is active already expired (route "graphql"),
 or refuses a valid URL as expired (routes "upload"/"download"); ``graphql_error`` answers a GraphQL error
-(``error_type``, ``message``) for the operation; ``fail_job`` makes the next job fail with ``message``.
+(``error_type``, ``message``) for the operation; ``fail_job`` makes the next job fail with ``message``;
+``malformed`` (graphql) answers 200 with what a broken or newer server might send: ``variant`` ``bad_json``
+(an HTML page), ``wrong_type`` (the operation's object with a number for its ``id``) or ``unknown_enum``
+(every ``state``/``takeType``/``areaType`` value replaced by one the schema does not know).
 The counters (``hits`` per rule, ``requests`` per route) are reported by ``GET /_faults``.
 """
 
@@ -27,7 +32,8 @@ from dataclasses import asdict, dataclass, field
 from typing import Any
 
 ROUTES = ("graphql", "upload", "download", "sharecode", "job", "*")
-KINDS = ("status", "rate_limit", "slow", "reset", "truncate", "expire_url", "graphql_error", "fail_job")
+KINDS = ("status", "rate_limit", "slow", "reset", "truncate", "expire_url", "graphql_error", "fail_job", "malformed")
+VARIANTS = ("bad_json", "wrong_type", "unknown_enum")
 
 
 @dataclass
@@ -43,6 +49,7 @@ class Fault:
     after_bytes: int | None = None
     message: str = "Injected fault"
     error_type: str = "InternalFailure"
+    variant: str = "bad_json"
     hits: int = 0
     seen: int = field(default=0)
 
@@ -51,6 +58,8 @@ class Fault:
             raise ValueError(f"unknown fault kind {self.kind!r}; one of {KINDS}")
         if self.kind == "fail_job":
             self.route = "job"
+        if self.kind == "malformed" and self.variant not in VARIANTS:
+            raise ValueError(f"unknown malformed variant {self.variant!r}; one of {VARIANTS}")
         if self.route not in ROUTES:
             raise ValueError(f"unknown fault route {self.route!r}; one of {ROUTES}")
 

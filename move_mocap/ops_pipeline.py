@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import os
 import sys
+from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
@@ -22,7 +23,7 @@ from .bl_types import OperatorReturn
 from .core.pipeline import Event, ReadyToApply, State, SubmissionSpec
 from .core.pipeline.model import Footage
 from .online import network_problem
-from .props import history, resolve_target, scene_props
+from .props import history, resolve_target, scene_props, tag_target
 from .runtime import RUNTIME, Runtime
 
 _ROLE_ITEMS = [("TAKE", "Take", "The take's videos"), ("CALIBRATION", "Calibration", "Calibration videos")]
@@ -62,7 +63,11 @@ def _blocking_wait(op: bpy.types.Operator, sid: str) -> Any:
     def on_event(event: Event) -> None:
         RUNTIME.handle(event, auto_apply=False)
         if isinstance(event, ReadyToApply) and event.submission_id == sid:
-            RUNTIME.pending_apply.append((sid, event.target))
+            name, problem = RUNTIME.target_for(sid, event.target)
+            if problem:
+                op.report({"WARNING"}, f"A Move result is ready but {problem}")
+            else:
+                RUNTIME.pending_apply.append((sid, name))
 
     pipeline.wait(sid, on_event=on_event)
     for done_sid, ok, message in RUNTIME.apply_pending():
@@ -200,7 +205,27 @@ class MOVE_MOCAP_OT_process(_NetworkOp, bpy.types.Operator):
         if problem:
             self.report({"ERROR"}, problem)
             return None
-        return RUNTIME.get_pipeline(context).submit(spec)
+        target = resolve_target(context)
+        if target is not None:
+            from .importers.api import linked_problem
+
+            problem = linked_problem(target)  # found now, not after a paid job
+            if problem:
+                self.report({"ERROR"}, problem)
+                return None
+            spec = replace(spec, extra={**spec.extra, "target_uid": tag_target(target)})
+        elif context.active_object is not None:
+            active = context.active_object
+            self.report({"WARNING"}, f"The active object {active.name!r} is a {active.type.lower()}, not an "
+                                     "armature: the motion goes on a new armature (select your rig, or choose "
+                                     "it as Target, to animate it)")
+        else:
+            self.report({"INFO"}, "No armature selected: the motion goes on a new armature")
+        try:
+            return RUNTIME.get_pipeline(context).submit(spec)
+        except ValueError as exc:  # e.g. the download folder cannot be written
+            self.report({"ERROR"}, str(exc))
+            return None
 
     def invoke(self, context: bpy.types.Context, event: bpy.types.Event) -> OperatorReturn:
         if not _interactive(context):
@@ -316,7 +341,8 @@ class MOVE_MOCAP_OT_apply(bpy.types.Operator):
             return None, None
         obj = bpy.data.objects.get(self.target)
         if obj is None or obj.type != "ARMATURE":
-            return None, f"There is no armature named {self.target!r} in this file"
+            return None, (f"There is no armature named {self.target!r} in this file; pick an existing armature "
+                          "(or none, for a new one)")
         return obj, None
 
     def execute(self, context: bpy.types.Context) -> OperatorReturn:

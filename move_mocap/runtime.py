@@ -43,6 +43,7 @@ from .core.pipeline.model import pick_applicable
 from .online import network_problem
 from .paths import user_dir
 from .preferences import Settings, settings
+from .props import find_target
 
 log = logging.getLogger(__name__)
 
@@ -267,15 +268,28 @@ class Runtime:
             if row is not None:
                 view.job_id = row.job_id or ""
 
+    def target_for(self, sid: str, name: str) -> tuple[str, str | None]:
+        """(current name of the armature ``sid`` was submitted for, problem): follows a rename through the
+        armature's tag; the problem says what to do when the armature is gone. ("", None): a new armature."""
+        if not name:
+            return "", None
+        row = self.reader.get(sid) if self.reader is not None else None
+        uid = str(row.spec.extra.get("target_uid", "")) if row is not None else ""
+        obj = find_target(name, uid)
+        if obj is None:
+            return name, (f"the armature {name!r} it was submitted for is no longer in this file (deleted, or "
+                          "in another .blend); the result is kept: apply it from the History onto another "
+                          "armature (or none, for a new one)")
+        return obj.name, None
+
     def _maybe_auto_apply(self, event: ReadyToApply) -> None:
         same_file = event.blend_file in ("", bpy.data.filepath)
-        target_ok = not event.target or (
-            (obj := bpy.data.objects.get(event.target)) is not None and obj.type == "ARMATURE")
-        if same_file and target_ok:
-            self.pending_apply.append((event.submission_id, event.target))
+        name, problem = self.target_for(event.submission_id, event.target)
+        if same_file and problem is None:
+            self.pending_apply.append((event.submission_id, name))
         else:
-            where = f"armature {event.target!r}" if not target_ok else "its .blend file"
-            self.notice = f"A Move result is ready but {where} is not open: apply it from the history"
+            why = problem or "its .blend file is not open: apply it from the History"
+            self.notice = f"A Move result is ready but {why}"
             self.notice_level = "WARNING"
 
     # ------------------------------------------------------------------------------ main-thread tick

@@ -277,7 +277,20 @@ def _resolve_target(target: ArmatureObject | str | None) -> ArmatureObject | Non
         raise ImportOutputError(f"Target armature {target!r} does not exist; pick an armature object")
     if obj.type != "ARMATURE":
         raise ImportOutputError(f"Target {obj.name!r} is a {obj.type.lower()}, not an armature; pick an armature")
+    problem = linked_problem(obj)
+    if problem:
+        raise ImportOutputError(problem)
     return obj
+
+
+def linked_problem(obj: ArmatureObject) -> str | None:
+    """Why ``obj`` (linked from another .blend, not overridden) cannot be animated in this file, or None."""
+    lib = obj.library
+    if lib is None:
+        return None
+    return (f"Armature {obj.name!r} is linked from {lib.filepath or lib.name} and cannot be animated in this file; "
+            "make a library override (Object > Library Override > Make > Selected & Content) and use the "
+            "override as the target")
 
 
 def _unique_name(base: str, collection: Any, owner: Any = None) -> str:

@@ -14,6 +14,7 @@ import argparse
 import json
 import os
 import statistics
+import struct
 import sys
 import tempfile
 import time
@@ -49,6 +50,9 @@ def main(argv: list[str]) -> int:
             video = tmp / "big.mp4"
             with open(video, "wb") as fh:  # real bytes on disk (the replay solver does not decode them)
                 block = os.urandom(1 << 20)
+                # MP4 atoms (ftyp, moov, a 64-bit mdat) around the bytes: the add-on's pre-upload check passes
+                fh.write(struct.pack(">I4s4sI4s", 20, b"ftyp", b"isom", 0x200, b"isom") + struct.pack(">I4s", 8, b"moov"))
+                fh.write(struct.pack(">I4sQ", 1, b"mdat", 16 + args.size_mib * len(block)))
                 for _ in range(args.size_mib):
                     fh.write(block)
             size = video.stat().st_size

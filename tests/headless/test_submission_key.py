@@ -13,13 +13,12 @@ import pytest
 
 from move_mocap.core.pipeline import Journal, Pipeline, PipelineConfig, SubmissionSpec, submission_key
 from move_mocap.core.pipeline.model import KEY_FIELD, Footage
+from tests.fixtures.fake_video import write_mp4_shell
 
 
 @pytest.fixture
 def clip(tmp_path: Path) -> Path:
-    p = tmp_path / "take01.mp4"
-    p.write_bytes(b"\x00" * 2048)
-    return p
+    return write_mp4_shell(tmp_path / "take01.mp4", 2048)  # passes the pre-upload container check
 
 
 def spec(video: Path, **kw) -> SubmissionSpec:
@@ -84,7 +83,7 @@ def test_pipeline_submit_once_validates_and_does_not_start_existing(clip: Path, 
     sid, created = p.submit_once(spec(clip))
     assert created and not p.is_running(sid)
     assert p.submit_once(spec(clip)) == (sid, False)
-    with pytest.raises(ValueError, match="not a video"):
+    with pytest.raises(ValueError, match=r"notes\.txt"):
         p.submit_once(spec(tmp_path / "notes.txt"))
     assert len(journal.all()) == 1
 

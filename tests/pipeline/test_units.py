@@ -26,15 +26,14 @@ from move_mocap.core.pipeline import (
 )
 from move_mocap.core.pipeline.failures import ErrorKind, classify
 from move_mocap.core.pipeline.model import Footage, pick_applicable
+from tests.fixtures.fake_video import write_mp4_shell
 
 ROOT = Path(__file__).resolve().parents[2]
 
 
 @pytest.fixture
 def video(tmp_path: Path) -> Path:
-    p = tmp_path / "clip.mp4"
-    p.write_bytes(b"\x00" * 1000)
-    return p
+    return write_mp4_shell(tmp_path / "clip.mp4")
 
 
 def test_spec_round_trips_and_validates(video: Path, tmp_path: Path) -> None:
@@ -45,14 +44,13 @@ def test_spec_round_trips_and_validates(video: Path, tmp_path: Path) -> None:
     assert "Multi-Camera" in (SubmissionSpec(footage=(Footage(str(video)),) * 2).validate() or "")
     assert "not a single" in (SubmissionSpec(footage=(Footage(str(video)),), model="M1").validate() or "")
     assert "end after" in (SubmissionSpec(footage=(Footage(str(video)),), clip_window=(3, 1)).validate() or "")
-    other = tmp_path / "b.mp4"
-    other.write_bytes(b"x")
+    other = write_mp4_shell(tmp_path / "b.mp4", 1)
     multi = SubmissionSpec(footage=(Footage(str(video)), Footage(str(other))), multi_camera=True, model="M2")
     assert multi.validate() is None
     assert "own device label" in (SubmissionSpec(footage=(Footage(str(video), "a"), Footage(str(other), "a")),
                                                  multi_camera=True, model="M1").validate() or "")
     assert "not found" in (SubmissionSpec(footage=(Footage(str(tmp_path / "nope.mp4")),)).validate() or "")
-    assert "not a video" in (SubmissionSpec(footage=(Footage(str(tmp_path / "x.txt")),)).validate() or "")
+    assert "not a format Move accepts" in (SubmissionSpec(footage=(Footage(str(tmp_path / "x.txt")),)).validate() or "")
 
 
 def test_journal_survives_a_killed_process(video: Path, tmp_path: Path) -> None:

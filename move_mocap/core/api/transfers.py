@@ -199,6 +199,14 @@ def _upload_once(
         err = status_error(response, what)
         if err is not None:
             raise err from None
+        if status == 413:
+            limit = re.search(r"limit of (\d+) bytes", response.text[:2000])
+            beyond = f" (its limit: {int(limit.group(1)):,} bytes)" if limit else ""
+            raise MoveValidationError(
+                f"{what} was refused: the video ({body.size:,} bytes) is larger than the server accepts{beyond} "
+                "(HTTP 413); trim it to the part you need or export it at a lower resolution or bitrate, "
+                "then submit that file.", server_message=response.text[:500], status=status,
+            )
         if _looks_expired(response):
             raise PresignedUrlExpiredError(
                 f"{what} was refused (HTTP {status}): the presigned upload URL has expired or is invalid; "

@@ -83,6 +83,9 @@ def classify(working_on: Stage, exc: BaseException) -> StageFailure:
     if isinstance(exc, AuthError):
         return StageFailure(working_on, kind, str(exc),
                             "Check the API key in Preferences > Add-ons > Move Mocap, then press Retry.")
+    if isinstance(exc, MoveValidationError) and exc.status == 413:
+        return StageFailure(working_on, kind, str(exc),
+                            "Submit a shorter or smaller video (Retry would send the same file again).")
     if isinstance(exc, MoveValidationError):
         server = exc.server_message or str(exc)
         return StageFailure(working_on, kind, f"the server said: {server}")

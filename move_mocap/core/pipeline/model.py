@@ -1,7 +1,8 @@
 """What a submission is: the user's request (``SubmissionSpec``), its stages and states.
 
 Plain data, JSON round-trippable (the journal stores the spec). Validation returns an error string or None
-(so the bpy layer can show it in a poll message). No I/O, no bpy.
+(so the bpy layer can show it in a poll message); it reads the videos' headers (``preflight``) and nothing
+else. No network, no bpy.
 """
 
 from __future__ import annotations
@@ -13,9 +14,11 @@ from enum import StrEnum
 from pathlib import Path
 from typing import Any
 
+from .preflight import VIDEO_SUFFIXES as VIDEO_SUFFIXES  # re-exported
+from .preflight import footage_problem
+
 SINGLE_MODELS = ("S1", "S2")
 MULTI_MODELS = ("M1", "M2")
-VIDEO_SUFFIXES = (".mp4", ".mov", ".avi", ".move")
 #: Outputs the add-on can apply to a rig, best first (the importer decides what it really reads).
 APPLICABLE_OUTPUTS = ("MAIN_FBX", "ALL_FBX", "ALL_BVH", "MAIN_GLB", "ALL_GLB", "MOTION_DATA", "MAIN_BLEND",
                       "ALL_BLEND", "MAIN_USDC", "ALL_USDC")
@@ -100,10 +103,9 @@ class SubmissionSpec:
         if self.multi_camera and self.calibration and len(self.calibration) < 2:
             return "Calibration needs at least two videos (or none: the take's videos are used)"
         for f in (*self.footage, *self.calibration):
-            if f.suffix not in VIDEO_SUFFIXES:
-                return f"{Path(f.path).name}: not a video Move accepts ({', '.join(VIDEO_SUFFIXES)})"
-            if not Path(f.path).is_file():
-                return f"{f.path}: file not found"
+            problem = footage_problem(f.path)  # reads a few header bytes: caught before anything is sent
+            if problem:
+                return problem
         labels = [f.device_label or f"cam{i + 1:02d}" for i, f in enumerate(self.footage)]
         if len(set(labels)) != len(labels):
             return "Each camera needs its own device label"

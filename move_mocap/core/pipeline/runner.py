@@ -46,6 +46,7 @@ from .events import Cancelled, Event, Failed, HistoryLoaded, Notice, Progress, R
 from .failures import ErrorKind, StageFailure, classify
 from .journal import Journal, SubmissionRow
 from .model import Kind, Stage, State, SubmissionSpec, submission_key
+from .preflight import folder_problem
 
 log = logging.getLogger(__name__)
 
@@ -131,8 +132,10 @@ class Pipeline:
     # ------------------------------------------------------------------------------------ submitting
 
     def submit(self, spec: SubmissionSpec, *, start: bool = True) -> str:
-        """Validate ``spec``, journal it and (``start``) run it; returns the submission id."""
-        problem = spec.validate()
+        """Validate ``spec`` (and the download folder), journal it and (``start``) run it; returns its id.
+
+        Raises ``ValueError`` with a message naming the problem and the fix; nothing is sent then."""
+        problem = spec.validate() or folder_problem(self.config.download_dir)
         if problem:
             raise ValueError(problem)
         sid = self.journal.create(spec, endpoint=self.config.endpoint, output_dir=str(self.config.download_dir))
@@ -144,7 +147,7 @@ class Pipeline:
         """Journal ``spec`` unless the same footage and settings (``model.submission_key``) already are,
         for this endpoint; returns (id, created). An existing submission is returned as it is (finished,
         failed or unfinished: the caller decides to apply, retry or resume it); ``start`` runs a new one."""
-        problem = spec.validate()
+        problem = spec.validate() or folder_problem(self.config.download_dir)
         if problem:
             raise ValueError(problem)
         sid, created = self.journal.create_once(spec, submission_key(spec), endpoint=self.config.endpoint,
