@@ -40,7 +40,7 @@ EXIT_USAGE = 2       # bad usage: the command line cannot be carried out as writ
 EXIT_PARTIAL = 3     # some items succeeded and some failed (see the report)
 EXIT_INTERRUPTED = 130
 
-SUCCESS_OUTCOMES = ("applied", "reapplied", "skipped", "downloaded")
+SUCCESS_OUTCOMES = ("applied", "reapplied", "skipped", "downloaded", "found")
 
 EPILOG = """\
 exit codes:
@@ -568,7 +568,7 @@ class Runner:
                 item.shown[event.stage] = step
                 say(f"{item.name}: {event.text}")
         elif kind == "Failed":
-            say(f"{item.name}: {event.kind} failed: {event.message}")
+            say(f"{item.name}: {event.kind.capitalize()} failed: {event.message}")
         elif kind == "Notice":
             say(f"{item.name}: {event.text}")
 
@@ -656,6 +656,16 @@ def collect_videos(inputs: list[str], recursive: bool, suffixes: tuple[str, ...]
     return out
 
 
+def video_suffixes(session: Session) -> tuple[str, ...]:
+    """The video types the pipeline accepts (its own list, wherever this version keeps it)."""
+    for name in ("core.pipeline.preflight", "core.pipeline.model"):
+        with contextlib.suppress(ImportError):
+            found = getattr(session.addon_module(name), "VIDEO_SUFFIXES", None)
+            if found:
+                return tuple(found)
+    return (".mp4", ".mov", ".avi", ".move")
+
+
 def _deadline(args: argparse.Namespace) -> float | None:
     return time.monotonic() + args.timeout if args.timeout else None
 
@@ -664,7 +674,7 @@ def cmd_process(session: Session, args: argparse.Namespace, items: list[Item]) -
     import bpy
 
     pm = session.addon_module("core.pipeline.model")
-    videos = collect_videos(args.inputs, args.recursive, pm.VIDEO_SUFFIXES)
+    videos = collect_videos(args.inputs, args.recursive, video_suffixes(session))
     if args.clip and (args.clip[0] < 0 or args.clip[1] <= args.clip[0]):
         raise UsageError("--clip START END: END must be after START, START >= 0 (seconds)")
     target = resolve_target(args)
@@ -766,7 +776,12 @@ def cmd_apply(session: Session, args: argparse.Namespace, items: list[Item]) -> 
     items.append(item)
     title_row = next((r for r in journal.all(limit=5000) if r.job_id == args.id and r.kind.value == "submission"),
                      row)
-    name = args.action_name or (title_row.title if title_row is not None else f"Job {args.id[:8]}")
+    name = args.action_name or (title_row.title if title_row is not None else "")
+    if not name:  # a job this machine never submitted: its name on the server (the take's), else its id
+        session.require_network()
+        with contextlib.suppress(Exception), pipeline.client_factory(sleep=time.sleep) as client:
+            name = client.get_job(row.job_id if row is not None and row.job_id else args.id).name or ""
+        name = name or f"job_{args.id[:12]}"
     item.name = name
     if row is not None and row.outputs and all(Path(p).is_file() for p in row.outputs.values()):
         item.submission_id, item.mode = row.id, "apply"
@@ -876,9 +891,9 @@ def cmd_status(session: Session, args: argparse.Namespace, items: list[Item], ex
     if server_error:
         extra["server_error"] = server_error
     if row is None and server is None:
-        item.fail("status", "not_found", f"{args.id}: not in the journal, and the server says: "
-                  f"{server_error or 'no such job'}")
-        return
+        message = f"{args.id}: not in the journal, and the server says: {server_error or 'no such job'}"
+        item.fail("status", "not_found", message)
+        raise RunFailure(message)
     item.outcome = "found"
     item.finished = time.time()
     if not args.json:
@@ -1017,7 +1032,7 @@ def run(argv: list[str]) -> int:
                     (cmd_status if args.command == "status" else cmd_list)(session, args, items, extra)
                 else:
                     COMMANDS[args.command](session, args, items)
-                result["code"] = exit_code_for(items)
+                result["code"] = EXIT_OK if args.command == "list" else exit_code_for(items)
             except UsageError as exc:
                 result["code"] = EXIT_USAGE
                 result["error"] = session.scrub(str(exc))
