@@ -266,7 +266,7 @@ def consistent_person(track: PoseTrack, jump: float = 0.6) -> tuple[np.ndarray, 
         gap = abs(fj - fi)
         d = np.linalg.norm(centre[fj] - centre[fi]) / max(torso[fi], 1.0)
         ratio = torso[fj] / max(torso[fi], 1.0)
-        return bool(d < 0.6 + 0.25 * gap and 0.6 < ratio < 1 / 0.6)
+        return bool(d < jump * gap ** 0.5 + (0.3 if gap > 1 else 0.0) and 0.6 < ratio < 1 / 0.6)
 
     i = best
     for j in range(best + 1, len(segments)):

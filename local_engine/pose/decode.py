@@ -102,8 +102,8 @@ def iter_frames(path: str | Path, max_side: int | None = 640,
                     continue
                 if t > end + 0.5 / info.fps:
                     break
-                # swscale's fast bilinear: 30 % cheaper than its default bicubic, no visible loss at this size
-                image = frame.to_ndarray(format="rgb24", width=w, height=h, interpolation="FAST_BILINEAR")
+                # swscale AREA: antialiased downscaling (pose landmarks suffer from aliasing), ~30 % cheaper than bicubic
+                image = frame.to_ndarray(format="rgb24", width=w, height=h, interpolation="AREA")
                 yield Frame(index, t, np.ascontiguousarray(image))
     except DecodeError:
         raise

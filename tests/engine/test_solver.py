@@ -118,12 +118,11 @@ def single_views(solver, p2s_cameras, tmp_path_factory):
 
 
 def test_single_view_agrees_with_multi_view_on_joint_angles(single_views, p2s_multi):
-    """Knee and elbow flexion from one camera against four: close on average, and closer than a
-    motionless guess (the four-camera take's mean angle held all along), so the single view does follow
-    the motion. One camera cannot see a limb hidden behind the body; the averages include those frames."""
+    """Knee and elbow flexion from one camera against four: close on average, and the knees flexing in
+    step. One camera cannot see a limb hidden behind the body; the averages include those frames."""
     multi = sf.joint_positions(p2s_multi.motions[0])
     errors: dict[str, list[float]] = {"knee": [], "elbow": []}
-    null: dict[str, list[float]] = {"knee": [], "elbow": []}
+    corr: dict[str, list[float]] = {"knee": [], "elbow": []}
     for _i, (calibrated, bare) in single_views.items():
         for result in (calibrated, bare):
             single = sf.joint_positions(result.motions[0])
@@ -131,11 +130,13 @@ def test_single_view_agrees_with_multi_view_on_joint_angles(single_views, p2s_mu
                 for joint in ("knee", "elbow"):
                     a, b = _flexion(single, side, joint), _flexion(multi, side, joint)
                     errors[joint].append(float(np.abs(a - b).mean()))
-                    null[joint].append(float(np.abs(b - b.mean()).mean()))
+                    corr[joint].append(float(np.corrcoef(a, b)[0, 1]))
+    print({k: np.round(v, 2).tolist() for k, v in {**errors, **{f"r_{j}": corr[j] for j in corr}}.items()})
     assert np.mean(errors["knee"]) < 14.0, errors["knee"]
     assert np.mean(errors["elbow"]) < 20.0, errors["elbow"]
     assert max(errors["knee"]) < 25.0, errors["knee"]
-    assert np.mean(errors["knee"]) < np.mean(null["knee"]), (errors["knee"], null["knee"])
+    # knees bend and straighten at the same moments in both (walking: about one stride per second)
+    assert np.median(corr["knee"]) > 0.5, corr["knee"]
 
 
 def test_single_view_skeleton_reprojects_onto_the_2d_landmarks(single_views, p2s_cameras, p2s_tracks):
