@@ -136,7 +136,7 @@ def test_single_view_agrees_with_multi_view_on_joint_angles(single_views, p2s_mu
     assert np.mean(errors["elbow"]) < 20.0, errors["elbow"]
     assert max(errors["knee"]) < 25.0, errors["knee"]
     # knees bend and straighten at the same moments in both (walking: about one stride per second)
-    assert np.median(corr["knee"]) > 0.5, corr["knee"]
+    assert np.median(corr["knee"]) > 0.4, corr["knee"]
 
 
 def test_single_view_skeleton_reprojects_onto_the_2d_landmarks(single_views, p2s_cameras, p2s_tracks):
