@@ -680,6 +680,9 @@ def cmd_process(session: Session, args: argparse.Namespace, items: list[Item]) -
     target = resolve_target(args)
     session.require_network()
     pipeline = session.pipeline
+    if not hasattr(pipeline, "submit_once"):
+        raise RunFailure(f"the add-on {session.addon.package if session.addon else ''} is older than this script "
+                         "(no Pipeline.submit_once): update it, or run with --addon repo")
     journal = pipeline.journal
     queue_: list[Item] = []
     names: set[str] = set()

@@ -374,3 +374,61 @@ def test_status_list_download_apply_and_share_code(tmp_path: Path, local_server,
     assert [a["max_span"] > 0.05 for a in blend["armatures"].values()] == [True]
     again = run(["share-code", code, *common], env, tmp_path)
     assert again.returncode == 1 and "Download failed" in again.stderr
+
+
+# ------------------------------------------------------------------------------------------------ the add-on
+
+
+def _load_script() -> Any:
+    import importlib.util
+
+    spec = importlib.util.spec_from_file_location("mocap_script", SCRIPT)
+    assert spec is not None and spec.loader is not None
+    module = importlib.util.module_from_spec(spec)
+    sys.modules[spec.name] = module  # dataclasses look their module up while the class is made
+    try:
+        spec.loader.exec_module(module)  # the module level imports nothing from Blender
+    finally:
+        del sys.modules[spec.name]
+    return module
+
+
+def test_arguments_after_double_dash_inside_blender_and_exit_code_rules() -> None:
+    m = _load_script()
+    blender = ["/opt/blender/blender", "-b", "shot.blend", "--python", "scripts/mocap.py", "--", "list", "--local"]
+    assert m.script_argv(blender) == ["list", "--local"]
+    assert m.script_argv(["/opt/blender/blender", "-b", "--python", "scripts/mocap.py"]) == []
+    assert m.script_argv([str(SCRIPT), "status", "job-1"]) == ["status", "job-1"]
+    assert m.script_argv([str(SCRIPT), "--", "status", "job-1"]) == ["status", "job-1"]
+    ok, bad = m.Item("a", "a", outcome="applied"), m.Item("b", "b", outcome="failed")
+    skipped = m.Item("c", "c", outcome="skipped")
+    assert m.exit_code_for([ok, skipped]) == 0
+    assert m.exit_code_for([ok, bad]) == 3
+    assert m.exit_code_for([bad]) == 1 and m.exit_code_for([]) == 1
+    assert m.EXIT_USAGE == 2 and len({m.EXIT_OK, m.EXIT_FAILURE, m.EXIT_USAGE, m.EXIT_PARTIAL}) == 4
+
+
+def test_installed_extension_is_found_and_repo_can_be_forced(tmp_path: Path, local_server, env,
+                                                              demo_video) -> None:
+    # an extension installed in Blender's user_default repository (a copy of this checkout)
+    res = tmp_path / "blender-user"
+    ext = res / "extensions" / "user_default" / "move_mocap"
+    shutil.copytree(ROOT / "move_mocap", ext, ignore=shutil.ignore_patterns("__pycache__"))
+    shutil.copy(ROOT / "blender_manifest.toml", ext)
+    installed_env = {**env, "BLENDER_USER_RESOURCES": str(res)}
+    proc = run(["process", str(demo_video), *fast(local_server), "--report", str(tmp_path / "r.json")],
+               installed_env, tmp_path)
+    assert proc.returncode == 0, proc.stderr
+    rep = report(tmp_path / "r.json")
+    assert rep["addon"] == {"package": "bl_ext.user_default.move_mocap", "source": "installed"}
+    assert rep["items"][0]["outcome"] == "applied"
+    # --addon repo: this checkout instead, the same journal (the installed copy is set aside)
+    li = run(["list", "--local", "--json", "--addon", "repo"], installed_env, tmp_path)
+    assert li.returncode == 0, li.stderr
+    doc = json.loads(li.stdout)
+    assert doc["addon"] == {"package": "move_mocap", "source": "repo"}
+    assert [r["job_id"] for r in doc["journal"]] == [rep["items"][0]["job_id"]]
+    # --addon installed where none is installed: bad usage
+    empty = {**env, "BLENDER_USER_RESOURCES": str(tmp_path / "empty-user")}
+    none = run(["list", "--local", "--addon", "installed"], empty, tmp_path)
+    assert none.returncode == 2 and "no move_mocap extension is installed" in none.stderr
