@@ -125,6 +125,7 @@ class Pipeline:
         self._share_codes: dict[str, str] = {}
         # (sid, role, idx) -> (file id, presigned upload URL): capabilities, in memory only
         self._upload_urls: dict[tuple[str, str, int], tuple[str, str]] = {}
+        self._replace_failed_job: set[str] = set()  # Retry pressed after a processing failure
 
     def __repr__(self) -> str:
         return f"Pipeline({self.journal!r}, running={len(self.running_ids())})"
@@ -232,9 +233,9 @@ class Pipeline:
             self._post(self._ready_event(self.journal.require(sid)))
             return True
         if row.error_kind == ErrorKind.PROCESSING.value and row.kind is Kind.SUBMISSION and row.job_id:
-            # The job failed on the server: a new job on the same take (the take and files are kept).
-            self.journal.set_id(sid, "job", None)
-            self.journal.set_stage(sid, Stage.TAKE)
+            # The worker looks at the job again: only if the server says it FAILED does it make a new job on
+            # the same take (a processing error may also be an unreadable answer while polling a good job).
+            self._replace_failed_job.add(sid)
         self.journal.clear_error(sid)
         self.start(sid)
         return True
@@ -650,13 +651,14 @@ class _Worker(threading.Thread):
     def _process(self) -> None:
         row = self._row()
         assert row.job_id
+        job_id = row.job_id
         schedule = self._schedule()
         errors = 0
         last = -1
         while True:
             self._check()
             try:
-                job = self.client.get_job(row.job_id)
+                job = self.client.get_job(job_id)
                 errors = 0
             except (NetworkError, ServerError, RateLimitError) as exc:
                 errors += 1
@@ -671,9 +673,20 @@ class _Worker(threading.Thread):
             if state is not None and state.value == "FINISHED":
                 break
             if state is not None and state.value == "FAILED":
+                if self.sid in self.p._replace_failed_job:  # Retry after the server failed it: a new job
+                    self.p._replace_failed_job.discard(self.sid)
+                    self.j.set_id(self.sid, "job", None)
+                    self.j.set_stage(self.sid, Stage.TAKE)
+                    self.working = Stage.JOB
+                    self._job()
+                    self.working = Stage.PROCESSED
+                    job_id = str(self._row().job_id)
+                    schedule, errors, last = self._schedule(), 0, -1
+                    continue
                 meta = job.metadata if isinstance(job.metadata, dict) else {}
                 reason = str(meta.get("error") or "the job failed on the server without a reason")
                 raise StageFailure(Stage.PROCESSED, ErrorKind.PROCESSING, f"job {job.id}: {reason}")
+            self.p._replace_failed_job.discard(self.sid)  # the job is alive: Retry only resumed polling
             if pct != last:
                 if last >= 0:
                     schedule.progressed()
@@ -682,6 +695,7 @@ class _Worker(threading.Thread):
                 text = f"Processing {pct}%" if state and state.value != "NOT_STARTED" else "Queued on the server"
                 self._progress("processing", pct / 100.0, text, force=True)
             self._sleep(schedule.next_delay())
+        self.p._replace_failed_job.discard(self.sid)
         self._stage_done(Stage.PROCESSED, "Processed", percent=100)
 
     # ------------------------------------------------------------------------------------ download
