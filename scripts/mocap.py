@@ -726,9 +726,14 @@ def cmd_process(session: Session, args: argparse.Namespace, items: list[Item]) -
                                          blend_file=bpy.data.filepath, start=False)
                 item.submission_id, item.mode, item.outcome = sid, "start", "reapplied"
                 session.console.info(f"{name}: job {row.job_id} done before; downloading it again")
-        elif state == "ready":
+        elif state == "ready" and row.outputs and all(Path(p).is_file() for p in row.outputs.values()):
             item.mode = "apply"
             session.console.info(f"{name}: job {row.job_id} downloaded before; applying")
+        elif state == "ready" and row.job_id:  # downloaded files deleted since: the same job again
+            sid = pipeline.adopt_job(row.job_id, name=name, target=item_target(target),
+                                     blend_file=bpy.data.filepath, start=False)
+            item.submission_id, item.mode = sid, "start"
+            session.console.info(f"{name}: job {row.job_id} finished before; downloading it again")
         elif state == "active":
             item.mode = "start"
             session.console.info(f"{name}: resuming after {row.stage.value} (job {row.job_id or 'not yet'})")
@@ -768,13 +773,24 @@ def _wait_one(session: Session, item: Item, args: argparse.Namespace, target: An
     runner.run([item], lambda it: apply_item(session, it, target, action_name))
 
 
+def find_row(journal: Any, ident: str) -> Any:
+    """The journal's row for a submission id, a job id, or a unique prefix of a submission id (>= 6 chars)."""
+    row = journal.get(ident) or journal.by_job(ident)
+    if row is None and len(ident) >= 6:
+        matches = [r for r in journal.all(limit=100_000) if r.id.startswith(ident)]
+        if len(matches) > 1:
+            raise UsageError(f"{ident!r} matches {len(matches)} submissions; give more characters")
+        row = matches[0] if matches else None
+    return row
+
+
 def cmd_apply(session: Session, args: argparse.Namespace, items: list[Item]) -> None:
     import bpy
 
     target = resolve_target(args)
     pipeline = session.pipeline
     journal = pipeline.journal
-    row = journal.get(args.id) or journal.by_job(args.id)
+    row = find_row(journal, args.id)
     item = Item(args.id, args.action_name or "")
     items.append(item)
     title_row = next((r for r in journal.all(limit=5000) if r.job_id == args.id and r.kind.value == "submission"),
@@ -871,7 +887,7 @@ def _job_doc(job: Any, prefix: str) -> dict[str, Any]:
 def cmd_status(session: Session, args: argparse.Namespace, items: list[Item], extra: dict[str, Any]) -> None:
     pipeline = session.pipeline
     journal = pipeline.journal
-    row = journal.get(args.id) or journal.by_job(args.id)
+    row = find_row(journal, args.id)
     item = Item(args.id, row.title if row is not None else args.id)
     items.append(item)
     if row is not None:
