@@ -18,7 +18,6 @@ Importers (FBX/BVH) and the retarget engine use it; it holds no retarget logic.
 from __future__ import annotations
 
 from collections.abc import Iterable, Mapping
-from dataclasses import dataclass
 from typing import Any
 
 import bpy
@@ -65,32 +64,50 @@ def action_fcurves(action: Any, obj: bpy.types.Object | None = None) -> list[bpy
     return []
 
 
-@dataclass
 class Keys:
-    """All keys of one F-curve."""
+    """All keys of one F-curve: ``co`` is read at once; handles and interpolation on first use (the dense
+    mocap path never needs them)."""
 
-    co: np.ndarray  # (K, 2) frame, value
-    left: np.ndarray  # (K, 2) left handles
-    right: np.ndarray  # (K, 2) right handles
-    interpolation: np.ndarray  # (K,) int (0 constant, 1 linear, 2 Bezier, other: easing)
-    fcurve: bpy.types.FCurve
+    def __init__(self, fc: bpy.types.FCurve, co: np.ndarray) -> None:
+        self.fcurve = fc
+        self.co = co  # (K, 2) frame, value
+        self._ipo: np.ndarray | None = None
+        self._handles: tuple[np.ndarray, np.ndarray] | None = None
+
+    @property
+    def interpolation(self) -> np.ndarray:
+        """(K,) int: 0 constant, 1 linear, 2 Bezier, higher: easing modes."""
+        if self._ipo is None:
+            ipo = np.empty(len(self.co), dtype=np.int32)
+            self.fcurve.keyframe_points.foreach_get("interpolation", ipo)
+            self._ipo = ipo
+        return self._ipo
+
+    def _read_handles(self) -> tuple[np.ndarray, np.ndarray]:
+        if self._handles is None:
+            n = len(self.co)
+            hl = np.empty(2 * n, dtype=np.float32)
+            hr = np.empty(2 * n, dtype=np.float32)
+            self.fcurve.keyframe_points.foreach_get("handle_left", hl)
+            self.fcurve.keyframe_points.foreach_get("handle_right", hr)
+            self._handles = (hl.reshape(n, 2).astype(np.float64), hr.reshape(n, 2).astype(np.float64))
+        return self._handles
+
+    @property
+    def left(self) -> np.ndarray:
+        return self._read_handles()[0]
+
+    @property
+    def right(self) -> np.ndarray:
+        return self._read_handles()[1]
 
 
-def read_keys(fc: bpy.types.FCurve, handles: bool = True) -> Keys:
+def read_keys(fc: bpy.types.FCurve) -> Keys:
     kp = fc.keyframe_points
     n = len(kp)
     co = np.empty(2 * n, dtype=np.float32)
     kp.foreach_get("co", co)
-    ipo = np.empty(n, dtype=np.int32)
-    kp.foreach_get("interpolation", ipo)
-    left = right = np.empty((0, 2))
-    if handles and n and np.any(ipo == _IPO["BEZIER"]):
-        hl = np.empty(2 * n, dtype=np.float32)
-        hr = np.empty(2 * n, dtype=np.float32)
-        kp.foreach_get("handle_left", hl)
-        kp.foreach_get("handle_right", hr)
-        left, right = hl.reshape(n, 2).astype(np.float64), hr.reshape(n, 2).astype(np.float64)
-    return Keys(co.reshape(n, 2).astype(np.float64), left, right, ipo, fc)
+    return Keys(fc, co.reshape(n, 2).astype(np.float64))
 
 
 def read_channels(action: bpy.types.Action, obj: bpy.types.Object | None = None) -> dict[Channel, Keys]:
@@ -145,7 +162,6 @@ def sample_keys(keys: Keys, frames: np.ndarray) -> np.ndarray:
         len(fc.modifiers)
         or np.any(keys.interpolation > _IPO["BEZIER"])
         or (fc.extrapolation != "CONSTANT" and np.any(outside))
-        or (np.any(keys.interpolation == _IPO["BEZIER"]) and keys.left.shape[0] != n)
     ):
         return np.array([fc.evaluate(float(f)) for f in frames])
     if n == 1:
@@ -195,7 +211,7 @@ def new_action(
     obj: bpy.types.Object,
     channels: Mapping[Channel, tuple[np.ndarray, np.ndarray]],
     groups: Mapping[str, str] | None = None,
-    interpolation: str = "LINEAR",
+    interpolation: str = "BEZIER",
 ) -> bpy.types.Action:
     """A new action holding ``channels`` ((data_path, index) -> (frames, values)) for ``obj``.
 
@@ -219,27 +235,55 @@ def new_action(
 
     ipo = _IPO[interpolation]
     for (path, index), (frames, values) in channels.items():
-        frames = np.asarray(frames, dtype=np.float32)
-        values = np.asarray(values, dtype=np.float32)
         fc = make(path, index, (groups or {}).get(path, ""))
         write_keys(fc, frames, values, ipo)
     return action
 
 
-def write_keys(fc: bpy.types.FCurve, frames: np.ndarray, values: np.ndarray, interpolation: int = 1) -> None:
-    """Replace nothing, append ``len(frames)`` keys to an empty F-curve in one go."""
+def write_keys(fc: bpy.types.FCurve, frames: np.ndarray, values: np.ndarray, interpolation: int = 2) -> None:
+    """Fill an empty F-curve with ``len(frames)`` keys in one go (frames increasing).
+
+    Bezier keys (the default, like Blender's own importers) get smooth handles computed here (one third of
+    the neighbouring interval along the central slope), linear and constant keys get handles on the key.
+    ``FCurve.update()`` is not needed and not called: the keys are already sorted and their handles set,
+    which saves most of the time for long takes."""
+    frames = np.asarray(frames, dtype=np.float64)
+    values = np.asarray(values, dtype=np.float64)
     n = len(frames)
+    if n > 1 and np.any(np.diff(frames) <= 0):
+        order = np.argsort(frames, kind="stable")
+        frames, values = frames[order], values[order]
     kp = fc.keyframe_points
     kp.add(n)
     co = np.empty(2 * n, dtype=np.float32)
     co[0::2] = frames
     co[1::2] = values
     kp.foreach_set("co", co)
-    kp.foreach_set("interpolation", np.full(n, interpolation, dtype=np.int32))
-    if interpolation == _IPO["BEZIER"]:
+    if interpolation != _IPO["BEZIER"]:
+        kp.foreach_set("interpolation", np.full(n, interpolation, dtype=np.int32))
         kp.foreach_set("handle_left", co)
         kp.foreach_set("handle_right", co)
-    fc.update()
+        return
+    if n < 2:
+        kp.foreach_set("handle_left", co)
+        kp.foreach_set("handle_right", co)
+        return
+    slope = np.empty(n)
+    slope[1:-1] = (values[2:] - values[:-2]) / (frames[2:] - frames[:-2])
+    slope[0] = slope[-1] = 0.0
+    dx_prev = np.empty(n)
+    dx_next = np.empty(n)
+    dx_prev[1:] = np.diff(frames) / 3.0
+    dx_prev[0] = dx_prev[1] if n > 1 else 1.0
+    dx_next[:-1] = np.diff(frames) / 3.0
+    dx_next[-1] = dx_next[-2] if n > 1 else 1.0
+    h = np.empty(2 * n, dtype=np.float32)
+    h[0::2] = frames - dx_prev
+    h[1::2] = values - slope * dx_prev
+    kp.foreach_set("handle_left", h)
+    h[0::2] = frames + dx_next
+    h[1::2] = values + slope * dx_next
+    kp.foreach_set("handle_right", h)
 
 
 def action_slot(action: bpy.types.Action, obj: bpy.types.Object) -> object | None:

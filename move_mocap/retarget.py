@@ -46,7 +46,7 @@ class RetargetOptions:
     stash_previous: bool = True  # keep the target's previous action in a muted NLA track
     rigify_fk_switch: bool = True  # Rigify: key IK_FK=1 and neck/head follow in the new action
     source_namespace: str | None = None  # Move actor, e.g. "_2:" (default: the first)
-    interpolation: str = "LINEAR"
+    interpolation: str = "BEZIER"  # or 'LINEAR' (keys are dense: values between frames differ slightly)
 
 
 @dataclass
@@ -236,6 +236,8 @@ def probe_model(
     rng = np.random.default_rng(7)
     order = [n for n in skel.names if n in set(bones)]
     n = len(order)
+    assert skel.connected is not None
+    connected = np.array([bool(skel.connected[skel.index[b]]) for b in order], dtype=bool)
     try:
         state.clear_animation()
         for (b, p), v in props.items():
@@ -249,6 +251,7 @@ def probe_model(
             axes = rng.normal(size=(n, 3))
             basis_q = Q.from_axis_angle(axes, rng.uniform(0.3, 0.9, size=n))
             basis_l = rng.normal(scale=0.05 * max(skel_height(skel), 1e-3), size=(n, 3))
+            basis_l[connected] = 0.0  # Blender ignores the location of connected bones
             for k, b in enumerate(order):
                 _set_basis(_pbones(obj)[b], basis_q[k], basis_l[k])
             view_layer.update()
@@ -258,41 +261,38 @@ def probe_model(
         state.restore()
         view_layer.update()
 
-    def err_rot(k: int, a: int) -> float:
-        worst = 0.0
-        for basis_q, _, w_rot, _ in trials:
-            frame = p0_rot[k] if a < 0 else Q.mul(Q.mul(w_rot[a], Q.conj(p0_rot[a])), p0_rot[k])
-            pred = Q.mul(frame, basis_q[k])
-            worst = max(worst, float(1.0 - abs(np.dot(pred, w_rot[k]))))
-        return worst
+    # Candidates for each bone: -1 (fixed) or any other solved bone; errors for all at once per trial.
+    deltas = [Q.mul(w_rot, Q.conj(p0_rot)) for _, _, w_rot, _ in trials]  # (n, 4) per trial
 
-    def err_pos(k: int, a: int) -> float:
-        worst = 0.0
-        for basis_q, basis_l, w_rot, w_pos in trials:
-            # Position of the bone's own frame origin: remove its translation channel.
-            frame_rot = p0_rot[k] if a < 0 else Q.mul(Q.mul(w_rot[a], Q.conj(p0_rot[a])), p0_rot[k])
-            del basis_q
-            actual_origin = w_pos[k] - Q.rotate(frame_rot, basis_l[k])
-            if a < 0:
-                pred = p0_pos[k]
-            else:
-                delta = Q.mul(w_rot[a], Q.conj(p0_rot[a]))
-                pred = w_pos[a] + Q.rotate(delta, p0_pos[k] - p0_pos[a])
-            worst = max(worst, float(np.linalg.norm(pred - actual_origin)))
-        return worst
+    def errors(k: int) -> tuple[np.ndarray, np.ndarray]:
+        """Rotation and position error of every candidate (index n stands for 'fixed')."""
+        e_rot = np.zeros(n + 1)
+        e_pos = np.zeros(n + 1)
+        for (basis_q, basis_l, w_rot, w_pos), delta in zip(trials, deltas):
+            frames = np.vstack((Q.mul(delta, p0_rot[k][None]), p0_rot[k][None]))
+            pred = Q.mul(frames, basis_q[k][None])
+            e_rot = np.maximum(e_rot, 1.0 - np.abs(pred @ w_rot[k]))
+            # The bone's own frame origin: its head minus its translation channel (in its actual frame).
+            frame_actual = Q.mul(w_rot[k], Q.conj(basis_q[k]))
+            origin = w_pos[k] - Q.rotate(frame_actual, basis_l[k])
+            pred_pos = np.vstack((w_pos + Q.rotate(delta, p0_pos[k][None] - p0_pos), p0_pos[k][None]))
+            e_pos = np.maximum(e_pos, np.linalg.norm(pred_pos - origin[None], axis=1))
+        return e_rot, e_pos
 
     index = {b: k for k, b in enumerate(order)}
     rot_follow, pos_follow = [], []
     tol_rot, tol_pos = 1e-6, 1e-4 * max(skel_height(skel), 1e-3)
     for k, b in enumerate(order):
         anc = [index[skel.names[a]] for a in skel.ancestors(skel.index[b]) if skel.names[a] in index]
-        cands = [*anc, -1, *[j for j in range(n) if j != k and j not in anc]]
-        best_r = min(cands, key=lambda a: (err_rot(k, a) > tol_rot, cands.index(a)))
-        # Rotation must be right for the position test (it subtracts the bone's own translation).
-        rot_follow.append(best_r)
-        best_p = min(cands, key=lambda a: (err_pos(k, a) > tol_pos, cands.index(a)))
-        pos_follow.append(best_p)
-        if err_rot(k, best_r) > 1e-4 and warnings is not None:
+        # Preference on ties: nearest solved ancestor, then fixed, then any other bone.
+        cands = [*anc, n, *[j for j in range(n) if j != k and j not in anc]]
+        e_rot, e_pos = errors(k)
+        e_rot[k] = e_pos[k] = np.inf
+        best_r = min(cands, key=lambda a: (e_rot[a] > tol_rot, e_rot[a] if e_rot[a] > tol_rot else 0.0, cands.index(a)))
+        best_p = min(cands, key=lambda a: (e_pos[a] > tol_pos, e_pos[a] if e_pos[a] > tol_pos else 0.0, cands.index(a)))
+        rot_follow.append(-1 if best_r == n else best_r)
+        pos_follow.append(-1 if best_p == n else best_p)
+        if e_rot[best_r] > 1e-4 and warnings is not None:
             warnings.append(f"{b}: its rotation does not follow any mapped bone rigidly; result approximate")
     # Dependency order (a followed bone before its follower).
     done: list[int] = []
@@ -302,7 +302,7 @@ def probe_model(
         if state_map[k] == 2:
             return
         if state_map[k] == 1:
-            raise ValueError("cyclic dependency between target bones")
+            raise ValueError(f"cyclic dependency between target bones at {order[k]}")
         state_map[k] = 1
         for a in (rot_follow[k], pos_follow[k]):
             if a >= 0:

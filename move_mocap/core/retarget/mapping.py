@@ -190,11 +190,20 @@ class Detection:
     namespace: str = ""
 
 
-def _match_profile(names: Sequence[str], profile: dict[str, list[str]], loose: bool) -> dict[str, str]:
+def _lookup(names: Sequence[str], loose: bool) -> dict[str, str]:
     keyf = loose_key if loose else exact_key
     lookup: dict[str, str] = {}
     for n in names:
         lookup.setdefault(keyf(n), n)
+    return lookup
+
+
+def _match_profile(
+    names: Sequence[str], profile: dict[str, list[str]], loose: bool, lookup: dict[str, str] | None = None
+) -> dict[str, str]:
+    keyf = loose_key if loose else exact_key
+    if lookup is None:
+        lookup = _lookup(names, loose)
     out: dict[str, str] = {}
     used: set[str] = set()
     for slot, candidates in profile.items():
@@ -238,11 +247,12 @@ def detect(
 
     best_profile, best = "", {}  # type: tuple[str, dict[str, str]]
     score_best = -1.0
+    lookup_exact, lookup_loose = _lookup(cand_names, False), _lookup(cand_names, True)
     for pname, pdef in PROFILES.items():
         if profile and pname != profile:
             continue
-        exact = _match_profile(cand_names, pdef, loose=False)
-        loose = _match_profile(cand_names, pdef, loose=True)
+        exact = _match_profile(cand_names, pdef, False, lookup_exact)
+        loose = _match_profile(cand_names, pdef, True, lookup_loose)
         merged = {**loose, **exact}
         # Exact matches count most; Move's namespace favours the Move profile, "mixamorig" the Mixamo one.
         score = len(exact) + 0.5 * len(loose) + 0.01 * len(merged)
@@ -254,7 +264,7 @@ def detect(
             score_best, best_profile, best = score, pname, merged
     # A generated Rigify rig also holds DEF/ORG bones: animators use its FK controls.
     if profile is None and best_profile in ("rigify_def", "rigify_metarig"):
-        fk = _match_profile(cand_names, PROFILES["rigify_fk"], loose=False)
+        fk = _match_profile(cand_names, PROFILES["rigify_fk"], False, lookup_exact)
         if len(fk) >= 20 and "hips" in fk and "upper_arm.L" in fk:
             best_profile, best = "rigify_fk", fk
     slots = dict(best)

@@ -289,8 +289,8 @@ def solve(
     # Hips translation: scaled about the floor the source stands on.
     hs, ht = src.idx("hips"), tgt.idx("hips")
     assert hs is not None and ht is not None
-    src_feet = _foot_points(src, {i: s_rot[:, i] for i in range(len(source.skeleton))},
-                            {i: s_head[:, i] for i in range(len(source.skeleton))})
+    feet_idx = [i for i in (src.idx(f"{p}.{x}") for p in ("foot", "toe") for x in ("L", "R")) if i is not None]
+    src_feet = _foot_points(src, {i: s_rot[:, i] for i in feet_idx}, {i: s_head[:, i] for i in feet_idx})
     if src_feet:
         floor_s = float(min(p[:, 2].min() for p in src_feet))
     else:
@@ -387,9 +387,10 @@ def solve(
 
     rots, locs, pose_rot, pose_head = run(hips_w)
     if opts.floor_clamp:
-        rot_w = {target.index[b]: target.to_world_rot(r) for b, r in pose_rot.items()}
+        feet_bones = {tgt.slots[s] for s in ("foot.L", "foot.R", "toe.L", "toe.R") if s in tgt.slots}
+        rot_w = {target.index[b]: target.to_world_rot(r) for b, r in pose_rot.items() if b in feet_bones}
         pos_w = {target.index[b]: target.to_world_points(p) + (offset if mode == "OBJECT" else 0.0)
-                 for b, p in pose_head.items()}
+                 for b, p in pose_head.items() if b in feet_bones}
         feet = _foot_points(tgt, rot_w, pos_w)
         if feet:
             lowest = np.min(np.stack([p[:, 2] for p in feet]), axis=0)

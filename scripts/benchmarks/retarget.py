@@ -1,0 +1,172 @@
+"""Retarget benchmark: a 10-minute, 60 fps take on Move's skeleton (``_1:`` names, body and fingers,
+36,000 frames) onto a Rigify rig generated from Blender's human metarig (FK controls).
+
+Prints one JSON line: ``seconds`` (the engine, wall clock), ``peak_mib`` (peak resident memory of the
+process while it runs, sampled), and ``speedup_vs_bake``: the same retarget done the usual way (one
+Copy Rotation constraint per mapped control, Copy Location on the torso, then
+``bpy.ops.nla.bake(visual_keying=True)``), timed in this process on a slice and extrapolated linearly to the
+whole take. Run: ``python scripts/bench.py retarget [--frames N] [--slice N]`` with a Blender venv's python.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import threading
+import time
+from pathlib import Path
+
+import numpy as np
+
+
+def _rss_mib() -> float:
+    for line in Path("/proc/self/status").read_text().splitlines():
+        if line.startswith("VmRSS:"):
+            return int(line.split()[1]) / 1024.0
+    return 0.0
+
+
+class _PeakRSS:
+    """Samples the resident set size every few milliseconds in a thread (no bpy access there)."""
+
+    def __init__(self) -> None:
+        self.peak = _rss_mib()
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._run, daemon=True)
+
+    def _run(self) -> None:
+        while not self._stop.wait(0.005):
+            self.peak = max(self.peak, _rss_mib())
+
+    def __enter__(self) -> _PeakRSS:
+        self._thread.start()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self._stop.set()
+        self._thread.join()
+        self.peak = max(self.peak, _rss_mib())
+
+
+def _build_source(frames: int, fps: float):
+    """Move's skeleton (local_engine.motion) with a synthetic but human-ranged take written in bulk."""
+    import bpy
+
+    from local_engine.motion import MOVE_SKELETON, bone_name
+    from move_mocap import action_io
+
+    arm = bpy.data.armatures.new("move_actor")
+    obj = bpy.data.objects.new("move_actor", arm)
+    bpy.context.scene.collection.objects.link(obj)
+    bpy.context.view_layer.objects.active = obj
+    bpy.ops.object.mode_set(mode="EDIT")
+    for name, parent, head, tail in MOVE_SKELETON:
+        eb = arm.edit_bones.new(bone_name(name, 1))
+        eb.head, eb.tail = head, tail
+        if parent:
+            eb.parent = arm.edit_bones[bone_name(parent, 1)]
+    bpy.ops.object.mode_set(mode="OBJECT")
+    rng = np.random.default_rng(0)
+    t = np.arange(frames) / fps
+    keys = np.arange(1, frames + 1, dtype=np.float64)
+    channels = {}
+    for name, *_ in MOVE_SKELETON:
+        bone = bone_name(name, 1)
+        amp = 0.5 if "Hand" in name and name[-1].isdigit() else 0.35
+        angles = np.zeros((frames, 3))
+        for k in range(3):
+            for _ in range(3):
+                angles[:, k] += amp / 3 * np.sin(2 * np.pi * rng.uniform(0.1, 1.2) * t + rng.uniform(0, 6.3))
+        half = angles * 0.5  # small-angle composition is enough for a benchmark take
+        q = np.concatenate((np.ones((frames, 1)), half), axis=1)
+        q /= np.linalg.norm(q, axis=1, keepdims=True)
+        for k in range(4):
+            channels[(f'pose.bones["{bone}"].rotation_quaternion', k)] = (keys, q[:, k])
+    hips = bone_name("Hips", 1)
+    walk = np.stack((0.6 * np.sin(t / 7.0), 0.05 * np.sin(4 * t), 1.3 * t / 7.0 % 8.0), axis=1)  # bone-local
+    for k in range(3):
+        channels[(f'pose.bones["{hips}"].location', k)] = (keys, walk[:, k])
+    action = action_io.new_action("move_take", obj, channels)
+    action_io.assign_action(obj, action)
+    return obj
+
+
+def _bake_baseline(source, target, mapping, slice_frames: int) -> float:
+    """The constraint + visual-keying bake most tools use, on ``slice_frames`` frames: seconds taken."""
+    import bpy
+
+    pairs = [(s, mapping.target[slot]) for slot, s in mapping.source.items() if mapping.target.get(slot)]
+    for s, t in pairs:
+        pb = target.pose.bones[t]
+        c = pb.constraints.new("COPY_ROTATION")
+        c.target, c.subtarget = source, s
+        c.target_space = c.owner_space = "WORLD"
+        if t == mapping.target.get("hips"):
+            c = pb.constraints.new("COPY_LOCATION")
+            c.target, c.subtarget = source, s
+    for o in bpy.context.view_layer.objects:
+        o.select_set(False)
+    target.select_set(True)
+    bpy.context.view_layer.objects.active = target
+    bpy.ops.object.mode_set(mode="POSE")
+    names = {t for _, t in pairs}
+    for pb in target.pose.bones:
+        pb.bone.select = pb.name in names
+    t0 = time.perf_counter()
+    bpy.ops.nla.bake(frame_start=1, frame_end=slice_frames, only_selected=True, visual_keying=True,
+                     clear_constraints=True, use_current_action=False, bake_types={"POSE"})
+    seconds = time.perf_counter() - t0
+    bpy.ops.object.mode_set(mode="OBJECT")
+    return seconds
+
+
+def main(argv: list[str]) -> int:
+    parser = argparse.ArgumentParser(prog="bench.py retarget")
+    parser.add_argument("--frames", type=int, default=36000, help="take length (default: 10 min at 60 fps)")
+    parser.add_argument("--fps", type=float, default=60.0)
+    parser.add_argument("--slice", type=int, default=300, help="frames baked by the baseline (extrapolated)")
+    args = parser.parse_args(argv)
+
+    import bpy
+
+    from move_mocap.retarget import RetargetOptions, auto_mapping, retarget_with_report
+
+    bpy.ops.wm.read_factory_settings(use_empty=True)
+    scene = bpy.context.scene
+    scene.render.fps = int(args.fps)
+    bpy.ops.preferences.addon_enable(module="rigify")
+    bpy.ops.object.armature_human_metarig_add()
+    bpy.ops.pose.rigify_generate()
+    target = bpy.context.object
+    bpy.ops.object.mode_set(mode="OBJECT")
+    source = _build_source(args.frames, args.fps)
+
+    rss0 = _rss_mib()
+    with _PeakRSS() as peak:
+        report = retarget_with_report(source, target, RetargetOptions())
+    keyed = {fc.data_path.split('"')[1] for fc in
+             __import__("move_mocap.action_io", fromlist=["x"]).action_fcurves(report.action, target)}
+
+    # Baseline on a slice, in the same process, onto a fresh copy of the rig's pose (new action).
+    mapping = auto_mapping(source, target)
+    target.animation_data.action = None
+    bake_s = _bake_baseline(source, target, mapping, args.slice)
+    bake_total = bake_s * args.frames / args.slice
+    print(json.dumps({
+        "benchmark": "retarget",
+        "blender": bpy.app.version_string,
+        "frames": report.frames,
+        "fps": args.fps,
+        "source_bones": len(source.data.bones),
+        "target_bones_keyed": len(keyed),
+        "probed_rig": report.probed,
+        "seconds": round(report.seconds, 3),
+        "peak_mib": round(peak.peak, 1),
+        "extra_mib": round(peak.peak - rss0, 1),
+        "baseline": "constraints + nla.bake(visual_keying=True)",
+        "baseline_slice_frames": args.slice,
+        "baseline_slice_seconds": round(bake_s, 3),
+        "baseline_extrapolated_seconds": round(bake_total, 1),
+        "speedup_vs_bake": round(bake_total / report.seconds, 1),
+    }))
+    return 0
