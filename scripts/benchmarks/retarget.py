@@ -129,6 +129,7 @@ def main(argv: list[str]) -> int:
 
     import bpy
 
+    from move_mocap import action_io
     from move_mocap.retarget import RetargetOptions, auto_mapping, retarget_with_report
 
     bpy.ops.wm.read_factory_settings(use_empty=True)
@@ -144,8 +145,7 @@ def main(argv: list[str]) -> int:
     rss0 = _rss_mib()
     with _PeakRSS() as peak:
         report = retarget_with_report(source, target, RetargetOptions())
-    keyed = {fc.data_path.split('"')[1] for fc in
-             __import__("move_mocap.action_io", fromlist=["x"]).action_fcurves(report.action, target)}
+    keyed = {fc.data_path.split('"')[1] for fc in action_io.action_fcurves(report.action, target) if '"' in fc.data_path}
 
     # Baseline on a slice, in the same process, onto a fresh copy of the rig's pose (new action).
     mapping = auto_mapping(source, target)
