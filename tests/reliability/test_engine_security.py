@@ -1,0 +1,112 @@
+"""The local engine's security rules, filling what tests/local_engine leaves open: it listens on loopback
+unless told otherwise, every GraphQL and fault route wants the key, storage wants a signature for that very
+method and object (and refuses it after expiry), names cannot smuggle paths or header breaks anywhere, and a
+malformed-answer fault rule is validated. Checked from outside, against the running server."""
+
+from __future__ import annotations
+
+import os
+import socket
+import subprocess
+import sys
+import time
+from pathlib import Path
+from urllib.parse import urlsplit
+
+import pytest
+import requests
+
+from tests.fixtures.local_server import DEFAULT_MOTION
+from tests.local_engine.flows import make_take, ok, upload
+
+ROOT = Path(__file__).resolve().parents[2]
+
+
+def _listening(port: int) -> set[str]:
+    """Local addresses with a TCP socket listening on ``port`` (from /proc/net/tcp and tcp6)."""
+    found: set[str] = set()
+    for table in ("/proc/net/tcp", "/proc/net/tcp6"):
+        try:
+            lines = Path(table).read_text().splitlines()[1:]
+        except OSError:
+            continue
+        for line in lines:
+            local, state = line.split()[1], line.split()[3]
+            addr, hexport = local.split(":")
+            if state == "0A" and int(hexport, 16) == port:
+                found.add(addr)
+    return found
+
+
+@pytest.mark.skipif(not Path("/proc/net/tcp").exists(), reason="needs /proc/net/tcp")
+def test_default_bind_is_loopback_only(tmp_path) -> None:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+    env = {**os.environ, "PYTHONPATH": str(ROOT)}
+    proc = subprocess.Popen([sys.executable, "-m", "local_engine", "serve", "--port", str(port), "--data",
+                             str(tmp_path / "d"), "--api-key", "k" * 16, "--motion", str(DEFAULT_MOTION),
+                             "--log-level", "warning"], cwd=ROOT, env=env, stdout=subprocess.DEVNULL,
+                            stderr=subprocess.DEVNULL)
+    try:
+        deadline = time.monotonic() + 30
+        while time.monotonic() < deadline and not _listening(port):
+            time.sleep(0.1)
+        assert _listening(port) == {"0100007F"}  # 127.0.0.1, and nothing else (no 0.0.0.0, no ::)
+    finally:
+        proc.terminate()
+        proc.wait(10)
+
+
+def test_every_keyed_route_refuses_without_the_key(local_server) -> None:
+    base = local_server.base_url
+    for headers in ({}, {"Authorization": "wrong"}, {"Authorization": f"Bearer {local_server.api_key}"}):
+        r = requests.post(f"{base}/ugc/graphql", json={"query": "{ client { id } }"}, headers=headers, timeout=10)
+        assert r.status_code == 401 and r.json()["errors"][0]["errorType"] == "UnauthorizedException"
+        for method in ("GET", "POST", "DELETE"):
+            assert requests.request(method, f"{base}/_faults", json={"faults": []}, headers=headers,
+                                    timeout=10).status_code == 401
+    assert local_server.api_key not in local_server.log()
+
+
+def test_storage_needs_a_signature_for_that_method_and_object(local_server) -> None:
+    file_id = upload(local_server)
+    url = ok(local_server.graphql(f'{{ getFile(fileId: "{file_id}") {{ presignedUrl }} }}'))["getFile"]["presignedUrl"]
+    bare = local_server.base_url + urlsplit(url).path
+    for method in ("GET", "PUT", "HEAD"):
+        r = requests.request(method, bare, data=b"x" if method == "PUT" else None, timeout=10)
+        assert r.status_code == 403, (method, r.status_code)
+    assert requests.get(url, timeout=10).status_code == 200
+    # the key is not a substitute for a signature
+    assert requests.get(bare, headers=local_server.headers(), timeout=10).status_code == 403
+    query = dict(p.split("=", 1) for p in urlsplit(url).query.split("&"))
+    assert int(query["X-Move-Expires"]) > time.time()  # URLs carry an expiry
+
+
+@pytest.mark.parametrize("name", ["../../etc/passwd", "a/b", "x\\y", "a\r\nX-Injected: 1", ".."])
+def test_path_like_names_are_refused_in_every_named_input(local_server, name) -> None:
+    file_id = upload(local_server)
+    take_id = make_take(local_server, upload(local_server))
+    cases = {
+        "take name": ('mutation($f: String!, $n: String) { createSingleCamTake(sources: [{deviceLabel: "cam0", '
+                      'fileId: $f, format: MP4}], name: $n) { id } }', {"f": file_id, "n": name}),
+        "deviceLabel": ('mutation($f: String!, $n: String!) { createSingleCamTake(sources: [{deviceLabel: $n, '
+                        'fileId: $f, format: MP4}]) { id } }', {"f": file_id, "n": name}),
+        "job name": ('mutation($t: String!, $n: String) { createSingleCamJob(takeId: $t, name: $n) { id } }',
+                     {"t": take_id, "n": name}),
+        "webhook uid": ('mutation($u: String!) { upsertWebhookEndpoint(uid: $u, url: "https://example.com/h") '
+                        '{ uid } }', {"u": name}),
+    }
+    for what, (query, variables) in cases.items():
+        body = local_server.graphql(query, variables)
+        assert body.get("errors"), (what, body)
+        assert body["errors"][0]["errorType"] in ("MoveValidationError", "ValidationError"), (what, body)
+    # nothing was written outside the data folder's id-named files
+    names = {p.name for p in (local_server.data_dir / "files").iterdir()}
+    assert all(n.startswith(("file-", ".file-")) for n in names)
+
+
+def test_malformed_fault_rules_are_validated(local_server) -> None:
+    r = requests.post(f"{local_server.base_url}/_faults", headers=local_server.headers(), timeout=10,
+                      json={"faults": [{"kind": "malformed", "variant": "nonsense"}]})
+    assert r.status_code == 400 and "variant" in r.json()["message"]
