@@ -103,3 +103,17 @@ def test_no_key_and_no_signature_at_rest(wired, demo_video, tmp_path, signature_
     planted = tmp_path / "planted.txt"
     planted.write_text(f"key={server.api_key} url=?X-Move-Signature={next(iter(signature_recorder.signatures))}")
     assert len(_leaks([planted], secrets)) == 3
+
+
+def test_redacted_messages_stay_readable_when_redacted_again() -> None:
+    """Errors redact their message when built and again when stored: the result must still read as a URL
+    with named parameters (it used to turn into ``file-1<redacted><redacted>...``) and leak nothing."""
+    from move_mocap.core.api.redact import redact_text, redact_url
+
+    sig = "9f" * 32
+    url = f"http://127.0.0.1:8765/ugc/storage/file-1?X-Move-Method=GET&X-Move-Expires=1700000000&X-Move-Signature={sig}"
+    once = redact_text(f"Downloading a.json from {redact_url(url)} failed; urllib3 said \"GET /ugc/x?sig={sig} HTTP/1.1\"")
+    assert redact_text(once) == once == (
+        "Downloading a.json from http://127.0.0.1:8765/ugc/storage/file-1?X-Move-Method=<redacted>&"
+        "X-Move-Expires=<redacted>&X-Move-Signature=<redacted> failed; urllib3 said \"GET /ugc/x?<redacted> HTTP/1.1\"")
+    assert sig not in redact_text(f"{once} and again {url}")

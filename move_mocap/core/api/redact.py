@@ -47,9 +47,22 @@ def redact_text(text: str, secrets: Iterable[str | None] = ()) -> str:
     for secret in secrets:
         if secret and len(secret) >= 4:
             text = text.replace(secret, REDACTED)
-    text = _URL_RE.sub(lambda m: redact_url(m.group(0)), text)
-    text = _PATH_QUERY_RE.sub(lambda m: f"{m.group(1)}?{REDACTED}", text)
-    return text
+    # Idempotent: text redacted before (messages are redacted again when they become exceptions) keeps its
+    # "name=<redacted>" pairs; the marker is swapped for a token the patterns treat as part of the URL.
+    text = text.replace(REDACTED, _TOKEN)
+    text = _URL_RE.sub(lambda m: redact_url(m.group(0)).replace(REDACTED, _TOKEN), text)
+    text = _PATH_QUERY_RE.sub(_redact_path_query, text)
+    return text.replace(_TOKEN, REDACTED)
+
+
+_TOKEN = "\x00redacted\x00"
+
+
+def _redact_path_query(m: re.Match[str]) -> str:
+    pairs = [pair.partition("=") for pair in m.group(2).split("&")]
+    if all(value == _TOKEN for _, _, value in pairs):
+        return m.group(0)  # already redacted
+    return f"{m.group(1)}?{_TOKEN}"
 
 
 def mask_key(key: str | None) -> str:
