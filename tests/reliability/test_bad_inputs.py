@@ -158,20 +158,23 @@ def test_wrong_api_key(local_server, demo_video, tmp_path) -> None:
 
 
 def test_revoked_api_key_while_the_job_runs(local_server, demo_video, tmp_path) -> None:
-    pipeline = make_pipeline(local_server, tmp_path)
-    local_server.set_faults([{"route": "graphql", "kind": "slow", "delay": 0.3, "count": -1, "operation": "getJob"}])
-    sid = pipeline.submit(spec_for(demo_video))
-    journal = pipeline.journal
-    import time
+    import threading
 
-    deadline = time.monotonic() + 60
-    while journal.require(sid).stage.value not in ("job", "processed", "downloaded"):
-        assert time.monotonic() < deadline
-        time.sleep(0.05)
+    job_created, revoked = threading.Event(), threading.Event()
+
+    def checkpoint(_sid: str, point: str) -> None:  # the worker pauses once the job exists
+        if point == "job":
+            job_created.set()
+            revoked.wait(60)
+
+    pipeline = make_pipeline(local_server, tmp_path, checkpoint=checkpoint)
+    sid = pipeline.submit(spec_for(demo_video))
+    assert job_created.wait(60)
     local_server.api_key = "rotated-" + local_server.api_key  # the old key is revoked
     local_server.restart()
+    revoked.set()
     row = _finish(pipeline, sid)
-    assert row.state.value == "failed" and row.error_stage in ("processed", "downloaded")
+    assert row.state.value == "failed" and row.error_stage == "processed", row.error_message
     assert "API key was refused" in row.error_message and "Check the API key" in row.error_hint
     assert row.job_id and row.take_id  # nothing lost: the ids are kept
     pipeline.client_factory = factory(local_server)  # the user pastes the new key and presses Retry
