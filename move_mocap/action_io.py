@@ -152,6 +152,15 @@ def sample_keys(keys: Keys, frames: np.ndarray) -> np.ndarray:
     if n == 0:
         return np.array([fc.evaluate(float(f)) for f in frames])
     kx, ky = keys.co[:, 0], keys.co[:, 1]
+    if not len(fc.modifiers) and n > 1:
+        # Keys on consecutive whole frames (mocap): index directly.
+        rel = frames - kx[0]
+        whole = np.round(rel)
+        if (kx[-1] - kx[0] == n - 1 and np.all(np.abs(rel - whole) < 1e-4) and whole.min() >= 0
+                and whole.max() <= n - 1 and kx[n // 2] == kx[0] + n // 2):
+            idx = whole.astype(np.int64)
+            if np.all(np.abs(kx[idx] - frames) < 1e-4):
+                return ky[idx]
     pos = np.searchsorted(kx, frames)
     # Fast path: every frame is a key (dense mocap).
     hit = np.clip(pos, 0, n - 1)
@@ -234,56 +243,77 @@ def new_action(
             return fcurves.new(path, index=index, action_group=group) if group else fcurves.new(path, index=index)
 
     ipo = _IPO[interpolation]
-    for (path, index), (frames, values) in channels.items():
-        fc = make(path, index, (groups or {}).get(path, ""))
-        write_keys(fc, frames, values, ipo)
+    # Channels sharing one frames array (the usual case) get their keys and handles computed together.
+    batches: dict[int, list[tuple[str, int]]] = {}
+    for ch, (frames, _) in channels.items():
+        batches.setdefault(id(frames), []).append(ch)
+    chunks = [chans[i:i + 32] for chans in batches.values() for i in range(0, len(chans), 32)]  # bounded memory
+    for chans in chunks:
+        frames = np.asarray(channels[chans[0]][0], dtype=np.float64)
+        values = np.stack([np.asarray(channels[ch][1], dtype=np.float32) for ch in chans])
+        n = len(frames)
+        if n > 1 and np.any(np.diff(frames) <= 0):
+            order = np.argsort(frames, kind="stable")
+            frames, values = frames[order], values[:, order]
+        co, left, right = _keys_and_handles(frames, values, ipo)
+        for k, (path, index) in enumerate(chans):
+            fc = make(path, index, (groups or {}).get(path, ""))
+            kp = fc.keyframe_points
+            kp.add(n)
+            kp.foreach_set("co", co[k])
+            if ipo != _IPO["BEZIER"]:
+                kp.foreach_set("interpolation", np.full(n, ipo, dtype=np.int32))
+            kp.foreach_set("handle_left", left[k])
+            kp.foreach_set("handle_right", right[k])
     return action
 
 
-def write_keys(fc: bpy.types.FCurve, frames: np.ndarray, values: np.ndarray, interpolation: int = 2) -> None:
-    """Fill an empty F-curve with ``len(frames)`` keys in one go (frames increasing).
+def _keys_and_handles(frames: np.ndarray, values: np.ndarray, interpolation: int
+                      ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Flat float32 (C, 2n) arrays of key coordinates and left/right handles for C curves sharing frames."""
+    c, n = values.shape
+    co = np.empty((c, 2 * n), dtype=np.float32)
+    co[:, 0::2] = frames
+    co[:, 1::2] = values
+    if interpolation != _IPO["BEZIER"] or n < 2:
+        return co, co, co
+    values = values.astype(np.float32, copy=False)  # keys are stored in float32 anyway
+    step = np.diff(frames).astype(np.float32)
+    slope = np.zeros((c, n), dtype=np.float32)
+    slope[:, 1:-1] = (values[:, 2:] - values[:, :-2]) / (step[1:] + step[:-1])
+    reach_next = np.append(step, step[-1]) / np.float32(3.0)
+    reach_prev = np.insert(step, 0, step[0]) / np.float32(3.0)
+    d = np.empty((c, 2 * n), dtype=np.float32)
+    d[:, 0::2] = reach_next
+    d[:, 1::2] = slope * reach_next
+    right = co + d
+    d[:, 0::2] = reach_prev
+    d[:, 1::2] = slope * reach_prev
+    left = co - d
+    return co, left, right
 
-    Bezier keys (the default, like Blender's own importers) get smooth handles computed here (one third of
-    the neighbouring interval along the central slope), linear and constant keys get handles on the key.
-    ``FCurve.update()`` is not needed and not called: the keys are already sorted and their handles set,
-    which saves most of the time for long takes."""
+
+def write_keys(fc: bpy.types.FCurve, frames: np.ndarray, values: np.ndarray, interpolation: int = 2) -> None:
+    """Fill an empty F-curve with ``len(frames)`` keys in one go.
+
+    Bezier keys (the default, like Blender's own importers) get smooth handles computed here (a third of the
+    neighbouring interval along the central slope); linear and constant keys get handles on the key.
+    ``FCurve.update()`` is not needed and not called: keys are sorted here and their handles set, which
+    saves most of the time for long takes."""
     frames = np.asarray(frames, dtype=np.float64)
     values = np.asarray(values, dtype=np.float64)
     n = len(frames)
     if n > 1 and np.any(np.diff(frames) <= 0):
         order = np.argsort(frames, kind="stable")
         frames, values = frames[order], values[order]
+    co, left, right = _keys_and_handles(frames, values[None], interpolation)
     kp = fc.keyframe_points
     kp.add(n)
-    co = np.empty(2 * n, dtype=np.float32)
-    co[0::2] = frames
-    co[1::2] = values
-    kp.foreach_set("co", co)
+    kp.foreach_set("co", co[0])
     if interpolation != _IPO["BEZIER"]:
         kp.foreach_set("interpolation", np.full(n, interpolation, dtype=np.int32))
-        kp.foreach_set("handle_left", co)
-        kp.foreach_set("handle_right", co)
-        return
-    if n < 2:
-        kp.foreach_set("handle_left", co)
-        kp.foreach_set("handle_right", co)
-        return
-    slope = np.empty(n)
-    slope[1:-1] = (values[2:] - values[:-2]) / (frames[2:] - frames[:-2])
-    slope[0] = slope[-1] = 0.0
-    dx_prev = np.empty(n)
-    dx_next = np.empty(n)
-    dx_prev[1:] = np.diff(frames) / 3.0
-    dx_prev[0] = dx_prev[1] if n > 1 else 1.0
-    dx_next[:-1] = np.diff(frames) / 3.0
-    dx_next[-1] = dx_next[-2] if n > 1 else 1.0
-    h = np.empty(2 * n, dtype=np.float32)
-    h[0::2] = frames - dx_prev
-    h[1::2] = values - slope * dx_prev
-    kp.foreach_set("handle_left", h)
-    h[0::2] = frames + dx_next
-    h[1::2] = values + slope * dx_next
-    kp.foreach_set("handle_right", h)
+    kp.foreach_set("handle_left", left[0])
+    kp.foreach_set("handle_right", right[0])
 
 
 def action_slot(action: bpy.types.Action, obj: bpy.types.Object) -> object | None:

@@ -26,25 +26,40 @@ def _rss_mib() -> float:
     return 0.0
 
 
+def _hwm_mib() -> float:
+    for line in Path("/proc/self/status").read_text().splitlines():
+        if line.startswith("VmHWM:"):
+            return int(line.split()[1]) / 1024.0
+    return 0.0
+
+
 class _PeakRSS:
-    """Samples the resident set size every few milliseconds in a thread (no bpy access there)."""
+    """Peak resident memory over a block: the kernel's high-water mark, reset on entry
+    (``/proc/self/clear_refs``); where that is not allowed, a sampling thread (no bpy access there)."""
 
     def __init__(self) -> None:
         self.peak = _rss_mib()
         self._stop = threading.Event()
-        self._thread = threading.Thread(target=self._run, daemon=True)
+        self._thread: threading.Thread | None = None
 
     def _run(self) -> None:
-        while not self._stop.wait(0.005):
+        while not self._stop.wait(0.02):
             self.peak = max(self.peak, _rss_mib())
 
     def __enter__(self) -> _PeakRSS:
-        self._thread.start()
+        try:
+            Path("/proc/self/clear_refs").write_text("5")
+        except OSError:
+            self._thread = threading.Thread(target=self._run, daemon=True)
+            self._thread.start()
         return self
 
     def __exit__(self, *exc: object) -> None:
-        self._stop.set()
-        self._thread.join()
+        if self._thread is not None:
+            self._stop.set()
+            self._thread.join()
+        else:
+            self.peak = max(self.peak, _hwm_mib())
         self.peak = max(self.peak, _rss_mib())
 
 

@@ -16,13 +16,27 @@ def normalize(q: np.ndarray) -> np.ndarray:
     return q / np.where(n == 0.0, 1.0, n)
 
 
+def _pair(a: np.ndarray, b: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Both operands as floats of the larger operand's precision (a whole take may be float32; a constant
+    quaternion or vector must not turn it into float64)."""
+    a = np.asarray(a)
+    b = np.asarray(b)
+    if a.dtype.kind != "f":
+        a = a.astype(np.float64)
+    if b.dtype.kind != "f":
+        b = b.astype(np.float64)
+    if a.dtype != b.dtype:
+        dtype = a.dtype if a.size >= b.size else b.dtype
+        a, b = a.astype(dtype, copy=False), b.astype(dtype, copy=False)
+    return a, b
+
+
 def mul(a: np.ndarray, b: np.ndarray) -> np.ndarray:
     """Hamilton product ``a * b`` (apply b first, then a)."""
-    a = np.asarray(a, dtype=np.float64)
-    b = np.asarray(b, dtype=np.float64)
+    a, b = _pair(a, b)
     aw, ax, ay, az = a[..., 0], a[..., 1], a[..., 2], a[..., 3]
     bw, bx, by, bz = b[..., 0], b[..., 1], b[..., 2], b[..., 3]
-    out = np.empty(np.broadcast_shapes(a.shape, b.shape))
+    out = np.empty(np.broadcast_shapes(a.shape, b.shape), dtype=a.dtype)
     out[..., 0] = aw * bw - ax * bx - ay * by - az * bz
     out[..., 1] = aw * bx + ax * bw + ay * bz - az * by
     out[..., 2] = aw * by - ax * bz + ay * bw + az * bx
@@ -32,11 +46,14 @@ def mul(a: np.ndarray, b: np.ndarray) -> np.ndarray:
 
 def conj(q: np.ndarray) -> np.ndarray:
     """Inverse of a unit quaternion."""
-    return np.asarray(q, dtype=np.float64) * np.array([1.0, -1.0, -1.0, -1.0])
+    q = np.asarray(q)
+    if q.dtype.kind != "f":
+        q = q.astype(np.float64)
+    return q * np.array([1.0, -1.0, -1.0, -1.0], dtype=q.dtype)
 
 
 def _cross(u: np.ndarray, v: np.ndarray) -> np.ndarray:
-    out = np.empty(np.broadcast_shapes(u.shape, v.shape))
+    out = np.empty(np.broadcast_shapes(u.shape, v.shape), dtype=np.result_type(u, v))
     out[..., 0] = u[..., 1] * v[..., 2] - u[..., 2] * v[..., 1]
     out[..., 1] = u[..., 2] * v[..., 0] - u[..., 0] * v[..., 2]
     out[..., 2] = u[..., 0] * v[..., 1] - u[..., 1] * v[..., 0]
@@ -45,8 +62,7 @@ def _cross(u: np.ndarray, v: np.ndarray) -> np.ndarray:
 
 def rotate(q: np.ndarray, v: np.ndarray) -> np.ndarray:
     """Rotate vectors ``v[..., 3]`` by unit quaternions ``q[..., 4]``."""
-    q = np.asarray(q, dtype=np.float64)
-    v = np.asarray(v, dtype=np.float64)
+    q, v = _pair(q, v)
     w = q[..., :1]
     u = q[..., 1:]
     t = 2.0 * _cross(u, v)

@@ -95,10 +95,17 @@ class Skeleton:
 
     # -- world space -----------------------------------------------------------------------------------
 
+    def _plain_object(self) -> bool:
+        return bool(np.allclose(self.object_rot, Q.IDENTITY, atol=1e-12) and self.object_scale == 1.0)
+
     def to_world_points(self, p: np.ndarray) -> np.ndarray:
+        if self._plain_object():
+            return np.asarray(p) + self.object_loc
         return self.object_loc + self.object_scale * Q.rotate(self.object_rot, p)
 
     def to_world_rot(self, q: np.ndarray) -> np.ndarray:
+        if self._plain_object():
+            return np.asarray(q)
         return Q.mul(self.object_rot, q)
 
     def from_world_points(self, p: np.ndarray) -> np.ndarray:
@@ -130,15 +137,25 @@ def _topological(names: list[str], parent_names: list[str | None]) -> list[int]:
 
 
 def forward_kinematics(
-    skel: Skeleton, basis_rot: np.ndarray, basis_loc: np.ndarray | None = None
+    skel: Skeleton, basis_rot: np.ndarray, basis_loc: np.ndarray | None = None,
+    heads_for: set[int] | None = None,
 ) -> tuple[np.ndarray, np.ndarray]:
     """Armature-space pose orientations (F, B, 4) and head positions (F, B, 3) from basis rotations
-    (F, B, 4) and locations (F, B, 3) (Blender's pose-bone channels)."""
-    basis_rot = np.asarray(basis_rot, dtype=np.float64)
+    (F, B, 4) and locations (F, B, 3) (Blender's pose-bone channels). With ``heads_for`` only those bones'
+    heads (and their ancestors') are computed; the others are left zero."""
+    basis_rot = np.asarray(basis_rot)
+    if basis_rot.dtype.kind != "f":
+        basis_rot = basis_rot.astype(np.float64)
     f, b = basis_rot.shape[:2]
-    rot = np.empty((f, b, 4))
-    head = np.empty((f, b, 3))
+    rot = np.empty((f, b, 4), dtype=basis_rot.dtype)
+    head = np.zeros((f, b, 3), dtype=basis_rot.dtype)
     assert skel.connected is not None and skel.inherit_rotation is not None
+    need = np.ones(b, dtype=bool)
+    if heads_for is not None:
+        need[:] = False
+        for i in heads_for:
+            need[i] = True
+            need[skel.ancestors(i)] = True
     for i in range(b):
         p = int(skel.parents[i])
         loc = None
@@ -155,12 +172,13 @@ def forward_kinematics(
         rel_rot = Q.mul(inv_parent_rest, skel.rest_rot[i])
         rel_pos = Q.rotate(inv_parent_rest, skel.rest_head[i] - skel.rest_head[p])
         frame_rot = Q.mul(rot[:, p], rel_rot)
-        head[:, i] = head[:, p] + Q.rotate(rot[:, p], rel_pos)
         if not skel.inherit_rotation[i]:
             frame_rot = np.broadcast_to(skel.rest_rot[i], (f, 4))
         rot[:, i] = Q.mul(frame_rot, basis_rot[:, i])
-        if loc is not None:
-            head[:, i] += Q.rotate(frame_rot, loc)
+        if need[i]:
+            head[:, i] = head[:, p] + Q.rotate(rot[:, p], rel_pos)
+            if loc is not None:
+                head[:, i] += Q.rotate(frame_rot, loc)
     return rot, head
 
 

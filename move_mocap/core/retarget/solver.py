@@ -258,6 +258,16 @@ def _leg_length(rig: _Rig) -> float:
     return total / n if n else 0.0
 
 
+def _position_followers(model: TargetModel, k: int) -> list[str]:
+    """Bones whose position follows bone k (directly or through others), k included."""
+    out = {k}
+    for j in range(len(model.bones)):
+        a = model.pos_follow[j]
+        if a in out:
+            out.add(j)
+    return [model.bones[j] for j in sorted(out)]
+
+
 def solve(
     source: SourceTake,
     target: Skeleton,
@@ -275,7 +285,9 @@ def solve(
     frames = source.rot.shape[0]
     s_rot = source.skeleton.to_world_rot(source.rot)  # (F, B, 4)
     s_head = source.skeleton.to_world_points(source.head)
-    s_delta = Q.mul(s_rot, Q.conj(src.rot)[None])  # world rotation change from rest, per source bone
+    used = sorted({i for i in (src.idx(x) for x in src.slots) if i is not None})
+    s_delta = np.zeros_like(s_rot)  # world rotation change from rest, for the mapped source bones
+    s_delta[:, used] = Q.mul(s_rot[:, used], Q.conj(src.rot[used])[None])
 
     drivers = _drivers(src, tgt, mapping, opts.fingers)
     if not any(d.slot == "hips" for d in drivers):
@@ -348,6 +360,9 @@ def solve(
     def to_arm_points(p: np.ndarray) -> np.ndarray:
         return Q.rotate(inv_obj, p - target.object_loc) / target.object_scale
 
+    plain = target._plain_object()
+    want_rot_arm = {t: (q if plain else Q.mul(inv_obj[None], q)) for t, q in want_rot.items()}
+
     def run(hips_world: np.ndarray) -> tuple[dict[str, np.ndarray], dict[str, np.ndarray], dict, dict]:
         w_rot: list[np.ndarray] = []
         w_pos: list[np.ndarray] = []
@@ -356,19 +371,19 @@ def solve(
         hips_arm = to_arm_points(hips_world - (offset if mode == "OBJECT" else 0.0))
         for k, bone in enumerate(model.bones):
             a = model.rot_follow[k]
-            if a >= 0:
-                p_rot = Q.mul(Q.mul(w_rot[a], Q.conj(model.p0_rot[a])[None]), model.p0_rot[k][None])
+            if a >= 0:  # parent frame turns with bone a: w_rot[a] (p0_a^-1 p0_k), the bracket is constant
+                p_rot = Q.mul(w_rot[a], Q.mul(Q.conj(model.p0_rot[a]), model.p0_rot[k])[None])
             else:
                 p_rot = np.broadcast_to(model.p0_rot[k], (frames, 4))
             a = model.pos_follow[k]
             if a >= 0:
-                delta = Q.mul(w_rot[a], Q.conj(model.p0_rot[a])[None])
-                p_pos = w_pos[a] + Q.rotate(delta, (model.p0_pos[k] - model.p0_pos[a])[None])
+                local = Q.rotate(Q.conj(model.p0_rot[a]), model.p0_pos[k] - model.p0_pos[a])
+                p_pos = w_pos[a] + Q.rotate(w_rot[a], local[None])
             else:
                 p_pos = np.broadcast_to(model.p0_pos[k], (frames, 3))
             t = target.index[bone]
             if t in want_rot:
-                r = Q.mul(inv_obj[None], want_rot[t])
+                r = want_rot_arm[t]
                 rots[bone] = Q.mul(Q.conj(p_rot), r)
             else:
                 r = p_rot
@@ -396,9 +411,18 @@ def solve(
             lowest = np.min(np.stack([p[:, 2] for p in feet]), axis=0)
             lift = np.maximum(floor_t - lowest, 0.0)
             if lift.max() > 0:
-                hips_w = hips_w.copy()
-                hips_w[:, 2] += lift
-                rots, locs, pose_rot, pose_head = run(hips_w)
+                # Raising the hips moves everything hanging from them rigidly: rotations are unchanged,
+                # the hips' location channel and every head move by the same armature-space offset.
+                up = np.zeros((frames, 3))
+                up[:, 2] = lift
+                up_arm = Q.rotate(inv_obj, up) / target.object_scale
+                hips_name = target.names[ht]
+                hips_frame = Q.mul(pose_rot[hips_name], Q.conj(rots[hips_name])) if hips_name in rots else \
+                    pose_rot[hips_name]
+                locs[hips_name] = locs[hips_name] + Q.rotate(Q.conj(hips_frame), up_arm)
+                followers = _position_followers(model, model.bones.index(hips_name))
+                for b in followers:
+                    pose_head[b] = pose_head[b] + up_arm
     for b in list(rots):
         rots[b] = Q.make_continuous(rots[b])
     solved_slots = {d.slot: target.names[d.target] for d in drivers}
