@@ -64,24 +64,56 @@ def pytest_report_header(config: pytest.Config) -> str:
 
 
 @pytest.fixture(scope="session")
-def addon(tmp_path_factory: pytest.TempPathFactory):
-    """The add-on enabled from this checkout inside the running bpy, its user files in a temp folder."""
+def _addon_session(tmp_path_factory: pytest.TempPathFactory):
+    """Once per session: the add-on's user files in a temp folder and this checkout importable."""
     import sys
 
     os.environ["MOVE_MOCAP_USER_DIR"] = str(tmp_path_factory.mktemp("move_mocap_user"))
-    import importlib
-
     import bpy  # noqa: F401  (must come first: it puts Blender's own modules on the path)
-
-    addon_utils = importlib.import_module("addon_utils")
 
     if str(ROOT) not in sys.path:
         sys.path.insert(0, str(ROOT))
+    yield
+    import importlib
+
+    addon_utils = importlib.import_module("addon_utils")
+    addon_utils.disable("move_mocap", default_set=True)
+
+
+@pytest.fixture
+def addon(_addon_session):
+    """The add-on enabled from this checkout inside the running bpy (enabled again if a test reset
+    Blender's preferences, e.g. with read_factory_settings)."""
+    import importlib
+    import sys
+
+    import bpy
+
+    addon_utils = importlib.import_module("addon_utils")
 
     def _raise(exc: BaseException) -> None:
         raise exc
 
-    module = addon_utils.enable("move_mocap", default_set=True, handle_error=_raise)
-    assert module is not None, "move_mocap failed to enable"
-    yield module
-    addon_utils.disable("move_mocap", default_set=True)
+    if "move_mocap" not in bpy.context.preferences.addons:
+        module = addon_utils.enable("move_mocap", default_set=True, handle_error=_raise)
+        assert module is not None, "move_mocap failed to enable"
+    return sys.modules["move_mocap"]
+
+
+_EXIT_STATUS: list[int] = []
+
+
+def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
+    _EXIT_STATUS.append(int(exitstatus))
+
+
+@pytest.hookimpl(trylast=True)
+def pytest_unconfigure(config: pytest.Config) -> None:
+    """The bpy module (notably 4.2) can crash while the interpreter shuts down, after every test and the
+    summary are done; leave with pytest's own exit status instead of a segfault's."""
+    import sys
+
+    if "bpy" in sys.modules and _EXIT_STATUS:
+        sys.stdout.flush()
+        sys.stderr.flush()
+        os._exit(_EXIT_STATUS[-1])

@@ -33,7 +33,7 @@ def written(cmu_bvh, tmp_path_factory):
 def _fresh_scene(fps: int):
     import bpy
 
-    bpy.ops.wm.read_factory_settings(use_empty=True)
+    bpy.ops.wm.read_homefile(use_empty=True)
     bpy.context.scene.render.fps = fps
     return bpy
 

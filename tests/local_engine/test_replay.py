@@ -33,7 +33,7 @@ def blender_bvh(cmu_bvh):
     """Joint heads (F, J, 3) from Blender's BVH importer at a few frames (Z up, like Move)."""
     import bpy
 
-    bpy.ops.wm.read_factory_settings(use_empty=True)
+    bpy.ops.wm.read_homefile(use_empty=True)
     bpy.ops.import_anim.bvh(filepath=str(cmu_bvh), frame_start=1, use_fps_scale=False, update_scene_duration=True)
     obj = next(o for o in bpy.data.objects if o.type == "ARMATURE")
     frames = [0, 700, 2222, 4510]
