@@ -143,15 +143,37 @@ def _bezier_values(keys: Keys, seg: np.ndarray, x: np.ndarray) -> np.ndarray:
     return u**3 * p0[:, 1] + 3 * u * u * t * p1[:, 1] + 3 * u * t * t * p2[:, 1] + t**3 * p3[:, 1]
 
 
-def sample_keys(keys: Keys, frames: np.ndarray) -> np.ndarray:
+class KeyIndex:
+    """Remembers, for one set of sample frames, where they fall in a curve whose keys sit on consecutive
+    whole frames, so curves sharing that layout (all of a mocap take) are sampled by indexing alone."""
+
+    def __init__(self) -> None:
+        self._known: dict[tuple[int, float], np.ndarray] = {}
+
+    def get(self, kx: np.ndarray, frames: np.ndarray) -> np.ndarray | None:
+        key = (len(kx), float(kx[0]))
+        idx = self._known.get(key)
+        if idx is not None:
+            return idx if float(kx[-1]) == float(kx[0]) + len(kx) - 1 else None
+        return None
+
+    def put(self, kx: np.ndarray, idx: np.ndarray) -> None:
+        self._known[(len(kx), float(kx[0]))] = idx
+
+
+def sample_keys(keys: Keys, frames: np.ndarray, index: KeyIndex | None = None) -> np.ndarray:
     """Values of one F-curve at ``frames`` (numpy; falls back to ``FCurve.evaluate`` for modifiers, easing
-    interpolations and extrapolated linear curves)."""
+    interpolations and extrapolated linear curves). ``index`` speeds up many curves with the same keys."""
     frames = np.asarray(frames, dtype=np.float64)
     fc = keys.fcurve
     n = len(keys.co)
     if n == 0:
         return np.array([fc.evaluate(float(f)) for f in frames])
     kx, ky = keys.co[:, 0], keys.co[:, 1]
+    if index is not None and not len(fc.modifiers):
+        cached = index.get(kx, frames)
+        if cached is not None:
+            return ky[cached]
     if not len(fc.modifiers) and n > 1:
         # Keys on consecutive whole frames (mocap): index directly.
         rel = frames - kx[0]
@@ -160,6 +182,8 @@ def sample_keys(keys: Keys, frames: np.ndarray) -> np.ndarray:
                 and whole.max() <= n - 1 and kx[n // 2] == kx[0] + n // 2):
             idx = whole.astype(np.int64)
             if np.all(np.abs(kx[idx] - frames) < 1e-4):
+                if index is not None and np.array_equal(kx, kx[0] + np.arange(n)):
+                    index.put(kx, idx)
                 return ky[idx]
     pos = np.searchsorted(kx, frames)
     # Fast path: every frame is a key (dense mocap).
@@ -248,6 +272,7 @@ def new_action(
     for ch, (frames, _) in channels.items():
         batches.setdefault(id(frames), []).append(ch)
     chunks = [chans[i:i + 32] for chans in batches.values() for i in range(0, len(chans), 32)]  # bounded memory
+    buffers: list[np.ndarray] | None = None
     for chans in chunks:
         frames = np.asarray(channels[chans[0]][0], dtype=np.float64)
         values = np.stack([np.asarray(channels[ch][1], dtype=np.float32) for ch in chans])
@@ -255,7 +280,9 @@ def new_action(
         if n > 1 and np.any(np.diff(frames) <= 0):
             order = np.argsort(frames, kind="stable")
             frames, values = frames[order], values[:, order]
-        co, left, right = _keys_and_handles(frames, values, ipo)
+        if buffers is None or buffers[0].shape[1] != 2 * n:
+            buffers = [np.empty((32, 2 * n), dtype=np.float32) for _ in range(3)]
+        co, left, right = _keys_and_handles(frames, values, ipo, buffers)
         for k, (path, index) in enumerate(chans):
             fc = make(path, index, (groups or {}).get(path, ""))
             kp = fc.keyframe_points
@@ -268,28 +295,31 @@ def new_action(
     return action
 
 
-def _keys_and_handles(frames: np.ndarray, values: np.ndarray, interpolation: int
-                      ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """Flat float32 (C, 2n) arrays of key coordinates and left/right handles for C curves sharing frames."""
+def _keys_and_handles(frames: np.ndarray, values: np.ndarray, interpolation: int,
+                      buffers: list[np.ndarray] | None = None) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Flat float32 (C, 2n) arrays of key coordinates and left/right handles for C curves sharing frames.
+    ``buffers`` (three arrays of at least that shape, reused between calls) avoids fresh allocations."""
     c, n = values.shape
-    co = np.empty((c, 2 * n), dtype=np.float32)
+    if buffers is not None and buffers[0].shape[0] >= c and buffers[0].shape[1] == 2 * n:
+        co, left, right = (b[:c] for b in buffers)
+    else:
+        co, left, right = (np.empty((c, 2 * n), dtype=np.float32) for _ in range(3))
     co[:, 0::2] = frames
     co[:, 1::2] = values
     if interpolation != _IPO["BEZIER"] or n < 2:
         return co, co, co
-    values = values.astype(np.float32, copy=False)  # keys are stored in float32 anyway
     step = np.diff(frames).astype(np.float32)
     slope = np.zeros((c, n), dtype=np.float32)
-    slope[:, 1:-1] = (values[:, 2:] - values[:, :-2]) / (step[1:] + step[:-1])
+    np.subtract(values[:, 2:], values[:, :-2], out=slope[:, 1:-1])
+    slope[:, 1:-1] /= step[1:] + step[:-1]
     reach_next = np.append(step, step[-1]) / np.float32(3.0)
     reach_prev = np.insert(step, 0, step[0]) / np.float32(3.0)
-    d = np.empty((c, 2 * n), dtype=np.float32)
-    d[:, 0::2] = reach_next
-    d[:, 1::2] = slope * reach_next
-    right = co + d
-    d[:, 0::2] = reach_prev
-    d[:, 1::2] = slope * reach_prev
-    left = co - d
+    right[:, 0::2] = frames + reach_next
+    np.multiply(slope, reach_next, out=right[:, 1::2])
+    right[:, 1::2] += values
+    left[:, 0::2] = frames - reach_prev
+    np.multiply(slope, -reach_prev, out=left[:, 1::2])
+    left[:, 1::2] += values
     return co, left, right
 
 

@@ -58,6 +58,7 @@ class RetargetReport:
     scale: float
     probed: bool
     warnings: list[str] = field(default_factory=list)
+    timings: dict[str, float] = field(default_factory=dict)  # seconds per stage
 
 
 # -- reading armatures ---------------------------------------------------------------------------------------
@@ -79,8 +80,21 @@ def _view_layer() -> Any:
     return view_layer
 
 
+def _world_matrix(obj: Any) -> np.ndarray:
+    """The object's world matrix from its own transform and its parents' (no scene evaluation needed, so
+    valid for objects just created or overridden); Blender's evaluated one where constraints or bone
+    parents are involved."""
+    if len(obj.constraints) or (obj.parent is not None and obj.parent_type != "OBJECT"):
+        _view_layer().update()
+        return np.array(obj.matrix_world, dtype=np.float64)
+    m = np.array(obj.matrix_basis, dtype=np.float64)
+    if obj.parent is not None:
+        m = _world_matrix(obj.parent) @ np.array(obj.matrix_parent_inverse, dtype=np.float64) @ m
+    return m
+
+
 def _obj_transform(obj: bpy.types.Object) -> tuple[np.ndarray, np.ndarray, float]:
-    m = np.array(obj.matrix_world, dtype=np.float64)
+    m = _world_matrix(obj)
     lin = m[:3, :3]
     scale = float(np.cbrt(abs(np.linalg.det(lin)))) or 1.0
     return Q.from_matrix(lin / scale), m[:3, 3].copy(), scale
@@ -136,6 +150,7 @@ def sample_source(
     channels = action_io.read_channels(action, obj) if action else {}
     f = len(frames)
     b = len(skel)
+    index = action_io.KeyIndex()
     # Long takes are evaluated in float32 (half the memory traffic; ~1e-5 degree error), short ones in float64.
     dtype = np.float32 if f > 2000 else np.float64
     rot = np.empty((f, b, 4), dtype=dtype)
@@ -149,12 +164,12 @@ def sample_source(
         vals = np.empty((f, size))
         for k in range(size):
             keys = channels.get((path, k))
-            vals[:, k] = action_io.sample_keys(keys, frames) if keys is not None else current[k]
+            vals[:, k] = action_io.sample_keys(keys, frames, index) if keys is not None else current[k]
         rot[:, i] = channels_to_quat(vals, mode)
         lpath = f'pose.bones["{name}"].location'
         for k in range(3):
             keys = channels.get((lpath, k))
-            loc[:, i, k] = action_io.sample_keys(keys, frames) if keys is not None else pb.location[k]
+            loc[:, i, k] = action_io.sample_keys(keys, frames, index) if keys is not None else pb.location[k]
     ids = None if heads_for is None else {skel.index[b] for b in heads_for if b in skel.index}
     prot, phead = forward_kinematics(skel, rot, loc, ids)
     return SourceTake(skel, prot, phead)
@@ -397,12 +412,15 @@ def retarget_with_report(
         raise ValueError("the hips are not mapped on both armatures (edit the mapping)")
 
     warnings: list[str] = []
-    _view_layer().update()  # world matrices of new or just-overridden objects are only valid once evaluated
+    timings: dict[str, float] = {"prepare": time.perf_counter() - t0}
+    t1 = time.perf_counter()
     src_skel = skeleton_from_object(source)
     # The solver needs source head positions only for the hips, hip joints, feet and toes.
     heads = {mapping.source[s] for s in ("hips", "thigh.L", "thigh.R", "foot.L", "foot.R", "toe.L", "toe.R")
              if mapping.source.get(s)}
     take = sample_source(source, src_frames, src_skel, heads)
+    timings["read_source"] = time.perf_counter() - t1
+    t1 = time.perf_counter()
     tgt_skel = skeleton_from_object(target)
     solved = [b for s, b in mapping.target.items() if s in SLOTS and (opts.fingers or not is_finger(s))]
     solved = list(dict.fromkeys(solved))
@@ -412,10 +430,14 @@ def retarget_with_report(
         model = probe_model(target, tgt_skel, solved, props, warnings)
     else:
         model = hierarchy_model(tgt_skel, solved)
+    timings["target_model"] = time.perf_counter() - t1
+    t1 = time.perf_counter()
     result = solve(take, tgt_skel, model, mapping, SolveOptions(
         root_motion=opts.root_motion, fingers=opts.fingers, translation_scale=opts.translation_scale,
         floor_clamp=opts.floor_clamp))
     warnings += result.warnings
+    timings["solve"] = time.perf_counter() - t1
+    t1 = time.perf_counter()
 
     name = opts.action_name or f"{target.name}_{action.name}"
     new = _write_action(name, target, result, out_frames, props, opts.interpolation)
@@ -424,7 +446,8 @@ def retarget_with_report(
     if previous is not None and previous != new and opts.stash_previous:
         action_io.stash_action(target, previous)
     action_io.assign_action(target, new)
-    return RetargetReport(new, mapping, count, time.perf_counter() - t0, result.scale, probed, warnings)
+    timings["write"] = time.perf_counter() - t1
+    return RetargetReport(new, mapping, count, time.perf_counter() - t0, result.scale, probed, warnings, timings)
 
 
 def _write_action(

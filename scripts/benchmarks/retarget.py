@@ -126,7 +126,8 @@ def _bake_baseline(source, target, mapping, slice_frames: int) -> float:
     bpy.ops.object.mode_set(mode="POSE")
     names = {t for _, t in pairs}
     for pb in target.pose.bones:
-        pb.bone.select = pb.name in names
+        owner = pb if hasattr(pb, "select") else pb.bone  # selection moved to pose bones in Blender 5.0
+        owner.select = pb.name in names
     t0 = time.perf_counter()
     bpy.ops.nla.bake(frame_start=1, frame_end=slice_frames, only_selected=True, visual_keying=True,
                      clear_constraints=True, use_current_action=False, bake_types={"POSE"})
@@ -176,6 +177,7 @@ def main(argv: list[str]) -> int:
         "target_bones_keyed": len(keyed),
         "probed_rig": report.probed,
         "seconds": round(report.seconds, 3),
+        "stages": {k: round(v, 3) for k, v in report.timings.items()},
         "peak_mib": round(peak.peak, 1),
         "extra_mib": round(peak.peak - rss0, 1),
         "baseline": "constraints + nla.bake(visual_keying=True)",

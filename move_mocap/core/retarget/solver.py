@@ -64,7 +64,8 @@ class SourceTake:
 
 @dataclass
 class SolveResult:
-    rotations: dict[str, np.ndarray]  # target bone -> (F, 4) basis quaternions
+    rotations: dict[str, np.ndarray]  # target bone -> (F, 4) basis quaternions (sign continuity is applied by
+    # skeleton.quat_to_channels when they become channel values)
     locations: dict[str, np.ndarray]  # target bone -> (F, 3) basis locations
     object_offset: np.ndarray | None  # (F, 3) world translation to add to the object (root motion OBJECT)
     pose_rot: dict[str, np.ndarray]  # target bone -> (F, 4) armature-space orientation it will have
@@ -423,8 +424,6 @@ def solve(
                 followers = _position_followers(model, model.bones.index(hips_name))
                 for b in followers:
                     pose_head[b] = pose_head[b] + up_arm
-    for b in list(rots):
-        rots[b] = Q.make_continuous(rots[b])
     solved_slots = {d.slot: target.names[d.target] for d in drivers}
     if root_bone:
         solved_slots["root"] = root_bone
