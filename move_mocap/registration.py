@@ -13,12 +13,12 @@ _MODULE_NAMES: tuple[str, ...] = (
     ".preferences",
     ".connection",
     ".importers.operator",
-    ".retarget_ui",
-    ".retarget_ops",
     ".props",
     ".runtime",
     ".ops_pipeline",
     ".ui_panel",
+    ".retarget_ui",
+    ".retarget_ops",
 )
 
 

@@ -166,15 +166,25 @@ CLASSES = (
     MOVE_MOCAP_PG_retarget_slot,
     MOVE_MOCAP_PG_retarget,
     MOVE_MOCAP_UL_retarget_slots,
-    MOVE_MOCAP_PT_retarget,
 )
+
+_PARENT_PANEL = "MOVE_MOCAP_PT_main"
 
 
 def register_extra() -> None:
     scene_type: Any = bpy.types.Scene
     scene_type.move_mocap_retarget = PointerProperty(type=MOVE_MOCAP_PG_retarget)  # type: ignore[func-returns-value]
+    # A sub-panel of the add-on's main "Move" panel when that is registered (it is, before this module,
+    # in the add-on); a panel of its own in the "Move" tab otherwise (e.g. when registered alone in tests).
+    panel: Any = MOVE_MOCAP_PT_retarget
+    if hasattr(bpy.types, _PARENT_PANEL):
+        panel.bl_parent_id = _PARENT_PANEL
+    elif hasattr(panel, "bl_parent_id"):
+        del panel.bl_parent_id
+    bpy.utils.register_class(MOVE_MOCAP_PT_retarget)
 
 
 def unregister_extra() -> None:
+    bpy.utils.unregister_class(MOVE_MOCAP_PT_retarget)
     scene_type: Any = bpy.types.Scene
     del scene_type.move_mocap_retarget

@@ -359,3 +359,25 @@ def test_action_io_round_trip_and_sampling(world) -> None:
     ours = action_io.sample_keys(keys, at)
     blender = np.array([fc.evaluate(x) for x in at])
     assert np.allclose(ours, blender, atol=2e-4), np.abs(ours - blender).max()
+
+
+def test_add_on_registers_retarget_under_move_panel() -> None:
+    """Through the add-on's own registration (a fresh process): the Retarget panel is a sub-panel of the
+    main Move panel, its operators and scene settings exist, and unregistering removes them."""
+    import subprocess
+    import sys
+
+    code = (
+        "import bpy, move_mocap\n"
+        "move_mocap.register()\n"
+        "assert bpy.types.MOVE_MOCAP_PT_retarget.bl_parent_id == 'MOVE_MOCAP_PT_main'\n"
+        "assert bpy.types.MOVE_MOCAP_PT_retarget.bl_category == 'Move'\n"
+        "assert hasattr(bpy.types, 'MOVE_MOCAP_OT_retarget') and hasattr(bpy.types.Scene, 'move_mocap_retarget')\n"
+        "assert bpy.ops.move_mocap.retarget.idname() == 'MOVE_MOCAP_OT_retarget'\n"
+        "move_mocap.unregister()\n"
+        "assert not hasattr(bpy.types, 'MOVE_MOCAP_PT_retarget')\n"
+        "print('registered ok')\n"
+    )
+    root = Path(__file__).resolve().parents[2]
+    out = subprocess.run([sys.executable, "-c", code], cwd=root, capture_output=True, text=True, timeout=120)
+    assert "registered ok" in out.stdout, out.stdout[-2000:] + out.stderr[-2000:]
