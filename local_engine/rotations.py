@@ -21,7 +21,9 @@ def axis_matrix(axis: str, angle: np.ndarray) -> np.ndarray:
 
 
 def quat_to_matrix(q: np.ndarray) -> np.ndarray:
-    q = q / np.linalg.norm(q, axis=-1, keepdims=True)
+    """(..., 4) quaternions w, x, y, z (normalised here) -> (..., 3, 3) rotation matrices."""
+    q = np.asarray(q, dtype=np.float64)
+    q = q / np.maximum(np.linalg.norm(q, axis=-1, keepdims=True), 1e-12)
     w, x, y, z = np.moveaxis(q, -1, 0)
     return np.stack(
         [
@@ -48,19 +50,19 @@ def matrix_to_quat(m: np.ndarray) -> np.ndarray:
             continue
         r = m[i]
         if case == 3:
-            s = np.sqrt(1.0 + tr[i]) * 2
+            s = np.sqrt(np.maximum(1.0 + tr[i], 1e-12)) * 2
             q[i] = np.stack([0.25 * s, (r[:, 2, 1] - r[:, 1, 2]) / s, (r[:, 0, 2] - r[:, 2, 0]) / s,
                              (r[:, 1, 0] - r[:, 0, 1]) / s], -1)
         elif case == 0:
-            s = np.sqrt(1.0 + r[:, 0, 0] - r[:, 1, 1] - r[:, 2, 2]) * 2
+            s = np.sqrt(np.maximum(1.0 + r[:, 0, 0] - r[:, 1, 1] - r[:, 2, 2], 1e-12)) * 2
             q[i] = np.stack([(r[:, 2, 1] - r[:, 1, 2]) / s, 0.25 * s, (r[:, 0, 1] + r[:, 1, 0]) / s,
                              (r[:, 0, 2] + r[:, 2, 0]) / s], -1)
         elif case == 1:
-            s = np.sqrt(1.0 + r[:, 1, 1] - r[:, 0, 0] - r[:, 2, 2]) * 2
+            s = np.sqrt(np.maximum(1.0 + r[:, 1, 1] - r[:, 0, 0] - r[:, 2, 2], 1e-12)) * 2
             q[i] = np.stack([(r[:, 0, 2] - r[:, 2, 0]) / s, (r[:, 0, 1] + r[:, 1, 0]) / s, 0.25 * s,
                              (r[:, 1, 2] + r[:, 2, 1]) / s], -1)
         else:
-            s = np.sqrt(1.0 + r[:, 2, 2] - r[:, 0, 0] - r[:, 1, 1]) * 2
+            s = np.sqrt(np.maximum(1.0 + r[:, 2, 2] - r[:, 0, 0] - r[:, 1, 1], 1e-12)) * 2
             q[i] = np.stack([(r[:, 1, 0] - r[:, 0, 1]) / s, (r[:, 0, 2] + r[:, 2, 0]) / s,
                              (r[:, 1, 2] + r[:, 2, 1]) / s, 0.25 * s], -1)
     q *= np.where(q[:, :1] < 0, -1.0, 1.0)

@@ -22,7 +22,7 @@ from bpy.props import BoolProperty, CollectionProperty, EnumProperty, StringProp
 from .bl_types import OperatorReturn
 from .core.pipeline import Event, ReadyToApply, State, SubmissionSpec
 from .core.pipeline.model import Footage
-from .online import network_problem
+from .online import NetworkPollMixin, network_problem
 from .props import history, resolve_target, scene_props, tag_target
 from .runtime import RUNTIME, Runtime
 
@@ -91,20 +91,6 @@ def _report_row(op: bpy.types.Operator, row: Any) -> OperatorReturn:
     op.report({"ERROR"}, f"{row.title}: {(row.error_kind or '').capitalize()} failed: {row.error_message}. "
                          f"{row.error_hint}")
     return {"CANCELLED"}
-
-
-class _NetworkOp:
-    """poll(): online access, endpoint and API key (explains itself when disabled)."""
-
-    needs_api_key = True
-
-    @classmethod
-    def poll(cls, context: bpy.types.Context) -> bool:
-        problem = network_problem(context, needs_key=cls.needs_api_key)
-        if problem:
-            cls.poll_message_set(problem)  # type: ignore[attr-defined]
-            return False
-        return True
 
 
 # ------------------------------------------------------------------------------------- footage list
@@ -182,7 +168,7 @@ class MOVE_MOCAP_OT_footage_remove(bpy.types.Operator):
 # ------------------------------------------------------------------------------------------ process
 
 
-class MOVE_MOCAP_OT_process(_NetworkOp, bpy.types.Operator):
+class MOVE_MOCAP_OT_process(NetworkPollMixin, bpy.types.Operator):
     """Upload the footage to Move, process it and put the animation on the target armature. Blender stays
     usable while it runs (progress in this panel)"""
 
@@ -266,7 +252,7 @@ class MOVE_MOCAP_OT_cancel(bpy.types.Operator):
         return {"FINISHED"}
 
 
-class MOVE_MOCAP_OT_retry(_NetworkOp, bpy.types.Operator):
+class MOVE_MOCAP_OT_retry(NetworkPollMixin, bpy.types.Operator):
     """Resume this submission at the stage that failed (nothing finished is repeated)"""
 
     bl_idname = "move_mocap.retry"
@@ -293,7 +279,7 @@ class MOVE_MOCAP_OT_retry(_NetworkOp, bpy.types.Operator):
         return _report_row(self, _blocking_wait(self, self.submission_id))
 
 
-class MOVE_MOCAP_OT_resume(_NetworkOp, bpy.types.Operator):
+class MOVE_MOCAP_OT_resume(NetworkPollMixin, bpy.types.Operator):
     """Resume every unfinished submission (done automatically when Blender starts or a file is opened)"""
 
     bl_idname = "move_mocap.resume"
@@ -390,7 +376,7 @@ class MOVE_MOCAP_OT_apply(bpy.types.Operator):
 # ----------------------------------------------------------------------------------------- history
 
 
-class MOVE_MOCAP_OT_refresh_history(_NetworkOp, bpy.types.Operator):
+class MOVE_MOCAP_OT_refresh_history(NetworkPollMixin, bpy.types.Operator):
     """Load your jobs from the server and merge them with this computer's submissions"""
 
     bl_idname = "move_mocap.refresh_history"
@@ -466,7 +452,7 @@ class MOVE_MOCAP_OT_copy_job_id(bpy.types.Operator):
         return {"FINISHED"}
 
 
-class MOVE_MOCAP_OT_import_share_code(_NetworkOp, bpy.types.Operator):
+class MOVE_MOCAP_OT_import_share_code(NetworkPollMixin, bpy.types.Operator):
     """Download the recording behind a Move One share code and put it on the target armature"""
 
     bl_idname = "move_mocap.import_share_code"
