@@ -12,10 +12,13 @@ import argparse
 import ipaddress
 import json
 import logging
+import os
 import sys
 from pathlib import Path
 
 from .config import DEFAULT_MAX_UPLOAD, ServerConfig
+
+API_KEY_ENV = "LOCAL_ENGINE_API_KEY"
 
 
 def _faults(value: str) -> list:
@@ -31,7 +34,9 @@ def main(argv: list[str] | None = None) -> int:
     serve.add_argument("--host", default="127.0.0.1", help="bind address (default: loopback only)")
     serve.add_argument("--port", type=int, default=8765)
     serve.add_argument("--data", required=True, type=Path, help="directory for the database and files")
-    serve.add_argument("--api-key", required=True, help="the key clients must send in Authorization")
+    serve.add_argument("--api-key", default=os.environ.get(API_KEY_ENV),
+                       help=f"the key clients must send in Authorization (default: ${API_KEY_ENV}, which keeps "
+                            "it out of process listings)")
     serve.add_argument("--solver", default="replay", help="replay | mediapipe")
     serve.add_argument("--motion", type=Path, help="replay solver: the motion file (BVH) to replay")
     serve.add_argument("--max-upload-bytes", type=int, default=DEFAULT_MAX_UPLOAD)
@@ -41,6 +46,8 @@ def main(argv: list[str] | None = None) -> int:
     serve.add_argument("--allow-remote", action="store_true", help="permit binding a non-loopback address")
     serve.add_argument("--log-level", default="info")
     args = parser.parse_args(argv)
+    if not args.api_key:
+        parser.error(f"an API key is required: --api-key KEY or the {API_KEY_ENV} environment variable")
 
     logging.basicConfig(level=args.log_level.upper(), format="%(asctime)s %(name)s %(levelname)s %(message)s")
     try:

@@ -10,9 +10,9 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import bpy
-from bpy.props import IntProperty, StringProperty
+from bpy.props import EnumProperty, IntProperty, StringProperty
 
-from .core.endpoints import DEFAULT_ENDPOINT, validate_endpoint
+from .core.endpoints import DEFAULT_ENDPOINT, is_loopback, validate_endpoint
 from .core.secrets import ENV_VAR, SecretStore, resolve_api_key
 from .paths import user_dir
 
@@ -63,6 +63,34 @@ class MOVE_MOCAP_AddonPreferences(bpy.types.AddonPreferences):
         subtype="TIME_ABSOLUTE",
     )
 
+    engine_python: StringProperty(  # type: ignore[valid-type]
+        name="Engine Python",
+        description="A Python that has the local engine's packages (e.g. the repository's .venv/blender-4.2/bin/python)",
+        subtype="FILE_PATH",
+        default="",
+    )
+    engine_root: StringProperty(  # type: ignore[valid-type]
+        name="Engine Folder",
+        description="The folder holding local_engine/ (the move_mocap repository). Empty: found next to the add-on",
+        subtype="DIR_PATH",
+        default="",
+    )
+    engine_port: IntProperty(  # type: ignore[valid-type]
+        name="Engine Port", description="Loopback port the local engine listens on", min=1024, max=65535,
+        default=8765,
+    )
+    engine_solver: EnumProperty(  # type: ignore[valid-type]
+        name="Solver",
+        items=(
+            ("mediapipe", "MediaPipe", "Markerless capture from the footage (BlazePose) on this machine"),
+            ("replay", "Replay", "Replays a motion file instead of reading the footage (for testing)"),
+        ),
+        default="mediapipe",
+    )
+    engine_motion: StringProperty(  # type: ignore[valid-type]
+        name="Replay Motion", description="The BVH the replay solver plays back", subtype="FILE_PATH", default="",
+    )
+
     def draw(self, context: bpy.types.Context) -> None:
         layout = self.layout
         layout.use_property_split = True
@@ -85,6 +113,19 @@ class MOVE_MOCAP_AddonPreferences(bpy.types.AddonPreferences):
         col.prop(self, "network_timeout")
         if not self.network_timeout:
             col.label(text=f"Using Blender's network timeout: {s.timeout:g} s", icon="TIME")
+
+        box = layout.box()
+        box.label(text="Local Engine (markerless capture on this machine, no Move account needed)")
+        col = box.column()
+        col.prop(self, "engine_python")
+        col.prop(self, "engine_root")
+        col.prop(self, "engine_port")
+        col.prop(self, "engine_solver")
+        if self.engine_solver == "replay":
+            col.prop(self, "engine_motion")
+        row = col.row(align=True)
+        row.operator("move_mocap.engine_start", icon="PLAY")
+        row.operator("move_mocap.engine_stop", icon="PAUSE")
 
 
 @dataclass(frozen=True)
@@ -116,6 +157,10 @@ def settings(context: bpy.types.Context | None = None) -> Settings:
     assert context.preferences is not None
     prefs = get_preferences(context)
     key, source = resolve_api_key(secret_store())
+    store = secret_store()
+    engine_url = store.get("local_engine_url")
+    if engine_url and is_loopback(prefs.endpoint) and prefs.endpoint.strip() == engine_url:
+        key, source = store.get("local_engine_key"), "local engine"
     folder = Path(bpy.path.abspath(prefs.download_dir)) if prefs.download_dir else user_dir("downloads")
     timeout = float(prefs.network_timeout or context.preferences.system.network_timeout or 10)
     return Settings(prefs.endpoint.strip(), key, source, folder, timeout)

@@ -19,6 +19,7 @@ _MODULE_NAMES: tuple[str, ...] = (
     ".ui_panel",
     ".retarget_ui",
     ".retarget_ops",
+    ".engine_ops",
 )
 
 

@@ -1,0 +1,104 @@
+"""Starting and stopping the local engine from the add-on, for real (a child process on loopback)."""
+
+from __future__ import annotations
+
+import socket
+import sys
+from pathlib import Path
+
+import bpy
+import pytest
+import requests
+
+ROOT = Path(__file__).resolve().parents[2]
+
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+@pytest.fixture
+def prefs(addon, cmu_bvh, monkeypatch):
+    from move_mocap import engine_ops
+    from move_mocap.preferences import get_preferences
+
+    monkeypatch.delenv("MOVE_API_KEY", raising=False)
+    p = get_preferences()
+    saved = {k: getattr(p, k) for k in ("endpoint", "engine_python", "engine_root", "engine_port",
+                                        "engine_solver", "engine_motion")}
+    p.endpoint = "https://api.move.ai/ugc/graphql"
+    p.engine_python = sys.executable
+    p.engine_root = ""  # found next to the add-on (this checkout)
+    p.engine_port = _free_port()
+    p.engine_solver = "replay"
+    p.engine_motion = str(cmu_bvh)
+    yield p
+    engine_ops.stop_engine()
+    for k, v in saved.items():
+        setattr(p, k, v)
+
+
+def test_start_use_and_stop(prefs) -> None:
+    from move_mocap import engine_ops
+    from move_mocap.preferences import secret_store, settings
+
+    assert bpy.ops.move_mocap.engine_start.poll()
+    assert bpy.ops.move_mocap.engine_start() == {"FINISHED"}
+    eng = engine_ops.engine()
+    assert eng is not None and eng.status.running, eng.status.message
+    assert eng.root == ROOT
+    text, icon = engine_ops.status_line()
+    assert "running" in text and eng.url in text and icon == "CHECKMARK"
+    # The add-on now processes with it, with the engine's own key (kept out of its command line).
+    s = settings()
+    assert s.endpoint == eng.url and s.api_key_source == "local engine"
+    assert s.api_key and s.api_key not in " ".join(eng.command())
+    assert bpy.ops.move_mocap.check_api_key() == {"FINISHED"}
+    assert requests.get(eng.url.replace("/ugc/graphql", "/_health"), timeout=5).ok
+    assert not bpy.ops.move_mocap.engine_start.poll()  # already running
+
+    assert bpy.ops.move_mocap.engine_stop() == {"FINISHED"}
+    assert eng.process is not None and eng.process.poll() is not None  # the child is gone
+    assert engine_ops.engine() is None
+    assert settings().endpoint == "https://api.move.ai/ugc/graphql"  # the previous endpoint is back
+    assert secret_store().get("local_engine_key") == ""
+    assert not bpy.ops.move_mocap.engine_stop.poll()
+
+
+def test_bad_settings_explain_themselves(prefs, tmp_path) -> None:
+    from move_mocap.engine_ops import _problem
+
+    prefs.engine_python = str(tmp_path / "no-python")
+    assert not bpy.ops.move_mocap.engine_start.poll()
+    assert "not an executable" in (_problem(bpy.context) or "")
+    prefs.engine_python = sys.executable
+    prefs.engine_root = str(tmp_path)
+    assert "local_engine/" in (_problem(bpy.context) or "")
+    prefs.engine_root = ""
+    prefs.engine_motion = ""
+    assert "motion file" in (_problem(bpy.context) or "")
+
+
+def test_port_in_use_is_reported(prefs) -> None:
+    with socket.socket() as busy:
+        busy.bind(("127.0.0.1", prefs.engine_port))
+        busy.listen(1)
+        with pytest.raises(RuntimeError, match="already in use"):
+            bpy.ops.move_mocap.engine_start()
+    from move_mocap import engine_ops
+
+    assert engine_ops.engine() is None
+
+
+def test_engine_that_dies_says_why(prefs, tmp_path) -> None:
+    from move_mocap.core.engine_process import LocalEngine
+
+    eng = LocalEngine(sys.executable, ROOT, tmp_path / "engine", port=prefs.engine_port, api_key="k",
+                      solver="replay", motion=tmp_path / "missing.bvh")
+    eng.start()
+    status = eng.wait_ready(timeout=60)
+    eng.stop()
+    assert status.state == "exited", status.message
+    assert "replay motion file not found" in status.message and "missing.bvh" in status.message
