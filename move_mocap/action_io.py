@@ -17,7 +17,7 @@ Importers (FBX/BVH) and the retarget engine use it; it holds no retarget logic.
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping
+from collections.abc import Container, Iterable, Mapping
 from typing import Any
 
 import bpy
@@ -110,9 +110,17 @@ def read_keys(fc: bpy.types.FCurve) -> Keys:
     return Keys(fc, co.reshape(n, 2).astype(np.float64))
 
 
-def read_channels(action: bpy.types.Action, obj: bpy.types.Object | None = None) -> dict[Channel, Keys]:
-    """Every F-curve of ``action`` for ``obj``, keyed by (data_path, array_index)."""
-    return {(fc.data_path, fc.array_index): read_keys(fc) for fc in action_fcurves(action, obj)}
+def read_channels(
+    action: bpy.types.Action, obj: bpy.types.Object | None = None, paths: Container[str] | None = None
+) -> dict[Channel, Keys]:
+    """Every F-curve of ``action`` for ``obj`` (only those whose data path is in ``paths``, if given), keyed
+    by (data_path, array_index)."""
+    out = {}
+    for fc in action_fcurves(action, obj):
+        path = fc.data_path
+        if paths is None or path in paths:
+            out[(path, fc.array_index)] = read_keys(fc)
+    return out
 
 
 def _bezier_values(keys: Keys, seg: np.ndarray, x: np.ndarray) -> np.ndarray:

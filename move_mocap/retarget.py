@@ -23,7 +23,13 @@ import numpy as np
 from . import action_io
 from .core.retarget import quat as Q
 from .core.retarget.mapping import SLOTS, BoneMapping, Detection, detect, is_finger
-from .core.retarget.skeleton import Skeleton, channels_to_quat, forward_kinematics, quat_to_channels
+from .core.retarget.skeleton import (
+    Skeleton,
+    bone_major,
+    channels_to_quat,
+    forward_kinematics,
+    quat_to_channels,
+)
 from .core.retarget.solver import SolveOptions, SolveResult, SourceTake, TargetModel, hierarchy_model, solve
 
 
@@ -147,29 +153,48 @@ def sample_source(
     ``heads_for`` only those bones' head positions are evaluated (rotations always are)."""
     skel = skel or skeleton_from_object(obj)
     action = action_io.object_action(obj)
-    channels = action_io.read_channels(action, obj) if action else {}
     f = len(frames)
     b = len(skel)
+    # Only the F-curves this function uses are read (rotation channels of the bones' modes, locations).
+    wanted: set[str] = set()
+    modes = []
+    pbones = _pbones(obj)
+    for name in skel.names:
+        pb = pbones[name]
+        modes.append((pb, pb.rotation_mode))
+        wanted.add(_rot_path(name, pb.rotation_mode)[0])
+        wanted.add(f'pose.bones["{name}"].location')
+    channels = action_io.read_channels(action, obj, wanted) if action else {}
     index = action_io.KeyIndex()
     # Long takes are evaluated in float32 (half the memory traffic; ~1e-5 degree error), short ones in float64.
     dtype = np.float32 if f > 2000 else np.float64
-    rot = np.empty((f, b, 4), dtype=dtype)
-    loc = np.zeros((f, b, 3), dtype=dtype)
+    rot = bone_major((f, b, 4), dtype)
+    loc = bone_major((f, b, 3), dtype, zero=True)
     for i, name in enumerate(skel.names):
-        pb = _pbones(obj)[name]
-        mode = pb.rotation_mode
+        pb, mode = modes[i]
         path, size = _rot_path(name, mode)
         current = {"QUATERNION": pb.rotation_quaternion, "AXIS_ANGLE": pb.rotation_axis_angle}.get(
             mode, pb.rotation_euler)
-        vals = np.empty((f, size))
+        # Quaternion channels are filled in place and normalised below for all bones at once.
+        vals = rot[:, i] if mode == "QUATERNION" else np.empty((f, size))
         for k in range(size):
             keys = channels.get((path, k))
             vals[:, k] = action_io.sample_keys(keys, frames, index) if keys is not None else current[k]
-        rot[:, i] = channels_to_quat(vals, mode)
+        if mode != "QUATERNION":
+            rot[:, i] = channels_to_quat(vals, mode)
         lpath = f'pose.bones["{name}"].location'
         for k in range(3):
             keys = channels.get((lpath, k))
-            loc[:, i, k] = action_io.sample_keys(keys, frames, index) if keys is not None else pb.location[k]
+            if keys is not None:
+                loc[:, i, k] = action_io.sample_keys(keys, frames, index)
+            elif pb.location[k]:
+                loc[:, i, k] = pb.location[k]
+    del channels
+    flat = rot.transpose(1, 0, 2)  # the bone-major storage, contiguous
+    norm = np.sqrt(np.einsum("...i,...i->...", flat, flat))[..., None]
+    norm[norm == 0] = 1.0
+    flat /= norm
+    del norm
     ids = None if heads_for is None else {skel.index[b] for b in heads_for if b in skel.index}
     prot, phead = forward_kinematics(skel, rot, loc, ids)
     return SourceTake(skel, prot, phead)

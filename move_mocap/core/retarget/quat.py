@@ -31,9 +31,26 @@ def _pair(a: np.ndarray, b: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     return a, b
 
 
+def right_matrix(b: np.ndarray) -> np.ndarray:
+    """(4, 4) matrix ``M`` with ``a @ M == mul(a, b)`` for one quaternion ``b``."""
+    w, x, y, z = np.asarray(b, dtype=np.float64).reshape(4)
+    return np.array([[w, x, y, z], [-x, w, -z, y], [-y, z, w, -x], [-z, -y, x, w]])
+
+
+def left_matrix(a: np.ndarray) -> np.ndarray:
+    """(4, 4) matrix ``M`` with ``b @ M == mul(a, b)`` for one quaternion ``a``."""
+    w, x, y, z = np.asarray(a, dtype=np.float64).reshape(4)
+    return np.array([[w, x, y, z], [-x, w, z, -y], [-y, -z, w, x], [-z, y, -x, w]])
+
+
 def mul(a: np.ndarray, b: np.ndarray) -> np.ndarray:
-    """Hamilton product ``a * b`` (apply b first, then a)."""
+    """Hamilton product ``a * b`` (apply b first, then a). A single quaternion against many is one matrix
+    product (see :func:`right_matrix`, :func:`left_matrix`)."""
     a, b = _pair(a, b)
+    if b.size == 4 and a.size > 64 and a.ndim >= b.ndim:
+        return a @ right_matrix(b).astype(a.dtype)
+    if a.size == 4 and b.size > 64 and b.ndim >= a.ndim:
+        return b @ left_matrix(a).astype(b.dtype)
     aw, ax, ay, az = a[..., 0], a[..., 1], a[..., 2], a[..., 3]
     bw, bx, by, bz = b[..., 0], b[..., 1], b[..., 2], b[..., 3]
     out = np.empty(np.broadcast_shapes(a.shape, b.shape), dtype=a.dtype)
@@ -42,6 +59,13 @@ def mul(a: np.ndarray, b: np.ndarray) -> np.ndarray:
     out[..., 2] = aw * by - ax * bz + ay * bw + az * bx
     out[..., 3] = aw * bz + ax * by - ay * bx + az * bw
     return out
+
+
+def mul_matrix(q: np.ndarray, m: np.ndarray) -> np.ndarray:
+    """``q @ m`` in ``q``'s precision: many quaternions times a product of :func:`left_matrix` /
+    :func:`right_matrix` factors (fuses several constant products into one pass)."""
+    q = np.asarray(q)
+    return q @ np.asarray(m).astype(q.dtype, copy=False)
 
 
 def conj(q: np.ndarray) -> np.ndarray:
@@ -140,9 +164,8 @@ def swing(a: np.ndarray, b: np.ndarray) -> np.ndarray:
 
 def slerp(a: np.ndarray, b: np.ndarray, t: np.ndarray | float) -> np.ndarray:
     """Spherical interpolation (shortest path); t broadcasts against the leading axes."""
-    a = np.asarray(a, dtype=np.float64)
-    b = np.asarray(b, dtype=np.float64)
-    t = np.asarray(t, dtype=np.float64)[..., None] if np.ndim(t) else float(t)
+    a, b = _pair(a, b)
+    t = np.asarray(t, dtype=a.dtype)[..., None] if np.ndim(t) else a.dtype.type(t)
     d = np.sum(a * b, axis=-1, keepdims=True)
     b = np.where(d < 0, -b, b)
     d = np.abs(d)
@@ -157,7 +180,8 @@ def slerp(a: np.ndarray, b: np.ndarray, t: np.ndarray | float) -> np.ndarray:
 
 def make_continuous(q: np.ndarray, axis: int = 0) -> np.ndarray:
     """Flip signs along ``axis`` (frames) so consecutive quaternions lie in the same hemisphere."""
-    q = np.moveaxis(np.array(q, dtype=np.float64), axis, 0)
+    q = np.asarray(q)
+    q = np.moveaxis(np.array(q, dtype=q.dtype if q.dtype.kind == "f" else np.float64), axis, 0)
     if len(q) > 1:
         dots = np.sum(q[1:] * q[:-1], axis=-1)
         flips = np.cumprod(np.where(dots < 0, -1.0, 1.0), axis=0)

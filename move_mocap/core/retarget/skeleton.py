@@ -136,19 +136,28 @@ def _topological(names: list[str], parent_names: list[str | None]) -> list[int]:
     return sorted(range(len(names)), key=lambda i: (d(i), i))
 
 
+def bone_major(shape: tuple[int, ...], dtype: np.dtype | type = np.float64, zero: bool = False) -> np.ndarray:
+    """An (F, B, ...) array stored bone by bone, so ``a[:, b]`` (one bone's whole take) is contiguous."""
+    f, b, *rest = shape
+    order = (1, 0, *range(2, 2 + len(rest)))
+    return (np.zeros if zero else np.empty)((b, f, *rest), dtype=dtype).transpose(order)
+
+
 def forward_kinematics(
     skel: Skeleton, basis_rot: np.ndarray, basis_loc: np.ndarray | None = None,
     heads_for: set[int] | None = None,
 ) -> tuple[np.ndarray, np.ndarray]:
     """Armature-space pose orientations (F, B, 4) and head positions (F, B, 3) from basis rotations
     (F, B, 4) and locations (F, B, 3) (Blender's pose-bone channels). With ``heads_for`` only those bones'
-    heads (and their ancestors') are computed; the others are left zero."""
+    heads (and their ancestors') are computed; the others are left zero. The results are stored bone-major
+    (see :func:`bone_major`); inputs stored that way are read fastest."""
     basis_rot = np.asarray(basis_rot)
     if basis_rot.dtype.kind != "f":
         basis_rot = basis_rot.astype(np.float64)
     f, b = basis_rot.shape[:2]
-    rot = np.empty((f, b, 4), dtype=basis_rot.dtype)
-    head = np.zeros((f, b, 3), dtype=basis_rot.dtype)
+    dtype = basis_rot.dtype
+    rot = bone_major((f, b, 4), dtype)
+    head = bone_major((f, b, 3), dtype, zero=True)
     assert skel.connected is not None and skel.inherit_rotation is not None
     need = np.ones(b, dtype=bool)
     if heads_for is not None:
@@ -159,8 +168,10 @@ def forward_kinematics(
     for i in range(b):
         p = int(skel.parents[i])
         loc = None
-        if basis_loc is not None and not skel.connected[i]:
+        if basis_loc is not None and not skel.connected[i] and need[i]:
             loc = basis_loc[:, i]
+            if not loc.any():
+                loc = None
         if p < 0:
             rel_rot = skel.rest_rot[i]
             rot[:, i] = Q.mul(rel_rot, basis_rot[:, i])
@@ -171,13 +182,15 @@ def forward_kinematics(
         inv_parent_rest = Q.conj(skel.rest_rot[p])
         rel_rot = Q.mul(inv_parent_rest, skel.rest_rot[i])
         rel_pos = Q.rotate(inv_parent_rest, skel.rest_head[i] - skel.rest_head[p])
-        frame_rot = Q.mul(rot[:, p], rel_rot)
-        if not skel.inherit_rotation[i]:
-            frame_rot = np.broadcast_to(skel.rest_rot[i], (f, 4))
-        rot[:, i] = Q.mul(frame_rot, basis_rot[:, i])
+        if skel.inherit_rotation[i]:
+            # pose[p] rel basis: the constant in the middle joins the basis rotation first.
+            rot[:, i] = Q.mul(rot[:, p], Q.mul(rel_rot, basis_rot[:, i]))
+        else:
+            rot[:, i] = Q.mul(skel.rest_rot[i], basis_rot[:, i])
         if need[i]:
-            head[:, i] = head[:, p] + Q.rotate(rot[:, p], rel_pos)
+            head[:, i] = head[:, p] + Q.rotate(rot[:, p], rel_pos.astype(dtype))
             if loc is not None:
+                frame_rot = Q.mul(rot[:, p], rel_rot) if skel.inherit_rotation[i] else skel.rest_rot[i]
                 head[:, i] += Q.rotate(frame_rot, loc)
     return rot, head
 

@@ -284,11 +284,26 @@ def solve(
     src = _Rig(source.skeleton, mapping.source)
     tgt = _Rig(target, mapping.target)
     frames = source.rot.shape[0]
-    s_rot = source.skeleton.to_world_rot(source.rot)  # (F, B, 4)
-    s_head = source.skeleton.to_world_points(source.head)
-    used = sorted({i for i in (src.idx(x) for x in src.slots) if i is not None})
-    s_delta = np.zeros_like(s_rot)  # world rotation change from rest, for the mapped source bones
-    s_delta[:, used] = Q.mul(s_rot[:, used], Q.conj(src.rot[used])[None])
+    sk = source.skeleton
+    # Source bones are read one at a time ((F, 4) per bone; contiguous when the take is stored bone-major),
+    # and constant rotations on either side are folded into one 4x4 matrix per bone.
+    obj_left = None if sk._plain_object() else Q.left_matrix(sk.object_rot)
+
+    def s_rot(i: int) -> np.ndarray:
+        q = source.rot[:, i]
+        return q if obj_left is None else Q.mul_matrix(q, obj_left)
+
+    def s_head(i: int) -> np.ndarray:
+        return sk.to_world_points(source.head[:, i])
+
+    def world_delta(i: int, after: np.ndarray | None = None) -> np.ndarray:
+        """World rotation change of source bone i from its rest, then ``after`` (a constant) applied first."""
+        m = Q.right_matrix(Q.conj(src.rot[i]))
+        if obj_left is not None:
+            m = obj_left @ m
+        if after is not None:
+            m = m @ Q.right_matrix(after)
+        return Q.mul_matrix(source.rot[:, i], m)
 
     drivers = _drivers(src, tgt, mapping, opts.fingers)
     if not any(d.slot == "hips" for d in drivers):
@@ -296,18 +311,22 @@ def solve(
     want_rot: dict[int, np.ndarray] = {}  # target bone -> (F, 4) world orientation
     for d in drivers:
         i0, i1, w = d.src
-        delta = s_delta[:, i0] if i0 == i1 or w <= 0 else Q.slerp(s_delta[:, i0], s_delta[:, i1], w)
-        want_rot[d.target] = Q.mul(delta, Q.mul(d.align, tgt.rot[d.target])[None])
+        after = Q.mul(d.align, tgt.rot[d.target])
+        if i0 == i1 or w <= 0:
+            want_rot[d.target] = world_delta(i0, after)
+        else:
+            delta = Q.slerp(world_delta(i0), world_delta(i1), w)
+            want_rot[d.target] = Q.mul(delta, after)
 
     # Hips translation: scaled about the floor the source stands on.
     hs, ht = src.idx("hips"), tgt.idx("hips")
     assert hs is not None and ht is not None
     feet_idx = [i for i in (src.idx(f"{p}.{x}") for p in ("foot", "toe") for x in ("L", "R")) if i is not None]
-    src_feet = _foot_points(src, {i: s_rot[:, i] for i in feet_idx}, {i: s_head[:, i] for i in feet_idx})
+    src_feet = _foot_points(src, {i: s_rot(i) for i in feet_idx}, {i: s_head(i) for i in feet_idx})
     if src_feet:
         floor_s = float(min(p[:, 2].min() for p in src_feet))
     else:
-        floor_s = float(s_head[:, :, 2].min())
+        floor_s = float(min(s_head(i)[:, 2].min() for i in range(len(sk))))
         warnings.append("no feet mapped on the source: its floor is its lowest joint")
     scale = opts.translation_scale
     if scale <= 0:
@@ -325,11 +344,11 @@ def solve(
     legs_s = [src.idx(f"thigh.{x}") for x in ("L", "R")]
     legs_t = [tgt.idx(f"thigh.{x}") for x in ("L", "R")]
     if all(i is not None for i in legs_s + legs_t):
-        pel_s = 0.5 * (s_head[:, legs_s[0]] + s_head[:, legs_s[1]])  # type: ignore[index]
+        pel_s = 0.5 * (s_head(legs_s[0]) + s_head(legs_s[1]))  # type: ignore[arg-type]
         pel_s0 = 0.5 * (src.head[legs_s[0]] + src.head[legs_s[1]])  # type: ignore[index]
         pel_t0 = 0.5 * (tgt.head[legs_t[0]] + tgt.head[legs_t[1]])  # type: ignore[index]
     else:
-        pel_s, pel_s0, pel_t0 = s_head[:, hs], src.head[hs], tgt.head[ht]
+        pel_s, pel_s0, pel_t0 = s_head(hs), src.head[hs], tgt.head[ht]
     pel_t = np.empty((frames, 3))
     pel_t[:, :2] = pel_t0[:2] + scale * (pel_s[:, :2] - pel_s0[:2])
     pel_t[:, 2] = floor_t + scale * (pel_s[:, 2] - floor_s)
