@@ -275,12 +275,16 @@ def new_action(
             return fcurves.new(path, index=index, action_group=group) if group else fcurves.new(path, index=index)
 
     ipo = _IPO[interpolation]
-    # Channels sharing one frames array (the usual case) get their keys and handles computed together.
+    group_of = groups or {}
+    # Channels sharing one frames array (the usual case) get their keys and handles computed together, in
+    # reused buffers whose frame columns are written once per frames array.
     batches: dict[int, list[tuple[str, int]]] = {}
     for ch, (frames, _) in channels.items():
         batches.setdefault(id(frames), []).append(ch)
     chunks = [chans[i:i + 32] for chans in batches.values() for i in range(0, len(chans), 32)]  # bounded memory
     buffers: list[np.ndarray] | None = None
+    filled: tuple[np.ndarray, int] | None = None  # frames whose columns the buffers hold, in how many rows
+    ipo_fill: np.ndarray | None = None
     for chans in chunks:
         frames = np.asarray(channels[chans[0]][0], dtype=np.float64)
         values = np.stack([np.asarray(channels[ch][1], dtype=np.float32) for ch in chans])
@@ -290,44 +294,63 @@ def new_action(
             frames, values = frames[order], values[:, order]
         if buffers is None or buffers[0].shape[1] != 2 * n:
             buffers = [np.empty((32, 2 * n), dtype=np.float32) for _ in range(3)]
-        co, left, right = _keys_and_handles(frames, values, ipo, buffers)
+            filled = None
+        same = filled is not None and len(chans) <= filled[1] and (
+            filled[0] is frames or np.array_equal(filled[0], frames))
+        co, left, right = _keys_and_handles(frames, values, ipo, buffers, frames_written=same)
+        if not same:
+            filled = (frames, len(chans))
+        del values
+        if ipo != _IPO["BEZIER"] and (ipo_fill is None or len(ipo_fill) != n):
+            ipo_fill = np.full(n, ipo, dtype=np.int32)
         for k, (path, index) in enumerate(chans):
-            fc = make(path, index, (groups or {}).get(path, ""))
+            fc = make(path, index, group_of.get(path, ""))
             kp = fc.keyframe_points
             kp.add(n)
             kp.foreach_set("co", co[k])
-            if ipo != _IPO["BEZIER"]:
-                kp.foreach_set("interpolation", np.full(n, ipo, dtype=np.int32))
+            if ipo_fill is not None:
+                kp.foreach_set("interpolation", ipo_fill)
             kp.foreach_set("handle_left", left[k])
             kp.foreach_set("handle_right", right[k])
     return action
 
 
 def _keys_and_handles(frames: np.ndarray, values: np.ndarray, interpolation: int,
-                      buffers: list[np.ndarray] | None = None) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+                      buffers: list[np.ndarray] | None = None, frames_written: bool = False,
+                      ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """Flat float32 (C, 2n) arrays of key coordinates and left/right handles for C curves sharing frames.
-    ``buffers`` (three arrays of at least that shape, reused between calls) avoids fresh allocations."""
+    ``buffers`` (three arrays of at least that shape, reused between calls) avoids fresh allocations;
+    ``frames_written``: they already hold these frames' columns (the previous call had the same frames)."""
     c, n = values.shape
     if buffers is not None and buffers[0].shape[0] >= c and buffers[0].shape[1] == 2 * n:
         co, left, right = (b[:c] for b in buffers)
     else:
         co, left, right = (np.empty((c, 2 * n), dtype=np.float32) for _ in range(3))
-    co[:, 0::2] = frames
+        frames_written = False
+    if not frames_written:
+        co[:, 0::2] = frames
     co[:, 1::2] = values
     if interpolation != _IPO["BEZIER"] or n < 2:
         return co, co, co
-    step = np.diff(frames).astype(np.float32)
-    slope = np.zeros((c, n), dtype=np.float32)
-    np.subtract(values[:, 2:], values[:, :-2], out=slope[:, 1:-1])
-    slope[:, 1:-1] /= step[1:] + step[:-1]
-    reach_next = np.append(step, step[-1]) / np.float32(3.0)
-    reach_prev = np.insert(step, 0, step[0]) / np.float32(3.0)
-    right[:, 0::2] = frames + reach_next
-    np.multiply(slope, reach_next, out=right[:, 1::2])
-    right[:, 1::2] += values
-    left[:, 0::2] = frames - reach_prev
-    np.multiply(slope, -reach_prev, out=left[:, 1::2])
-    left[:, 1::2] += values
+    # Handles a third of the neighbouring interval away, along the central slope (flat at both ends).
+    step = np.diff(frames)
+    reach_next = np.append(step, step[-1]) / 3.0
+    reach_prev = np.insert(step, 0, step[0]) / 3.0
+    if not frames_written:
+        right[:, 0::2] = frames + reach_next
+        left[:, 0::2] = frames - reach_prev
+    rv, lv = right[:, 1::2], left[:, 1::2]
+    for end in (0, -1):
+        rv[:, end] = values[:, end]
+        lv[:, end] = values[:, end]
+    if n > 2:
+        span = step[1:] + step[:-1]
+        diff = np.subtract(values[:, 2:], values[:, :-2])
+        inner = values[:, 1:-1]
+        np.multiply(diff, (reach_next[1:-1] / span).astype(np.float32), out=rv[:, 1:-1])
+        rv[:, 1:-1] += inner
+        np.multiply(diff, (-reach_prev[1:-1] / span).astype(np.float32), out=lv[:, 1:-1])
+        lv[:, 1:-1] += inner
     return co, left, right
 
 

@@ -461,6 +461,10 @@ def retarget_with_report(
         root_motion=opts.root_motion, fingers=opts.fingers, translation_scale=opts.translation_scale,
         floor_clamp=opts.floor_clamp))
     warnings += result.warnings
+    # Only the channels are written: the take and the solved pose are released before Blender's keys grow.
+    del take
+    result.pose_rot.clear()
+    result.pose_head.clear()
     timings["solve"] = time.perf_counter() - t1
     t1 = time.perf_counter()
 
