@@ -12,24 +12,6 @@ bpy = pytest.importorskip("bpy")
 
 from . import rigs  # noqa: E402
 
-_REGISTERED = False
-
-
-def register_retarget_classes() -> None:
-    """Register the retarget panel and operators only (the rest of the add-on is not under test here)."""
-    global _REGISTERED
-    if _REGISTERED:
-        return
-    from move_mocap import retarget_ops, retarget_ui
-
-    for module in (retarget_ui, retarget_ops):
-        for cls in module.CLASSES:
-            bpy.utils.register_class(cls)
-        extra = getattr(module, "register_extra", None)
-        if extra:
-            extra()
-    _REGISTERED = True
-
 
 @pytest.fixture(scope="session")
 def world_blend(tmp_path_factory: pytest.TempPathFactory, cmu_bvh: Path, cmu_bvh_01: Path) -> Path:
@@ -52,7 +34,6 @@ class World:
 
     def __init__(self, path: Path) -> None:
         bpy.ops.wm.open_mainfile(filepath=str(path))
-        register_retarget_classes()
         self.path = path
 
     def obj(self, name: str) -> bpy.types.Object:
@@ -78,5 +59,6 @@ class World:
 
 
 @pytest.fixture
-def world(world_blend: Path) -> World:
+def world(world_blend: Path, addon) -> World:
+    """The scene reopened, with the whole add-on enabled (its retarget operator and panel included)."""
     return World(world_blend)
