@@ -70,7 +70,7 @@ class Keys:
 
     def __init__(self, fc: bpy.types.FCurve, co: np.ndarray) -> None:
         self.fcurve = fc
-        self.co = co  # (K, 2) frame, value
+        self.co = co  # (K, 2) frame, value (float32, as Blender stores them)
         self._ipo: np.ndarray | None = None
         self._handles: tuple[np.ndarray, np.ndarray] | None = None
 
@@ -107,7 +107,7 @@ def read_keys(fc: bpy.types.FCurve) -> Keys:
     n = len(kp)
     co = np.empty(2 * n, dtype=np.float32)
     kp.foreach_get("co", co)
-    return Keys(fc, co.reshape(n, 2).astype(np.float64))
+    return Keys(fc, co.reshape(n, 2))
 
 
 def read_channels(

@@ -11,8 +11,16 @@ import numpy as np
 IDENTITY = np.array([1.0, 0.0, 0.0, 0.0])
 
 
+def _dot(a: np.ndarray, b: np.ndarray) -> np.ndarray:
+    """Dot products over the last axis (einsum: several times faster than a sum over an axis of 4)."""
+    return np.einsum("...i,...i->...", a, b)
+
+
 def normalize(q: np.ndarray) -> np.ndarray:
-    n = np.linalg.norm(q, axis=-1, keepdims=True)
+    q = np.asarray(q)
+    if q.dtype.kind != "f":
+        q = q.astype(np.float64)
+    n = np.sqrt(_dot(q, q))[..., None]
     return q / np.where(n == 0.0, 1.0, n)
 
 
@@ -183,7 +191,7 @@ def make_continuous(q: np.ndarray, axis: int = 0) -> np.ndarray:
     q = np.asarray(q)
     q = np.moveaxis(np.array(q, dtype=q.dtype if q.dtype.kind == "f" else np.float64), axis, 0)
     if len(q) > 1:
-        dots = np.sum(q[1:] * q[:-1], axis=-1)
+        dots = _dot(q[1:], q[:-1])
         flips = np.cumprod(np.where(dots < 0, -1.0, 1.0), axis=0)
         q[1:] *= flips[..., None]
     return np.moveaxis(q, 0, axis)

@@ -55,7 +55,9 @@ class TargetModel:
 
 @dataclass
 class SourceTake:
-    """A source armature's motion, already evaluated: armature-space pose orientations and heads."""
+    """A source armature's motion, already evaluated: armature-space pose orientations and heads. Any
+    layout works; stored bone-major (``skeleton.bone_major``, as ``forward_kinematics`` returns them) each
+    bone's frames are contiguous, which is what :func:`solve` reads."""
 
     skeleton: Skeleton
     rot: np.ndarray  # (F, B, 4)
