@@ -332,18 +332,10 @@ def pin_feet(mats: np.ndarray, heads: np.ndarray, tails: np.ndarray, ph: np.ndar
     where it landed and, with ``floor``, its lowest point touches Z = 0. The feet keep their orientation
     (rotations are armature-space), hips and upper body are untouched. Returns corrected matrices."""
     mats = mats.copy()
-    n = len(ph)
+    offsets = pin_offsets(mats, heads, tails, ph, contacts, floor, ramp)
     for c, side in enumerate(("Left", "Right")):
-        iu, il, ifoot, itoe = (BONE_INDEX[side + b] for b in ("UpLeg", "Leg", "Foot", "ToeBase"))
-        ball = ph[:, itoe]
-        low = np.minimum(np.minimum(ball[:, 2], tails_z(mats, heads, tails, ph, itoe)), ph[:, ifoot, 2] - 0.06)
-        offset = np.zeros((n, 3))
-        for a, b in _runs(contacts[:, c]):
-            anchor = np.median(ball[a:b, :2], axis=0)
-            offset[a:b, :2] = anchor - ball[a:b, :2]
-            if floor:
-                offset[a:b, 2] = -low[a:b]
-        offset = _ramp(contacts[:, c], offset, ramp)
+        iu, il, ifoot = (BONE_INDEX[side + b] for b in ("UpLeg", "Leg", "Foot"))
+        offset = offsets[:, c]
         move = np.linalg.norm(offset, axis=1) > 1e-6
         if not move.any():
             continue
@@ -367,6 +359,27 @@ def pin_feet(mats: np.ndarray, heads: np.ndarray, tails: np.ndarray, ph: np.ndar
         for bone, old_dir, new_dir in ((iu, knee0 - hip, knee - hip), (il, ph[move, ifoot] - knee0, ankle - knee)):
             mats[move, bone] = _rotation_between(old_dir, new_dir) @ mats[move, bone]
     return mats
+
+
+def pin_offsets(mats: np.ndarray, heads: np.ndarray, tails: np.ndarray, ph: np.ndarray, contacts: np.ndarray,
+                floor: bool, ramp: int = 5) -> np.ndarray:
+    """(F, 2, 3) how far each foot (left, right) must move so that, while planted, its ball stays at the
+    median of where it was during that contact and, with ``floor``, its lowest point is at Z = 0; fading
+    out over ``ramp`` frames around contacts."""
+    n = len(ph)
+    out = np.zeros((n, 2, 3))
+    for c, side in enumerate(("Left", "Right")):
+        ifoot, itoe = BONE_INDEX[side + "Foot"], BONE_INDEX[side + "ToeBase"]
+        ball = ph[:, itoe]
+        low = np.minimum(np.minimum(ball[:, 2], tails_z(mats, heads, tails, ph, itoe)), ph[:, ifoot, 2] - 0.06)
+        offset = np.zeros((n, 3))
+        for a, b in _runs(contacts[:, c]):
+            anchor = np.median(ball[a:b, :2], axis=0)
+            offset[a:b, :2] = anchor - ball[a:b, :2]
+            if floor:
+                offset[a:b, 2] = -low[a:b]
+        out[:, c] = _ramp(contacts[:, c], offset, ramp)
+    return out
 
 
 def tails_z(mats: np.ndarray, heads: np.ndarray, tails: np.ndarray, ph: np.ndarray, i: int) -> np.ndarray:
@@ -406,8 +419,13 @@ def _floor_drift(ph: np.ndarray, pt: np.ndarray, contacts: np.ndarray, fps: floa
 
 
 def fit(joints: np.ndarray, fps: float, *, weights: np.ndarray | None = None, hands: np.ndarray | None = None,
-        floor: bool = True, pin: bool = True, metadata: dict[str, Any] | None = None) -> MoveMotion:
-    """MoveMotion for landmark trajectories (F, 33, 3) in Move's armature space (finite everywhere)."""
+        floor: bool = True, pin: bool = True, views: list[Any] | None = None,
+        metadata: dict[str, Any] | None = None) -> MoveMotion:
+    """MoveMotion for landmark trajectories (F, 33, 3) in Move's armature space (finite everywhere).
+
+    ``views`` (local_engine.pose.reproject.View): the cameras and 2D landmarks the joints came from; when
+    given, the fitted skeleton is refined so its joints reproject onto them (before the feet are pinned,
+    planted feet held at their pinned place during a second refinement)."""
     lengths = measure_lengths(joints, weights)
     heads, tails = build_rest(lengths)
     mats = bone_rotations(joints, hands)
@@ -418,17 +436,35 @@ def fit(joints: np.ndarray, fps: float, *, weights: np.ndarray | None = None, ha
     ph, pt = forward_kinematics(mats, hips_pos, heads, tails)
     contacts = detect_contacts(ph, heads, fps)
     meta = dict(metadata or {})
-    if pin and contacts.any():
+    if views:
+        from .reproject import refine
+
+        mats, hips_pos, meta["reprojection_refinement"] = refine(mats, hips_pos, heads, tails, views, fps)
+        ph, pt = forward_kinematics(mats, hips_pos, heads, tails)
+    planted = pin and contacts.any()
+    if planted:
         before = foot_slide(ph, contacts, fps)
         mats = flatten_planted_feet(mats, contacts)
         ph, pt = forward_kinematics(mats, hips_pos, heads, tails)
         if floor:  # the body's height follows the planted feet slowly (no bobbing), the legs do the rest
-            hips_pos = hips_pos + _floor_drift(ph, pt, contacts, fps)
+            drift = _floor_drift(ph, pt, contacts, fps)
+            hips_pos = hips_pos + drift
             ph, pt = forward_kinematics(mats, hips_pos, heads, tails)
+            if views:  # the cameras see the body where it was: they move with it
+                views = [v.moved(drift) for v in views]
+        hold = np.linalg.norm(pin_offsets(mats, heads, tails, ph, contacts, floor), axis=-1) > 0
         mats = pin_feet(mats, heads, tails, ph, contacts, floor)
-        quats = continuous(quat_from_matrix(mats))
         ph, pt = forward_kinematics(mats, hips_pos, heads, tails)
+        if views:  # refined again around the pinned feet: knees and upper body onto the image, ankles held
+            feet = [BONE_INDEX["LeftFoot"], BONE_INDEX["RightFoot"]]
+            mats, hips_pos, _ = refine(mats, hips_pos, heads, tails, views, fps, root_sigma_m=1e-4,
+                                       pins=(["LeftFoot", "RightFoot"], ph[:, feet], (hold | contacts) * 1.0))
+            ph, pt = forward_kinematics(mats, hips_pos, heads, tails)
+            mats = pin_feet(mats, heads, tails, ph, contacts, floor)
+            ph, pt = forward_kinematics(mats, hips_pos, heads, tails)
         meta["foot_slide_mps"] = {"before": round(before, 4), "after": round(foot_slide(ph, contacts, fps), 4)}
+    if planted or views:
+        quats = continuous(quat_from_matrix(mats))
     meta["segment_lengths_m"] = {k: round(v, 4) for k, v in lengths.items()}
     return MoveMotion(fps=fps, rotations=quats, hips_positions=hips_pos, rest_heads=heads, rest_tails=tails,
                       foot_contacts=contacts, metadata=meta)

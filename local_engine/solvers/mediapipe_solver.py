@@ -153,13 +153,19 @@ class MediapipeSolver:
                          "level": "level camera assumed", "calibration": "calibration"}[ground.source]
         world = ground.apply(cam_pts)
         drift = 0.0
+        settle = np.zeros(len(world))  # per-frame vertical shift of the floor settling (world = camera - shift)
         if floor and ground.source != "calibration":
-            world, drift = monocular.settle_on_floor(world, track.fps)
+            settled, drift = monocular.settle_on_floor(world, track.fps)
+            shift = (world - settled)[..., 2]
+            seen = np.isfinite(shift).any(axis=1)
+            settle[seen] = np.nanmedian(shift[seen], axis=1)
+            world = settled
+        view = _view(camera, K, ground, settle, track)
         hands = None
         if fingers and track.hands_world is not None:
             hands = track.hands_world @ ground.R.T
         request.progress(0.93)
-        motion, fit_meta = _fit(world, track.fps, track.visibility, hands, floor, fingers)
+        motion, fit_meta = _fit(world, track.fps, track.visibility, hands, floor, fingers, views=[view])
         meta: dict[str, Any] = {
             "solver": self.name, "model": MODEL, "views": 1, "frames": len(track),
             "person_selection": selection,
@@ -176,7 +182,7 @@ class MediapipeSolver:
     # ------------------------------------------------------------------ several cameras
     def _multi(self, request: SolveRequest, cams: list[Camera], floor: bool, fingers: bool,
                want_overlay: bool) -> tuple[MoveMotion, dict[str, Any], dict[str, Path]]:
-        from ..pose import blazepose, triangulate
+        from ..pose import blazepose, reproject, triangulate
 
         missing = [c.device_label or c.video.name for c in cams
                    if c.intrinsics is None or c.rotation is None or c.translation is None]
@@ -204,8 +210,9 @@ class MediapipeSolver:
         if fingers:
             hands = _hands_from_views(tracks, cams, frames)
         fps = tracks[0].fps
+        views = [reproject.View.from_camera(c, pix[v], wts[v]) for v, c in enumerate(cams)]
         motion, fit_meta = _fit(world, fps, np.where(seen, 1.0, 0.0)[:, None].repeat(33, 1), hands, floor, fingers,
-                                floor_known=True)
+                                floor_known=True, views=views)
         ok = np.isfinite(err)
         meta: dict[str, Any] = {
             "solver": self.name, "model": MODEL, "views": n, "frames": frames,
@@ -249,8 +256,23 @@ def _hands_from_views(tracks: list[Any], cams: list[Camera], frames: int) -> np.
     return out if any_hand else None
 
 
+def _view(camera: Camera, K: np.ndarray, ground: Any, settle: np.ndarray, track: Any) -> Any:
+    """The single camera as seen from Move's armature space (ground transform and floor settling undone),
+    with the 2D landmarks the skeleton is refined onto."""
+    from ..calibration import undistort_points
+    from ..pose.reproject import View
+
+    pixels = track.image
+    if camera.intrinsics is not None and camera.distortion is not None:
+        pixels = undistort_points(Camera(camera.video, intrinsics=K, distortion=camera.distortion), pixels)
+    # world = R_g @ cam + t_g - (0, 0, settle)  =>  cam = R_g.T @ world + R_g.T @ ((0, 0, settle) - t_g)
+    lift = np.zeros((len(settle), 3))
+    lift[:, 2] = settle
+    return View(K, ground.R.T, (lift - ground.t) @ ground.R, pixels, track.visibility)
+
+
 def _fit(world: np.ndarray, fps: float, visibility: np.ndarray, hands: np.ndarray | None, floor: bool,
-         fingers: bool, floor_known: bool = False) -> tuple[MoveMotion, dict[str, Any]]:
+         fingers: bool, floor_known: bool = False, views: list[Any] | None = None) -> tuple[MoveMotion, dict[str, Any]]:
     from ..pose import filters, skeleton_fit
 
     filled, observed = filters.fill_gaps(world)
@@ -273,7 +295,7 @@ def _fit(world: np.ndarray, fps: float, visibility: np.ndarray, hands: np.ndarra
             finger_note = "not tracked: the hand model found no hands (too small or hidden); fingers stay at rest"
     else:
         hands = None
-    motion = skeleton_fit.fit(smooth, fps, weights=weights, hands=hands, floor=floor)
+    motion = skeleton_fit.fit(smooth, fps, weights=weights, hands=hands, floor=floor, views=views)
     meta = {
         "fingers": finger_note,
         "frames_without_person": int((~observed).sum()),

@@ -140,19 +140,32 @@ def test_single_view_agrees_with_multi_view_on_joint_angles(single_views, p2s_mu
 
 
 def test_single_view_skeleton_reprojects_onto_the_2d_landmarks(single_views, p2s_cameras, p2s_tracks):
-    """The solved joints, projected through the camera, land on what BlazePose saw in the image: the hips
-    within a few pixels, limb ends within ~1.5 % of the 1920-pixel frame (fixed bone lengths vs the
-    landmarks' frame-to-frame length changes)."""
+    """The solved joints, projected through the camera, land on what BlazePose saw in the image (the
+    reprojection refinement after the skeleton fit). Planted feet stay pinned, so an ankle whose landmark
+    rolls or jitters during a contact keeps some error there (knees and ankles have looser p90s)."""
     from local_engine.calibration import project
 
+    groups = {"hips": (5, 7), "shoulders": (5, 8), "elbows": (5, 10), "wrists": (5.5, 12), "knees": (6.5, 15),
+              "ankles": (7, 23)}  # pixels on 1088x1920 frames: median, p90 limits
+    report = {}
     for i, (calibrated, _) in single_views.items():
         j = sf.joint_positions(calibrated.motions[0])
         seen = p2s_tracks[i].image
-        for name, tol in (("left_hip", 8), ("right_hip", 8), ("left_knee", 15), ("right_knee", 15),
-                          ("left_ankle", 20), ("right_ankle", 20), ("left_shoulder", 25), ("right_shoulder", 25),
-                          ("left_wrist", 30), ("right_wrist", 30)):
-            err = np.nanmedian(np.linalg.norm(project(p2s_cameras[i], j[name]) - seen[:, LM[name]], axis=1))
-            assert err < tol, (i, name, err)
+        pooled = []
+        for group, (med_tol, p90_tol) in groups.items():
+            names = [f"{s}_{group[:-1]}" for s in ("left", "right")]
+            err = np.concatenate([np.linalg.norm(project(p2s_cameras[i], j[n]) - seen[:, LM[n]], axis=1)
+                                  for n in names])
+            err = err[np.isfinite(err)]
+            pooled.append(err)
+            med, p90 = float(np.median(err)), float(np.percentile(err, 90))
+            report[(i, group)] = (round(med, 1), round(p90, 1))
+            assert med < med_tol and p90 < p90_tol, (i, group, med, p90)
+        err = np.concatenate(pooled)
+        report[(i, "body")] = (round(float(np.median(err)), 1), round(float(np.percentile(err, 90)), 1))
+        assert np.median(err) < 4.5 and np.percentile(err, 90) < 11, report[(i, "body")]
+        assert "rotation_change_deg_p90" in calibrated.metadata["reprojection_refinement"]
+    print(report)
 
 
 def test_uncalibrated_single_view_estimates_the_camera(single_views):

@@ -1,0 +1,219 @@
+"""Reprojection refinement: adjust a fitted skeleton so its joints land on the 2D landmarks in every view.
+
+The skeleton fit (local_engine.pose.skeleton_fit) keeps bone lengths fixed for the take, while the
+landmarks' apparent lengths vary from frame to frame, so its joints drift off what the model saw in the
+image. :func:`refine` solves, independently per frame and vectorised over frames, a regularised least
+squares over the root translation and the armature-space rotations of the trunk, clavicle, arm and leg
+bones (bone lengths stay fixed by construction):
+
+    sum over views and joints of  visibility * huber(|project(joint) - landmark|) / pixel_sigma^2
+    + sum over bones of |rotation change| ^ 2 * (bone reach / bone_sigma)^2 + |root change|^2 / root_sigma^2
+    + optional 3D pins (joint -> target, e.g. planted feet)
+
+with a few Gauss-Newton iterations and analytic Jacobians. A motion of a joint along its camera ray is
+invisible to that camera, so the prior keeps it where the 3D fit put it (the minimal change that fixes the
+image). The 2D targets are One-Euro filtered first, like the 3D landmarks, so the refinement adds no jitter.
+
+Views are pinhole cameras (world -> camera ``R @ p + t``; ``t`` may vary per frame, which single-camera
+floor settling needs) with undistorted pixel targets. Pure numpy; no video, no models, no bpy here.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+
+from ..motion import MOVE_BONES, MOVE_PARENTS
+from .blazepose import LM
+
+BONE_INDEX = {b: i for i, b in enumerate(MOVE_BONES)}
+#: Landmark -> the Move bone whose head is that joint.
+JOINTS = {f"{s}_{j}": side + bone for side, s in (("Left", "left"), ("Right", "right"))
+          for j, bone in (("shoulder", "Arm"), ("elbow", "ForeArm"), ("wrist", "Hand"), ("hip", "UpLeg"),
+                          ("knee", "Leg"), ("ankle", "Foot"))}
+#: Bones whose rotations the refinement may change (everything on the paths from the root to JOINTS).
+PARAM_BONES = ["Hips", "Spine", "Spine1"] + [side + b for side in ("Left", "Right")
+                                             for b in ("Shoulder", "Arm", "ForeArm", "UpLeg", "Leg")]
+
+
+@dataclass
+class View:
+    """One calibrated (or estimated) pinhole camera and the 2D landmarks it saw."""
+
+    K: np.ndarray  # (3, 3)
+    R: np.ndarray  # (3, 3) world -> camera rotation
+    t: np.ndarray  # (3,) or (F, 3) world -> camera translation
+    pixels: np.ndarray  # (F, 33, 2) undistorted pixels, NaN where not seen
+    weights: np.ndarray  # (F, 33) visibility in 0..1
+
+    @classmethod
+    def from_camera(cls, camera: object, pixels: np.ndarray, weights: np.ndarray) -> View:
+        """A calibrated local_engine Camera; ``pixels`` as seen (distorted), undistorted here."""
+        from ..calibration import undistort_points
+
+        return cls(np.asarray(camera.intrinsics, np.float64), np.asarray(camera.rotation, np.float64),  # type: ignore[attr-defined]
+                   np.asarray(camera.translation, np.float64).reshape(3),  # type: ignore[attr-defined]
+                   undistort_points(camera, pixels), np.asarray(weights, np.float64))
+
+    def moved(self, offset: np.ndarray) -> View:
+        """The same view of a world moved by ``offset`` (3,) or (F, 3): p' = p + offset."""
+        t = self.t - np.asarray(offset, np.float64) @ self.R.T
+        return View(self.K, self.R, t, self.pixels, self.weights)
+
+    def project(self, points: np.ndarray) -> np.ndarray:
+        """Pixels (F, N, 2) of world points (F, N, 3)."""
+        t = self.t if self.t.ndim == 1 else self.t[:, None, :]
+        pc = points @ self.R.T + t
+        xy = pc[..., :2] / pc[..., 2:3]
+        return np.stack([self.K[0, 0] * xy[..., 0] + self.K[0, 2], self.K[1, 1] * xy[..., 1] + self.K[1, 2]], -1)
+
+
+def _skew(v: np.ndarray) -> np.ndarray:
+    m = np.zeros((*v.shape[:-1], 3, 3))
+    m[..., 0, 1], m[..., 0, 2], m[..., 1, 2] = -v[..., 2], v[..., 1], -v[..., 0]
+    m[..., 1, 0], m[..., 2, 0], m[..., 2, 1] = v[..., 2], -v[..., 1], v[..., 0]
+    return m
+
+
+def _rodrigues(w: np.ndarray) -> np.ndarray:
+    """Rotation matrices (..., 3, 3) of rotation vectors (..., 3)."""
+    theta = np.linalg.norm(w, axis=-1)[..., None, None]
+    k = _skew(w)
+    small = theta < 1e-8
+    a = np.where(small, 1.0, np.sin(theta) / np.where(small, 1.0, theta))
+    b = np.where(small, 0.5, (1 - np.cos(theta)) / np.where(small, 1.0, theta * theta))
+    return np.eye(3) + a * k + b * (k @ k)
+
+
+def _paths(bones: list[str]) -> dict[str, list[tuple[int, int, int]]]:
+    """Per joint bone: (parameter slot, parent bone, child bone) for every link from the root to it."""
+    slot = {b: k for k, b in enumerate(PARAM_BONES)}
+    out = {}
+    for bone in bones:
+        links, c = [], bone
+        while MOVE_PARENTS.get(c):
+            p = MOVE_PARENTS[c]
+            if p in slot:
+                links.append((slot[p], BONE_INDEX[p], BONE_INDEX[c]))
+            c = p
+        out[bone] = links
+    return out
+
+
+def _smoothed_targets(view: View, fps: float, depth: float, min_visibility: float) -> tuple[np.ndarray, np.ndarray]:
+    from .filters import fill_gaps, one_euro_zero_phase
+
+    names = list(JOINTS)
+    px = view.pixels[:, [LM[n] for n in names]].astype(np.float64)
+    w = np.nan_to_num(view.weights[:, [LM[n] for n in names]].astype(np.float64))
+    seen = np.isfinite(px).all(-1)
+    w = np.where(seen & (w >= min_visibility), w, 0.0)
+    if seen.any(axis=1).sum() >= 2:
+        filled, _ = fill_gaps(px)
+        px = one_euro_zero_phase(filled, fps, min_cutoff=1.5, beta=1.0, scale=view.K[0, 0] / max(depth, 0.5))
+    return np.nan_to_num(px), w
+
+
+def _gaussian(x: np.ndarray, sigma: float) -> np.ndarray:
+    """Gaussian low-pass along axis 0 (edges held), sigma in frames."""
+    r = int(np.ceil(3 * sigma))
+    if r < 1 or len(x) < 2:
+        return x
+    k = np.exp(-0.5 * (np.arange(-r, r + 1) / sigma) ** 2)
+    k /= k.sum()
+    pad = np.concatenate([np.repeat(x[:1], r, 0), x, np.repeat(x[-1:], r, 0)])
+    out = np.zeros_like(x)
+    for i, kv in enumerate(k):
+        out += kv * pad[i: i + len(x)]
+    return out
+
+
+def refine(mats: np.ndarray, hips_positions: np.ndarray, heads: np.ndarray, tails: np.ndarray,
+           views: list[View], fps: float, *, pins: tuple[list[str], np.ndarray, np.ndarray] | None = None,
+           iterations: int = 4, pixel_sigma: float = 2.0, bone_sigma_m: float = 0.05,
+           root_sigma_m: float = 0.05, pin_sigma_m: float = 0.0002, huber_px: float = 20.0,
+           min_visibility: float = 0.2, smooth_s: float = 0.03) -> tuple[np.ndarray, np.ndarray, dict]:
+    """Refined (mats (F, B, 3, 3), hips_positions (F, 3)) and statistics.
+
+    ``pins``: (joint bone names, targets (F, n, 3), weights (F, n) in 0..1) pulling those joints' heads
+    to 3D targets with ``pin_sigma_m``. Frames where no view saw a joint keep the fit there.
+    """
+    from .skeleton_fit import forward_kinematics
+
+    mats = np.array(mats, np.float64)
+    root = np.array(hips_positions, np.float64)
+    F = len(root)
+    P = 3 + 3 * len(PARAM_BONES)
+    joint_bones = list(JOINTS.values())
+    jidx = [BONE_INDEX[b] for b in joint_bones]
+    pin_bones = list(pins[0]) if pins is not None else []
+    paths = _paths(joint_bones + pin_bones)
+    ph, _ = forward_kinematics(mats, root, heads, tails)
+    hip_mid = 0.5 * (ph[:, BONE_INDEX["LeftUpLeg"]] + ph[:, BONE_INDEX["RightUpLeg"]])
+    targets = []
+    for v in views:
+        depth = float(np.nanmedian((hip_mid @ v.R.T + v.t)[..., 2]))
+        targets.append(_smoothed_targets(v, fps, depth, min_visibility))
+    reach = np.array([max(np.linalg.norm(heads[BONE_INDEX[c]] - heads[BONE_INDEX[b]])
+                          for c, p in MOVE_PARENTS.items() if p == b) for b in PARAM_BONES])
+    prior = np.concatenate([np.full(3, 1.0 / root_sigma_m ** 2), np.repeat((reach / bone_sigma_m) ** 2, 3)])
+    theta = np.zeros((F, P))
+    for _ in range(iterations):
+        ph, _ = forward_kinematics(mats, root, heads, tails)
+        H = np.zeros((F, P, P))
+        g = np.zeros((F, P))
+
+        def dX(bones: list[str]) -> np.ndarray:
+            """(F, n, 3, P) derivatives of those bones' heads by the parameters."""
+            D = np.zeros((F, len(bones), 3, P))
+            D[:, :, :, :3] = np.eye(3)
+            for n, b in enumerate(bones):
+                for k, p, c in paths[b]:
+                    v = mats[:, p] @ (heads[c] - heads[p])
+                    D[:, n, :, 3 + 3 * k: 6 + 3 * k] = -_skew(v)
+            return D
+
+        D = dX(joint_bones)
+        X = ph[:, jidx]
+        for v, (tgt, w) in zip(views, targets):
+            t = v.t if v.t.ndim == 1 else v.t[:, None, :]
+            pc = X @ v.R.T + t
+            z = pc[..., 2]
+            ok = z > 0.05
+            zs = np.where(ok, z, 1.0)
+            fx, fy = v.K[0, 0], v.K[1, 1]
+            proj = np.stack([fx * pc[..., 0] / zs + v.K[0, 2], fy * pc[..., 1] / zs + v.K[1, 2]], -1)
+            r = proj - tgt  # (F, J, 2)
+            Jp = np.zeros((*z.shape, 2, 3))
+            Jp[..., 0, 0] = fx / zs
+            Jp[..., 0, 2] = -fx * pc[..., 0] / zs ** 2
+            Jp[..., 1, 1] = fy / zs
+            Jp[..., 1, 2] = -fy * pc[..., 1] / zs ** 2
+            Jm = np.einsum("fjab,bc,fjcp->fjap", Jp, v.R, D)
+            dist = np.linalg.norm(r, axis=-1)
+            robust = np.minimum(1.0, huber_px / np.maximum(dist, 1e-9))
+            wt = np.where(ok, w * robust, 0.0) / pixel_sigma ** 2
+            H += np.einsum("fjap,fj,fjaq->fpq", Jm, wt, Jm)
+            g += np.einsum("fjap,fj,fja->fp", Jm, wt, r)
+        if pins is not None:
+            names, pt, pw = pins
+            Dp = dX(list(names))
+            r = ph[:, [BONE_INDEX[b] for b in names]] - pt
+            wt = np.nan_to_num(pw) / pin_sigma_m ** 2
+            H += np.einsum("fjap,fj,fjaq->fpq", Dp, wt, Dp)
+            g += np.einsum("fjap,fj,fja->fp", Dp, wt, np.nan_to_num(r))
+        H[:, np.arange(P), np.arange(P)] += prior
+        delta = -np.linalg.solve(H, (g + prior * theta)[..., None])[..., 0]
+        if smooth_s > 0:  # directions the views barely constrain (depth) would otherwise flicker per frame
+            delta = _gaussian(delta, smooth_s * fps)
+        theta += delta
+        root = root + delta[:, :3]
+        for k, b in enumerate(PARAM_BONES):
+            i = BONE_INDEX[b]
+            mats[:, i] = _rodrigues(delta[:, 3 + 3 * k: 6 + 3 * k]) @ mats[:, i]
+    turn = np.linalg.norm(theta[:, 3:].reshape(F, -1, 3), axis=-1)
+    stats = {"rotation_change_deg_p90": round(float(np.degrees(np.percentile(turn, 90))) if F else 0.0, 2),
+             "root_change_m_p90": round(float(np.percentile(np.linalg.norm(theta[:, :3], axis=1), 90))
+                                   if F else 0.0, 4)}
+    return mats, root, stats
