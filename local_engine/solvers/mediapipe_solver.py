@@ -2,9 +2,10 @@
 
 Single camera: BlazePose (mediapipe's shipped full model) on each frame, the followed person kept
 consistent, metric landmarks placed in the world through the 2D landmarks and a pinhole camera (given or
-estimated), floor from the feet, One Euro filtering, skeleton fit with fixed bone lengths, foot contacts.
-Several calibrated cameras: BlazePose per view, left/right label swaps undone, weighted DLT triangulation
-in the calibration's world (Z up, floor at Z = 0), then the same filtering and fit.
+estimated), floor from the feet, One Euro filtering, skeleton fit with fixed bone lengths refined so the
+joints reproject onto the 2D landmarks, foot contacts. Several calibrated cameras: BlazePose per view,
+left/right label swaps undone, weighted DLT triangulation in the calibration's world (Z up, floor at
+Z = 0), then the same filtering, fit and refinement (over all views).
 
 Options (``SolveRequest.options``): ``floorPlane`` (default True: estimate the floor, keep planted feet on
 it), ``trackFingers`` (default False: mediapipe's shipped hand model drives the finger bones where it sees
