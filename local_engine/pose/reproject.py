@@ -190,19 +190,21 @@ def refine(mats: np.ndarray, hips_positions: np.ndarray, heads: np.ndarray, tail
             Jp[..., 0, 2] = -fx * pc[..., 0] / zs ** 2
             Jp[..., 1, 1] = fy / zs
             Jp[..., 1, 2] = -fy * pc[..., 1] / zs ** 2
-            Jm = np.einsum("fjab,bc,fjcp->fjap", Jp, v.R, D)
+            Jm = (Jp @ v.R) @ D
             dist = np.linalg.norm(r, axis=-1)
             robust = np.minimum(1.0, huber_px / np.maximum(dist, 1e-9))
             wt = np.where(ok, w * robust, 0.0) / pixel_sigma ** 2
-            H += np.einsum("fjap,fj,fjaq->fpq", Jm, wt, Jm)
-            g += np.einsum("fjap,fj,fja->fp", Jm, wt, r)
+            Jw = (Jm * wt[:, :, None, None]).reshape(F, -1, P)
+            H += np.swapaxes(Jw, 1, 2) @ Jm.reshape(F, -1, P)
+            g += (np.swapaxes(Jw, 1, 2) @ r.reshape(F, -1, 1))[..., 0]
         if pins is not None:
             names, pt, pw = pins
             Dp = dX(list(names))
             r = ph[:, [BONE_INDEX[b] for b in names]] - pt
             wt = np.nan_to_num(pw) / pin_sigma_m ** 2
-            H += np.einsum("fjap,fj,fjaq->fpq", Dp, wt, Dp)
-            g += np.einsum("fjap,fj,fja->fp", Dp, wt, np.nan_to_num(r))
+            Dw = (Dp * wt[:, :, None, None]).reshape(F, -1, P)
+            H += np.swapaxes(Dw, 1, 2) @ Dp.reshape(F, -1, P)
+            g += (np.swapaxes(Dw, 1, 2) @ np.nan_to_num(r).reshape(F, -1, 1))[..., 0]
         H[:, np.arange(P), np.arange(P)] += prior
         delta = -np.linalg.solve(H, (g + prior * theta)[..., None])[..., 0]
         if smooth_s > 0:  # directions the views barely constrain (depth) would otherwise flicker per frame
