@@ -86,12 +86,14 @@ def _write_fcurve(container, data_path: str, index: int, group: str, frames: np.
     return fc
 
 
-def build_armature(bpy, motion, name: str):
-    """An armature object in T-pose rest with the motion baked into a new action; returns the object."""
-    from mathutils import Matrix
+def build_rest_armature(bpy, name: str, motion=None):
+    """An armature object on Move's skeleton in T-pose rest (``_1:`` names; the rest of ``motion`` when
+    given, else local_engine.motion's), linked to the scene and made active; returns the object."""
+    from local_engine.motion import MOVE_BONES, MoveMotion, bone_name
 
-    from local_engine.motion import bone_name
-
+    if motion is None:
+        motion = MoveMotion(fps=1.0, rotations=np.tile([1.0, 0, 0, 0], (1, len(MOVE_BONES), 1)),
+                            hips_positions=np.zeros((1, 3)))
     arm = bpy.data.armatures.new(name)
     obj = bpy.data.objects.new(name, arm)
     bpy.context.scene.collection.objects.link(obj)
@@ -108,6 +110,17 @@ def build_armature(bpy, motion, name: str):
             eb.parent = edit[parents[b]]
         edit.append(eb)
     bpy.ops.object.mode_set(mode="OBJECT")
+    return obj
+
+
+def build_armature(bpy, motion, name: str):
+    """An armature object in T-pose rest with the motion baked into a new action; returns the object."""
+    from mathutils import Matrix
+
+    from local_engine.motion import bone_name
+
+    obj = build_rest_armature(bpy, name, motion)
+    arm = obj.data
 
     names = [bone_name(b, motion.actor) for b in motion.bones]
     rest_mats = np.array([np.array(arm.bones[n].matrix_local.to_3x3()) for n in names])
@@ -118,7 +131,7 @@ def build_armature(bpy, motion, name: str):
     action = bpy.data.actions.new(f"{name}Action")
     container = _fcurve_container(bpy, obj, action)
     frames = np.arange(motion.frame_count, dtype=np.float64)
-    root = parents.index(-1)
+    root = motion.parents.index(-1)
     for b, n in enumerate(names):
         pb = obj.pose.bones[n]
         pb.rotation_mode = "QUATERNION"

@@ -68,19 +68,10 @@ def _build_source(frames: int, fps: float):
     import bpy
 
     from local_engine.motion import MOVE_SKELETON, bone_name
+    from local_engine.outputs.blender_export import build_rest_armature
     from move_mocap import action_io
 
-    arm = bpy.data.armatures.new("move_actor")
-    obj = bpy.data.objects.new("move_actor", arm)
-    bpy.context.scene.collection.objects.link(obj)
-    bpy.context.view_layer.objects.active = obj
-    bpy.ops.object.mode_set(mode="EDIT")
-    for name, parent, head, tail in MOVE_SKELETON:
-        eb = arm.edit_bones.new(bone_name(name, 1))
-        eb.head, eb.tail = head, tail
-        if parent:
-            eb.parent = arm.edit_bones[bone_name(parent, 1)]
-    bpy.ops.object.mode_set(mode="OBJECT")
+    obj = build_rest_armature(bpy, "move_actor")
     rng = np.random.default_rng(0)
     t = np.arange(frames) / fps
     keys = np.arange(1, frames + 1, dtype=np.float64)

@@ -238,19 +238,9 @@ def test_detect_each_profile_and_geometry_fallback(world) -> None:
 def test_move_names_and_renamed_source(world) -> None:
     """A Move-convention armature (``_1:`` names, T-pose from local_engine.motion) drives the UE5 rig; so
     does the CMU source with every bone renamed (mapping found by geometry)."""
-    from local_engine.motion import MOVE_SKELETON, bone_name
+    from local_engine.outputs.blender_export import build_rest_armature
 
-    arm = bpy.data.armatures.new("move")
-    obj = bpy.data.objects.new("move_actor", arm)
-    bpy.context.scene.collection.objects.link(obj)
-    bpy.context.view_layer.objects.active = obj
-    bpy.ops.object.mode_set(mode="EDIT")
-    for name, parent, head, tail in MOVE_SKELETON:
-        eb = arm.edit_bones.new(bone_name(name, 1))
-        eb.head, eb.tail = head, tail
-        if parent:
-            eb.parent = arm.edit_bones[bone_name(parent, 1)]
-    bpy.ops.object.mode_set(mode="OBJECT")
+    obj = build_rest_armature(bpy, "move_actor")
     det = detect_mapping(obj)
     assert det.profile == "move" and det.slots["ring_2.R"] == "_1:RightHandRing2"
     # Animate it with the CMU motion (retargeted), then retarget that onto UE5: fingers and body follow.
