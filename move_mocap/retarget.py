@@ -2,8 +2,11 @@
 
 Reads the source armature's action in bulk (:mod:`.action_io`), evaluates its chains in numpy
 (:mod:`.core.retarget.skeleton`), solves the target pose (:mod:`.core.retarget.solver`) and writes a new
-action for the target in bulk. No ``frame_set`` per frame, no constraints, no baking. The target's rest pose,
-rolls and object transform are never edited; its previous action is kept in a muted NLA track.
+action for the target in bulk. No ``frame_set`` per frame, no constraints, no baking. The target's rest pose
+and rolls are never edited; its previous action is kept in a muted NLA track. Root motion to the object is
+keyed from the object's own transform; where the action being replaced animated that transform (an earlier
+retarget with root motion to the object), from that action's value at the first frame, and a transform the
+new action does not animate is set back to it, so root motion never piles up from run to run.
 
 Rigs whose controls are driven through constraints (Rigify) are handled by probing: the rig is evaluated by
 Blender's depsgraph twice with known random poses to learn which solved bone each control's parent frame
@@ -19,6 +22,7 @@ from typing import Any
 
 import bpy
 import numpy as np
+from mathutils import Euler, Quaternion, Vector
 
 from . import action_io
 from .core.retarget import quat as Q
@@ -40,6 +44,7 @@ class RetargetOptions:
     mapping: BoneMapping | None = None  # None: detected from bone names and geometry
     root_motion: str = "HIPS"  # 'HIPS', 'OBJECT' (armature object), 'BONE' (target root bone), 'IN_PLACE'
     root_bone: str = ""  # target bone for root_motion='BONE' (default: the mapping's root slot)
+    root_rotation: bool = False  # OBJECT/BONE: the root also turns with the hips' heading (about up)
     fingers: bool = True
     frame_start: float | None = None  # None: first key of the source action
     frame_end: float | None = None  # None: last key
@@ -459,7 +464,7 @@ def retarget_with_report(
     t1 = time.perf_counter()
     result = solve(take, tgt_skel, model, mapping, SolveOptions(
         root_motion=opts.root_motion, fingers=opts.fingers, translation_scale=opts.translation_scale,
-        floor_clamp=opts.floor_clamp))
+        floor_clamp=opts.floor_clamp, root_rotation=opts.root_rotation))
     warnings += result.warnings
     # Only the channels are written: the take and the solved pose are released before Blender's keys grow.
     del take
@@ -469,19 +474,104 @@ def retarget_with_report(
     t1 = time.perf_counter()
 
     name = opts.action_name or f"{target.name}_{action.name}"
-    new = _write_action(name, target, result, out_frames, props, opts.interpolation)
     ad = target.animation_data or target.animation_data_create()
     previous = ad.action
+    base = _object_own_transform(target, previous, float(out_frames[0]))
+    new = _write_action(name, target, result, out_frames, props, opts.interpolation, base)
     if previous is not None and previous != new and opts.stash_previous:
         action_io.stash_action(target, previous)
     action_io.assign_action(target, new)
+    if previous is not None and previous != new:
+        _settle_unkeyed(target, previous, new, float(out_frames[0]))
     timings["write"] = time.perf_counter() - t1
     return RetargetReport(new, mapping, count, time.perf_counter() - t0, result.scale, probed, warnings, timings)
 
 
+def _object_rot_path(obj: bpy.types.Object) -> str:
+    return {"QUATERNION": "rotation_quaternion", "AXIS_ANGLE": "rotation_axis_angle"}.get(obj.rotation_mode,
+                                                                                          "rotation_euler")
+
+
+def _rotation_values_to_quat(values: np.ndarray, mode: str) -> np.ndarray:
+    if mode == "QUATERNION":
+        q = Quaternion(values.tolist()).normalized()
+    elif mode == "AXIS_ANGLE":
+        q = Quaternion(Vector(values[1:4].tolist()), float(values[0]))
+    else:
+        q = Euler(values.tolist(), mode).to_quaternion()
+    return np.array(q, dtype=np.float64)
+
+
+def _object_own_transform(
+    target: bpy.types.Object, previous: bpy.types.Action | None, frame: float
+) -> dict[str, np.ndarray]:
+    """The object's location and rotation channel values to key root motion from: where the action being
+    replaced animates them, that action's value at ``frame`` (what the object shows otherwise is just the
+    last frame evaluated), else the properties."""
+    rot_path = _object_rot_path(target)
+    base = {"location": np.array(target.location, dtype=np.float64),
+            rot_path: np.array(getattr(target, rot_path), dtype=np.float64)}
+    if previous is not None:
+        for fc in action_io.action_fcurves(previous, target):
+            values = base.get(fc.data_path)
+            if values is not None and fc.array_index < len(values) and len(fc.keyframe_points):
+                values[fc.array_index] = fc.evaluate(frame)
+    return base
+
+
+_TRANSFORMS = ("location", "rotation_quaternion", "rotation_euler", "rotation_axis_angle", "scale")
+
+
+def _settle_unkeyed(target: bpy.types.Object, previous: bpy.types.Action, new: bpy.types.Action, frame: float) -> None:
+    """Transform channels (the object's and its pose bones') the replaced action animated and the new one
+    does not would keep whatever frame was last evaluated: set them to the replaced action's value at
+    ``frame`` instead (e.g. a root bone turned by an earlier retarget goes back to where it started)."""
+    keyed = {(fc.data_path, fc.array_index) for fc in action_io.action_fcurves(new, target)}
+    settle: dict[tuple[str, str], dict[int, float]] = {}
+    for fc in action_io.action_fcurves(previous, target):
+        owner, _, prop = fc.data_path.rpartition(".")
+        if prop in _TRANSFORMS and (owner == "" or owner.startswith("pose.bones[")) and len(fc.keyframe_points) \
+                and (fc.data_path, fc.array_index) not in keyed:
+            settle.setdefault((owner, prop), {})[fc.array_index] = fc.evaluate(frame)
+    obj: Any = target
+    for (owner_path, prop), values in settle.items():
+        try:
+            owner = obj.path_resolve(owner_path) if owner_path else obj
+        except ValueError:  # a bone the rig no longer has
+            continue
+        current = list(getattr(owner, prop))
+        for i, v in values.items():
+            if i < len(current):
+                current[i] = v
+        setattr(owner, prop, current)
+
+
+def _object_rotation_channels(
+    target: bpy.types.Object, turn: np.ndarray, base: dict[str, np.ndarray]
+) -> tuple[str, np.ndarray]:
+    """The object's rotation channel (path, (F, C) values) when its world rotation turns by ``turn`` (F, 4)
+    about world up from its own rotation ``base``; in its rotation mode, through its delta rotation and
+    parent."""
+    mode = target.rotation_mode
+    path = _object_rot_path(target)
+    own = _rotation_values_to_quat(base[path], mode)
+    now = _rotation_values_to_quat(np.array(getattr(target, path), dtype=np.float64), mode)
+    delta = Q.mul(np.array(target.matrix_basis.to_quaternion(), dtype=np.float64), Q.conj(now))
+    space = delta
+    if target.parent is not None:
+        parent = np.array((target.parent.matrix_world @ target.matrix_parent_inverse).to_quaternion(), dtype=np.float64)
+        space = Q.mul(parent, delta)
+    local = Q.mul(Q.mul(Q.mul(Q.conj(space)[None], turn), space[None]), own[None])
+    values = quat_to_channels(local, mode)
+    if path == "rotation_euler":
+        # Start from the object's own angles (same rotation, whole turns apart), so nothing jumps.
+        values = values + 2 * np.pi * np.round((base[path] - values[0]) / (2 * np.pi))
+    return path, values
+
+
 def _write_action(
     name: str, target: bpy.types.Object, result: SolveResult, frames: np.ndarray,
-    props: dict[tuple[str, str], float], interpolation: str,
+    props: dict[tuple[str, str], float], interpolation: str, base: dict[str, np.ndarray],
 ) -> bpy.types.Action:
     channels: dict[tuple[str, int], tuple[np.ndarray, np.ndarray]] = {}
     groups: dict[str, str] = {}
@@ -502,10 +592,14 @@ def _write_action(
         if target.parent is not None:
             inv = np.linalg.inv(np.array(target.parent.matrix_world @ target.matrix_parent_inverse)[:3, :3])
             delta = delta @ inv.T
-        base = np.array(target.location)
         for k in range(3):
-            channels[("location", k)] = (frames, base[k] + delta[:, k])
+            channels[("location", k)] = (frames, base["location"][k] + delta[:, k])
         groups["location"] = "Object Transforms"
+    if result.object_turn is not None:
+        path, values = _object_rotation_channels(target, result.object_turn, base)
+        for k in range(values.shape[1]):
+            channels[(path, k)] = (frames, values[:, k])
+        groups[path] = "Object Transforms"
     for (bone, prop), value in props.items():
         path = f'pose.bones["{bone}"]["{prop}"]'
         channels[(path, 0)] = (frames[:1], np.array([value]))

@@ -38,6 +38,7 @@ class MOVE_MOCAP_OT_retarget(bpy.types.Operator):
 
     root_motion: EnumProperty(name="Root Motion", items=ROOT_MOTION_ITEMS, default="HIPS")  # type: ignore[valid-type]
     root_bone: StringProperty(name="Root Bone", description="Target bone for root motion (empty: detect)")  # type: ignore[valid-type]
+    root_rotation: BoolProperty(name="Root Rotation", default=False, description="With root motion to the object or a root bone, it also turns with the hips' heading (about the up axis); the bones below are counter-turned")  # type: ignore[valid-type]
     fingers: BoolProperty(name="Fingers", default=True)  # type: ignore[valid-type]
     use_frame_range: BoolProperty(name="Frame Range", default=False, description="Only retarget a range of source frames")  # type: ignore[valid-type]
     frame_start: IntProperty(name="Start", default=1)  # type: ignore[valid-type]
@@ -70,6 +71,7 @@ class MOVE_MOCAP_OT_retarget(bpy.types.Operator):
             mapping=mapping,
             root_motion=self.root_motion,
             root_bone=self.root_bone,
+            root_rotation=self.root_rotation,
             fingers=self.fingers,
             frame_start=self.frame_start if self.use_frame_range else None,
             frame_end=self.frame_end if self.use_frame_range else None,

@@ -54,6 +54,7 @@ class MOVE_MOCAP_PG_retarget(bpy.types.PropertyGroup):
     source_profile: StringProperty(name="Source Profile")  # type: ignore[valid-type]
     target_profile: StringProperty(name="Target Profile")  # type: ignore[valid-type]
     root_motion: EnumProperty(name="Root Motion", items=ROOT_MOTION_ITEMS, default="HIPS")  # type: ignore[valid-type]
+    root_rotation: BoolProperty(name="Root Rotation", default=False, description="With root motion to the object or a root bone, it also turns with the hips' heading (about the up axis); the bones below are counter-turned")  # type: ignore[valid-type]
     fingers: BoolProperty(name="Fingers", default=True, description="Retarget finger bones")  # type: ignore[valid-type]
     floor_clamp: BoolProperty(  # type: ignore[valid-type]
         name="Keep Feet Above Floor", default=True,
@@ -151,11 +152,15 @@ class MOVE_MOCAP_PT_retarget(bpy.types.Panel):
 
         col = layout.column()
         col.prop(settings, "root_motion")
+        sub = col.column()
+        sub.active = settings.root_motion in ("OBJECT", "BONE")
+        sub.prop(settings, "root_rotation")
         col.prop(settings, "fingers")
         col.prop(settings, "floor_clamp")
         col.prop(settings, "translation_scale")
         op = layout.operator("move_mocap.retarget", icon="ARMATURE_DATA")
         op.root_motion = settings.root_motion
+        op.root_rotation = settings.root_rotation
         op.fingers = settings.fingers
         op.floor_clamp = settings.floor_clamp
         op.translation_scale = settings.translation_scale

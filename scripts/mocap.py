@@ -175,6 +175,8 @@ def build_parser() -> argparse.ArgumentParser:
     a.add_argument("--root-motion", choices=("HIPS", "OBJECT", "BONE", "IN_PLACE"),
                    help="where the root motion goes on the target (default: HIPS)")
     a.add_argument("--root-bone", metavar="BONE", help="target bone for --root-motion BONE")
+    a.add_argument("--root-rotation", action="store_true", help="with --root-motion OBJECT or BONE, the root "
+                   "also turns with the hips' heading")
     a.add_argument("--no-retarget-fingers", action="store_true", help="leave the target's fingers alone")
     a.add_argument("--no-floor-clamp", action="store_true", help="do not lift the hips when the target's "
                    "feet would sink below the floor")
@@ -468,6 +470,8 @@ def retarget_options(args: argparse.Namespace) -> dict[str, Any]:
         opts["root_motion"] = args.root_motion
     if getattr(args, "root_bone", None):
         opts["root_bone"] = args.root_bone
+    if getattr(args, "root_rotation", False):
+        opts["root_rotation"] = True
     if getattr(args, "no_retarget_fingers", False):
         opts["fingers"] = False
     if getattr(args, "no_floor_clamp", False):
@@ -484,7 +488,7 @@ def resolve_target(args: argparse.Namespace) -> Any:
 
     name = getattr(args, "target", None)
     if not name:
-        if getattr(args, "root_motion", None) or getattr(args, "root_bone", None):
+        if getattr(args, "root_motion", None) or getattr(args, "root_bone", None) or getattr(args, "root_rotation", False):
             raise UsageError("retarget options need --target ARMATURE")
         return None
     obj = bpy.data.objects.get(name)

@@ -62,6 +62,9 @@ class MOVE_MOCAP_OT_import_output(bpy.types.Operator):
                ("BONE", "Root Bone", "Move the target's root bone"), ("IN_PLACE", "In Place", "No translation")],
         default="HIPS",
     )
+    retarget_root_rotation: BoolProperty(  # type: ignore[valid-type]
+        name="Root Rotation", default=False, description="With root motion to the object or a root bone, it also turns with the hips' heading (about the up axis); the bones below are counter-turned",
+    )
     retarget_options_json: StringProperty(  # type: ignore[valid-type]
         name="Retarget Options", description="More retarget engine options, as a JSON object", default="",
         options={"HIDDEN"},
@@ -89,11 +92,15 @@ class MOVE_MOCAP_OT_import_output(bpy.types.Operator):
         col.active = bool(self.target)
         col.prop(self, "retarget_fingers")
         col.prop(self, "retarget_root_motion")
+        sub = col.column()
+        sub.active = self.retarget_root_motion in ("OBJECT", "BONE")
+        sub.prop(self, "retarget_root_rotation")
 
     def execute(self, context: bpy.types.Context) -> OperatorReturn:
         from .api import ImportOutputError, import_output
 
-        options: dict = {"fingers": self.retarget_fingers, "root_motion": self.retarget_root_motion}
+        options: dict = {"fingers": self.retarget_fingers, "root_motion": self.retarget_root_motion,
+                         "root_rotation": self.retarget_root_rotation}
         if self.retarget_options_json:
             try:
                 options.update(json.loads(self.retarget_options_json))

@@ -43,6 +43,7 @@ for obj in bpy.data.objects:
         doc["fcurves"] = len(curves)
         doc["keys"] = max((len(fc.keyframe_points) for fc in curves), default=0)
         doc["bones_keyed"] = sorted({fc.data_path.split('"')[1] for fc in curves if fc.data_path.startswith("pose.bones")})
+        doc["object_keyed"] = sorted({fc.data_path for fc in curves if not fc.data_path.startswith("pose.bones")})
         spans = []
         for fc in curves:
             values = [k.co[1] for k in fc.keyframe_points]
@@ -344,7 +345,7 @@ def test_status_list_download_apply_and_share_code(tmp_path: Path, local_server,
     other = {**env, "MOVE_MOCAP_USER_DIR": str(tmp_path / "other-user")}
     out = tmp_path / "hero.blend"
     ap = run(["apply", job_id, *common, "--blend", str(rig), "--target", "Hero", "--save", str(out),
-              "--report", str(tmp_path / "a.json")], other, tmp_path)
+              "--root-motion", "OBJECT", "--root-rotation", "--report", str(tmp_path / "a.json")], other, tmp_path)
     assert ap.returncode == 0, ap.stderr
     item = report(tmp_path / "a.json")["items"][0]
     assert item["kind"] == "adopted" and item["job_id"] == job_id and item["armature"] == "Hero"
@@ -352,6 +353,7 @@ def test_status_list_download_apply_and_share_code(tmp_path: Path, local_server,
     hero = blend["armatures"]["Hero"]
     assert hero["action"] == item["action"] and hero["max_span"] > 0.05
     assert "mixamorig:Hips" in hero["bones_keyed"] and "mixamorig:LeftUpLeg" in hero["bones_keyed"]
+    assert {"location", "rotation_euler"} <= set(hero["object_keyed"])  # root motion and turn on the object
     assert set(blend["armatures"]) == {"Hero"}  # the Move armature is not kept
     assert server_counts(local_server) == {"file": 1, "take": 1, "job": 1}
     assert_no_secrets(local_server, out.read_bytes())

@@ -183,6 +183,74 @@ def test_root_motion_modes(world, target_name, root_bone) -> None:
     assert np.allclose(t_path[:, :2] - t_path[0, :2], report.scale * (s_path[:, :2] - s_path[0, :2]), atol=1e-3)
 
 
+def _world_mats(obj, bones, frames):
+    out = []
+    for f in frames:
+        bpy.context.scene.frame_set(f)
+        out.append([np.array(obj.matrix_world @ obj.pose.bones[b].matrix) for b in bones])
+    return np.array(out)  # (F, B, 4, 4)
+
+
+def _heading(vectors):
+    """Unwrapped angle about world Z of horizontal directions (F, 3), relative to the first, in degrees."""
+    a = np.unwrap(np.arctan2(vectors[:, 1], vectors[:, 0]))
+    return np.degrees(a - a[0])
+
+
+@pytest.mark.parametrize("target_name,mode", [("ue5", "OBJECT"), ("mixamo", "OBJECT"), ("ue5", "BONE"),
+                                              ("rigify", "BONE")])
+def test_root_rotation(world, target_name, mode) -> None:
+    """With Root Rotation the object or root bone turns with the hips' heading, and the character's pose in
+    the world is the same as with the motion on the hips."""
+    source, target = world.obj("cmu_01_01"), world.targets[target_name]
+    world.keep_only(source, target)
+    slots = detect_mapping(target).slots
+    bones = [slots[s] for s in ("hips", "head", "upper_arm.L", "forearm.R", "thigh.L", "shin.R", "foot.L")]
+    frames = list(range(1, 1200, 37))
+    retarget(source, target, RetargetOptions(frame_end=1200))
+    ref = _world_mats(target, bones, frames)
+    base_rot = np.array(target.matrix_world.to_3x3().normalized())
+    ref_loc = np.array(target.matrix_world.translation)
+    report = retarget_with_report(source, target, RetargetOptions(frame_end=1200, root_motion=mode,
+                                                                 root_rotation=True, root_bone="root"))
+    assert not [w for w in report.warnings if "root" in w], report.warnings
+    paths = {fc.data_path for fc in action_io.action_fcurves(report.action, target)}
+    if mode == "OBJECT":
+        assert {"location", "rotation_euler" if target.rotation_mode == "XYZ" else "rotation_quaternion"} <= paths
+    else:
+        assert any(p.startswith('pose.bones["root"].rotation') for p in paths), sorted(paths)[:8]
+    got = _world_mats(target, bones, frames)
+    scale = float(np.linalg.norm(ref[0, 0, :3, :3], axis=0).mean())  # world size of a bone unit
+    assert np.abs(got[..., :3, 3] - ref[..., :3, 3]).max() < 1e-4 * max(scale, 1.0)
+    r_ref = ref[..., :3, :3] / np.linalg.norm(ref[..., :3, :3], axis=-2, keepdims=True)
+    r_got = got[..., :3, :3] / np.linalg.norm(got[..., :3, :3], axis=-2, keepdims=True)
+    cos = np.clip((np.einsum("...ij,...ij->...", r_ref, r_got) - 1) / 2, -1, 1)
+    assert np.degrees(np.arccos(cos)).max() < 0.05
+    # The root's heading follows the hips' (measured here from the hip joints, independently).
+    lateral = _hips_world(target, slots["thigh.L"], frames) - _hips_world(target, slots["thigh.R"], frames)
+    hips_turn = _heading(lateral)
+    root_x = []
+    for f in frames:
+        bpy.context.scene.frame_set(f)
+        m = target.matrix_world if mode == "OBJECT" else target.matrix_world @ target.pose.bones["root"].matrix
+        root_x.append(np.array(m.to_3x3().normalized()) @ np.linalg.inv(base_rot) @ np.array([1.0, 0.0, 0.0]))
+    root_turn = _heading(np.array(root_x))
+    assert np.abs(hips_turn).max() > 60, "01_01 turns around"
+    assert np.median(np.abs(root_turn - hips_turn)) < 8, (root_turn.round(1), hips_turn.round(1))
+    # Run again without Root Rotation: the root keeps its heading, and nothing piles up from the first run
+    # (the object starts where it stood before either run).
+    start_loc = ref_loc
+    retarget(source, target, RetargetOptions(frame_end=1200, root_motion=mode, root_bone="root"))
+    bpy.context.scene.frame_set(1)
+    assert np.allclose(np.array(target.matrix_world.translation), start_loc, atol=1e-5)
+    bpy.context.scene.frame_set(900)
+    if mode == "OBJECT":
+        assert np.allclose(np.array(target.matrix_world.to_3x3().normalized()), base_rot, atol=1e-5)
+    else:
+        rest = np.array(target.data.bones["root"].matrix_local.to_3x3())
+        assert np.allclose(np.array(target.pose.bones["root"].matrix.to_3x3()), rest, atol=1e-5)
+
+
 def test_frame_range_and_rate(world) -> None:
     source, target = world.obj("cmu_01_03"), world.targets["mixamo"]
     world.keep_only(source, target)

@@ -10,8 +10,11 @@ Method (all in world space, whole take at once):
 3. The target bone's world orientation is ``D(f) C R_tgt_rest``: its segment points where the source's points.
    Spine and neck chains of different lengths are matched by length along the chain (slerp between bones).
 4. Hips translation is scaled by the leg-length ratio, measured from the floor the source stands on; root
-   motion goes to the hips, the armature object, a root bone, or is removed (in place). Optionally feet are
-   kept above the floor by lifting the hips on frames where they would sink.
+   motion goes to the hips, the armature object, a root bone, or is removed (in place). The object or the
+   root bone can also carry the turn about the up axis (the hips' heading: the twist about world Z of their
+   rotation change, relative to the first frame); the bones below are counter-turned, so the pose in the
+   world is the same either way. Optionally feet are kept above the floor by lifting the hips on frames
+   where they would sink.
 5. World orientations become local channels through a :class:`TargetModel`: for each solved bone, its
    parent frame at rest (pose with identity channels) and which solved bone its rotation and its position
    follow (or none). For plain hierarchies :func:`hierarchy_model` derives it; rigs driven by constraints
@@ -37,6 +40,7 @@ class SolveOptions:
     fingers: bool = True
     translation_scale: float = 0.0  # 0: automatic, target leg length / source leg length
     floor_clamp: bool = True
+    root_rotation: bool = False  # OBJECT / BONE root motion also carries the hips' heading (turn about up)
 
 
 @dataclass
@@ -70,6 +74,8 @@ class SolveResult:
     # skeleton.quat_to_channels when they become channel values)
     locations: dict[str, np.ndarray]  # target bone -> (F, 3) basis locations
     object_offset: np.ndarray | None  # (F, 3) world translation to add to the object (root motion OBJECT)
+    object_turn: np.ndarray | None  # (F, 4) world rotation about up (Z) to apply before the object's own
+    # rotation, about its origin (root motion OBJECT with root_rotation)
     pose_rot: dict[str, np.ndarray]  # target bone -> (F, 4) armature-space orientation it will have
     pose_head: dict[str, np.ndarray]  # target bone -> (F, 3) armature-space head it will have
     scale: float
@@ -271,6 +277,16 @@ def _position_followers(model: TargetModel, k: int) -> list[str]:
     return [model.bones[j] for j in sorted(out)]
 
 
+def heading_turn(rot: np.ndarray) -> np.ndarray:
+    """Rotations about world Z (F, 4) following the heading of world rotations ``rot`` (F, 4): the twist
+    about Z of each (swing-twist decomposition), unwrapped, relative to the first frame."""
+    twist = np.unwrap(2.0 * np.arctan2(rot[:, 3], rot[:, 0]))
+    half = 0.5 * (twist - twist[0])
+    out = np.zeros((len(rot), 4))
+    out[:, 0], out[:, 3] = np.cos(half), np.sin(half)
+    return out
+
+
 def solve(
     source: SourceTake,
     target: Skeleton,
@@ -369,6 +385,9 @@ def solve(
             root_bone = target.names[r]
     if mode == "IN_PLACE":
         hips_w[:, :2] = hips_w[:1, :2]
+    turn = heading_turn(hips_delta) if opts.root_rotation and mode in ("OBJECT", "BONE") else None
+    if opts.root_rotation and turn is None:
+        warnings.append("root rotation needs root motion on the object or a root bone: not applied")
 
     # Solve in dependency order; the model's bones are the target's mapped bones.
     rot_keyed = {target.names[t] for t in want_rot}
@@ -383,14 +402,29 @@ def solve(
         return Q.rotate(inv_obj, p - target.object_loc) / target.object_scale
 
     plain = target._plain_object()
-    want_rot_arm = {t: (q if plain else Q.mul(inv_obj[None], q)) for t, q in want_rot.items()}
+    obj_turn = turn if mode == "OBJECT" else None
+    if obj_turn is not None:
+        # The object turns about its origin: what the bones must do is seen from the turned object.
+        unturn = Q.conj(obj_turn)
+        want_rot_arm = {t: Q.mul(inv_obj[None], Q.mul(unturn, q)) for t, q in want_rot.items()}
+    else:
+        want_rot_arm = {t: (q if plain else Q.mul(inv_obj[None], q)) for t, q in want_rot.items()}
+    # A root bone's turn, in armature space: the world turn seen through the object's rotation.
+    bone_turn = Q.mul(Q.mul(inv_obj[None], turn), target.object_rot[None]) if turn is not None and root_bone \
+        else None
 
     def run(hips_world: np.ndarray) -> tuple[dict[str, np.ndarray], dict[str, np.ndarray], dict, dict]:
         w_rot: list[np.ndarray] = []
         w_pos: list[np.ndarray] = []
         rots: dict[str, np.ndarray] = {}
         locs: dict[str, np.ndarray] = {}
-        hips_arm = to_arm_points(hips_world - (offset if mode == "OBJECT" else 0.0))
+        if mode == "OBJECT":
+            rel = hips_world - offset - target.object_loc
+            if obj_turn is not None:
+                rel = Q.rotate(unturn, rel)
+            hips_arm = to_arm_points(rel + target.object_loc)
+        else:
+            hips_arm = to_arm_points(hips_world)
         for k, bone in enumerate(model.bones):
             a = model.rot_follow[k]
             if a >= 0:  # parent frame turns with bone a: w_rot[a] (p0_a^-1 p0_k), the bracket is constant
@@ -406,6 +440,9 @@ def solve(
             t = target.index[bone]
             if t in want_rot:
                 r = want_rot_arm[t]
+                rots[bone] = Q.mul(Q.conj(p_rot), r)
+            elif bone == root_bone and bone_turn is not None:
+                r = Q.mul(bone_turn, p_rot)
                 rots[bone] = Q.mul(Q.conj(p_rot), r)
             else:
                 r = p_rot
@@ -455,6 +492,7 @@ def solve(
         rotations=rots,
         locations=locs,
         object_offset=offset if mode == "OBJECT" else None,
+        object_turn=obj_turn,
         pose_rot=pose_rot,
         pose_head=pose_head,
         scale=float(scale),
