@@ -66,6 +66,18 @@ class MOVE_MOCAP_PG_retarget(bpy.types.PropertyGroup):
     )
 
 
+def options_from_settings(settings: Any) -> dict[str, Any]:
+    """The Retarget panel's choices as retarget options (what Process and re-apply use on a target)."""
+    options: dict[str, Any] = {
+        "root_motion": settings.root_motion, "root_rotation": settings.root_rotation,
+        "fingers": settings.fingers, "floor_clamp": settings.floor_clamp,
+        "translation_scale": settings.translation_scale,
+    }
+    if settings.use_mapping and len(settings.slots):
+        options["mapping"] = mapping_from_settings(settings)
+    return options
+
+
 def mapping_from_settings(settings: Any) -> BoneMapping:
     mapping = BoneMapping(source_profile=settings.source_profile, target_profile=settings.target_profile)
     for item in settings.slots:

@@ -111,13 +111,18 @@ def _client_factory(s: Settings) -> Callable[..., MoveClient]:
 
 
 def import_onto(path: str, target: Any, action_name: str) -> tuple[str, str]:
-    """Import one output onto ``target`` (an armature object, or None for a new armature).
+    """Import one output onto ``target`` (an armature object, or None for a new armature), retargeted with
+    the Retarget panel's choices (root motion, fingers, floor, mapping).
 
     Returns (armature name, action name). The one place that calls the importer.
     """
     from .importers import import_output
+    from .retarget_ui import options_from_settings
 
-    result = import_output(path, target=target, action_name=action_name, set_scene_range=True)
+    panel = getattr(bpy.context.scene, "move_mocap_retarget", None)
+    options = options_from_settings(panel) if panel is not None and target is not None else None
+    result = import_output(path, target=target, action_name=action_name, set_scene_range=True,
+                           retarget_options=options)
     return result.armature.name, result.action.name
 
 

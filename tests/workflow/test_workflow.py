@@ -45,12 +45,18 @@ def test_process_onto_the_active_armature_keeps_existing_actions(wired, demo_vid
     first = rig.animation_data.action
     bpy.context.view_layer.objects.active = rig
     before = set(bpy.data.actions)
+    panel = bpy.context.scene.move_mocap_retarget  # the Retarget panel's choices apply to Process too
+    panel.root_motion, panel.root_rotation = "OBJECT", True
     assert bpy.ops.move_mocap.process() == {"FINISHED"}
     rows = runtime.RUNTIME.journal().all()
     assert rows[0].applied_to == rig.name  # the active armature was the target
     assert len(armatures(bpy)) == 1
     new = set(bpy.data.actions) - before
     assert len(new) == 1 and first.name in bpy.data.actions and rig.animation_data.action in new
+    from move_mocap import action_io
+
+    keyed = {fc.data_path for fc in action_io.action_fcurves(rig.animation_data.action, rig)}
+    assert {"location", "rotation_euler"} <= keyed
 
 
 def test_interactive_path_ticks_stay_short(wired, demo_video) -> None:
