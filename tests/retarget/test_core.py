@@ -141,6 +141,68 @@ def test_detect_move_names_with_namespace() -> None:
     assert all(s in det.slots for s in body_and_fingers), [s for s in body_and_fingers if s not in det.slots]
 
 
+def _arp_names(controls: bool = True) -> list[str]:
+    """Auto-Rig Pro's bone names: controls (with IK controls and metacarpal bases) and deforming bones."""
+    deform = ["root.x", "spine_01.x", "spine_02.x", "spine_03.x", "neck.x", "head.x"]
+    ctrl = ["c_pos", "c_traj", "c_root_master.x", "c_root.x", "c_spine_01.x", "c_spine_02.x", "c_spine_03.x",
+            "c_neck.x", "c_head.x"]
+    for x in ("l", "r"):
+        deform += [f"{n}.{x}" for n in ("shoulder", "arm_stretch", "arm_twist", "forearm_stretch", "hand",
+                                        "thigh_stretch", "leg_stretch", "foot", "toes_01")]
+        deform += [f"{f}{i}.{x}" for f in ("thumb", "index", "middle", "ring", "pinky") for i in (1, 2, 3)]
+        ctrl += [f"{n}.{x}" for n in ("c_shoulder", "c_arm_fk", "c_forearm_fk", "c_hand_fk", "c_thigh_b",
+                                      "c_thigh_fk", "c_leg_fk", "c_foot_fk", "c_toes_fk", "c_hand_ik",
+                                      "c_arms_pole", "c_foot_ik", "c_leg_pole")]
+        ctrl += [f"c_{f}{i}.{x}" for f in ("thumb", "index", "middle", "ring", "pinky") for i in (1, 2, 3)]
+        ctrl += [f"c_{f}1_base.{x}" for f in ("index", "middle", "ring", "pinky")]
+    return ctrl + deform if controls else deform
+
+
+def _cc_names() -> list[str]:
+    """Character Creator's bone names as an FBX export has them (twist, share and facial bones included)."""
+    names = ["RL_BoneRoot", "CC_Base_BoneRoot", "CC_Base_Hip", "CC_Base_Pelvis", "CC_Base_Waist",
+             "CC_Base_Spine01", "CC_Base_Spine02", "CC_Base_NeckTwist01", "CC_Base_NeckTwist02", "CC_Base_Head",
+             "CC_Base_FacialBone", "CC_Base_JawRoot", "CC_Base_L_Eye", "CC_Base_R_Eye"]
+    for x in ("L", "R"):
+        names += [f"CC_Base_{x}_{n}" for n in ("Clavicle", "Upperarm", "Forearm", "Hand", "Thigh", "Calf", "Foot",
+                                               "ToeBase", "BigToe1", "ElbowShareBone", "KneeShareBone")]
+        names += [f"CC_Base_{x}_{n}Twist0{i}" for n in ("Upperarm", "Forearm", "Thigh", "Calf") for i in (1, 2)]
+        names += [f"CC_Base_{x}_{f}{i}" for f in ("Thumb", "Index", "Mid", "Ring", "Pinky") for i in (1, 2, 3)]
+    return names
+
+
+def test_detect_auto_rig_pro_and_character_creator_names() -> None:
+    """Names alone find every slot; Auto-Rig Pro's controls win over its deforming bones, chains included
+    (a spine of controls is not continued with deforming bones), and a deform-only export maps those."""
+    body = [s for s in SLOTS if not s.startswith(("spine_4", "spine_5", "spine_6", "neck_2"))]
+    det = detect(_arp_names())
+    assert det.profile == "auto_rig_pro"
+    assert [s for s in body if s not in det.slots] == []
+    assert det.slots["root"] == "c_traj" and det.slots["hips"] == "c_root_master.x"
+    assert [det.slots.get(s) for s in ("spine_1", "spine_2", "spine_3", "spine_4")] == [
+        "c_spine_01.x", "c_spine_02.x", "c_spine_03.x", None]
+    assert (det.slots["neck_1"], det.slots.get("neck_2"), det.slots["head"]) == ("c_neck.x", None, "c_head.x")
+    assert (det.slots["upper_arm.L"], det.slots["shin.R"], det.slots["toe.L"]) == ("c_arm_fk.l", "c_leg_fk.r",
+                                                                                  "c_toes_fk.l")
+    assert det.slots["middle_2.R"] == "c_middle2.r" and det.slots["thumb_1.L"] == "c_thumb1.l"
+    deform = detect(_arp_names(controls=False))
+    assert deform.profile == "auto_rig_pro"
+    assert [deform.slots.get(s) for s in ("hips", "spine_1", "spine_3", "neck_1", "upper_arm.L", "pinky_3.R")] == [
+        "root.x", "spine_01.x", "spine_03.x", "neck.x", "arm_stretch.l", "pinky3.r"]
+    assert "spine_4" not in deform.slots and "root" not in deform.slots
+
+    det = detect(_cc_names())
+    assert det.profile == "character_creator"
+    assert [s for s in SLOTS if s not in det.slots and not s.startswith(("spine_4", "spine_5", "spine_6"))] == []
+    assert det.slots["root"] == "CC_Base_BoneRoot" and det.slots["hips"] == "CC_Base_Hip"
+    assert [det.slots[s] for s in ("spine_1", "spine_2", "spine_3", "neck_1", "neck_2", "head")] == [
+        "CC_Base_Waist", "CC_Base_Spine01", "CC_Base_Spine02", "CC_Base_NeckTwist01", "CC_Base_NeckTwist02",
+        "CC_Base_Head"]
+    assert (det.slots["shoulder.R"], det.slots["forearm.L"], det.slots["shin.R"]) == (
+        "CC_Base_R_Clavicle", "CC_Base_L_Forearm", "CC_Base_R_Calf")
+    assert det.slots["middle_1.L"] == "CC_Base_L_Mid1" and det.slots["toe.R"] == "CC_Base_R_ToeBase"
+
+
 @pytest.mark.parametrize("rest", ["T", "A"])
 def test_detect_by_geometry_on_unknown_names(rest: str) -> None:
     unknown = [f"bone_{i:03d}" for i in range(len(MOVE_BONES))]

@@ -75,7 +75,8 @@ _MIXAMO_SIDED = {
 _LR_WORD = {"L": {"S": "Left", "s": "L"}, "R": {"S": "Right", "s": "R"}}
 
 #: profile name -> slot -> candidate bone names (namespace stripped, compared case-insensitively).
-#: "spine" and "neck" list chain candidates bottom to top (the names found fill spine_1.., neck_1..).
+#: "spine" and "neck" list chain candidates bottom to top (the names found fill spine_1.., neck_1..); "|"
+#: separates alternative chains (e.g. controls, then deforming bones): the first one found is used whole.
 PROFILES: dict[str, dict[str, list[str]]] = {
     "move": {"hips": ["Hips"], "spine": ["Spine", "Spine1", "Spine2", "Spine3"], "neck": ["Neck", "Neck1"],
              "head": ["Head"], **_sided(_MIXAMO_SIDED, _LR_WORD)},
@@ -125,8 +126,8 @@ PROFILES: dict[str, dict[str, list[str]]] = {
     },
     "auto_rig_pro": {
         "root": ["c_traj"], "hips": ["c_root_master.x", "root.x"],
-        "spine": ["c_spine_01.x", "c_spine_02.x", "c_spine_03.x", "spine_01.x", "spine_02.x", "spine_03.x"],
-        "neck": ["c_neck.x", "neck.x"], "head": ["c_head.x", "head.x"],
+        "spine": ["c_spine_01.x", "c_spine_02.x", "c_spine_03.x", "|", "spine_01.x", "spine_02.x", "spine_03.x"],
+        "neck": ["c_neck.x", "|", "neck.x"], "head": ["c_head.x", "head.x"],
         **_sided({
             "shoulder": ["c_shoulder.{s}", "shoulder.{s}"], "upper_arm": ["c_arm_fk.{s}", "arm_stretch.{s}"],
             "forearm": ["c_forearm_fk.{s}", "forearm_stretch.{s}"], "hand": ["c_hand_fk.{s}", "hand.{s}"],
@@ -198,6 +199,17 @@ def _lookup(names: Sequence[str], loose: bool) -> dict[str, str]:
     return lookup
 
 
+def _alternatives(candidates: Sequence[str]) -> list[list[str]]:
+    """A chain's candidate names split at "|" into alternative chains."""
+    out: list[list[str]] = [[]]
+    for c in candidates:
+        if c == "|":
+            out.append([])
+        else:
+            out[-1].append(c)
+    return out
+
+
 def _match_profile(
     names: Sequence[str], profile: dict[str, list[str]], loose: bool, lookup: dict[str, str] | None = None
 ) -> dict[str, str]:
@@ -208,8 +220,12 @@ def _match_profile(
     used: set[str] = set()
     for slot, candidates in profile.items():
         if slot in ("spine", "neck"):
-            chain = [lookup[keyf(c)] for c in candidates if keyf(c) in lookup]
-            chain = [c for c in chain if c not in used]
+            chain: list[str] = []
+            for alternative in _alternatives(candidates):
+                chain = [lookup[keyf(c)] for c in alternative if keyf(c) in lookup]
+                chain = [c for c in chain if c not in used]
+                if chain:
+                    break
             slot_names = SPINE_SLOTS if slot == "spine" else NECK_SLOTS
             for s, bone in zip(slot_names, chain):
                 out[s] = bone
