@@ -1,6 +1,6 @@
-"""Fixtures for the retarget tests: one .blend per session holding the three targets (Rigify rig from
-Blender's human metarig, Mixamo-named and UE5-named rigs, all A-pose) and the two CMU takes imported with
-Blender's BVH importer. Each test reopens it, so tests do not see each other's changes."""
+"""Fixtures for the retarget tests: one .blend per session holding the five targets (Rigify rig from
+Blender's human metarig, Mixamo-named and UE5-named rigs, rigs built to Auto-Rig Pro's and Character
+Creator's conventions, all A-pose) and the two CMU takes imported with Blender's BVH importer. Each test reopens it, so tests do not see each other's changes."""
 
 from __future__ import annotations
 
@@ -22,6 +22,8 @@ def world_blend(tmp_path_factory: pytest.TempPathFactory, cmu_bvh: Path, cmu_bvh
     bpy.ops.object.mode_set(mode="OBJECT")
     rigs.build_named_rig("mixamo", "mixamo_rig")
     rigs.build_named_rig("ue5", "ue5_rig")
+    rigs.build_arp_rig("arp_rig")
+    rigs.build_cc_rig("cc_rig")
     rigs.import_bvh(str(cmu_bvh), "cmu_01_03")
     rigs.import_bvh(str(cmu_bvh_01), "cmu_01_01")
     bpy.ops.object.select_all(action="DESELECT")
@@ -41,7 +43,8 @@ class World:
 
     @property
     def targets(self) -> dict[str, bpy.types.Object]:
-        return {"rigify": self.obj("rigify_rig"), "mixamo": self.obj("mixamo_rig"), "ue5": self.obj("ue5_rig")}
+        names = {"rigify": "rigify_rig", "mixamo": "mixamo_rig", "ue5": "ue5_rig", "arp": "arp_rig", "cc": "cc_rig"}
+        return {k: self.obj(n) for k, n in names.items()}
 
     def keep_only(self, *objs: bpy.types.Object) -> None:
         """Remove the other armatures (the metarig and Rigify's widgets stay, hidden)."""

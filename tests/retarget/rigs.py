@@ -1,7 +1,18 @@
 """Test rigs for the retarget tests, built in real Blender: a Rigify rig generated from Blender's human
 metarig, and Mixamo- and UE5-mannequin-named rigs with an A-pose rest, their own bone rolls, extra bones
 (end bones, twist bones, IK helpers, metacarpals) and, for Mixamo, the object transform an FBX import gives
-(rotated 90 degrees about X, scaled 0.01, bone data in centimetres, Y up)."""
+(rotated 90 degrees about X, scaled 0.01, bone data in centimetres, Y up).
+
+Two more rigs follow the published bone naming and hierarchy conventions of Auto-Rig Pro and of Character
+Creator (CC3/CC4) exports; they are built here to those conventions, not the vendors' own files:
+
+- ``build_arp_rig``: Auto-Rig Pro's controls (``c_traj``, ``c_root_master.x`` > ``c_root.x``, FK limbs, IK
+  controls and poles, finger controls with metacarpal bases) and its deforming bones (``root.x``,
+  ``arm_stretch.l``, ``hand.l``, ...) driven by the controls through Copy Transforms constraints, so the
+  retarget has to probe the rig. The fingers hang from the deforming hand, as they follow it in FK and IK.
+- ``build_cc_rig``: a Character Creator skeleton as Blender's FBX importer gives it (``CC_Base_`` names,
+  pelvis between the hip and the thighs, two-bone neck, twist and share bones, facial bones; object rotated
+  90 degrees about X and scaled 0.01, bone data in centimetres, quaternion rotations)."""
 
 from __future__ import annotations
 
@@ -166,6 +177,205 @@ def build_named_rig(kind: str, name: str) -> bpy.types.Object:
     # Rotation modes as found in the wild: quaternions on the spine, Euler on limbs.
     for pb in obj.pose.bones:
         pb.rotation_mode = "QUATERNION" if kind == "ue5" or "Spine" in pb.name else "XYZ"
+    return obj
+
+
+class _Bones:
+    """Makes the edit bones of a new armature object from world-space points (undoing the object's
+    transform, as an importer's bone data would), each with a random roll."""
+
+    def __init__(self, obj: bpy.types.Object, seed: int) -> None:
+        self.edit = obj.data.edit_bones
+        self.to_data = obj.matrix_world.inverted()
+        self.rng = np.random.default_rng(seed)
+
+    def __call__(self, n: str, head: Vector, tail: Vector, parent: bpy.types.EditBone | None = None,
+                 connect: bool = False) -> bpy.types.EditBone:
+        b = self.edit.new(n)
+        b.head = self.to_data @ head
+        b.tail = self.to_data @ tail
+        b.roll = float(self.rng.uniform(-math.pi, math.pi))
+        if parent is not None:
+            b.parent = parent
+            b.use_connect = connect and (parent.tail - b.head).length < 1e-6
+        return b
+
+    def copy(self, n: str, of: bpy.types.EditBone, parent: bpy.types.EditBone | None) -> bpy.types.EditBone:
+        """A bone at another bone's rest (same head, tail and roll)."""
+        b = self.edit.new(n)
+        b.head, b.tail, b.roll = of.head, of.tail, of.roll
+        b.parent = parent
+        return b
+
+
+def _new_armature(name: str) -> bpy.types.Object:
+    obj = bpy.data.objects.new(name, bpy.data.armatures.new(name))
+    bpy.context.scene.collection.objects.link(obj)
+    bpy.context.view_layer.objects.active = obj
+    obj.select_set(True)
+    return obj
+
+
+def _chain_points(a: Vector, b: Vector, n: int) -> list[Vector]:
+    return [a.lerp(b, k / n) for k in range(n + 1)]
+
+
+def build_arp_rig(name: str) -> bpy.types.Object:
+    """An armature named and built to Auto-Rig Pro's conventions (A-pose rest): the controls an animator
+    keys, IK controls that FK does not use, and deforming bones that copy the controls' transforms."""
+    height = 1.75
+    s = height / 1.8
+    at = Vector((-3.0, 0.0, 0.0))  # where the object stands
+    j = {k: (h + at, t + at) for k, (h, t) in _a_pose_joints(height).items()}
+    obj = _new_armature(name)
+    obj.location = at
+    bpy.context.view_layer.update()
+    bone = _Bones(obj, seed=11)
+    bpy.ops.object.mode_set(mode="EDIT")
+    c_pos = bone("c_pos", at, at + Vector((0, 0.3 * s, 0)))
+    c_traj = bone("c_traj", at, at + Vector((0, 0.2 * s, 0)), c_pos)
+    hips_h, hips_t = j["hips"]
+    # c_root_master.x moves the whole upper body (spine and pelvis); c_root.x, its child, turns the pelvis
+    # and carries the legs (here pointing down at the pelvis).
+    ctl: dict[str, bpy.types.EditBone] = {}
+    master = ctl["c_root_master.x"] = bone("c_root_master.x", hips_h, hips_t, c_traj)
+    c_root = ctl["c_root.x"] = bone("c_root.x", hips_t, hips_h, master)
+    neck_base = Vector((0, 0.0, 1.5 * s)) + at
+    pts = _chain_points(hips_t, neck_base, 3)
+    parent = master
+    for k in range(3):
+        n = f"c_spine_0{k + 1}.x"
+        parent = ctl[n] = bone(n, pts[k], pts[k + 1], parent, connect=k > 0)
+    chest = parent
+    ctl["c_neck.x"] = bone("c_neck.x", neck_base, j["head"][0], chest, connect=True)
+    ctl["c_head.x"] = bone("c_head.x", *j["head"], ctl["c_neck.x"], connect=True)
+    for side in ("L", "R"):
+        x = side.lower()
+        parent = ctl[f"c_shoulder.{x}"] = bone(f"c_shoulder.{x}", *j[f"shoulder.{side}"], chest)
+        for part, n in (("upper_arm", "c_arm_fk"), ("forearm", "c_forearm_fk"), ("hand", "c_hand_fk")):
+            parent = ctl[f"{n}.{x}"] = bone(f"{n}.{x}", *j[f"{part}.{side}"], parent, connect=part != "upper_arm")
+        # A thigh helper between the pelvis control and the FK thigh, then the FK leg.
+        th_h, th_t = j[f"thigh.{side}"]
+        parent = bone(f"c_thigh_b.{x}", th_h + (th_h - th_t) * 0.15, th_h, c_root)
+        for part, n in (("thigh", "c_thigh_fk"), ("shin", "c_leg_fk"), ("foot", "c_foot_fk"), ("toe", "c_toes_fk")):
+            parent = ctl[f"{n}.{x}"] = bone(f"{n}.{x}", *j[f"{part}.{side}"], parent, connect=part != "thigh")
+        # IK controls and poles (unused in FK), under the trajectory bone.
+        wrist, ankle = j[f"hand.{side}"][0], j[f"foot.{side}"][0]
+        elbow, knee = j[f"forearm.{side}"][0], j[f"shin.{side}"][0]
+        bone(f"c_hand_ik.{x}", wrist, j[f"hand.{side}"][1], c_traj)
+        bone(f"c_arms_pole.{x}", elbow + Vector((0, 0.3 * s, 0)), elbow + Vector((0, 0.35 * s, 0)), c_traj)
+        bone(f"c_foot_ik.{x}", ankle, j[f"toe.{side}"][1], c_traj)
+        bone(f"c_leg_pole.{x}", knee + Vector((0, -0.4 * s, 0)), knee + Vector((0, -0.45 * s, 0)), c_traj)
+    # Deforming bones (name -> control, deforming parent) at the controls' rest.
+    deform = {"root.x": ("c_root.x", None), "spine_01.x": ("c_spine_01.x", "root.x"),
+              "spine_02.x": ("c_spine_02.x", "spine_01.x"), "spine_03.x": ("c_spine_03.x", "spine_02.x"),
+              "neck.x": ("c_neck.x", "spine_03.x"), "head.x": ("c_head.x", "neck.x")}
+    for x in ("l", "r"):
+        deform.update({
+            f"shoulder.{x}": (f"c_shoulder.{x}", "spine_03.x"),
+            f"arm_stretch.{x}": (f"c_arm_fk.{x}", f"shoulder.{x}"),
+            f"forearm_stretch.{x}": (f"c_forearm_fk.{x}", f"arm_stretch.{x}"),
+            f"hand.{x}": (f"c_hand_fk.{x}", f"forearm_stretch.{x}"),
+            f"thigh_stretch.{x}": (f"c_thigh_fk.{x}", "root.x"),
+            f"leg_stretch.{x}": (f"c_leg_fk.{x}", f"thigh_stretch.{x}"),
+            f"foot.{x}": (f"c_foot_fk.{x}", f"leg_stretch.{x}"),
+            f"toes_01.{x}": (f"c_toes_fk.{x}", f"foot.{x}"),
+        })
+    made: dict[str, bpy.types.EditBone] = {}
+    for n, (c, par) in deform.items():
+        made[n] = bone.copy(n, ctl[c], made[par] if par else c_traj)
+    for side in ("L", "R"):
+        x = side.lower()
+        bone(f"arm_twist.{x}", *j[f"upper_arm.{side}"], made[f"arm_stretch.{x}"])
+        bone(f"forearm_twist.{x}", *j[f"forearm.{side}"], made[f"forearm_stretch.{x}"])
+        for f in FINGERS:
+            # Finger controls hang from the deforming hand, through a metacarpal base except the thumb's.
+            parent = made[f"hand.{x}"]
+            if f != "thumb":
+                parent = bone(f"c_{f}1_base.{x}", j[f"hand.{side}"][0], j[f"{f}_1.{side}"][0], parent)
+            d_parent = made[f"hand.{x}"]
+            for i in (1, 2, 3):
+                n = f"c_{f}{i}.{x}"
+                parent = ctl[n] = bone(n, *j[f"{f}_{i}.{side}"], parent, connect=i > 1)
+                d_parent = made[f"{f}{i}.{x}"] = bone.copy(f"{f}{i}.{x}", parent, d_parent)
+                deform[f"{f}{i}.{x}"] = (n, None)
+    bpy.ops.object.mode_set(mode="OBJECT")
+    for n, (c, _) in deform.items():
+        con = obj.pose.bones[n].constraints.new("COPY_TRANSFORMS")
+        con.target = obj
+        con.subtarget = c
+    # Rotation modes mixed: quaternions on the trunk, Euler on limbs and fingers.
+    for pb in obj.pose.bones:
+        pb.rotation_mode = "XYZ" if pb.name.endswith((".l", ".r")) else "QUATERNION"
+    return obj
+
+
+CC_FINGERS = {"thumb": "Thumb", "index": "Index", "middle": "Mid", "ring": "Ring", "pinky": "Pinky"}
+
+
+def build_cc_rig(name: str) -> bpy.types.Object:
+    """An armature named and built to Character Creator's conventions as Blender's FBX importer gives it
+    (A-pose rest, no connected bones, quaternion rotations)."""
+    height = 1.7
+    s = height / 1.8
+    at = Vector((3.0, 0.0, 0.0))
+    j = {k: (h + at, t + at) for k, (h, t) in _a_pose_joints(height).items()}
+    obj = _new_armature(name)
+    obj.location = at
+    obj.rotation_euler = (math.radians(90), 0, 0)
+    obj.scale = (0.01, 0.01, 0.01)
+    bpy.context.view_layer.update()
+    bone = _Bones(obj, seed=13)
+    bpy.ops.object.mode_set(mode="EDIT")
+
+    def cc(n: str, head: Vector, tail: Vector, parent: bpy.types.EditBone | None) -> bpy.types.EditBone:
+        return bone(f"CC_Base_{n}", head, tail, parent)
+
+    root = cc("BoneRoot", at, at + Vector((0, 0, 0.1 * s)), None)
+    hips_h, hips_t = j["hips"]
+    hip = cc("Hip", hips_h, hips_t, root)
+    pelvis = cc("Pelvis", hips_h, hips_h + Vector((0, 0.02 * s, -0.08 * s)), hip)
+    neck_base = Vector((0, 0.0, 1.5 * s)) + at
+    pts = _chain_points(hips_t, neck_base, 3)
+    parent = hip
+    for k, n in enumerate(("Waist", "Spine01", "Spine02")):
+        parent = cc(n, pts[k], pts[k + 1], parent)
+    chest = parent
+    npts = _chain_points(neck_base, j["head"][0], 2)
+    for k, n in enumerate(("NeckTwist01", "NeckTwist02")):
+        parent = cc(n, npts[k], npts[k + 1], parent)
+    head = cc("Head", *j["head"], parent)
+    # Facial bones under the head (jaw and eyes in front of it).
+    face = cc("FacialBone", j["head"][0], j["head"][0] + Vector((0, -0.05 * s, 0)), head)
+    eye_z = j["head"][0].z + 0.08 * s
+    cc("JawRoot", j["head"][0] + Vector((0, -0.02 * s, 0.01 * s)), Vector((at.x, -0.08 * s, eye_z - 0.1 * s)), face)
+    for side, sx in (("L", 1.0), ("R", -1.0)):
+        cc(f"{side}_Eye", Vector((at.x + 0.03 * sx * s, -0.07 * s, eye_z)),
+           Vector((at.x + 0.03 * sx * s, -0.1 * s, eye_z)), face)
+    for side in ("L", "R"):
+        p = f"{side}_"
+        parent = cc(p + "Clavicle", *j[f"shoulder.{side}"], chest)
+        limb = {}
+        for part, n in (("upper_arm", "Upperarm"), ("forearm", "Forearm"), ("hand", "Hand")):
+            parent = limb[n] = cc(p + n, *j[f"{part}.{side}"], parent)
+        for f, n in CC_FINGERS.items():
+            parent = limb["Hand"]
+            for i in (1, 2, 3):
+                parent = cc(f"{p}{n}{i}", *j[f"{f}_{i}.{side}"], parent)
+        parent = pelvis
+        for part, n in (("thigh", "Thigh"), ("shin", "Calf"), ("foot", "Foot"), ("toe", "ToeBase")):
+            parent = limb[n] = cc(p + n, *j[f"{part}.{side}"], parent)
+        # Twist bones along the long bones, share bones at the elbow and knee, a big toe on the toe base.
+        for n, part in (("Upperarm", "upper_arm"), ("Forearm", "forearm"), ("Thigh", "thigh"), ("Calf", "shin")):
+            a, b = j[f"{part}.{side}"]
+            cc(f"{p}{n}Twist01", a, a.lerp(b, 0.5), limb[n])
+            cc(f"{p}{n}Twist02", a.lerp(b, 0.5), b, limb[n])
+        cc(p + "ElbowShareBone", j[f"forearm.{side}"][0], j[f"forearm.{side}"][0] + Vector((0, 0.03 * s, 0)),
+           limb["Forearm"])
+        cc(p + "KneeShareBone", j[f"shin.{side}"][0], j[f"shin.{side}"][0] + Vector((0, -0.03 * s, 0)), limb["Calf"])
+        toe_h, toe_t = j[f"toe.{side}"]
+        cc(p + "BigToe1", toe_h, toe_t, limb["ToeBase"])
+    bpy.ops.object.mode_set(mode="OBJECT")
     return obj
 
 

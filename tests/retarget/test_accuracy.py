@@ -1,8 +1,10 @@
 """Accuracy on real capture: CMU 01_01 and 01_03 (120 fps) retargeted onto a Rigify rig (FK controls), a
-Mixamo-named rig and a UE5-named rig, all with A-pose rests and their own bone rolls. Checked with Blender's
-own depsgraph evaluation, frame by frame, independent of the engine's numpy kinematics: the world-space
-direction of every limb segment (joint to next joint) must match the source's, and the feet must not sink
-below the floor the source stands on."""
+Mixamo-named rig, a UE5-named rig and rigs built to Auto-Rig Pro's (controls driving deforming bones through
+constraints) and Character Creator's conventions, all with A-pose rests and their own bone rolls. Checked with
+Blender's own depsgraph evaluation, frame by frame, independent of the engine's numpy kinematics: the
+world-space direction of every limb segment (joint to next joint) must match the source's, the feet must not
+sink below the floor the source stands on, and the head must stay with the hips (the trunk keeps its length
+as the source's does: the upper body travels with the hips)."""
 
 from __future__ import annotations
 
@@ -11,19 +13,35 @@ import pytest
 
 from .accuracy import segment_errors
 
+PROFILES = {"rigify": "rigify_fk", "mixamo": "mixamo", "ue5": "unreal", "arp": "auto_rig_pro",
+            "cc": "character_creator"}
+
 bpy = pytest.importorskip("bpy")
 
 from move_mocap.retarget import RetargetOptions, retarget_with_report  # noqa: E402
 
 
-@pytest.mark.parametrize("target_name", ["rigify", "mixamo", "ue5"])
+def _trunk_lengths(obj: bpy.types.Object, hips: str, head: str, frames: list[int]) -> np.ndarray:
+    """World distance from the hips bone's head to the head bone's head per frame, over the rest one."""
+    mw = obj.matrix_world
+    bones = obj.data.bones
+    rest = (mw @ bones[head].head_local - mw @ bones[hips].head_local).length
+    out = []
+    for f in frames:
+        bpy.context.scene.frame_set(f)
+        out.append((mw @ obj.pose.bones[head].head - mw @ obj.pose.bones[hips].head).length / rest)
+    return np.array(out)
+
+
+@pytest.mark.parametrize("target_name", list(PROFILES))
 @pytest.mark.parametrize("take", ["cmu_01_03", "cmu_01_01"])
 def test_limb_directions_follow_source(world, take: str, target_name: str, blender_version) -> None:
     source = world.obj(take)
     target = world.targets[target_name]
     world.keep_only(source, target)  # fewer objects to evaluate per frame in the check
     report = retarget_with_report(source, target, RetargetOptions())
-    assert report.mapping.target_profile == {"rigify": "rigify_fk", "mixamo": "mixamo", "ue5": "unreal"}[target_name]
+    assert report.mapping.target_profile == PROFILES[target_name]
+    assert report.probed == (target_name in ("rigify", "arp"))  # rigs driven through constraints are probed
     assert report.mapping.source_profile == "cmu_bvh"
     lo, hi = (round(v) for v in report.action.frame_range)
     src_lo, src_hi = (round(v) for v in source.animation_data.action.frame_range)
@@ -44,6 +62,15 @@ def test_limb_directions_follow_source(world, take: str, target_name: str, blend
     lift_s = np.median(feet_s - floor) * report.scale
     print(f"median lowest foot above floor: target {lift_t:.4f}, source x scale {lift_s:.4f}")
     assert abs(lift_t - lift_s) < 0.04
+    # The head stays with the hips: the trunk bends as the source's does, it does not fold or come apart
+    # (spines of other bone counts and rest curves shorten by a few percent more or less than the source's).
+    some = frames[::10]
+    m_s, m_t = report.mapping.source, report.mapping.target
+    trunk_s = _trunk_lengths(source, m_s["hips"], m_s["head"], some)
+    trunk_t = _trunk_lengths(target, m_t["hips"], m_t["head"], some)
+    print(f"trunk length / rest: target {trunk_t.min():.3f}..{trunk_t.max():.3f}, "
+          f"source {trunk_s.min():.3f}..{trunk_s.max():.3f}")
+    assert np.abs(trunk_t - trunk_s).max() < 0.15
 
 
 def test_rigify_deform_bones_follow_controls(world) -> None:
