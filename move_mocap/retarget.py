@@ -11,7 +11,8 @@ new action does not animate is set back to it, so root motion never piles up fro
 Rigs whose controls are driven through constraints (Rigify) are handled by probing: the rig is evaluated by
 Blender's depsgraph twice with known random poses to learn which solved bone each control's parent frame
 follows, then restored. For Rigify FK controls the new action also keys ``IK_FK = 1`` (FK) on the limbs and
-full neck/head follow, so the deforming bones follow the controls; the rig's own settings are untouched.
+full neck/head follow, for Auto-Rig Pro FK controls ``ik_fk_switch = 1`` on the hand and foot IK controls, so
+the deforming bones follow the controls; the rig's own settings are untouched.
 """
 
 from __future__ import annotations
@@ -55,7 +56,8 @@ class RetargetOptions:
     floor_clamp: bool = True  # lift the hips on frames where the target's feet would sink below the floor
     action_name: str = ""  # default "<target>_<source action>"
     stash_previous: bool = True  # keep the target's previous action in a muted NLA track
-    rigify_fk_switch: bool = True  # Rigify: key IK_FK=1 and neck/head follow in the new action
+    fk_switch: bool = True  # key the rig's FK switches in the new action (Rigify IK_FK, neck/head follow;
+    # Auto-Rig Pro ik_fk_switch), so its deforming bones follow the FK controls the retarget keys
     source_namespace: str | None = None  # Move actor, e.g. "_2:" (default: the first)
     interpolation: str = "BEZIER"  # or 'LINEAR' (keys are dense: values between frames differ slightly)
 
@@ -377,18 +379,26 @@ def skel_height(skel: Skeleton) -> float:
     return float(np.ptp(np.concatenate((skel.rest_head[:, 2], skel.rest_tail[:, 2])))) or 1.0
 
 
-def rigify_overrides(obj: bpy.types.Object, target_bones: set[str]) -> dict[tuple[str, str], float]:
-    """Custom properties to key so a Rigify rig's deforming bones follow its FK controls."""
-    if not any(b.endswith(("_fk.L", "_fk.R")) for b in target_bones):
-        return {}
+_ARP_FK = ("c_arm_fk.", "c_forearm_fk.", "c_hand_fk.", "c_thigh_fk.", "c_leg_fk.", "c_foot_fk.")
+
+
+def fk_switch_overrides(obj: bpy.types.Object, target_bones: set[str]) -> dict[tuple[str, str], float]:
+    """Custom properties to key so the rig's deforming bones follow the FK controls being keyed: Rigify's
+    ``IK_FK`` (1 = FK) and full neck/head follow; Auto-Rig Pro's ``ik_fk_switch`` on ``c_hand_ik`` and
+    ``c_foot_ik`` (1 = FK)."""
+    rigify = any(b.endswith(("_fk.L", "_fk.R")) for b in target_bones)
+    arp = any(b.startswith(_ARP_FK) for b in target_bones)
     out: dict[tuple[str, str], float] = {}
+    if not (rigify or arp):
+        return out
     for pb in _pbones(obj):
         keys = set(pb.keys())
-        if "IK_FK" in keys:
-            out[(pb.name, "IK_FK")] = 1.0
-        for p in ("neck_follow", "head_follow"):
-            if p in keys:
-                out[(pb.name, p)] = 1.0
+        if rigify:
+            for p in ("IK_FK", "neck_follow", "head_follow"):
+                if p in keys:
+                    out[(pb.name, p)] = 1.0
+        if arp and "ik_fk_switch" in keys and pb.name.startswith(("c_hand_ik.", "c_foot_ik.")):
+            out[(pb.name, "ik_fk_switch")] = 1.0
     return out
 
 
@@ -454,7 +464,7 @@ def retarget_with_report(
     tgt_skel = skeleton_from_object(target)
     solved = [b for s, b in mapping.target.items() if s in SLOTS and (opts.fingers or not is_finger(s))]
     solved = list(dict.fromkeys(solved))
-    props = rigify_overrides(target, set(solved)) if opts.rigify_fk_switch else {}
+    props = fk_switch_overrides(target, set(solved)) if opts.fk_switch else {}
     probed = _needs_probe(target)
     if probed:
         model = probe_model(target, tgt_skel, solved, props, warnings)

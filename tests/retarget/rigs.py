@@ -299,11 +299,34 @@ def build_arp_rig(name: str) -> bpy.types.Object:
                 parent = ctl[n] = bone(n, *j[f"{f}_{i}.{side}"], parent, connect=i > 1)
                 d_parent = made[f"{f}{i}.{x}"] = bone.copy(f"{f}{i}.{x}", parent, d_parent)
                 deform[f"{f}{i}.{x}"] = (n, None)
+    # The IK chain the limbs follow in IK mode (left at rest here: no solver needed to tell the modes apart).
+    ik_chain = {}
+    for x in ("l", "r"):
+        for fk, ik in (("c_arm_fk", "arm_ik"), ("c_forearm_fk", "forearm_ik"), ("c_hand_fk", "c_hand_ik"),
+                       ("c_thigh_fk", "thigh_ik"), ("c_leg_fk", "leg_ik"), ("c_foot_fk", "c_foot_ik")):
+            ik_chain[f"{fk}.{x}"] = f"{ik}.{x}"
+            if not ik.startswith("c_"):
+                bone.copy(f"{ik}.{x}", ctl[f"{fk}.{x}"], c_traj)
     bpy.ops.object.mode_set(mode="OBJECT")
     for n, (c, _) in deform.items():
         con = obj.pose.bones[n].constraints.new("COPY_TRANSFORMS")
         con.target = obj
         con.subtarget = c
+        if c in ik_chain:
+            # As in Auto-Rig Pro: the limb follows FK with influence ik_fk_switch and IK with 1 - ik_fk_switch,
+            # the switch being a custom property of the hand/foot IK control (0 = IK, the default here).
+            switch = obj.pose.bones[f"c_{'hand' if c.startswith(('c_arm', 'c_forearm', 'c_hand')) else 'foot'}_ik."
+                                    f"{c[-1]}"]
+            switch["ik_fk_switch"] = 0.0
+            ik = obj.pose.bones[n].constraints.new("COPY_TRANSFORMS")
+            ik.target, ik.subtarget = obj, ik_chain[c]
+            for constraint, expression in ((con, "var"), (ik, "1 - var")):
+                fc = constraint.driver_add("influence")
+                var = fc.driver.variables.new()
+                var.name = "var"
+                var.targets[0].id = obj
+                var.targets[0].data_path = f'pose.bones["{switch.name}"]["ik_fk_switch"]'
+                fc.driver.expression = expression
     # Rotation modes mixed: quaternions on the trunk, Euler on limbs and fingers.
     for pb in obj.pose.bones:
         pb.rotation_mode = "XYZ" if pb.name.endswith((".l", ".r")) else "QUATERNION"

@@ -73,13 +73,22 @@ def test_limb_directions_follow_source(world, take: str, target_name: str, blend
     assert np.abs(trunk_t - trunk_s).max() < 0.15
 
 
-def test_rigify_deform_bones_follow_controls(world) -> None:
-    """The new action switches Rigify's limbs to FK, so the deforming bones follow the retargeted controls."""
+DEFORM_PAIRS = {
+    "rigify": {"upper_arm.L": ("DEF-upper_arm.L", "DEF-forearm.L"), "shin.R": ("DEF-shin.R", "DEF-foot.R"),
+               "forearm.R": ("DEF-forearm.R", "DEF-hand.R"), "thigh.L": ("DEF-thigh.L", "DEF-shin.L")},
+    "arp": {"upper_arm.L": ("arm_stretch.l", "forearm_stretch.l"), "shin.R": ("leg_stretch.r", "foot.r"),
+            "forearm.R": ("forearm_stretch.r", "hand.r"), "thigh.L": ("thigh_stretch.l", "leg_stretch.l")},
+}
+
+
+@pytest.mark.parametrize("target_name", ["rigify", "arp"])
+def test_deform_bones_follow_controls(world, target_name: str) -> None:
+    """The new action switches the rig's limbs to FK (Rigify's IK_FK, Auto-Rig Pro's ik_fk_switch; both rigs
+    are in IK at rest), so the deforming bones follow the retargeted FK controls."""
     source = world.obj("cmu_01_03")
-    target = world.targets["rigify"]
+    target = world.targets[target_name]
     report = retarget_with_report(source, target, RetargetOptions(frame_start=100, frame_end=400))
-    pairs = {"upper_arm.L": ("DEF-upper_arm.L", "DEF-forearm.L"), "shin.R": ("DEF-shin.R", "DEF-foot.R"),
-             "forearm.R": ("DEF-forearm.R", "DEF-hand.R"), "thigh.L": ("DEF-thigh.L", "DEF-shin.L")}
+    pairs = DEFORM_PAIRS[target_name]
     segs = {s: (s.replace("upper_arm", "forearm").replace("forearm.R", "hand.R").replace("shin", "foot")
                 .replace("thigh", "shin")) for s in pairs}
     src_slots = report.mapping.source
