@@ -42,7 +42,8 @@ from .core.retarget.solver import SolveOptions, SolveResult, SourceTake, TargetM
 class RetargetOptions:
     """What :func:`retarget` does. Frames are the source action's frames; output starts at ``frame_offset``."""
 
-    mapping: BoneMapping | None = None  # None: detected from bone names and geometry
+    mapping: BoneMapping | None = None  # None: detected from bone names and geometry; no source side: that side is
+    # detected
     root_motion: str = "HIPS"  # 'HIPS', 'OBJECT' (armature object), 'BONE' (target root bone), 'IN_PLACE'
     root_bone: str = ""  # target bone for root_motion='BONE' (default: the mapping's root slot)
     root_rotation: bool = False  # OBJECT/BONE: the root also turns with the hips' heading (about up)
@@ -439,6 +440,11 @@ def retarget_with_report(
     out_frames = offset + np.arange(count, dtype=np.float64)
 
     mapping = opts.mapping or auto_mapping(source, target, opts.source_namespace)
+    if opts.mapping is not None and not opts.mapping.source:
+        # Only the target's bones given (e.g. the panel's mapping applied to a new Move result): the source's
+        # side is detected.
+        found = auto_mapping(source, target, opts.source_namespace)
+        mapping = BoneMapping(found.source, mapping.target, found.source_profile, mapping.target_profile)
     mapping = BoneMapping(dict(mapping.source), dict(mapping.target), mapping.source_profile, mapping.target_profile)
     if opts.root_bone:
         mapping.target["root"] = opts.root_bone

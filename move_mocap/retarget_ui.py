@@ -66,15 +66,20 @@ class MOVE_MOCAP_PG_retarget(bpy.types.PropertyGroup):
     )
 
 
-def options_from_settings(settings: Any) -> dict[str, Any]:
-    """The Retarget panel's choices as retarget options (what Process and re-apply use on a target)."""
+def options_from_settings(settings: Any, target_side_only: bool = False) -> dict[str, Any]:
+    """The Retarget panel's choices as retarget options (what Process and re-apply use on a target). With
+    ``target_side_only`` the edited mapping keeps only the target's bones: the source side belongs to the
+    armature it was detected on, and is detected again on a new source (a Move result)."""
     options: dict[str, Any] = {
         "root_motion": settings.root_motion, "root_rotation": settings.root_rotation,
         "fingers": settings.fingers, "floor_clamp": settings.floor_clamp,
         "translation_scale": settings.translation_scale,
     }
     if settings.use_mapping and len(settings.slots):
-        options["mapping"] = mapping_from_settings(settings)
+        mapping = mapping_from_settings(settings)
+        if target_side_only:
+            mapping = BoneMapping(target=mapping.target, target_profile=mapping.target_profile)
+        options["mapping"] = mapping
     return options
 
 

@@ -120,7 +120,8 @@ def import_onto(path: str, target: Any, action_name: str) -> tuple[str, str]:
     from .retarget_ui import options_from_settings
 
     panel = getattr(bpy.context.scene, "move_mocap_retarget", None)
-    options = options_from_settings(panel) if panel is not None and target is not None else None
+    options = options_from_settings(panel, target_side_only=True) if panel is not None and target is not None \
+        else None
     result = import_output(path, target=target, action_name=action_name, set_scene_range=True,
                            retarget_options=options)
     return result.armature.name, result.action.name

@@ -251,6 +251,18 @@ def test_root_rotation(world, target_name, mode) -> None:
         assert np.allclose(np.array(target.pose.bones["root"].matrix.to_3x3()), rest, atol=1e-5)
 
 
+def test_target_side_mapping_detects_the_source_side(world) -> None:
+    """A mapping of the target's bones only (the panel's, applied to a new Move result): the source side is
+    detected, and only the given target bones are keyed."""
+    source, target = world.obj("cmu_01_03"), world.targets["mixamo"]
+    full = detect_mapping(target).slots
+    some = {s: full[s] for s in ("hips", "upper_arm.L", "forearm.L", "thigh.R")}
+    report = retarget_with_report(source, target, RetargetOptions(frame_end=30, mapping=BoneMapping(target=some)))
+    keyed = {fc.data_path.split('"')[1] for fc in action_io.action_fcurves(report.action, target) if '"' in fc.data_path}
+    assert keyed == set(some.values())
+    assert report.mapping.source_profile == "cmu_bvh" and set(some) <= set(report.mapping.source)
+
+
 def test_frame_range_and_rate(world) -> None:
     source, target = world.obj("cmu_01_03"), world.targets["mixamo"]
     world.keep_only(source, target)

@@ -47,6 +47,14 @@ def test_process_onto_the_active_armature_keeps_existing_actions(wired, demo_vid
     before = set(bpy.data.actions)
     panel = bpy.context.scene.move_mocap_retarget  # the Retarget panel's choices apply to Process too
     panel.root_motion, panel.root_rotation = "OBJECT", True
+    # ... and its edited mapping, for the target's side (the source side was detected on another armature)
+    from move_mocap.retarget import detect_mapping
+
+    slots = detect_mapping(rig).slots
+    for slot in ("hips", "thigh.L", "shin.L"):
+        item = panel.slots.add()
+        item.slot, item.source_bone, item.target_bone = slot, "NotInTheResult", slots[slot]
+    panel.use_mapping = True
     assert bpy.ops.move_mocap.process() == {"FINISHED"}
     rows = runtime.RUNTIME.journal().all()
     assert rows[0].applied_to == rig.name  # the active armature was the target
@@ -57,6 +65,8 @@ def test_process_onto_the_active_armature_keeps_existing_actions(wired, demo_vid
 
     keyed = {fc.data_path for fc in action_io.action_fcurves(rig.animation_data.action, rig)}
     assert {"location", "rotation_euler"} <= keyed
+    assert {p.split('"')[1] for p in keyed if p.startswith("pose.bones")} == {slots[s] for s in ("hips", "thigh.L",
+                                                                                                 "shin.L")}
 
 
 def test_interactive_path_ticks_stay_short(wired, demo_video) -> None:
