@@ -494,6 +494,7 @@ def retarget_with_report(
     previous = ad.action
     base = _object_own_transform(target, previous, float(out_frames[0]))
     new = _write_action(name, target, result, out_frames, props, opts.interpolation, base)
+    new[RETARGET_TAG] = action.name
     if previous is not None and previous != new and opts.stash_previous:
         action_io.stash_action(target, previous)
     action_io.assign_action(target, new)
@@ -538,17 +539,27 @@ def _object_own_transform(
 _TRANSFORMS = ("location", "rotation_quaternion", "rotation_euler", "rotation_axis_angle", "scale")
 
 
+_REST: dict[str, tuple[float, ...]] = {
+    "location": (0.0, 0.0, 0.0), "scale": (1.0, 1.0, 1.0), "rotation_euler": (0.0, 0.0, 0.0),
+    "rotation_quaternion": (1.0, 0.0, 0.0, 0.0), "rotation_axis_angle": (0.0, 0.0, 1.0, 0.0)}
+RETARGET_TAG = "move_mocap_retarget"  # custom property on actions this engine made: the source action's name
+
+
 def _settle_unkeyed(target: bpy.types.Object, previous: bpy.types.Action, new: bpy.types.Action, frame: float) -> None:
     """Transform channels (the object's and its pose bones') the replaced action animated and the new one
-    does not would keep whatever frame was last evaluated: set them to the replaced action's value at
-    ``frame`` instead (e.g. a root bone turned by an earlier retarget goes back to where it started)."""
+    does not would keep whatever frame was last evaluated. The object's go back to the replaced action's
+    value at ``frame`` (where root motion started); a bone's go to rest when the replaced action is an
+    earlier retarget (a bone since dropped from the mapping), else to that action's value at ``frame``."""
     keyed = {(fc.data_path, fc.array_index) for fc in action_io.action_fcurves(new, target)}
+    tagged: Any = previous
+    ours = tagged.get(RETARGET_TAG) is not None
     settle: dict[tuple[str, str], dict[int, float]] = {}
     for fc in action_io.action_fcurves(previous, target):
         owner, _, prop = fc.data_path.rpartition(".")
         if prop in _TRANSFORMS and (owner == "" or owner.startswith("pose.bones[")) and len(fc.keyframe_points) \
                 and (fc.data_path, fc.array_index) not in keyed:
-            settle.setdefault((owner, prop), {})[fc.array_index] = fc.evaluate(frame)
+            value = _REST[prop][fc.array_index % len(_REST[prop])] if owner and ours else fc.evaluate(frame)
+            settle.setdefault((owner, prop), {})[fc.array_index] = value
     obj: Any = target
     for (owner_path, prop), values in settle.items():
         try:

@@ -263,6 +263,32 @@ def test_target_side_mapping_detects_the_source_side(world) -> None:
     assert report.mapping.source_profile == "cmu_bvh" and set(some) <= set(report.mapping.source)
 
 
+def test_bones_no_longer_keyed_do_not_keep_a_stale_pose(world) -> None:
+    """Replacing an action leaves the channels the new one does not key at whatever was last evaluated;
+    the retarget settles them: to rest after an earlier retarget (a bone dropped from the mapping), to the
+    replaced action's first frame after an animator's action."""
+    source, target = world.obj("cmu_01_03"), world.targets["ue5"]
+    full = detect_mapping(target).slots
+    retarget(source, target, RetargetOptions(frame_start=200, frame_end=260))
+    bpy.context.scene.frame_set(250)
+    dropped = target.pose.bones[full["forearm.L"]]
+    assert not np.allclose(dropped.rotation_quaternion, (1, 0, 0, 0), atol=1e-3)  # posed by the first action
+    fewer = {s: b for s, b in full.items() if s != "forearm.L"}
+    retarget(source, target, RetargetOptions(frame_start=200, frame_end=260, mapping=BoneMapping(target=fewer)))
+    bpy.context.scene.frame_set(250)
+    assert np.allclose(dropped.rotation_quaternion, (1, 0, 0, 0), atol=1e-6)
+    # After an animator's action: its first-frame value, not the last frame evaluated (frame 20's).
+    target.animation_data.action = None
+    head = target.pose.bones["head"]
+    for f, a in ((1, 0.3), (20, 0.6)):
+        head.rotation_quaternion = (math.cos(a), math.sin(a), 0, 0)
+        head.keyframe_insert("rotation_quaternion", frame=f)
+    bpy.context.scene.frame_set(20)
+    no_head = {s: b for s, b in full.items() if b != "head"}
+    retarget(source, target, RetargetOptions(frame_start=1, frame_end=30, mapping=BoneMapping(target=no_head)))
+    assert np.allclose(head.rotation_quaternion, (math.cos(0.3), math.sin(0.3), 0, 0), atol=1e-5)
+
+
 def test_frame_range_and_rate(world) -> None:
     source, target = world.obj("cmu_01_03"), world.targets["mixamo"]
     world.keep_only(source, target)
