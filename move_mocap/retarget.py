@@ -42,8 +42,8 @@ from .core.retarget.solver import SolveOptions, SolveResult, SourceTake, TargetM
 class RetargetOptions:
     """What :func:`retarget` does. Frames are the source action's frames; output starts at ``frame_offset``."""
 
-    mapping: BoneMapping | None = None  # None: detected from bone names and geometry; no source side: that side is
-    # detected
+    # None: detected from bone names and geometry; a mapping with an empty source side has that side detected
+    mapping: BoneMapping | None = None
     root_motion: str = "HIPS"  # 'HIPS', 'OBJECT' (armature object), 'BONE' (target root bone), 'IN_PLACE'
     root_bone: str = ""  # target bone for root_motion='BONE' (default: the mapping's root slot)
     root_rotation: bool = False  # OBJECT/BONE: the root also turns with the hips' heading (about up)

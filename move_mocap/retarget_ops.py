@@ -10,7 +10,13 @@ from typing import Any
 import bpy
 from bpy.props import BoolProperty, EnumProperty, FloatProperty, IntProperty, StringProperty
 
-from .retarget_ui import ROOT_MOTION_ITEMS, mapping_from_settings, retarget_pair, settings_from_mapping
+from .retarget_ui import (
+    ROOT_MOTION_ITEMS,
+    ROOT_ROTATION_DESCRIPTION,
+    mapping_from_settings,
+    retarget_pair,
+    settings_from_mapping,
+)
 
 
 def _pair_problem(context: Any) -> str | None:
@@ -38,7 +44,7 @@ class MOVE_MOCAP_OT_retarget(bpy.types.Operator):
 
     root_motion: EnumProperty(name="Root Motion", items=ROOT_MOTION_ITEMS, default="HIPS")  # type: ignore[valid-type]
     root_bone: StringProperty(name="Root Bone", description="Target bone for root motion (empty: detect)")  # type: ignore[valid-type]
-    root_rotation: BoolProperty(name="Root Rotation", default=False, description="With root motion to the object or a root bone, it also turns with the hips' heading (about the up axis); the bones below are counter-turned")  # type: ignore[valid-type]
+    root_rotation: BoolProperty(name="Root Rotation", default=False, description=ROOT_ROTATION_DESCRIPTION)  # type: ignore[valid-type]
     fingers: BoolProperty(name="Fingers", default=True)  # type: ignore[valid-type]
     use_frame_range: BoolProperty(name="Frame Range", default=False, description="Only retarget a range of source frames")  # type: ignore[valid-type]
     frame_start: IntProperty(name="Start", default=1)  # type: ignore[valid-type]

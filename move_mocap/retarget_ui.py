@@ -25,6 +25,8 @@ ROOT_MOTION_ITEMS = [
     ("BONE", "To Root Bone", "Horizontal root motion moves the target's root bone"),
     ("IN_PLACE", "In Place", "Remove horizontal root motion"),
 ]
+ROOT_ROTATION_DESCRIPTION = ("With root motion to the object or a root bone, it also turns with the hips' heading "
+                             "(about the up axis); the bones below are counter-turned")
 
 
 def retarget_pair(context: Any) -> tuple[Any, Any]:
@@ -54,7 +56,7 @@ class MOVE_MOCAP_PG_retarget(bpy.types.PropertyGroup):
     source_profile: StringProperty(name="Source Profile")  # type: ignore[valid-type]
     target_profile: StringProperty(name="Target Profile")  # type: ignore[valid-type]
     root_motion: EnumProperty(name="Root Motion", items=ROOT_MOTION_ITEMS, default="HIPS")  # type: ignore[valid-type]
-    root_rotation: BoolProperty(name="Root Rotation", default=False, description="With root motion to the object or a root bone, it also turns with the hips' heading (about the up axis); the bones below are counter-turned")  # type: ignore[valid-type]
+    root_rotation: BoolProperty(name="Root Rotation", default=False, description=ROOT_ROTATION_DESCRIPTION)  # type: ignore[valid-type]
     fingers: BoolProperty(name="Fingers", default=True, description="Retarget finger bones")  # type: ignore[valid-type]
     floor_clamp: BoolProperty(  # type: ignore[valid-type]
         name="Keep Feet Above Floor", default=True,

@@ -11,6 +11,7 @@ import bpy
 from bpy.props import BoolProperty, EnumProperty, IntProperty, StringProperty
 
 from ..bl_types import OperatorReturn
+from ..retarget_ui import ROOT_MOTION_ITEMS, ROOT_ROTATION_DESCRIPTION
 from .formats import FILTER_GLOB, KINDS
 
 _KIND_ITEMS = [("AUTO", "Automatic", "Detect the output from the file's extension and content")] + [
@@ -56,14 +57,9 @@ class MOVE_MOCAP_OT_import_output(bpy.types.Operator):
         default=True,
     )
     retarget_fingers: BoolProperty(name="Fingers", default=True)  # type: ignore[valid-type]
-    retarget_root_motion: EnumProperty(  # type: ignore[valid-type]
-        name="Root Motion",
-        items=[("HIPS", "Hips", "Move the hips bone"), ("OBJECT", "Object", "Move the armature object"),
-               ("BONE", "Root Bone", "Move the target's root bone"), ("IN_PLACE", "In Place", "No translation")],
-        default="HIPS",
-    )
+    retarget_root_motion: EnumProperty(name="Root Motion", items=ROOT_MOTION_ITEMS, default="HIPS")  # type: ignore[valid-type]
     retarget_root_rotation: BoolProperty(  # type: ignore[valid-type]
-        name="Root Rotation", default=False, description="With root motion to the object or a root bone, it also turns with the hips' heading (about the up axis); the bones below are counter-turned",
+        name="Root Rotation", default=False, description=ROOT_ROTATION_DESCRIPTION,
     )
     retarget_options_json: StringProperty(  # type: ignore[valid-type]
         name="Retarget Options", description="More retarget engine options, as a JSON object", default="",
