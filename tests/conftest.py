@@ -13,6 +13,8 @@ import pytest
 
 ROOT = Path(__file__).resolve().parent.parent
 TESTDATA = ROOT / ".cache" / "testdata"
+# Move's published API data (schema, responses, a motion-data excerpt) sits beside the checkout, in ../shared.
+MOVE_API = Path(os.environ.get("MOVE_API_DIR", ROOT.parent / "shared" / "move_api"))
 
 pytest_plugins = ["tests.fixtures.local_server"]
 
@@ -20,6 +22,15 @@ pytest_plugins = ["tests.fixtures.local_server"]
 def _require(path: Path) -> Path:
     if not path.exists():
         pytest.fail(f"test data {path} is missing: run scripts/fetch_test_data.sh (scripts/test.sh does)")
+    return path
+
+
+def require_move_api(name: str) -> Path:
+    """A file of Move's API data in ../shared/move_api (or $MOVE_API_DIR); a missing one fails the test."""
+    path = MOVE_API / name
+    if not path.exists():
+        pytest.fail(f"Move API data {path} is missing: the checkout needs ../shared/move_api beside it "
+                    "(or MOVE_API_DIR pointing at it)")
     return path
 
 

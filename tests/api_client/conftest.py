@@ -7,30 +7,32 @@ from __future__ import annotations
 import copy
 import json
 from collections.abc import Callable, Iterator
-from pathlib import Path
 from typing import Any
 
 import pytest
 from graphql import GraphQLSchema, build_client_schema, graphql_sync
 
 from move_mocap.core.api import MoveClient, RetryPolicy
+from tests.conftest import MOVE_API, require_move_api
 
 from .httpstub import StubServer
 
-MOVE_API = Path("/work/shared/move_api")
 RESPONSES = MOVE_API / "responses"
 API_KEY = "mv-test-KEY-0123456789abcdef"
 
 
 @pytest.fixture(scope="session")
 def schema() -> GraphQLSchema:
-    data = json.loads((MOVE_API / "introspection.json").read_text())
+    data = json.loads(require_move_api("introspection.json").read_text())
     return build_client_schema(data.get("data", data))
 
 
 @pytest.fixture(scope="session")
 def responses() -> dict[str, Any]:
-    return {p.stem: json.loads(p.read_text()) for p in sorted(RESPONSES.glob("*.json"))}
+    found = {p.stem: json.loads(p.read_text()) for p in sorted(require_move_api("responses").glob("*.json"))}
+    if not found:
+        pytest.fail(f"no recorded Move responses in {RESPONSES}")
+    return found
 
 
 @pytest.fixture

@@ -12,16 +12,15 @@ from pathlib import Path
 
 import pytest
 
-SAMPLE = Path("/work/shared/move_api/motion_data_excerpt.json")
+from tests.conftest import require_move_api
 
 
 @pytest.fixture(scope="session")
 def motion_sample(tmp_path_factory: pytest.TempPathFactory) -> Path:
     """Move's real MOTION_DATA sample (copied so the import names the armature after it)."""
-    if not SAMPLE.exists():
-        pytest.fail(f"{SAMPLE} is missing")
+    sample = require_move_api("motion_data_excerpt.json")
     path = tmp_path_factory.mktemp("md") / "motion_data.json"
-    shutil.copy(SAMPLE, path)
+    shutil.copy(sample, path)
     return path
 
 

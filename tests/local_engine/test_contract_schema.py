@@ -6,8 +6,6 @@ Upstream is Move's production introspection (../shared/move_api/introspection.js
 from __future__ import annotations
 
 import json
-import os
-from pathlib import Path
 
 import pytest
 from graphql import (
@@ -22,16 +20,12 @@ from graphql import (
 )
 
 from local_engine.schema import SCHEMA_PATH
-
-ROOT = Path(__file__).resolve().parents[2]
-MOVE_API = Path(os.environ.get("MOVE_API_DIR", ROOT.parent / "shared" / "move_api"))
+from tests.conftest import require_move_api
 
 
 @pytest.fixture(scope="module")
 def upstream():
-    path = MOVE_API / "introspection.json"
-    if not path.exists():
-        pytest.skip(f"upstream introspection not found at {path}")
+    path = require_move_api("introspection.json")
     data = json.loads(path.read_text())
     return build_client_schema(data.get("data", data))
 
