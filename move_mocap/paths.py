@@ -15,9 +15,21 @@ import bpy
 ENV_USER_DIR = "MOVE_MOCAP_USER_DIR"
 
 
+_KNOWN: dict[tuple[str, str], Path] = {}  # (override, sub) -> folder already made this session
+
+
 def user_dir(sub: str = "") -> Path:
-    """The add-on's user folder (or a subfolder of it), created when missing."""
+    """The add-on's user folder (or a subfolder of it), created when missing (checked with one stat once made)."""
     override = os.environ.get(ENV_USER_DIR, "").strip()
+    known = _KNOWN.get((override, sub))
+    if known is not None and known.is_dir():
+        return known
+    path = _make_user_dir(override, sub)
+    _KNOWN[(override, sub)] = path
+    return path
+
+
+def _make_user_dir(override: str, sub: str) -> Path:
     if override:
         path = Path(override) / sub if sub else Path(override)
         path.mkdir(parents=True, exist_ok=True)

@@ -16,9 +16,16 @@ from .core.endpoints import DEFAULT_ENDPOINT, is_loopback, validate_endpoint
 from .core.secrets import ENV_VAR, SecretStore, resolve_api_key
 from .paths import user_dir
 
+_STORES: dict[Path, SecretStore] = {}
+
 
 def secret_store() -> SecretStore:
-    return SecretStore(user_dir() / "credentials.json")
+    """The add-on's secret store (one per folder, so what it read is cached across calls)."""
+    path = user_dir() / "credentials.json"
+    store = _STORES.get(path)
+    if store is None:
+        store = _STORES[path] = SecretStore(path)
+    return store
 
 
 def _get_api_key(self: bpy.types.AddonPreferences) -> str:

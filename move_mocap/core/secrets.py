@@ -2,7 +2,9 @@
 
 Blender saves add-on preferences into userpref.blend, so the key is not stored there: the preference
 property reads and writes this store instead. The file is created with owner-only permissions and
-replaced atomically. ``MOVE_API_KEY`` in the environment wins over the file.
+replaced atomically. ``MOVE_API_KEY`` in the environment wins over the file. What was read is kept in memory
+and read again only when the file changes (its inode, size or modification time), so panels and poll() can
+ask for the key at every redraw without opening the file.
 """
 
 from __future__ import annotations
@@ -22,16 +24,27 @@ class SecretStore:
 
     def __init__(self, path: str | Path):
         self.path = Path(path)
+        self._seen: tuple[int, int, int] | None = None  # (inode, size, mtime_ns) of what _data holds
+        self._data: dict[str, str] = {}
 
     def __repr__(self) -> str:  # never show values
         return f"SecretStore({str(self.path)!r})"
 
     def _read(self) -> dict[str, str]:
         try:
-            data = json.loads(self.path.read_text(encoding="utf-8"))
-        except (FileNotFoundError, ValueError):
+            st = os.stat(self.path)
+        except FileNotFoundError:
+            self._seen, self._data = None, {}
             return {}
-        return {str(k): str(v) for k, v in data.items()} if isinstance(data, dict) else {}
+        seen = (st.st_ino, st.st_size, st.st_mtime_ns)
+        if seen != self._seen:
+            try:
+                data = json.loads(self.path.read_text(encoding="utf-8"))
+            except (FileNotFoundError, ValueError):
+                data = {}
+            self._data = {str(k): str(v) for k, v in data.items()} if isinstance(data, dict) else {}
+            self._seen = seen
+        return dict(self._data)
 
     def get(self, name: str) -> str:
         return self._read().get(name, "")

@@ -1,0 +1,260 @@
+"""Every ``draw()`` of the add-on runs in each state a user can reach, against Blender's own RNA.
+
+Background Blender cannot draw, so a typo in a panel (a property or operator that does not exist, an icon
+Blender does not have, a keyword ``UILayout`` does not take) would break the panel for every user while every
+other test passes. ``tests/ui_draw.py`` records each layout call and checks it; these tests drive the states:
+no footage, single and multi-camera, every submission state, history with items, local engine off and on,
+retarget with a detected mapping, the preferences and the import operator's sidebar.
+"""
+
+from __future__ import annotations
+
+import socket
+import sys
+
+import bpy
+import pytest
+
+from tests.ui_draw import DrawLog, draw_class
+
+
+def _addon_classes(kind: type) -> list[type]:
+    from move_mocap import registration
+
+    found = []
+    for module in registration._modules():
+        for cls in getattr(module, "CLASSES", ()):
+            if issubclass(cls, kind):
+                found.append(cls)
+        for name in dir(module):  # panels registered in register_extra()
+            cls = getattr(module, name)
+            if isinstance(cls, type) and issubclass(cls, kind) and cls.__module__ == module.__name__ \
+                    and cls not in found:
+                found.append(cls)
+    return found
+
+
+def _draw_panels(context=None) -> DrawLog:
+    context = context or bpy.context
+    log = DrawLog()
+    panels = _addon_classes(bpy.types.Panel)
+    assert len(panels) >= 6, [p.__name__ for p in panels]
+    for panel in panels:
+        if "poll" in panel.__dict__ and not panel.poll(context):
+            continue
+        draw_class(log, panel, context)
+    return log
+
+
+def _assert_clean(log: DrawLog) -> None:
+    assert not log.problems, "\n".join(log.problems)
+
+
+@pytest.fixture
+def fresh(addon):
+    """A scene with the add-on's defaults, no submissions shown, an empty history; the add-on's folders made
+    and its settings read once (as the first poll() does), so each draw is checked for touching nothing."""
+    from move_mocap.online import network_problem
+    from move_mocap.runtime import RUNTIME
+
+    bpy.ops.wm.read_homefile(use_empty=True)
+    views, notice = dict(RUNTIME.views), RUNTIME.notice
+    RUNTIME.views.clear()
+    RUNTIME.notice = ""
+    bpy.context.window_manager.move_mocap_history.items.clear()
+    network_problem(bpy.context)
+    yield bpy.context
+    RUNTIME.views.clear()
+    RUNTIME.views.update(views)
+    RUNTIME.notice = notice
+    bpy.context.window_manager.move_mocap_history.items.clear()
+
+
+def test_every_panel_and_list_is_found(addon) -> None:
+    names = {c.__name__ for c in _addon_classes(bpy.types.Panel)} | \
+        {c.__name__ for c in _addon_classes(bpy.types.UIList)}
+    for name in ("MOVE_MOCAP_PT_main", "MOVE_MOCAP_PT_options", "MOVE_MOCAP_PT_history", "MOVE_MOCAP_PT_share",
+                 "MOVE_MOCAP_PT_retarget", "MOVE_MOCAP_PT_engine", "MOVE_MOCAP_UL_footage",
+                 "MOVE_MOCAP_UL_history", "MOVE_MOCAP_UL_retarget_slots"):
+        assert name in names
+        assert getattr(bpy.types, name, None) is not None, f"{name} is not registered"
+
+
+def test_recorder_catches_broken_names(fresh) -> None:
+    """The checker itself: each kind of mistake a draw can make is reported."""
+
+    class Broken:
+        def draw(self, context):
+            p = context.scene.move_mocap
+            self.layout.prop(p, "camera_mod")
+            self.layout.operator("move_mocap.proces")
+            self.layout.label(text="x", icon="NO_SUCH_ICON")
+            self.layout.row(alignn=True)
+            self.layout.template_list("MOVE_MOCAP_UL_nope", "", p, "footage", p, "footage_index")
+            op = self.layout.operator("move_mocap.apply")
+            op.submision_id = "x"
+            op.use_scene_target = "yes"
+            self.layout.use_property_splitt = True
+            self.layout.prop_search(p, "take_name", bpy.data, "objectz")
+
+    log = DrawLog()
+    draw_class(log, Broken, bpy.context)
+    text = "\n".join(log.problems)
+    for needle in ("'camera_mod'", "'move_mocap.proces'", "NO_SUCH_ICON", "'alignn'", "MOVE_MOCAP_UL_nope",
+                   "'submision_id'", "use_scene_target takes a bool", "use_property_splitt", "'objectz'"):
+        assert needle in text, f"{needle} not reported:\n{text}"
+    assert len(log.problems) == 9
+
+
+def test_no_footage_single_camera(fresh) -> None:
+    log = _draw_panels()
+    _assert_clean(log)
+    assert "move_mocap.process" in log.operators
+    assert "No armature: a new one is created" in log.labels
+    assert "MOVE_MOCAP_UL_footage" in log.lists
+
+
+def test_multi_camera_with_calibration_footage(fresh) -> None:
+    p = fresh.scene.move_mocap
+    p.camera_mode = "MULTI"
+    p.use_take_for_calibration = False
+    for i in range(3):
+        item = p.footage.add()
+        item.filepath = f"//cam{i + 1:02d}.mp4"
+        item.device_label = f"cam{i + 1:02d}"
+    p.calibration.add().filepath = "//volume.mp4"
+    p.footage_index = 1
+    log = _draw_panels()
+    _assert_clean(log)
+    assert {"device_label", "lens", "human_height", "area_type", "number_of_actors", "model_multi"} <= set(log.props)
+    assert log.lists.count("MOVE_MOCAP_UL_footage") == 2
+
+
+def test_every_submission_state(fresh) -> None:
+    from move_mocap.core.pipeline.model import State
+    from move_mocap.runtime import RUNTIME, View
+
+    armature = bpy.data.objects.new("Hero", bpy.data.armatures.new("Hero"))
+    fresh.scene.collection.objects.link(armature)
+    fresh.view_layer.objects.active = armature
+    RUNTIME.notice = "The local engine stopped"
+    RUNTIME.notice_level = "WARNING"
+    for i, state in enumerate(State):
+        RUNTIME.views[f"s{i}"] = View(
+            f"s{i}", f"take {state.value}", "job", state.value, 0.4, f"{state.value} text",
+            job_id=f"job-{i}" if i % 2 else "", error_message="The server said no. " * 8 if i % 2 else "",
+            error_hint="Check the endpoint and try again." if i % 2 else "")
+    assert len(RUNTIME.visible_views()) >= len(State) - 1
+    log = _draw_panels()
+    _assert_clean(log)
+    assert {"move_mocap.cancel", "move_mocap.retry", "move_mocap.apply", "move_mocap.dismiss",
+            "move_mocap.copy_job_id", "move_mocap.open_output_folder"} <= set(log.operators)
+    assert "Using the active armature: Hero" in log.labels
+    assert "The local engine stopped" in log.labels
+
+
+def test_history_with_items(fresh) -> None:
+    hist = fresh.window_manager.move_mocap_history
+    for i, state in enumerate(("done", "ready", "failed", "cancelled", "running", "not_started", "odd")):
+        item = hist.items.add()
+        item.job_id = f"job-{i}" if i % 3 else ""
+        item.submission_id = f"sub-{i}"
+        item.title, item.state, item.detail = f"take {i}", state, "2026-11-29"
+        item.local, item.downloaded = bool(i % 2), bool(i % 3)
+    hist.error = "History could not be loaded: the server did not answer"
+    for index in range(len(hist.items)):
+        hist.index = index
+        log = _draw_panels()
+        _assert_clean(log)
+    assert "move_mocap.refresh_history" in log.operators
+    assert "MOVE_MOCAP_UL_history" in log.lists
+
+
+def test_retarget_with_a_detected_mapping(fresh, cmu_bvh) -> None:
+    from tests.retarget.rigs import build_named_rig, import_bvh
+
+    source = import_bvh(str(cmu_bvh), "CMU")
+    target = build_named_rig("mixamo", "Hero")
+    for obj in fresh.scene.objects:
+        obj.select_set(obj in (source, target))
+    fresh.view_layer.objects.active = target
+    assert bpy.ops.move_mocap.retarget_detect() == {"FINISHED"}
+    settings = fresh.scene.move_mocap_retarget
+    assert len(settings.slots) > 20
+    for show_fingers in (False, True):
+        settings.show_fingers = show_fingers
+        for root_motion in ("HIPS", "OBJECT", "BONE", "IN_PLACE"):
+            settings.root_motion = root_motion
+            log = _draw_panels()
+            _assert_clean(log)
+    assert "MOVE_MOCAP_UL_retarget_slots" in log.lists
+    assert "move_mocap.retarget" in log.operators
+
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def test_local_engine_off_and_on(fresh, cmu_bvh, monkeypatch) -> None:
+    from move_mocap import engine_ops
+    from move_mocap.online import network_problem
+    from move_mocap.preferences import get_preferences
+
+    monkeypatch.delenv("MOVE_API_KEY", raising=False)
+    log = _draw_panels()
+    _assert_clean(log)
+    assert "Local engine stopped" in log.labels
+    prefs = get_preferences()
+    saved = {k: getattr(prefs, k) for k in ("endpoint", "engine_python", "engine_root", "engine_port",
+                                            "engine_solver", "engine_motion")}
+    try:
+        prefs.engine_python, prefs.engine_root, prefs.engine_port = sys.executable, "", _free_port()
+        prefs.engine_solver, prefs.engine_motion = "replay", str(cmu_bvh)
+        assert bpy.ops.move_mocap.engine_start() == {"FINISHED"}
+        network_problem(fresh)  # the start changed the settings: poll() reads them again once, as Blender does
+        log = _draw_panels()
+        _assert_clean(log)
+        assert any("running" in label for label in log.labels), log.labels
+    finally:
+        engine_ops.stop_engine()
+        for k, v in saved.items():
+            setattr(prefs, k, v)
+
+
+@pytest.mark.parametrize("solver", ["mediapipe", "replay"])
+@pytest.mark.parametrize("key_from_env", [False, True])
+def test_preferences(fresh, monkeypatch, solver, key_from_env) -> None:
+    from move_mocap.preferences import MOVE_MOCAP_AddonPreferences, get_preferences
+
+    if key_from_env:
+        monkeypatch.setenv("MOVE_API_KEY", "mv-draw-test")
+    else:
+        monkeypatch.delenv("MOVE_API_KEY", raising=False)
+    prefs = get_preferences()
+    saved = (prefs.engine_solver, prefs.endpoint)
+    try:
+        prefs.engine_solver = solver
+        prefs.endpoint = "ftp://nowhere" if key_from_env else saved[1]
+        log = DrawLog()
+        draw_class(log, MOVE_MOCAP_AddonPreferences, fresh, data=prefs)
+        _assert_clean(log)
+        assert ("engine_motion" in log.props) == (solver == "replay")
+        assert "move_mocap.check_api_key" in log.operators
+    finally:
+        prefs.engine_solver, prefs.endpoint = saved
+
+
+def test_import_operator_sidebar(fresh) -> None:
+    from move_mocap.importers.operator import MOVE_MOCAP_OT_import_output
+
+    rna = bpy.ops.move_mocap.import_output.get_rna_type()
+    values = {p.identifier: p.default for p in rna.properties if p.identifier != "rna_type"
+              and p.type != "POINTER" and getattr(p, "array_length", 0) == 0}
+    for target, root in (("", "HIPS"), ("Hero", "OBJECT")):
+        values.update(target=target, retarget_root_motion=root)
+        log = DrawLog()
+        draw_class(log, MOVE_MOCAP_OT_import_output, fresh, **values)
+        _assert_clean(log)
+        assert {"kind", "target", "retarget_root_motion"} <= set(log.props)
