@@ -30,6 +30,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from .. import safe_paths
 from ..api.client import MoveClient, metadata_matches
 from ..api.errors import (
     NetworkError,
@@ -83,6 +84,20 @@ def _fmt_rate(bps: float) -> str:
     if bps >= 1e6:
         return f"{bps / 1e6:.0f} MB/s"
     return f"{bps / 1e3:.0f} kB/s"
+
+
+def _output_file_name(item: Any) -> str:
+    """``<key>.<ext>`` for a job output, from the server's key and format (or its file name's suffix)."""
+    key = safe_paths.check_name(item.key, "output key")
+    fmt = item.format or Path(str(item.file.name or "")).suffix or "bin"
+    return f"{key.lower()}.{safe_paths.check_extension(fmt)}"
+
+
+def _unsafe(exc: safe_paths.UnsafeNameError) -> StageFailure:
+    return StageFailure(Stage.DOWNLOADED, ErrorKind.DOWNLOAD, f"{exc}; nothing was written",
+                        "The server's answer cannot be trusted: check the endpoint in Preferences (a typo or "
+                        "a compromised server) and report it to the server's operator; Retry gets the same "
+                        "answer.")
 
 
 def _sniff_suffix(path: Path) -> str:
@@ -712,14 +727,20 @@ class _Worker(threading.Thread):
             raise StageFailure(Stage.DOWNLOADED, ErrorKind.DOWNLOAD,
                                f"job {job_id} finished without the outputs asked for ({', '.join(sorted(wanted)) or 'any'})",
                                "Submit again with outputs the server produces (see the server's message).")
-        out_dir = Path(row.output_dir or self.cfg.download_dir) / job_id
-        out_dir.mkdir(parents=True, exist_ok=True)
+        root = Path(row.output_dir or self.cfg.download_dir)
+        try:  # every server name checked before the folder is made or a byte written
+            safe_paths.check_name(job_id, "job id")
+            names = [_output_file_name(item) for item in items]
+            for name in names:
+                safe_paths.confined(root, job_id, name, what="output path")
+            out_dir = safe_paths.make_folder(root, job_id, what="job id")
+            dests = [safe_paths.file_in(out_dir, name, root, what="output name") for name in names]
+        except safe_paths.UnsafeNameError as exc:
+            raise _unsafe(exc) from exc
         outputs = dict(row.outputs)
-        for i, item in enumerate(items):
+        for i, (item, dest) in enumerate(zip(items, dests, strict=True)):
             self._check()
             key = str(item.key)
-            ext = (item.format or Path(item.file.name or "").suffix or "bin").lstrip(".").lower()
-            dest = out_dir / f"{key.lower()}.{ext}"
             if key in outputs and dest.is_file():
                 continue
             n = len(items)
@@ -743,16 +764,23 @@ class _Worker(threading.Thread):
             raise StageFailure(Stage.DOWNLOADED, ErrorKind.DOWNLOAD, "the share code is no longer known",
                                "Enter the share code again.")
         row = self._row()
-        out_dir = Path(row.output_dir or self.cfg.download_dir) / f"share-{uuid.uuid4().hex[:8]}"
-        out_dir.mkdir(parents=True, exist_ok=True)
-        tmp = out_dir / "shared.part.bin"
+        root = Path(row.output_dir or self.cfg.download_dir)
+        try:
+            out_dir = safe_paths.make_folder(root, f"share-{uuid.uuid4().hex[:8]}", what="share folder")
+            tmp = safe_paths.file_in(out_dir, "shared.part.bin", root)
+        except safe_paths.UnsafeNameError as exc:
+            raise _unsafe(exc) from exc
 
         def progress(done: int, size: int) -> None:
             frac = done / size if size > 0 else 0.0
             self._progress("download", frac, f"Downloading {frac * 100:.0f}%", done, size)
 
         self.client.download_share_code(code, tmp, progress=progress, should_cancel=self.cancel.is_set)
-        final = out_dir / f"shared{_sniff_suffix(tmp)}"
+        try:
+            final = safe_paths.file_in(out_dir, f"shared{_sniff_suffix(tmp)}", root)
+        except safe_paths.UnsafeNameError as exc:
+            tmp.unlink(missing_ok=True)
+            raise _unsafe(exc) from exc
         tmp.replace(final)
         self.p._share_codes.pop(self.sid, None)
         self.j.set_outputs(self.sid, {"SHARED": str(final)})
