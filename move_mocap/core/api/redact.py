@@ -13,11 +13,14 @@ from collections.abc import Iterable
 from urllib.parse import parse_qsl, urlsplit, urlunsplit
 
 REDACTED = "<redacted>"
+#: Characters of a text kept before any pattern runs; the rest is cut (and the cut noted).
+MAX_TEXT = 10_000
 
-# Any URL with a scheme; stops at whitespace and characters that usually close a quoted URL.
-_URL_RE = re.compile(r"""[A-Za-z][A-Za-z0-9+.-]*://[^\s'"<>]+""")
-# A request line or path with a query string, as urllib3 logs it: "PUT /bucket/key?X-Amz-...=... HTTP/1.1".
-_PATH_QUERY_RE = re.compile(r"""(?<![A-Za-z0-9])(/[^\s'"<>?]*)\?([^\s'"<>#]+)""")
+# A run of text that may hold a URL or a request path: everything up to whitespace or a closing quote.
+# One character class, no nesting: a single linear pass, whatever the text.
+_RUN_RE = re.compile(r"""[^\s'"<>]+""")
+_SCHEME_CHARS = frozenset("abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789+.-")
+_MAX_SCHEME = 32
 
 
 def redact_url(url: str) -> str:
@@ -41,28 +44,77 @@ def redact_url(url: str) -> str:
 
 
 def redact_text(text: str, secrets: Iterable[str | None] = ()) -> str:
-    """Redact every URL query string in free text, and every occurrence of the given secrets."""
+    """Redact every URL query string in free text, and every occurrence of the given secrets.
+
+    Bounded and linear: only the first ``MAX_TEXT`` characters are kept (secrets are replaced first over a
+    window reaching past the cut, so none is left half-visible), then one pass over runs of non-space text.
+    """
     if not text:
         return text
-    for secret in secrets:
-        if secret and len(secret) >= 4:
-            text = text.replace(secret, REDACTED)
+    known = [s for s in secrets if s and len(s) >= 4]
+    longest = max((len(s) for s in known), default=0)
+    if len(text) > MAX_TEXT:
+        cut = len(text) - MAX_TEXT
+        text = text[:MAX_TEXT + longest]
+    else:
+        cut = 0
+    for secret in sorted(known, key=len, reverse=True):
+        text = text.replace(secret, REDACTED)
+    if cut:
+        text = f"{text[:MAX_TEXT]} [... {cut} more characters cut]"
     # Idempotent: text redacted before (messages are redacted again when they become exceptions) keeps its
-    # "name=<redacted>" pairs; the marker is swapped for a token the patterns treat as part of the URL.
+    # "name=<redacted>" pairs; the marker is swapped for a token treated as part of the URL.
     text = text.replace(REDACTED, _TOKEN)
-    text = _URL_RE.sub(lambda m: redact_url(m.group(0)).replace(REDACTED, _TOKEN), text)
-    text = _PATH_QUERY_RE.sub(_redact_path_query, text)
+    text = _RUN_RE.sub(_redact_run, text)
     return text.replace(_TOKEN, REDACTED)
 
 
 _TOKEN = "\x00redacted\x00"
 
 
-def _redact_path_query(m: re.Match[str]) -> str:
-    pairs = [pair.partition("=") for pair in m.group(2).split("&")]
-    if all(value == _TOKEN for _, _, value in pairs):
-        return m.group(0)  # already redacted
-    return f"{m.group(1)}?{_TOKEN}"
+def _redact_run(m: re.Match[str]) -> str:
+    """One run of non-space text: from its first ``scheme://`` on, a URL; else each ``/path?query``."""
+    run = m.group(0)
+    sep = run.find("://")
+    if sep > 0:
+        start = sep
+        while start > 0 and sep - start < _MAX_SCHEME and run[start - 1] in _SCHEME_CHARS:
+            start -= 1
+        while start < sep and not run[start].isalpha():
+            start += 1
+        if start < sep:
+            return run[:start] + redact_url(run[start:]).replace(REDACTED, _TOKEN)
+    return _redact_path_queries(run)
+
+
+def _redact_path_queries(run: str) -> str:
+    """``/path?query`` (a path starting after a non-alphanumeric) -> ``/path?<redacted>``, as urllib3 logs
+    request lines; queries whose values are all redacted already stay as they are."""
+    out: list[str] = []
+    pos = 0
+    while True:
+        q = run.find("?", pos)
+        if q < 0:
+            break
+        slash = run.find("/", pos, q)
+        while slash > 0 and (run[slash - 1].isascii() and run[slash - 1].isalnum()):
+            slash = run.find("/", slash + 1, q)
+        end = run.find("#", q)
+        end = len(run) if end < 0 else end
+        if slash < 0 or end == q + 1:
+            out.append(run[pos:end])
+            pos = end
+            if end >= len(run):
+                break
+            continue
+        pairs = [pair.partition("=") for pair in run[q + 1:end].split("&")]
+        if all(value == _TOKEN for _, _, value in pairs):
+            out.append(run[pos:end])
+        else:
+            out.append(f"{run[pos:q]}?{_TOKEN}")
+        pos = end
+    out.append(run[pos:])
+    return "".join(out)
 
 
 def mask_key(key: str | None) -> str:

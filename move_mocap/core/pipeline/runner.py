@@ -296,10 +296,12 @@ class Pipeline:
                     meta = job.metadata if isinstance(job.metadata, dict) else {}
                     state = job.job_state
                     jobs.append({
-                        "id": job.id, "name": job.name or "", "state": state.value if state else "",
+                        "id": job.id, "name": self._scrub(job.name or "")[:200],
+                        "state": state.value if state else "",
                         "percent": job.percentage_complete or 0,
                         "created": job.created.isoformat() if job.created else "",
-                        "submission": str(meta.get(TAG_KEY, "")), "error": str(meta.get("error", "")),
+                        "submission": str(meta.get(TAG_KEY, ""))[:64],
+                        "error": self._scrub(str(meta.get("error", ""))),
                     })
                 self._post(HistoryLoaded("", tuple(jobs)))
             except Exception as exc:
