@@ -21,13 +21,13 @@ from __future__ import annotations
 import io
 import json
 import re
-import zipfile
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 
+from .archive import MAX_MEMBER_BYTES, ArchiveError, iter_members
 from .move_skeleton import BY_NAME, MOTION_DATA_JOINTS, MOVE_BONE_NAMES, MOVE_PARENTS
 
 JOINTS: tuple[str, ...] = tuple(MOTION_DATA_JOINTS)
@@ -83,34 +83,55 @@ class MotionData:
 
 # -- reading -----------------------------------------------------------------------------------------------
 
-def read_motion_data_bytes(raw: bytes, name: str = "MOTION_DATA") -> MotionData:
-    """Parse MOTION_DATA from the bytes of a .json file or of a .zip holding one."""
-    if raw[:4] == b"PK\x03\x04":
-        try:
-            with zipfile.ZipFile(io.BytesIO(raw)) as zf:
-                members = [m for m in zf.namelist() if m.lower().endswith(".json") and not m.startswith("__MACOSX")]
-                if not members:
-                    raise MotionDataError(f"{name}: the zip holds no .json file; download MOTION_DATA again")
-                docs = [(m, zf.read(m)) for m in members]
-        except zipfile.BadZipFile as exc:
-            raise MotionDataError(f"{name}: the zip is damaged ({exc}); download it again") from exc
-        for member, data in docs:
+def _json_members(names: list[str]) -> list[str]:
+    """The zip members that may be MOTION_DATA, the likeliest first (read one at a time, as needed)."""
+    found = [m for m in names if m.lower().endswith(".json") and not m.startswith("__MACOSX")]
+    return sorted(found, key=lambda m: "motion" not in m.lower())
+
+
+def _read_zip(source: Any, name: str) -> MotionData:
+    tried = 0
+    first: MotionDataError | None = None
+    try:
+        for member, data in iter_members(source, _json_members, name):
+            tried += 1
             try:
                 return parse_motion_data(_load_json(data, f"{name}/{member}"), f"{name}/{member}")
-            except MotionDataError:
-                if len(docs) == 1:
-                    raise
-        raise MotionDataError(f"{name}: none of the zip's .json files is MOTION_DATA")
+            except MotionDataError as exc:
+                first = first or exc
+    except ArchiveError as exc:
+        raise MotionDataError(str(exc)) from exc
+    if tried == 0:
+        raise MotionDataError(f"{name}: the zip holds no .json file; download MOTION_DATA again")
+    if tried == 1 and first is not None:
+        raise first
+    raise MotionDataError(f"{name}: none of the zip's .json files is MOTION_DATA")
+
+
+def read_motion_data_bytes(raw: bytes, name: str = "MOTION_DATA") -> MotionData:
+    """Parse MOTION_DATA from the bytes of a .json file or of a .zip holding one (read within bounds)."""
+    if raw[:4] == b"PK\x03\x04":
+        return _read_zip(io.BytesIO(raw), name)
     return parse_motion_data(_load_json(raw, name), name)
 
 
 def read_motion_data(path: str | Path) -> MotionData:
+    """Parse a MOTION_DATA .json or .zip file; a zip is read member by member, never whole."""
     path = Path(path)
     try:
-        raw = path.read_bytes()
+        with open(path, "rb") as fh:
+            head = fh.read(4)
+            size = path.stat().st_size
+            if head == b"PK\x03\x04":
+                return _read_zip(fh, path.name)
+            if size > MAX_MEMBER_BYTES:
+                raise MotionDataError(f"{path.name}: {size >> 20} MiB is over the {MAX_MEMBER_BYTES >> 20} MiB "
+                                      "limit for MOTION_DATA; this is not a Move output: check the file")
+            fh.seek(0)
+            raw = fh.read()
     except OSError as exc:
         raise MotionDataError(f"{path.name}: cannot be read ({exc.strerror}); check the path") from exc
-    return read_motion_data_bytes(raw, path.name)
+    return parse_motion_data(_load_json(raw, path.name), path.name)
 
 
 def _load_json(raw: bytes, name: str) -> Any:
