@@ -15,6 +15,7 @@ import bpy
 from .bl_types import OperatorReturn, ReportLevel
 from .core.api.client import MoveClient
 from .core.api.errors import MoveAPIError
+from .core.api.redact import redact_text
 from .online import NetworkPollMixin
 from .preferences import Settings, settings
 
@@ -25,7 +26,13 @@ def make_client(context: bpy.types.Context | None = None, s: Settings | None = N
 
 
 def _check(s: Settings) -> tuple[ReportLevel, str]:
-    """(level, message) for the status bar; runs on any thread, touches no bpy."""
+    """(level, message) for the status bar, with every form of the key redacted (a server may echo it, even
+    as the account name); runs on any thread, touches no bpy."""
+    level, message = _check_unredacted(s)
+    return level, redact_text(message, [s.api_key])
+
+
+def _check_unredacted(s: Settings) -> tuple[ReportLevel, str]:
     try:
         with make_client(s=s) as client:
             account = client.get_client()

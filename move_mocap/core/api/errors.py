@@ -1,7 +1,8 @@
 """Typed exceptions of the Move API client and the transfers.
 
-Every exception names the problem and the fix in its message. Messages are redacted at construction
-(presigned URL signatures, the API key), so ``str(exc)`` and ``repr(exc)`` are always safe to log or show.
+Every exception names the problem and the fix in its message. Messages are redacted at construction and
+again when shown (presigned URL signatures, and every form of the API keys this process's clients hold:
+``redact.remember_secret``), so ``str(exc)``, ``repr(exc)`` and ``exc.args`` are always safe to log or show.
 Nothing here performs I/O; no bpy.
 """
 
@@ -27,10 +28,10 @@ class MoveAPIError(Exception):
         super().__init__(self.message)
 
     def __str__(self) -> str:
-        return self.message
+        return redact_text(self.message)  # again: a key remembered after this was raised
 
     def __repr__(self) -> str:
-        return f"{type(self).__name__}({self.message!r})"
+        return f"{type(self).__name__}({str(self)!r})"
 
 
 class AuthError(MoveAPIError):

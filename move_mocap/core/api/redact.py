@@ -7,10 +7,15 @@ no network, no bpy, no logging configuration beyond the filter class callers may
 
 from __future__ import annotations
 
+import base64
+import functools
+import html
+import json
 import logging
 import re
+import threading
 from collections.abc import Iterable
-from urllib.parse import parse_qsl, urlsplit, urlunsplit
+from urllib.parse import parse_qsl, quote, quote_plus, urlsplit, urlunsplit
 
 REDACTED = "<redacted>"
 #: Characters of a text kept before any pattern runs; the rest is cut (and the cut noted).
@@ -21,6 +26,50 @@ MAX_TEXT = 10_000
 _RUN_RE = re.compile(r"""[^\s'"<>]+""")
 _SCHEME_CHARS = frozenset("abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789+.-")
 _MAX_SCHEME = 32
+
+
+@functools.lru_cache(maxsize=64)
+def secret_forms(secret: str) -> tuple[str, ...]:
+    """Every form in which a server may echo ``secret``, longest first: as is, URL-encoded (``+`` for spaces,
+    twice; matched in any case, so ``%2f`` too), JSON- and HTML-escaped, and base64 (the part that does not depend on
+    what precedes or follows it, at each of the three byte alignments, so ``Basic <base64(user:key)>`` is
+    caught too). Forms shorter than 4 characters (base64: 8) are left out: they would redact ordinary text."""
+    forms = {secret, quote(secret, safe=""), quote(secret), quote_plus(secret, safe=""),
+             quote(quote(secret, safe=""), safe=""), json.dumps(secret)[1:-1],
+             json.dumps(secret, ensure_ascii=False)[1:-1], json.dumps(secret)[1:-1].replace("/", "\\/"),
+             html.escape(secret)}
+    raw = secret.encode()
+    for pad in range(3):
+        for enc in (base64.b64encode, base64.urlsafe_b64encode):
+            text = enc(b"\x00" * pad + raw).decode()
+            middle = text[-(-8 * pad // 6):(8 * (pad + len(raw))) // 6]
+            if len(middle) >= 8:
+                forms.add(middle)
+    return tuple(sorted((f for f in forms if len(f) >= 4), key=len, reverse=True))
+
+
+_KNOWN: tuple[str, ...] = ()  # secrets of this process (API keys): redacted from every text, in every form
+_KNOWN_LOCK = threading.Lock()
+
+
+def remember_secret(secret: str | None) -> None:
+    """Redact ``secret`` (in all its :func:`secret_forms`) from every text redacted from now on."""
+    global _KNOWN
+    if not secret or len(secret) < 4:
+        return
+    with _KNOWN_LOCK:
+        if secret not in _KNOWN:
+            _KNOWN = (*_KNOWN, secret)
+
+
+@functools.lru_cache(maxsize=32)
+def _secrets_pattern(secrets: tuple[str, ...]) -> tuple[re.Pattern[str] | None, int]:
+    """One case-insensitive alternation of literal forms (``%2f`` and ``%2F`` alike), longest first, and the
+    longest form's length. Literals only: linear in the text."""
+    forms = sorted({f for s in secrets for f in secret_forms(s)}, key=len, reverse=True)
+    if not forms:
+        return None, 0
+    return re.compile("|".join(map(re.escape, forms)), re.IGNORECASE), len(forms[0])
 
 
 def redact_url(url: str) -> str:
@@ -44,22 +93,22 @@ def redact_url(url: str) -> str:
 
 
 def redact_text(text: str, secrets: Iterable[str | None] = ()) -> str:
-    """Redact every URL query string in free text, and every occurrence of the given secrets.
+    """Redact every URL query string in free text, and every form (:func:`secret_forms`) of the given
+    secrets and of those remembered with :func:`remember_secret`.
 
     Bounded and linear: only the first ``MAX_TEXT`` characters are kept (secrets are replaced first over a
     window reaching past the cut, so none is left half-visible), then one pass over runs of non-space text.
     """
     if not text:
         return text
-    known = [s for s in secrets if s and len(s) >= 4]
-    longest = max((len(s) for s in known), default=0)
+    pattern, longest = _secrets_pattern(tuple(sorted({s for s in (*_KNOWN, *secrets) if s and len(s) >= 4})))
     if len(text) > MAX_TEXT:
         cut = len(text) - MAX_TEXT
         text = text[:MAX_TEXT + longest]
     else:
         cut = 0
-    for secret in sorted(known, key=len, reverse=True):
-        text = text.replace(secret, REDACTED)
+    if pattern is not None:
+        text = pattern.sub(REDACTED, text)
     if cut:
         text = f"{text[:MAX_TEXT]} [... {cut} more characters cut]"
     # Idempotent: text redacted before (messages are redacted again when they become exceptions) keeps its
@@ -133,11 +182,11 @@ class RedactingFilter(logging.Filter):
 
     def __init__(self, secrets: Iterable[str] = ()) -> None:
         super().__init__()
-        self._secrets: set[str] = {s for s in secrets if s}
+        self._secrets: tuple[str, ...] = tuple(s for s in secrets if s)  # replaced, never mutated: thread-safe
 
     def add_secret(self, secret: str | None) -> None:
-        if secret:
-            self._secrets.add(secret)
+        if secret and secret not in self._secrets:
+            self._secrets = (*self._secrets, secret)
 
     def filter(self, record: logging.LogRecord) -> bool:
         try:
@@ -156,7 +205,9 @@ _INSTALLED: set[str] = set()
 
 
 def install_log_redaction(secret: str | None = None, logger_names: Iterable[str] = ()) -> RedactingFilter:
-    """Attach the shared redacting filter to the named loggers (idempotent) and remember ``secret``."""
+    """Attach the shared redacting filter to the named loggers (idempotent) and remember ``secret`` (for
+    every text this process redacts: logs, exceptions, reports)."""
+    remember_secret(secret)
     _FILTER.add_secret(secret)
     for name in logger_names:
         if name not in _INSTALLED:
