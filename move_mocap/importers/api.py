@@ -18,7 +18,7 @@ import bpy
 
 from .. import action_io
 from ..core.move_skeleton import actors_in
-from . import formats
+from . import blend_safety, formats
 
 # bpy's stubs type Object.data as a union of every data kind; these aliases keep annotations readable.
 ArmatureObject = Any  # a ArmatureObject whose data is a bpy.types.Armature
@@ -185,7 +185,8 @@ def _libraries() -> Any:
 
 
 def _load_blend(path: Path, actor: int | None) -> _Loaded:
-    """Append armature data and actions only (never objects, scenes or texts), then pair them by bone names."""
+    """Append armature data and actions only, strip everything they pulled in (``blend_safety``), then pair
+    them by bone names."""
     try:
         with _libraries().load(str(path), link=False) as (src, _dst):
             arm_names, act_names = list(src.armatures), list(src.actions)
@@ -195,14 +196,14 @@ def _load_blend(path: Path, actor: int | None) -> _Loaded:
         raise ImportOutputError(f"{path.name} holds no armature; it is not a motion output")
     if not act_names:
         raise ImportOutputError(f"{path.name} has an armature but no animation (no action in the file)")
+    before = blend_safety.snapshot()
     with _libraries().load(str(path), link=False) as (_src, dst):
         dst.armatures = arm_names
         dst.actions = act_names
     arms = [a for a in dst.armatures if a is not None]
     acts = [a for a in dst.actions if a is not None]
-    for data in arms:
-        if data.animation_data is not None:  # drivers (possibly Python expressions) never come in
-            data.animation_data_clear()
+    # what the armatures and actions pulled in (texts, objects with drivers, ...) goes; they lose drivers
+    blend_safety.strip_appended(before, arms + acts)
     objs = []
     for data in arms:
         obj = bpy.data.objects.new(data.name, data)
