@@ -56,7 +56,8 @@ def _read(zf: zipfile.ZipFile, info: zipfile.ZipInfo, name: str, max_bytes: int,
     member = info.filename
     declared, packed = info.file_size, max(info.compress_size, 1)
     if declared > max_bytes:
-        raise _refuse(name, member, f"declares {_mib(declared)} uncompressed, over the {_mib(max_bytes)} limit")
+        raise _refuse(name, member, f"declares {declared:,} bytes uncompressed, over the {_mib(max_bytes)} "
+                                    "limit")
     if declared > RATIO_FLOOR and declared > max_ratio * packed:
         raise _refuse(name, member, f"declares a compression ratio of {declared // packed}:1, over the "
                                     f"{max_ratio}:1 limit")
