@@ -16,10 +16,15 @@ status=0
 py42=.venv/blender-4.2/bin/python
 echo "== ruff" >&2
 $py42 -m ruff check . || status=1
+# Each run in the venv holding that Blender's stubs. fake-bpy-module-5-2 types every callback argument as
+# optional (Operator.execute(context: Context | None), ...), which Blender never passes: the 5.2 run leaves
+# signature overrides to the 4.2 run (whose stubs type them as Blender calls them) and checks everything else.
 for v in 4.2 5.2; do
   echo "== mypy (bpy layer against fake-bpy-module-${v/./-})" >&2
   py=".venv/blender-$v/bin/python"
-  $py -m mypy --python-executable "$py" --cache-dir ".mypy_cache/blender-$v" || status=1
+  extra=()
+  [ "$v" = 5.2 ] && extra=(--disable-error-code override)
+  $py -m mypy --python-executable "$py" --cache-dir ".mypy_cache/blender-$v" "${extra[@]}" || status=1
 done
 echo "== build extension" >&2
 $py42 scripts/build_extension.py || status=1
