@@ -23,9 +23,8 @@ versions=("$@")
 find_python() {
   local want="$1" override_var="PYTHON${1/./}" c
   local candidates=("${!override_var:-}" "python$want")
-  if command -v pyenv >/dev/null 2>&1; then
-    candidates+=("$(pyenv root)"/versions/"$want"*/bin/"python$want")
-  fi
+  local pyenv_root="${PYENV_ROOT:-$HOME/.pyenv}"  # pyenv's versions, even when pyenv selects another one
+  candidates+=("$pyenv_root"/versions/"$want"*/bin/"python$want")
   candidates+=(python3)
   for c in "${candidates[@]}"; do
     [ -n "$c" ] || continue
@@ -43,7 +42,8 @@ missing_python() {
 setup_env: Blender $v needs Python $want (its bpy wheel is cp${want/./} only), and none was found:
   looked for \$PYTHON${want/./}, python$want on PATH, pyenv's $want.*, and python3.
   Install it, then re-run (or set PYTHON${want/./}=/path/to/python$want):
-    Debian/Ubuntu:  apt-get install python$want python$want-venv   (Ubuntu: from the deadsnakes PPA if absent)
+    Debian/Ubuntu:  apt-get install python$want python$want-venv   (where the release has it; else pyenv,
+                    or Ubuntu's deadsnakes PPA)
     pyenv:          pyenv install $want
     macOS:          brew install python@$want
     Windows:        py install $want   (or the installer from python.org)
