@@ -271,7 +271,7 @@ def new_action(
     else:
 
         def make(path: str, index: int, group: str) -> bpy.types.FCurve:
-            fcurves = action.fcurves
+            fcurves = action.fcurves  # type: ignore[attr-defined]  # Blender < 4.4 only (removed in 5.0)
             return fcurves.new(path, index=index, action_group=group) if group else fcurves.new(path, index=index)
 
     ipo = _IPO[interpolation]

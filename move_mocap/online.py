@@ -39,7 +39,9 @@ class NetworkPollMixin:
     needs_api_key = True
 
     @classmethod
-    def poll(cls, context: bpy.types.Context) -> bool:
+    def poll(cls, context: bpy.types.Context | None) -> bool:  # `| None`: Operator.poll's type in Blender 5.2
+        if context is None:
+            return False
         problem = network_problem(context, needs_key=cls.needs_api_key)
         if problem:
             cls.poll_message_set(problem)  # type: ignore[attr-defined]

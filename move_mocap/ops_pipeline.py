@@ -177,8 +177,8 @@ class MOVE_MOCAP_OT_process(NetworkPollMixin, bpy.types.Operator):
     bl_options = {"REGISTER"}
 
     @classmethod
-    def poll(cls, context: bpy.types.Context) -> bool:
-        if context.scene is None:
+    def poll(cls, context: bpy.types.Context | None) -> bool:  # `| None`: as NetworkPollMixin.poll
+        if context is None or context.scene is None:
             return False
         if not any(f.filepath for f in scene_props(context).footage):
             cls.poll_message_set("Add a video to the footage list first")

@@ -118,9 +118,9 @@ def skeleton_from_object(obj: bpy.types.Object) -> Skeleton:
     """Rest pose of an armature object (bone data, armature space) plus its world transform."""
     bones = _bones(obj)
     n = len(bones)
-    mats = np.empty(n * 16, dtype=np.float32)
-    bones.foreach_get("matrix_local", mats)
-    mats = mats.reshape(n, 4, 4).transpose(0, 2, 1)  # stored column-major
+    flat = np.empty(n * 16, dtype=np.float32)
+    bones.foreach_get("matrix_local", flat)
+    mats = flat.reshape(n, 4, 4).transpose(0, 2, 1)  # stored column-major
     tails = np.empty(n * 3, dtype=np.float32)
     bones.foreach_get("tail_local", tails)
     conn = np.empty(n, dtype=bool)

@@ -366,7 +366,8 @@ class Runtime:
         if bpy.context.window is None and wm is not None and wm.windows:
             override["window"] = wm.windows[0]
         try:
-            with bpy.context.temp_override(**override):
+            # fake-bpy-module 5.2 omits ContextTempOverride's __enter__/__exit__ (it is a context manager)
+            with bpy.context.temp_override(**override):  # type: ignore[attr-defined]
                 result = bpy.ops.move_mocap.apply(submission_id=sid, target=target)  # type: ignore[attr-defined]
         except RuntimeError as exc:  # the operator reported an error (already recorded in the journal)
             return False, str(exc).strip()

@@ -38,6 +38,7 @@ PIP_PLATFORMS: dict[str, list[str]] = {
     "macos-arm64": ["macosx_11_0_arm64"],
     "macos-x64": ["macosx_10_12_x86_64", "macosx_10_9_x86_64"],
 }
+# Every Python a supported Blender runs: 3.11 (4.2 LTS to 5.0), 3.13 (5.1, 5.2 LTS).
 PYTHON_VERSIONS = ("3.11", "3.13")
 
 
@@ -100,20 +101,29 @@ def fetch_wheels(platforms: list[str], offline: bool) -> list[Path]:
     for wheel in WHEEL_CACHE.glob("*.whl"):
         if any(_wheel_matches(wheel.name, pin) for pin in pins):
             chosen.add(wheel)
-    # Check every compiled wheel exists for each (platform, python) pair.
+    missing = missing_wheels([w.name for w in chosen], pins, platforms)
+    if missing:
+        raise BuildError("the bundled wheels do not cover every Blender: " + "; ".join(missing))
+    return sorted(chosen)
+
+
+def missing_wheels(wheel_names: list[str], pins: list[str], platforms: list[str]) -> list[str]:
+    """What the wheel set lacks: a pin with no wheel at all, or a compiled pin without a wheel for one of
+    PYTHON_VERSIONS (cp311: Blender 4.2-5.0, cp313: Blender 5.1+) on one of ``platforms``."""
+    out = []
     for pin in pins:
-        matches = [w.name for w in chosen if _wheel_matches(w.name, pin)]
+        matches = [m for m in wheel_names if _wheel_matches(m, pin)]
         if not matches:
-            raise BuildError(f"no wheel downloaded for {pin}")
+            out.append(f"no wheel for {pin}")
+            continue
         if any("-none-any" in m for m in matches):
             continue
         for platform in platforms:
             for py in PYTHON_VERSIONS:
                 cp = "cp" + py.replace(".", "")
-                plat_ok = [m for m in matches if f"-{cp}-" in m and _platform_of(m) == platform]
-                if not plat_ok:
-                    raise BuildError(f"{pin}: no {cp} wheel for {platform}")
-    return sorted(chosen)
+                if not any(f"-{cp}-" in m and _platform_of(m) == platform for m in matches):
+                    out.append(f"{pin}: no {cp} wheel for {platform}")
+    return out
 
 
 def _platform_of(wheel_name: str) -> str | None:
@@ -194,9 +204,9 @@ def _check_zip(path: Path, platform: str) -> None:
     foreign = [w for w in wheels if _platform_of(w) not in (None, platform)]
     if foreign:
         raise BuildError(f"{path.name} carries wheels of other platforms: {foreign}")
-    for cp in ("cp311", "cp313"):
-        if not any("pydantic_core-" in w and f"-{cp}-" in w for w in wheels):
-            raise BuildError(f"{path.name} lacks a {cp} pydantic_core wheel")
+    missing = missing_wheels([w.rsplit("/", 1)[-1] for w in wheels], _pins(), [platform])
+    if missing:
+        raise BuildError(f"{path.name}: " + "; ".join(missing))
     generated = manifest.get("build", {}).get("generated", {})
     if generated.get("platforms") != [platform]:
         raise BuildError(f"{path.name}: generated platforms are {generated.get('platforms')}, expected [{platform}]")

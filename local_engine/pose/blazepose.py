@@ -9,6 +9,7 @@ them. It does not fit skeletons nor filter: it records what the model saw. No bp
 from __future__ import annotations
 
 import os
+import sys
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -102,6 +103,23 @@ def _quiet_mediapipe() -> None:
     os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 
 
+class MediapipeUnavailable(RuntimeError):
+    """mediapipe cannot be imported in this Python (its 0.10.21 wheels exist up to Python 3.12, numpy 1 only)."""
+
+
+def _import_mediapipe() -> Any:
+    _quiet_mediapipe()
+    try:
+        import mediapipe as mp
+    except ImportError as exc:
+        version = f"{sys.version_info.major}.{sys.version_info.minor}"
+        raise MediapipeUnavailable(
+            f"The mediapipe solver needs mediapipe 0.10.21, which is not installed in this Python ({version}, "
+            f"numpy {np.__version__}); it has no wheel for Python 3.13 and needs numpy 1. Run the local engine "
+            "with Python 3.11 and numpy<2 (see requirements/mediapipe.txt), or use the replay solver.") from exc
+    return mp
+
+
 FrameSink = Callable[[np.ndarray, int, np.ndarray | None, np.ndarray | None], None]
 
 
@@ -114,9 +132,7 @@ def extract(video: str | Path, *, max_side: int = 640, clip_window: tuple[float,
     (scaled) frame and its landmarks in that frame's pixels, e.g. to draw the overlay video while decoding.
     Raises DecodeError for unreadable footage.
     """
-    _quiet_mediapipe()
-    import mediapipe as mp
-
+    mp = _import_mediapipe()
     info = probe(video)
     if info.width <= 0 or info.height <= 0:
         raise DecodeError(f"{Path(video).name}: video has no picture size")

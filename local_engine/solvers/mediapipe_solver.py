@@ -45,7 +45,7 @@ class MediapipeSolver:
 
     # ------------------------------------------------------------------ protocol
     def solve(self, request: SolveRequest) -> SolveResult:
-        from ..pose import decode
+        from ..pose import blazepose, decode
 
         t0 = time.perf_counter()
         cams = list(request.cameras)
@@ -70,7 +70,7 @@ class MediapipeSolver:
                 motion, meta, extra = self._single(request, cams[0], floor, fingers, want_overlay)
             else:
                 motion, meta, extra = self._multi(request, cams, floor, fingers, want_overlay)
-        except decode.DecodeError as exc:
+        except (decode.DecodeError, blazepose.MediapipeUnavailable) as exc:
             raise SolverError(str(exc)) from exc
         notes = {}
         if opts.get("trackBall"):

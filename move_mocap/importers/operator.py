@@ -133,9 +133,10 @@ def _menu(self: bpy.types.Menu, _context: bpy.types.Context) -> None:
 CLASSES = (MOVE_MOCAP_OT_import_output,)
 
 
+# Blender calls a menu draw function as (menu, context); fake-bpy-module 5.2 types it as (context) only.
 def register_extra() -> None:
-    bpy.types.TOPBAR_MT_file_import.append(_menu)
+    bpy.types.TOPBAR_MT_file_import.append(_menu)  # type: ignore[arg-type]
 
 
 def unregister_extra() -> None:
-    bpy.types.TOPBAR_MT_file_import.remove(_menu)
+    bpy.types.TOPBAR_MT_file_import.remove(_menu)  # type: ignore[arg-type]

@@ -214,11 +214,22 @@ def test_overlay_draws_the_skeleton(demo_result, demo_video):
     assert 0.001 < changed < 0.1, changed
 
 
-def test_user_errors(solver, tmp_path, demo_video):
-    import av
+def test_request_errors(tmp_path, demo_video):
+    """What the solver refuses before it looks at the footage (so also where mediapipe cannot run)."""
+    from local_engine.solvers.mediapipe_solver import MediapipeSolver
 
+    solver = MediapipeSolver()
     with pytest.raises(SolverError, match="one person"):
         solver.solve(SolveRequest(cameras=[Camera(demo_video)], work_dir=tmp_path, number_of_actors=2))
+    with pytest.raises(SolverError, match="calibrated"):
+        solver.solve(SolveRequest(cameras=[Camera(demo_video), Camera(demo_video)], work_dir=tmp_path))
+    with pytest.raises(SolverError, match="clip window"):
+        solver.solve(SolveRequest(cameras=[Camera(demo_video)], work_dir=tmp_path, clip_window=(3.0, 1.0)))
+
+
+def test_footage_errors(solver, tmp_path):
+    import av
+
     junk = tmp_path / "junk.mp4"
     junk.write_bytes(b"\x00not a video" * 100)
     with pytest.raises(SolverError, match=r"junk\.mp4"):
@@ -235,10 +246,18 @@ def test_user_errors(solver, tmp_path, demo_video):
             c.mux(p)
     with pytest.raises(SolverError, match="No person"):
         solver.solve(SolveRequest(cameras=[Camera(empty)], work_dir=tmp_path, options={"outputs": []}))
-    with pytest.raises(SolverError, match="calibrated"):
-        solver.solve(SolveRequest(cameras=[Camera(demo_video), Camera(demo_video)], work_dir=tmp_path))
-    with pytest.raises(SolverError, match="clip window"):
-        solver.solve(SolveRequest(cameras=[Camera(demo_video)], work_dir=tmp_path, clip_window=(3.0, 1.0)))
+
+
+def test_missing_mediapipe_is_a_solver_error(tmp_path, demo_video, monkeypatch):
+    """Where mediapipe cannot be imported (Python 3.13, numpy 2) a job fails with a SolverError that says why
+    and what to do, not an ImportError from inside the worker."""
+    import sys
+
+    from local_engine.solvers.mediapipe_solver import MediapipeSolver
+
+    monkeypatch.setitem(sys.modules, "mediapipe", None)  # `import mediapipe` raises ImportError
+    with pytest.raises(SolverError, match=r"needs mediapipe 0\.10\.21.*Python 3\.11.*replay solver"):
+        MediapipeSolver().solve(SolveRequest(cameras=[Camera(demo_video)], work_dir=tmp_path, options={"outputs": []}))
 
 
 def test_fingers_requested(solver, p2s_cameras, tmp_path):

@@ -42,6 +42,30 @@ def test_four_platform_zips(built_zips: dict[str, Path]) -> None:
         assert not any(n.startswith(("local_engine", "tests", "scripts")) for n in z.namelist())
 
 
+def test_build_refuses_a_wheel_set_missing_an_abi(built_zips: dict[str, Path]) -> None:
+    """The build's check names the platform and ABI (cp311: Blender 4.2-5.0, cp313: 5.1+) a wheel is missing
+    for; it is run on each zip's real wheel list with one compiled wheel taken out."""
+    import importlib.util
+
+    spec = importlib.util.spec_from_file_location("build_extension", ROOT / "scripts" / "build_extension.py")
+    assert spec is not None and spec.loader is not None
+    build = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(build)
+    pins = build._pins()
+    for platform, path in built_zips.items():
+        with zipfile.ZipFile(path) as z:
+            wheels = [n.rsplit("/", 1)[-1] for n in z.namelist() if n.endswith(".whl")]
+        assert build.missing_wheels(wheels, pins, [platform]) == []
+        for cp in ("cp311", "cp313"):
+            core = next(w for w in wheels if w.startswith("pydantic_core-") and f"-{cp}-" in w)
+            missing = build.missing_wheels([w for w in wheels if w != core], pins, [platform])
+            assert missing == [f"{next(p for p in pins if p.startswith('pydantic-core=='))}: no {cp} wheel for "
+                               f"{platform}"]
+        pure = next(w for w in wheels if w.startswith("typing_extensions-"))
+        assert build.missing_wheels([w for w in wheels if w != pure], pins, [platform]) == [
+            f"no wheel for {next(p for p in pins if p.startswith('typing-extensions=='))}"]
+
+
 def test_manifest_rules() -> None:
     manifest = tomllib.loads((ROOT / "blender_manifest.toml").read_text())
     import re

@@ -27,14 +27,36 @@ def _clear() -> None:
             coll.remove(x)
 
 
-def _counts() -> dict[str, int]:
-    out = {}
+_UI_ID_TYPES = ("WINDOWMANAGER", "SCREEN", "WORKSPACE")  # the UI's own, rebuilt by file loads
+
+
+def _ids() -> dict[int, str]:
+    """Every distinct ID in the file (pointer -> ID type), UI data aside.
+
+    Counted per ID, not per ``bpy.data`` collection: Blender 5.2 adds ``bpy.data.all_ids``, a read-only view over
+    every other collection, so summing collection lengths would count each new ID twice there."""
+    out: dict[int, str] = {}
     for name in dir(bpy.data):
         coll = getattr(bpy.data, name, None)
-        if isinstance(coll, bpy.types.bpy_prop_collection) and name not in ("window_managers", "screens",
-                                                                             "workspaces"):
-            out[name] = len(coll)
+        if isinstance(coll, bpy.types.bpy_prop_collection):
+            for item in coll:
+                if isinstance(item, bpy.types.ID) and item.id_type not in _UI_ID_TYPES:
+                    out[item.as_pointer()] = item.id_type
     return out
+
+
+def _counts() -> dict[str, int]:
+    """How many IDs of each type the file holds (``{"OBJECT": 3, "ACTION": 1, ...}``)."""
+    out: dict[str, int] = {}
+    for id_type in _ids().values():
+        out[id_type] = out.get(id_type, 0) + 1
+    return out
+
+
+def _added(before: dict[str, int]) -> dict[str, int]:
+    after = _counts()
+    return {k: after.get(k, 0) - before.get(k, 0) for k in after.keys() | before.keys()
+            if after.get(k, 0) != before.get(k, 0)}
 
 
 def _heads(obj, names: list[str], frames) -> np.ndarray:
@@ -164,11 +186,11 @@ def test_blend_appends_only_armature_and_action(api, move_take, tmp_path: Path):
     bpy.ops.wm.save_as_mainfile(filepath=str(src), copy=True)
     bpy.ops.wm.read_homefile(use_empty=True)
     _clear()
-    before = _counts()
+    before, before_ids = _counts(), set(_ids())
     result = api.import_output(src)
-    after = _counts()
-    diff = {k: after[k] - before[k] for k in after if after[k] != before[k]}
-    assert diff == {"objects": 1, "armatures": 1, "actions": 1}
+    assert _added(before) == {"OBJECT": 1, "ARMATURE": 1, "ACTION": 1}
+    new_ids = set(_ids()) - before_ids
+    assert new_ids == {result.armature.as_pointer(), result.armature.data.as_pointer(), result.action.as_pointer()}
     assert result.armature.data.animation_data is None  # the driver did not come in
     assert result.armature.name == "dirty"
 
@@ -213,9 +235,8 @@ def test_onto_target_armature(api, move_take, motion_sample: Path):
     result = api.import_output(motion_sample, target=target.name)
     assert result.armature == target and target.animation_data.action == result.action
     assert result.action.name == f"{target.name}_{motion_sample.stem}"
-    after = _counts()
     # the temporary MOTION_DATA armature and its action are gone, nothing orphaned
-    assert {k: after[k] - before[k] for k in after if after[k] != before[k]} == {"actions": 1}
+    assert _added(before) == {"ACTION": 1}
 
 
 def test_errors_name_problem_and_leave_nothing(api, tmp_path: Path, motion_sample: Path):
