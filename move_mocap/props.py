@@ -20,6 +20,8 @@ from bpy.props import (
     StringProperty,
 )
 
+from .bl_types import BLEND_RELATIVE_PATH
+
 OUTPUT_ITEMS = [
     ("MAIN_FBX", "FBX", "Main character as FBX (applied to the rig)", 1),
     ("MOTION_DATA", "Motion Data", "Joint rotations, positions and ground contacts (JSON)", 2),
@@ -37,7 +39,9 @@ def _armature_poll(_self: Any, obj: bpy.types.Object) -> bool:
 
 
 class MOVE_MOCAP_PG_footage(bpy.types.PropertyGroup):
-    filepath: StringProperty(name="Video", subtype="FILE_PATH")  # type: ignore[valid-type]
+    filepath: StringProperty(  # type: ignore[valid-type]
+        name="Video", subtype="FILE_PATH", options=BLEND_RELATIVE_PATH,
+        description="The video file (a path starting with // is relative to the .blend file)")
     device_label: StringProperty(  # type: ignore[valid-type]
         name="Camera", description="The camera's label (unique per camera; empty: cam01, cam02, ...)")
     lens: StringProperty(  # type: ignore[valid-type]
