@@ -74,11 +74,17 @@ class ServerState:
         self.worker = JobWorker(self.store, self.solver, self.faults, export_python=config.export_python)
         self.schema = build_schema()
         client_id = self.store.meta_or_create("client_id", lambda: new_id("client"))
-        self._client = {"id": client_id, "name": "local-engine", "portal": None, "metadata": None,
+        self._client = {"id": client_id, "name": "local-engine",
                         "created": self.store.meta_or_create("client_created", now_iso)}
 
-    def client(self) -> dict[str, Any]:
-        return dict(self._client)
+    def client(self, base_url: str | None = None) -> dict[str, Any]:
+        """The one account. ``portal`` is the engine's own base URL (Move's SDK requires a URL there)."""
+        metadata = json.loads(self.store.meta("client_metadata") or "{}")
+        base = base_url or self.config.public_url
+        return {**self._client, "metadata": metadata, "portal": f"{base.rstrip('/')}/" if base else None}
+
+    def set_client_metadata(self, metadata: Any) -> None:
+        self.store.set_meta("client_metadata", json.dumps(metadata))
 
     def supported_outputs(self) -> set[str]:
         from .outputs import SUPPORTED_OUTPUTS
