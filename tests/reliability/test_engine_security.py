@@ -110,3 +110,95 @@ def test_malformed_fault_rules_are_validated(local_server) -> None:
     r = requests.post(f"{local_server.base_url}/_faults", headers=local_server.headers(), timeout=10,
                       json={"faults": [{"kind": "malformed", "variant": "nonsense"}]})
     assert r.status_code == 400 and "variant" in r.json()["message"]
+
+
+# -- issue 12: a hostile request costs the engine little, and never a 500 ------------------------------------------
+def _limit_error(body: dict) -> str:
+    assert body["data"] is None, body
+    (err,) = body["errors"]
+    assert err["errorType"] == "ValidationError", err
+    return err["message"]
+
+
+def _post_query(server, query: str, timeout: float = 60) -> requests.Response:
+    return requests.post(server.url, json={"query": query}, headers=server.headers(), timeout=timeout)
+
+
+HUGE_FIELDS = "{ client { " + "id " * 150_000 + "} }"
+HUGE_ALIASES = "{ " + " ".join(f"a{i}: client {{ id }}" for i in range(10_000)) + " }"
+
+
+@pytest.mark.parametrize("query, words", [
+    (HUGE_FIELDS, "100000 characters"),
+    (HUGE_ALIASES, "100000 characters"),
+    ("{ client { " + "id " * 12_000 + "} }", "more than 10000 tokens"),
+    ("{ client { " + "id " * 2_500 + "} }", "many fields"),
+    ("{ " + " ".join(f"a{i}: client {{ id }}" for i in range(150)) + " }", "many aliases"),
+    ("{ " + "a { " * 20 + "b" + " }" * 20 + " }", "deep"),
+    # a fragment bomb: each fragment spreads the one below twice (2^20 fields once expanded)
+    ("query { client { ...F0 } } " + " ".join(f"fragment F{i} on Client {{ ...F{i + 1} ...F{i + 1} }}"
+                                              for i in range(20)) + " fragment F20 on Client { id }", "many fields"),
+])
+def test_costly_queries_get_a_graphql_error_naming_the_limit(local_server, query, words) -> None:
+    r = _post_query(local_server, query)
+    assert r.status_code == 200
+    assert words in _limit_error(r.json())
+    assert ok(local_server.graphql("{ client { id } }"))["client"]["id"]  # and the server is fine
+
+
+def test_other_routes_answer_while_big_queries_arrive(local_server) -> None:
+    """Parsing happens off the event loop: /_health answers while large documents are being dealt with (before,
+    a 150k-field query held every route for seconds)."""
+    import threading
+
+    answers: list[int] = []
+
+    def hammer() -> None:
+        for q in (HUGE_FIELDS, HUGE_ALIASES, HUGE_FIELDS):
+            answers.append(_post_query(local_server, q).status_code)
+
+    workers = [threading.Thread(target=hammer) for _ in range(4)]
+    for w in workers:
+        w.start()
+    health = []
+    while any(w.is_alive() for w in workers):
+        health.append(requests.get(f"{local_server.base_url}/_health", timeout=5).status_code)
+    for w in workers:
+        w.join()
+    assert answers == [200] * 12
+    assert health and set(health) == {200}
+
+
+def test_the_limits_leave_room_for_real_clients() -> None:
+    """The standard introspection query (what gql and Move's SDK send first) and the add-on's largest queries
+    pass the limits."""
+    import json
+
+    from graphql import DocumentNode, get_introspection_query
+
+    from local_engine.graphql_limits import prepare
+    from local_engine.schema import build_schema
+
+    schema = build_schema()
+    for query in (get_introspection_query(descriptions=True),
+                  get_introspection_query(descriptions=True, input_value_deprecation=True)):
+        _, document = prepare(schema, json.dumps({"query": query}).encode())
+        assert isinstance(document, DocumentNode), document
+
+
+@pytest.mark.parametrize("body", [b"[" * 200_000, b'{"query": ' + b"[" * 200_000 + b"]" * 200_000 + b"}",
+                                  b'{"query": "{ client { id } }", "variables": ' + b'{"a":' * 100_000 + b"1"
+                                  + b"}" * 100_001])
+def test_deeply_nested_json_is_a_400_not_a_500(local_server, body) -> None:
+    r = requests.post(local_server.url, data=body, headers={**local_server.headers(),
+                                                              "Content-Type": "application/json"}, timeout=30)
+    assert r.status_code == 400, r.text[:200]
+    assert "nested too deeply" in r.json()["errors"][0]["message"]
+    faults = requests.post(f"{local_server.base_url}/_faults", data=b"[" * 200_000, headers=local_server.headers(),
+                           timeout=30)
+    assert faults.status_code == 400
+
+
+def test_oversized_graphql_body_is_refused_unread(local_server) -> None:
+    r = requests.post(local_server.url, data=b" " * (2 * 1024 * 1024), headers=local_server.headers(), timeout=30)
+    assert r.status_code == 413 and r.json()["errors"][0]["errorType"] == "PayloadTooLarge"
