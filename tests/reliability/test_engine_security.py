@@ -202,3 +202,15 @@ def test_deeply_nested_json_is_a_400_not_a_500(local_server, body) -> None:
 def test_oversized_graphql_body_is_refused_unread(local_server) -> None:
     r = requests.post(local_server.url, data=b" " * (2 * 1024 * 1024), headers=local_server.headers(), timeout=30)
     assert r.status_code == 413 and r.json()["errors"][0]["errorType"] == "PayloadTooLarge"
+
+
+@pytest.mark.parametrize("field, value", [("X-Move-Signature", "é" * 64), ("X-Move-Signature", "签名"),
+                                          ("X-Move-Method", "GÉT")])
+def test_non_ascii_signature_is_a_403(local_server, field, value) -> None:
+    file_id = upload(local_server)
+    url = ok(local_server.graphql(f'{{ getFile(fileId: "{file_id}") {{ presignedUrl }} }}'))["getFile"]["presignedUrl"]
+    parts = urlsplit(url)
+    query = dict(p.split("=", 1) for p in parts.query.split("&"))
+    query[field] = value
+    r = requests.get(f"{local_server.base_url}{parts.path}", params=query, timeout=10)
+    assert r.status_code == 403 and b"AccessDenied" in r.content
