@@ -17,6 +17,7 @@ from typing import Any
 from ariadne import MutationType, ObjectType, QueryType, ScalarType, UnionType, make_executable_schema
 from graphql import DirectiveDefinitionNode, GraphQLError, parse
 
+from .messages import public_message
 from .signing import presign
 
 SCHEMA_PATH = Path(__file__).with_name("schema.graphql")
@@ -61,7 +62,7 @@ def format_error(error: GraphQLError, debug: bool = False) -> dict[str, Any]:
     elif original is None:
         error_type, message = "ValidationError", error.message  # parse/validation errors, as AppSync names them
     else:
-        error_type, message = "InternalFailure", f"Internal error: {original}"
+        error_type, message = "InternalFailure", public_message(f"Internal error: {original}")
     return {
         "path": list(error.path) if error.path else None,
         "data": None,

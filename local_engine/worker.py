@@ -4,6 +4,7 @@ FINISHED/FAILED, running the selected solver and then the output writers.
 It never imports bpy: the bpy-built formats are written by a subprocess (see local_engine.outputs).
 On start, jobs left RUNNING by a previous server process are restarted from the beginning (their inputs
 are on disk and solving is deterministic); jobs still NOT_STARTED are queued again in creation order.
+Failure reasons go through local_engine.messages (no absolute paths of this machine).
 """
 
 from __future__ import annotations
@@ -18,6 +19,7 @@ from pathlib import Path
 from typing import Any
 
 from .faults import FaultInjector
+from .messages import public_message
 from .solvers.base import Camera, Solver, SolveRequest, SolverError
 from .store import Store
 
@@ -68,6 +70,7 @@ class JobWorker:
         self.store.update("job", job_id, **changes)
 
     def _fail(self, job_id: str, reason: str) -> None:
+        reason = public_message(reason)
         log.warning("job %s failed: %s", job_id, reason)
         self._set(job_id, state="FAILED", error=reason)
 

@@ -214,3 +214,23 @@ def test_non_ascii_signature_is_a_403(local_server, field, value) -> None:
     query[field] = value
     r = requests.get(f"{local_server.base_url}{parts.path}", params=query, timeout=10)
     assert r.status_code == 403 and b"AccessDenied" in r.content
+
+
+def test_failure_messages_do_not_show_the_engines_paths(local_server_factory, tmp_path) -> None:
+    from tests.local_engine.flows import make_job, wait_job
+
+    motion = tmp_path / "motion-dir" / "replayed.bvh"
+    motion.parent.mkdir()
+    motion.write_bytes(DEFAULT_MOTION.read_bytes())
+    server = local_server_factory(motion=motion)
+    motion.unlink()
+    motion.mkdir()  # the motion file is now a directory: reading it fails with an OSError that names its path
+    job = wait_job(server, make_job(server, make_take(server), outputs=["MOTION_DATA"])["id"], timeout=60)
+    assert job["progress"]["state"] == "FAILED"
+    import json as _json
+
+    reason = _json.loads(job["metadata"])["error"]
+    assert "replayed.bvh" in reason  # the file is still named, so the message is useful
+    for secret in (str(tmp_path), str(server.data_dir), str(ROOT)):
+        assert secret not in reason
+    assert "/" not in reason.replace("--", "")
