@@ -71,7 +71,8 @@ class ServerState:
         self.signing_key = self.store.signing_key()
         self.faults = FaultInjector(config.faults)
         self.solver = make_solver(config.solver, **config.solver_options)
-        self.worker = JobWorker(self.store, self.solver, self.faults, export_python=config.export_python)
+        self.worker = JobWorker(self.store, self.solver, self.faults, export_python=config.export_python,
+                                job_timeout=config.job_timeout)
         self.schema = build_schema()
         client_id = self.store.meta_or_create("client_id", lambda: new_id("client"))
         self._client = {"id": client_id, "name": "local-engine",

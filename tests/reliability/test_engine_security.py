@@ -216,6 +216,24 @@ def test_non_ascii_signature_is_a_403(local_server, field, value) -> None:
     assert r.status_code == 403 and b"AccessDenied" in r.content
 
 
+def test_hung_solver_fails_its_job_and_the_worker_goes_on(local_server_factory) -> None:
+    from tests.local_engine.flows import make_job, wait_job
+
+    server = local_server_factory(extra_args=["--job-timeout", "3"])
+    server.set_faults([{"kind": "hang_job", "delay": 3600}])
+    take = make_take(server)
+    hung = make_job(server, take, outputs=["MOTION_DATA"])
+    after = make_job(server, take, outputs=["MOTION_DATA"])
+    failed = wait_job(server, hung["id"], timeout=60)
+    assert failed["progress"]["state"] == "FAILED"
+    import json as _json
+
+    reason = _json.loads(failed["metadata"])["error"]
+    assert "job timeout of 3 s" in reason and "--job-timeout" in reason
+    assert wait_job(server, after["id"], timeout=120)["progress"]["state"] == "FINISHED"
+    assert server.fault_report()["faults"][0]["hits"] == 1
+
+
 def test_failure_messages_do_not_show_the_engines_paths(local_server_factory, tmp_path) -> None:
     from tests.local_engine.flows import make_job, wait_job
 
