@@ -20,7 +20,7 @@ import os
 import re
 import time
 import uuid
-from collections.abc import Iterator
+from collections.abc import AsyncIterator, Iterator
 from contextlib import asynccontextmanager
 from pathlib import Path
 from typing import Any
@@ -302,7 +302,7 @@ async def upload_route(request: Request) -> Response:
     written = 0
     try:
         with open(part, "wb") as fh:
-            async for chunk in request.stream():
+            async for chunk in _idle_bounded(request.stream(), state.config.upload_idle_timeout):
                 if not chunk:
                     continue
                 written += len(chunk)
@@ -317,6 +317,11 @@ async def upload_route(request: Request) -> Response:
         part.unlink(missing_ok=True)
         return _s3_error(413, "EntityTooLarge",
                          f"Upload exceeds this server's limit of {limit} bytes (--max-upload-bytes)")
+    except _Idle:
+        part.unlink(missing_ok=True)
+        log.info("upload of %s dropped: nothing received for %g s", doc["id"], state.config.upload_idle_timeout)
+        return _s3_error(408, "RequestTimeout", "Your socket connection to the server was not read from or written "
+                         f"to within the timeout period ({state.config.upload_idle_timeout:g} s).")
     except _Reset:
         part.unlink(missing_ok=True)
         log.info("fault: resetting upload of %s after %d bytes", doc["id"], written)
@@ -331,6 +336,24 @@ async def upload_route(request: Request) -> Response:
 
 class _TooLarge(Exception):
     pass
+
+
+class _Idle(Exception):
+    pass
+
+
+async def _idle_bounded(stream: AsyncIterator[bytes], idle: float) -> AsyncIterator[bytes]:
+    """``stream``'s chunks; raises _Idle when none arrives for ``idle`` seconds (a stalled or trickle-less client
+    would otherwise hold the upload, its part file and a connection forever)."""
+    it = stream.__aiter__()
+    while True:
+        try:
+            chunk = await asyncio.wait_for(it.__anext__(), idle)
+        except StopAsyncIteration:
+            return
+        except TimeoutError:
+            raise _Idle() from None
+        yield chunk
 
 
 class _Reset(Exception):

@@ -23,3 +23,4 @@ class ServerConfig:
     faults: list[dict[str, Any]] = field(default_factory=list)
     export_python: str | None = None  # interpreter with bpy for the FBX/BLEND/GLB/USD writers
     job_timeout: float = 1800.0  # seconds one job may run before it FAILS and the worker moves on
+    upload_idle_timeout: float = 60.0  # seconds an upload may send nothing before it is dropped (408)

@@ -234,6 +234,25 @@ def test_hung_solver_fails_its_job_and_the_worker_goes_on(local_server_factory) 
     assert server.fault_report()["faults"][0]["hits"] == 1
 
 
+def test_idle_upload_is_dropped_with_408_and_leaves_nothing(local_server_factory) -> None:
+    server = local_server_factory(extra_args=["--upload-idle-timeout", "1"])
+    created = ok(server.graphql('mutation { createFile(type: "mp4") { id presignedUrl } }'))["createFile"]
+    parts = urlsplit(created["presignedUrl"])
+    with socket.create_connection(("127.0.0.1", server.port), timeout=30) as s:
+        s.sendall(f"PUT {parts.path}?{parts.query} HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Length: 100000\r\n\r\n"
+                  .encode() + b"x" * 10)
+        answer = b""  # nothing more is sent: the server must give up on its own
+        while b"</Error>" not in answer:
+            chunk = s.recv(4096)
+            if not chunk:
+                break
+            answer += chunk
+    assert answer.startswith(b"HTTP/1.1 408"), answer[:200]
+    assert b"RequestTimeout" in answer
+    assert not [p for p in (server.data_dir / "files").iterdir() if p.name.endswith(".part")]
+    assert requests.put(created["presignedUrl"], data=b"y" * 1000, timeout=30).status_code == 200
+
+
 def test_failure_messages_do_not_show_the_engines_paths(local_server_factory, tmp_path) -> None:
     from tests.local_engine.flows import make_job, wait_job
 
