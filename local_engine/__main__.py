@@ -41,6 +41,10 @@ def main(argv: list[str] | None = None) -> int:
     serve.add_argument("--motion", type=Path, help="replay solver: the motion file (BVH) to replay")
     serve.add_argument("--max-upload-bytes", type=int, default=DEFAULT_MAX_UPLOAD)
     serve.add_argument("--url-ttl", type=float, default=3600.0, help="seconds a presigned URL stays valid")
+    serve.add_argument("--job-timeout", type=float, default=1800.0,
+                       help="seconds one job may run before it FAILS and the next one starts (default 1800)")
+    serve.add_argument("--upload-idle-timeout", type=float, default=60.0,
+                       help="seconds an upload may send nothing before it is dropped with 408 (default 60)")
     serve.add_argument("--public-url", help="base URL handed out in presigned URLs (default: the request's)")
     serve.add_argument("--faults", type=_faults, default=[], help="fault rules as JSON, or @file.json")
     serve.add_argument("--allow-remote", action="store_true", help="permit binding a non-loopback address")
@@ -71,6 +75,8 @@ def main(argv: list[str] | None = None) -> int:
         public_url=args.public_url,
         faults=args.faults,
         export_python=sys.executable,
+        job_timeout=args.job_timeout,
+        upload_idle_timeout=args.upload_idle_timeout,
     )
     import uvicorn
 

@@ -20,13 +20,12 @@ import os
 import re
 import time
 import uuid
-from collections.abc import Iterator
+from collections.abc import AsyncIterator, Iterator
 from contextlib import asynccontextmanager
 from pathlib import Path
 from typing import Any
 
 from ariadne import graphql_sync
-from graphql import parse
 from starlette.applications import Starlette
 from starlette.concurrency import run_in_threadpool
 from starlette.requests import Request
@@ -35,6 +34,7 @@ from starlette.routing import Route
 
 from .config import ServerConfig
 from .faults import Fault, FaultInjector
+from .graphql_limits import MAX_BODY_BYTES, RequestRefused, load_json, operation_name, prepare
 from .schema import build_schema, format_error
 from .signing import presign, verify
 from .solvers import make_solver
@@ -71,14 +71,21 @@ class ServerState:
         self.signing_key = self.store.signing_key()
         self.faults = FaultInjector(config.faults)
         self.solver = make_solver(config.solver, **config.solver_options)
-        self.worker = JobWorker(self.store, self.solver, self.faults, export_python=config.export_python)
+        self.worker = JobWorker(self.store, self.solver, self.faults, export_python=config.export_python,
+                                job_timeout=config.job_timeout)
         self.schema = build_schema()
         client_id = self.store.meta_or_create("client_id", lambda: new_id("client"))
-        self._client = {"id": client_id, "name": "local-engine", "portal": None, "metadata": None,
+        self._client = {"id": client_id, "name": "local-engine",
                         "created": self.store.meta_or_create("client_created", now_iso)}
 
-    def client(self) -> dict[str, Any]:
-        return dict(self._client)
+    def client(self, base_url: str | None = None) -> dict[str, Any]:
+        """The one account. ``portal`` is the engine's own base URL (Move's SDK requires a URL there)."""
+        metadata = json.loads(self.store.meta("client_metadata") or "{}")
+        base = base_url or self.config.public_url
+        return {**self._client, "metadata": metadata, "portal": f"{base.rstrip('/')}/" if base else None}
+
+    def set_client_metadata(self, metadata: Any) -> None:
+        self.store.set_meta("client_metadata", json.dumps(metadata))
 
     def supported_outputs(self) -> set[str]:
         from .outputs import SUPPORTED_OUTPUTS
@@ -148,32 +155,40 @@ async def _common_faults(state: ServerState, route: str, operation: str | None =
 
 
 # -- GraphQL ---------------------------------------------------------------------------------------------------
-def _operation_name(body: dict[str, Any]) -> str | None:
-    try:
-        doc = parse(body.get("query") or "")
-        for definition in doc.definitions:
-            selections = getattr(getattr(definition, "selection_set", None), "selections", None)
-            if selections:
-                return selections[0].name.value
-    except Exception:
-        return body.get("operationName")
-    return body.get("operationName")
+async def _read_capped(request: Request, limit: int) -> bytes | None:
+    """The body, or None as soon as it passes ``limit`` bytes (the rest is never buffered)."""
+    declared = request.headers.get("content-length")
+    if declared is not None and declared.isdigit() and int(declared) > limit:
+        return None
+    parts, size = [], 0
+    async for chunk in request.stream():
+        size += len(chunk)
+        if size > limit:
+            return None
+        parts.append(chunk)
+    return b"".join(parts)
+
+
+def _refused(exc: RequestRefused) -> JSONResponse:
+    return JSONResponse({"errors": [{"errorType": exc.error_type, "message": str(exc)}]}, status_code=exc.status)
 
 
 async def graphql_route(request: Request) -> Response:
+    """Decoding, parsing, the cost limits (local_engine.graphql_limits), validation and execution all run on
+    worker threads: a huge or hostile document never holds the event loop that serves the other routes."""
     state: ServerState = request.app.state.server
     state.faults.count_request("graphql")
     denied = _check_key(state, request)
     if denied is not None:
         return denied
+    raw = await _read_capped(request, MAX_BODY_BYTES)
+    if raw is None:
+        return _refused(RequestRefused(f"Request body over {MAX_BODY_BYTES} bytes", 413, "PayloadTooLarge"))
     try:
-        body = json.loads(await request.body())
-        if not isinstance(body, dict) or not isinstance(body.get("query"), str):
-            raise ValueError("a JSON object with a 'query' string is required")
-    except ValueError as exc:
-        return JSONResponse({"errors": [{"errorType": "MalformedHttpRequestException", "message": str(exc)}]},
-                            status_code=400)
-    operation = _operation_name(body)
+        body, document = await run_in_threadpool(prepare, state.schema, raw)
+    except RequestRefused as exc:
+        return _refused(exc)
+    operation = operation_name(body, document)
     faulted = await _common_faults(state, "graphql", operation)
     if faulted is not None:
         return faulted
@@ -181,11 +196,13 @@ async def graphql_route(request: Request) -> Response:
     if err is not None:
         return JSONResponse({"data": None, "errors": [{"path": [operation], "data": None, "errorType": err.error_type,
                                                         "errorInfo": None, "locations": [], "message": err.message}]})
+    if isinstance(document, list):
+        return JSONResponse({"data": None, "errors": [format_error(e) for e in document]})
     context = {"state": state, "base_url": _base_url(state, request),
                "expire_urls": state.faults.take("graphql", ("expire_url",), operation) is not None}
     _, result = await run_in_threadpool(
-        graphql_sync, state.schema, body, context_value=context, error_formatter=format_error,
-        logger=GRAPHQL_LOGGER,
+        graphql_sync, state.schema, body, query_document=document, context_value=context,
+        error_formatter=format_error, logger=GRAPHQL_LOGGER,
     )
     bad = state.faults.take("graphql", ("malformed",), operation)
     if bad is not None:
@@ -285,7 +302,7 @@ async def upload_route(request: Request) -> Response:
     written = 0
     try:
         with open(part, "wb") as fh:
-            async for chunk in request.stream():
+            async for chunk in _idle_bounded(request.stream(), state.config.upload_idle_timeout):
                 if not chunk:
                     continue
                 written += len(chunk)
@@ -300,6 +317,11 @@ async def upload_route(request: Request) -> Response:
         part.unlink(missing_ok=True)
         return _s3_error(413, "EntityTooLarge",
                          f"Upload exceeds this server's limit of {limit} bytes (--max-upload-bytes)")
+    except _Idle:
+        part.unlink(missing_ok=True)
+        log.info("upload of %s dropped: nothing received for %g s", doc["id"], state.config.upload_idle_timeout)
+        return _s3_error(408, "RequestTimeout", "Your socket connection to the server was not read from or written "
+                         f"to within the timeout period ({state.config.upload_idle_timeout:g} s).")
     except _Reset:
         part.unlink(missing_ok=True)
         log.info("fault: resetting upload of %s after %d bytes", doc["id"], written)
@@ -314,6 +336,24 @@ async def upload_route(request: Request) -> Response:
 
 class _TooLarge(Exception):
     pass
+
+
+class _Idle(Exception):
+    pass
+
+
+async def _idle_bounded(stream: AsyncIterator[bytes], idle: float) -> AsyncIterator[bytes]:
+    """``stream``'s chunks; raises _Idle when none arrives for ``idle`` seconds (a stalled or trickle-less client
+    would otherwise hold the upload, its part file and a connection forever)."""
+    it = stream.__aiter__()
+    while True:
+        try:
+            chunk = await asyncio.wait_for(it.__anext__(), idle)
+        except StopAsyncIteration:
+            return
+        except TimeoutError:
+            raise _Idle() from None
+        yield chunk
 
 
 class _Reset(Exception):
@@ -389,7 +429,10 @@ async def faults_route(request: Request) -> Response:
         state.faults.clear()
     elif request.method == "POST":
         try:
-            body = json.loads(await request.body() or b"{}")
+            raw = await _read_capped(request, MAX_BODY_BYTES)
+            if raw is None:
+                raise ValueError(f"body over {MAX_BODY_BYTES} bytes")
+            body = load_json(raw or b"{}")
             rules = body.get("faults", []) if isinstance(body, dict) else body
             state.faults.set(rules, replace=not (isinstance(body, dict) and body.get("append")))
         except (ValueError, TypeError) as exc:

@@ -4,7 +4,7 @@ A rule is a dict (JSON over ``POST /_faults`` or ``--faults``)::
 
     {"route": "graphql" | "upload" | "download" | "sharecode" | "*",
      "kind": "status" | "rate_limit" | "slow" | "reset" | "truncate" | "expire_url" | "graphql_error" | "fail_job"
-             | "malformed",
+             | "hang_job" | "malformed",
      "count": 2,          # how many matching requests it hits (default 1); -1 means every one
      "skip": 0,           # let this many matching requests through first
      "operation": "getJob",   # graphql only: hit only this operation (root field or operationName)
@@ -17,7 +17,8 @@ Kinds: ``status`` answers that HTTP status (5xx bursts); ``rate_limit`` answers 
 ``truncate`` serves a complete response whose body is cut to ``after_bytes`` (default: half);
 ``expire_url`` makes presigned URLs issued while it is active already expired (route "graphql"),
 or refuses a valid URL as expired (routes "upload"/"download"); ``graphql_error`` answers a GraphQL error
-(``error_type``, ``message``) for the operation; ``fail_job`` makes the next job fail with ``message``;
+(``error_type``, ``message``) for the operation; ``fail_job`` makes the next job fail with ``message``; ``hang_job`` makes the next job's solver hang for
+``delay`` seconds without reporting progress (the job timeout's test);
 ``malformed`` (graphql) answers 200 with what a broken or newer server might send: ``variant`` ``bad_json``
 (an HTML page), ``wrong_type`` (the operation's object with a number for its ``id``) or ``unknown_enum``
 (every ``state``/``takeType``/``areaType`` value replaced by one the schema does not know).
@@ -32,7 +33,8 @@ from dataclasses import asdict, dataclass, field
 from typing import Any
 
 ROUTES = ("graphql", "upload", "download", "sharecode", "job", "*")
-KINDS = ("status", "rate_limit", "slow", "reset", "truncate", "expire_url", "graphql_error", "fail_job", "malformed")
+KINDS = ("status", "rate_limit", "slow", "reset", "truncate", "expire_url", "graphql_error", "fail_job", "hang_job",
+         "malformed")
 VARIANTS = ("bad_json", "wrong_type", "unknown_enum")
 
 
@@ -56,7 +58,7 @@ class Fault:
     def __post_init__(self) -> None:
         if self.kind not in KINDS:
             raise ValueError(f"unknown fault kind {self.kind!r}; one of {KINDS}")
-        if self.kind == "fail_job":
+        if self.kind in ("fail_job", "hang_job"):
             self.route = "job"
         if self.kind == "malformed" and self.variant not in VARIANTS:
             raise ValueError(f"unknown malformed variant {self.variant!r}; one of {VARIANTS}")

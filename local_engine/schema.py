@@ -15,8 +15,9 @@ from pathlib import Path
 from typing import Any
 
 from ariadne import MutationType, ObjectType, QueryType, ScalarType, UnionType, make_executable_schema
-from graphql import GraphQLError
+from graphql import DirectiveDefinitionNode, GraphQLError, parse
 
+from .messages import public_message
 from .signing import presign
 
 SCHEMA_PATH = Path(__file__).with_name("schema.graphql")
@@ -29,7 +30,7 @@ UPSTREAM_DEFAULT_OUTPUTS = ("RENDER_VIDEO", "MAIN_FBX", "MAIN_USDC", "MAIN_USDZ"
                             "RENDER_OVERLAY_VIDEO")
 RIGS = ("move_mo", "move_ve")
 CAMERA_LENSES = ("iphone-main-wide", "blackmagic-ursa-4k-24mm")
-_SAFE_NAME = re.compile(r"^[^/\\\x00-\x1f\x7f]{1,255}$")
+_SAFE_NAME = re.compile(r"^[^/\\\x00-\x1f\x7f]{0,255}$")  # empty is allowed, as upstream (the SDK sends "")
 _EXT = re.compile(r"^\.?([A-Za-z0-9]{1,10})$")
 
 
@@ -61,7 +62,7 @@ def format_error(error: GraphQLError, debug: bool = False) -> dict[str, Any]:
     elif original is None:
         error_type, message = "ValidationError", error.message  # parse/validation errors, as AppSync names them
     else:
-        error_type, message = "InternalFailure", f"Internal error: {original}"
+        error_type, message = "InternalFailure", public_message(f"Internal error: {original}")
     return {
         "path": list(error.path) if error.path else None,
         "data": None,
@@ -73,7 +74,7 @@ def format_error(error: GraphQLError, debug: bool = False) -> dict[str, Any]:
 
 
 def safe_name(name: str | None, what: str = "name") -> str | None:
-    """Refuse names that could act as paths (separators, '..', NUL), whatever they are used for."""
+    """Refuse names that could act as paths (separators, '..', NUL), whatever they are used for. ``""`` is fine."""
     if name is None:
         return None
     if not _SAFE_NAME.match(name) or name in (".", "..") or ".." in re.split(r"[/\\]", name) or name.startswith(".."):
@@ -171,7 +172,7 @@ mutation = MutationType()
 
 @query.field("client")
 def r_client(_, info):
-    return _state(info).client()
+    return _state(info).client(info.context["base_url"])
 
 
 @query.field("getFile")
@@ -302,14 +303,35 @@ def r_create_multi_job(_, info, takeId, clipWindow=None, metadata=None, name=Non
 
 @mutation.field("updateJob")
 def r_update_job(_, info, id, metadata=None, name=None):
+    return _update_named(info, "job", id, metadata, name)
+
+
+def _update_named(info, kind: str, obj_id: str, metadata: Any, name: str | None) -> dict[str, Any]:
     state = _state(info)
-    job = _get(state, "job", id)
+    obj = _get(state, kind, obj_id)
     changes: dict[str, Any] = {}
     if metadata is not None:
         changes["metadata"] = metadata
     if name is not None:
         changes["name"] = safe_name(name)
-    return state.store.update("job", job["id"], **changes) if changes else job
+    return state.store.update(kind, obj["id"], **changes) if changes else obj
+
+
+@mutation.field("updateFile")
+def r_update_file(_, info, id, metadata=None, name=None):
+    return _update_named(info, "file", id, metadata, name)
+
+
+@mutation.field("updateTake")
+def r_update_take(_, info, id, metadata=None, name=None):
+    return _update_named(info, "take", id, metadata, name)
+
+
+@mutation.field("updateClient")
+def r_update_client(_, info, metadata):
+    state = _state(info)
+    state.set_client_metadata(metadata)
+    return state.client(info.context["base_url"])
 
 
 @mutation.field("createVolumeWithHuman")
@@ -374,14 +396,13 @@ def _resolve_volume_type(obj, *_):
 
 @file_type.field("presignedUrl")
 def r_file_url(f, info):
+    """PUT URL in createFile's answer; otherwise a GET URL, which answers 404 NoSuchKey until the bytes are
+    there (as an S3 URL does). Never null: Move's SDK requires a URL in every File."""
     state = _state(info)
     ctx = info.context
     expires_in = -60.0 if ctx.get("expire_urls") else state.config.url_ttl
-    if f.get("_upload"):
-        return presign(state.signing_key, ctx["base_url"], "PUT", f["id"], expires_in)
-    if not f.get("uploaded"):
-        return None  # nothing to download yet
-    return presign(state.signing_key, ctx["base_url"], "GET", f["id"], expires_in)
+    method = "PUT" if f.get("_upload") else "GET"
+    return presign(state.signing_key, ctx["base_url"], method, f["id"], expires_in)
 
 
 @file_type.field("thumbnailUrl")
@@ -390,7 +411,16 @@ def r_file_thumbnail(f, info):
 
 
 for _t in (file_type, job_type, take_type, webhook_type, volume_type):
-    _t.set_field("client", lambda obj, info: _state(info).client())
+    _t.set_field("client", lambda obj, info: _state(info).client(info.context["base_url"]))
+
+# Answers shaped as Move's SDK models require (they are what Move returns): a name is a string ("" when none
+# was given), metadata a JSON string ("{}" when none was given), a webhook's description a string.
+for _t in (file_type, take_type, volume_type):
+    _t.set_field("name", lambda obj, info: obj.get("name") or "")
+    _t.set_field("metadata", lambda obj, info: {} if obj.get("metadata") is None else obj["metadata"])
+job_type.set_field("name", lambda obj, info: obj.get("name") or "")
+webhook_type.set_field("description", lambda obj, info: obj.get("description") or "")
+webhook_type.set_field("metadata", lambda obj, info: {} if obj.get("metadata") is None else obj["metadata"])
 
 
 @job_type.field("progress")
@@ -410,7 +440,7 @@ def r_job_metadata(job, info):
     if job.get("error"):
         base = meta if isinstance(meta, dict) else ({} if meta is None else {"value": meta})
         return {**base, "error": job["error"]}
-    return meta
+    return {} if meta is None else meta
 
 
 @job_type.field("outputs")
@@ -451,7 +481,9 @@ def r_volume_progress(vol, info):
 
 
 def build_schema():
-    return make_executable_schema(
+    """The executable schema. Its directives are exactly those the SDL declares (upstream's AppSync set):
+    graphql-core adds @specifiedBy and @oneOf by itself, which upstream does not have."""
+    schema = make_executable_schema(
         SCHEMA_PATH.read_text(),
         aws_json,
         query,
@@ -465,3 +497,6 @@ def build_schema():
         webhook_type,
         volume_union,
     )
+    declared = {d.name.value for d in parse(SCHEMA_PATH.read_text()).definitions if isinstance(d, DirectiveDefinitionNode)}
+    schema.directives = tuple(d for d in schema.directives if d.name in declared)
+    return schema

@@ -40,6 +40,8 @@ def verify(key: bytes, method: str, file_id: str, params: dict[str, str], now: f
         signature = params["X-Move-Signature"]
     except (KeyError, ValueError):
         return "Request is not signed"
+    if not (signed_method.isascii() and signature.isascii()):
+        return "SignatureDoesNotMatch"  # compare_digest takes ASCII strings only; no valid signature is other
     if signed_method.upper() != method.upper():
         return "Signature does not allow this method"
     expected = _signature(key, signed_method, file_id, expires)

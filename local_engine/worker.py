@@ -4,6 +4,11 @@ FINISHED/FAILED, running the selected solver and then the output writers.
 It never imports bpy: the bpy-built formats are written by a subprocess (see local_engine.outputs).
 On start, jobs left RUNNING by a previous server process are restarted from the beginning (their inputs
 are on disk and solving is deterministic); jobs still NOT_STARTED are queued again in creation order.
+
+Each job runs on a thread of its own under a deadline (``job_timeout``): a job that passes it is FAILED with
+the reason, its thread is abandoned (it can no longer change the job; progress reports stop it where a solver
+reports progress, the Blender writer subprocess is killed at the deadline), and the worker goes on to the next
+job. Failure reasons go through local_engine.messages (no absolute paths of this machine).
 """
 
 from __future__ import annotations
@@ -18,6 +23,7 @@ from pathlib import Path
 from typing import Any
 
 from .faults import FaultInjector
+from .messages import public_message
 from .solvers.base import Camera, Solver, SolveRequest, SolverError
 from .store import Store
 
@@ -26,11 +32,15 @@ SOLVE_SHARE = 60  # percent of the progress bar given to the solver, the rest to
 
 
 class JobWorker:
-    def __init__(self, store: Store, solver: Solver, faults: FaultInjector, export_python: str | None = None) -> None:
+    def __init__(self, store: Store, solver: Solver, faults: FaultInjector, export_python: str | None = None,
+                 job_timeout: float = 1800.0) -> None:
         self.store = store
         self.solver = solver
         self.faults = faults
         self.export_python = export_python
+        self.job_timeout = job_timeout
+        self._abandoned: set[str] = set()
+        self._abandoned_lock = threading.Lock()
         self._queue: queue.Queue[str | None] = queue.Queue()
         self._thread = threading.Thread(target=self._run, name="job-worker", daemon=True)
         self._stop = threading.Event()
@@ -58,20 +68,52 @@ class JobWorker:
             job_id = self._queue.get()
             if job_id is None:
                 return
+            self._process_bounded(job_id)
+
+    def _process_bounded(self, job_id: str) -> None:
+        """Runs the job on its own thread; past ``job_timeout`` the job FAILS and that thread is abandoned."""
+        done = threading.Event()
+        deadline = time.monotonic() + self.job_timeout
+
+        def target() -> None:
             try:
-                self._process(job_id)
+                self._process(job_id, deadline)
+            except _Abandoned:
+                pass
             except Exception as exc:  # never let one job kill the worker
                 log.error("job %s: %s", job_id, traceback.format_exc())
                 self._fail(job_id, f"Internal error while processing the job: {exc}")
+            finally:
+                done.set()
+
+        threading.Thread(target=target, name=f"job-{job_id}", daemon=True).start()
+        if done.wait(self.job_timeout):
+            return
+        with self._abandoned_lock:
+            self._abandoned.add(job_id)
+        reason = (f"Processing took longer than this server's job timeout of {self.job_timeout:g} s "
+                  "(--job-timeout); the job was stopped. Try a shorter clip window or raise the timeout.")
+        log.warning("job %s failed: %s", job_id, reason)
+        self.store.update("job", job_id, state="FAILED", error=reason)
+
+    def _is_abandoned(self, job_id: str) -> bool:
+        with self._abandoned_lock:
+            return job_id in self._abandoned
 
     def _set(self, job_id: str, **changes: Any) -> None:
+        if self._is_abandoned(job_id):
+            raise _Abandoned  # the deadline passed: this thread may no longer change the job
         self.store.update("job", job_id, **changes)
 
     def _fail(self, job_id: str, reason: str) -> None:
+        reason = public_message(reason)
         log.warning("job %s failed: %s", job_id, reason)
-        self._set(job_id, state="FAILED", error=reason)
+        try:
+            self._set(job_id, state="FAILED", error=reason)
+        except _Abandoned:
+            pass
 
-    def _process(self, job_id: str) -> None:
+    def _process(self, job_id: str, deadline: float) -> None:
         job = self.store.get("job", job_id)
         if job is None or job["state"] != "NOT_STARTED":
             return
@@ -108,6 +150,9 @@ class JobWorker:
             pct = int(lo + (hi - lo) * min(max(fraction, 0.0), 1.0))
             self._set(job_id, percentageComplete=max(1, min(pct, 99)))
 
+        hang = self.faults.take("job", ("hang_job",))
+        if hang is not None:
+            time.sleep(hang.delay)  # a solver that hangs and never looks at its progress callback
         request = SolveRequest(
             cameras=cameras,
             work_dir=work_dir,
@@ -137,6 +182,7 @@ class JobWorker:
                 [o for o in job["requestedOutputs"] if o not in result.extra_outputs],
                 progress=lambda f: progress(f, SOLVE_SHARE, 99),
                 python=self.export_python,
+                timeout=max(deadline - time.monotonic(), 1.0),
             )
         except OutputError as exc:
             self._fail(job_id, f"Writing the outputs failed: {exc}")
@@ -158,3 +204,7 @@ class JobWorker:
         self._set(job_id, state="FINISHED", percentageComplete=100, outputs=outputs, solverMetadata=result.metadata,
                   finished=time.time())
         log.info("job %s finished with %s", job_id, [o["key"] for o in outputs])
+
+
+class _Abandoned(Exception):
+    """Raised in an abandoned job's thread when it tries to change the job after its deadline."""

@@ -8,6 +8,7 @@ root="$(cd "$(dirname "$0")/.." && pwd)"
 cd "$root"
 set -e
 bash scripts/setup_env.sh
+bash scripts/setup_sdk_env.sh
 bash scripts/fetch_test_data.sh
 read -r -a versions <<< "$(bash scripts/setup_env.sh --list)"
 set +e

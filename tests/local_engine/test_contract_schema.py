@@ -1,11 +1,20 @@
-"""Contract (b): every type, field, argument and enum value of the local SDL agrees with upstream.
+"""Contract (b): every type, field, argument and enum value of the local SDL agrees with upstream, and the
+engine's introspection answer as a whole equals upstream's for every type the engine declares.
 
 Upstream is Move's production introspection (../shared/move_api/introspection.json, or $MOVE_API_DIR).
+What may differ (decided, and written in local_engine/README.md):
+- descriptions (ours are our own words);
+- ``interfaces`` of an interface type: ``[]`` here (graphql-core follows the 2021 spec, where interfaces may
+  implement interfaces), ``null`` in AppSync's older answer; clients read both as "none";
+- the introspection meta types (``__Type``, ``__Directive``, ...), which belong to the GraphQL implementation.
+Everything else must be equal: kinds, fields, field types with their nullability and list wrappers, arguments,
+default values, enum values, deprecations, union members, input fields, and the directive set.
 """
 
 from __future__ import annotations
 
 import json
+from typing import Any
 
 import pytest
 from graphql import (
@@ -17,9 +26,13 @@ from graphql import (
     GraphQLUnionType,
     build_client_schema,
     build_schema,
+    execute_sync,
+    get_introspection_query,
+    parse,
 )
 
 from local_engine.schema import SCHEMA_PATH
+from local_engine.schema import build_schema as build_engine_schema
 from tests.conftest import require_move_api
 
 
@@ -97,7 +110,7 @@ def test_operations_the_server_must_serve_are_declared(local):
                "listCameraSettings", "getVolume", "listVolumes"}
     mutations = {"createFile", "createSingleCamTake", "createMultiCamTake", "createSingleCamJob",
                  "createMultiCamJob", "updateJob", "createVolumeWithHuman", "generateShareCode",
-                 "upsertWebhookEndpoint"}
+                 "upsertWebhookEndpoint", "updateClient", "updateFile", "updateTake"}
     assert queries <= set(local.query_type.fields)
     assert mutations <= set(local.mutation_type.fields)
 
@@ -108,3 +121,86 @@ def test_checker_notices_a_disagreement(upstream):
     assert str(bad.query_type.fields["getJob"].args["jobId"].type) != str(
         upstream.query_type.fields["getJob"].args["jobId"].type
     )
+
+
+# -- the introspection answer as a whole -------------------------------------------------------------------------
+@pytest.fixture(scope="module")
+def upstream_introspection() -> dict[str, Any]:
+    data = json.loads(require_move_api("introspection.json").read_text())
+    return data.get("data", data)["__schema"]
+
+
+@pytest.fixture(scope="module")
+def engine_introspection() -> dict[str, Any]:
+    """What the running engine answers to the standard introspection query (the schema it serves, not the SDL)."""
+    result = execute_sync(build_engine_schema(), parse(get_introspection_query()))
+    assert result.errors is None, result.errors
+    return result.data["__schema"]
+
+
+def _normal(node: Any) -> Any:
+    """Descriptions dropped and every list sorted, so that only meaning is compared."""
+    if isinstance(node, dict):
+        return {k: _normal(v) for k, v in node.items() if k != "description"}
+    if isinstance(node, list):
+        return sorted((_normal(v) for v in node), key=lambda v: json.dumps(v, sort_keys=True))
+    return node
+
+
+def _type_differences(mine: dict[str, Any], theirs: dict[str, Any] | None) -> list[str]:
+    if theirs is None:
+        return [f"type {mine['name']} does not exist upstream"]
+    a, b = _normal(mine), _normal(theirs)
+    if a["kind"] == "INTERFACE" and a.get("interfaces") == [] and b.get("interfaces") is None:
+        b = {**b, "interfaces": []}
+    problems = []
+    for key in sorted(set(a) | set(b)):
+        if a.get(key) == b.get(key):
+            continue
+        if key in ("fields", "inputFields", "enumValues"):
+            mine_by, up_by = ({x["name"]: x for x in side.get(key) or []} for side in (a, b))
+            for name in sorted(set(mine_by) | set(up_by)):
+                if mine_by.get(name) != up_by.get(name):
+                    problems.append(f"{a['name']}.{name}: {json.dumps(mine_by.get(name))} != upstream "
+                                    f"{json.dumps(up_by.get(name))}")
+        else:
+            problems.append(f"{a['name']} {key}: {json.dumps(a.get(key))} != upstream {json.dumps(b.get(key))}")
+    return problems
+
+
+def test_introspection_equals_upstream_for_every_type_the_engine_declares(engine_introspection,
+                                                                         upstream_introspection):
+    up = {t["name"]: t for t in upstream_introspection["types"]}
+    problems = [p for t in engine_introspection["types"] if not t["name"].startswith("__")
+                for p in _type_differences(t, up.get(t["name"]))]
+    for root in ("queryType", "mutationType", "subscriptionType"):
+        names = [(side[root] or {}).get("name") for side in (engine_introspection, upstream_introspection)]
+        if names[0] != names[1]:
+            problems.append(f"{root}: {engine_introspection[root]} != upstream {upstream_introspection[root]}")
+    assert not problems, "\n".join(problems)
+
+
+def test_directives_equal_upstreams(engine_introspection, upstream_introspection):
+    """AppSync's directive set, nothing more (graphql-core 3.2 clients such as Move's SDK refuse @oneOf or
+    @deprecated on DIRECTIVE_DEFINITION), with the same locations, arguments and defaults."""
+    mine = {d["name"]: _normal(d) for d in engine_introspection["directives"]}
+    theirs = {d["name"]: _normal(d) for d in upstream_introspection["directives"]}
+    assert sorted(mine) == sorted(theirs)
+    for name in theirs:
+        assert mine[name] == theirs[name], name
+
+
+def test_introspection_checker_notices_a_disagreement(engine_introspection, upstream_introspection):
+    """The whole-answer comparison is not vacuous: a nullability change, a missing field, a changed default
+    and an extra directive location are each reported."""
+    up = {t["name"]: t for t in upstream_introspection["types"]}
+    job = json.loads(json.dumps(next(t for t in engine_introspection["types"] if t["name"] == "Job")))
+    client_field = next(f for f in job["fields"] if f["name"] == "client")
+    client_field["type"] = client_field["type"]["ofType"]  # Client! -> Client
+    assert any("Job.client" in p for p in _type_differences(job, up["Job"]))
+    job["fields"] = [f for f in job["fields"] if f["name"] != "take"]
+    assert any("Job.take" in p for p in _type_differences(job, up["Job"]))
+    assert _type_differences(next(t for t in engine_introspection["types"] if t["name"] == "Rig"), up["Rig"]) == []
+    deprecated = next(d for d in upstream_introspection["directives"] if d["name"] == "deprecated")
+    widened = {**deprecated, "locations": [*deprecated["locations"], "DIRECTIVE_DEFINITION"]}
+    assert _normal(widened) != _normal(deprecated)

@@ -78,7 +78,7 @@ def test_reset_mid_upload_keeps_nothing_and_retry_works(local_server):
     with pytest.raises(BROKEN):
         requests.put(created["presignedUrl"], data=data, timeout=30)
     got = ok(local_server.graphql(f'{{ getFile(fileId: "{created["id"]}") {{ presignedUrl }} }}'))["getFile"]
-    assert got["presignedUrl"] is None  # not uploaded
+    assert requests.get(got["presignedUrl"], timeout=10).status_code == 404  # not uploaded
     assert not list((local_server.data_dir / "files").iterdir())
     assert requests.put(created["presignedUrl"], data=data, timeout=30).status_code == 200
     assert local_server.fault_report()["requests"]["upload"] == 2

@@ -34,8 +34,12 @@ def test_client_and_ids_are_shaped_like_upstream(local_server):
     assert f["type"] == ".mp4"  # as upstream's file response writes it
     assert json.loads(f["metadata"]) == {"a": 1}
     assert "X-Move-Method=PUT" in f["presignedUrl"]
-    # Before the bytes arrive there is nothing to download.
-    assert ok(local_server.graphql(f'{{ getFile(fileId: "{f["id"]}") {{ presignedUrl }} }}'))["getFile"]["presignedUrl"] is None
+    # Before the bytes arrive the file's URL is a download URL (never null: Move's SDK requires one) that answers
+    # 404 NoSuchKey, as an S3 URL does.
+    url = ok(local_server.graphql(f'{{ getFile(fileId: "{f["id"]}") {{ presignedUrl }} }}'))["getFile"]["presignedUrl"]
+    assert "X-Move-Method=GET" in url
+    early = requests.get(url, timeout=10)
+    assert early.status_code == 404 and b"NoSuchKey" in early.content
 
 
 @pytest.mark.parametrize("op, field", [("getFile(fileId: \"file-00000000-0000-4000-8000-000000000000\")", "getFile"),
@@ -162,3 +166,18 @@ def test_unsupported_output_is_refused_clearly(local_server):
     q = 'mutation($t: String!) { createSingleCamJob(takeId: $t, outputs: [ALL_C3D]) { id } }'
     err = local_server.graphql(q, {"t": take})["errors"][0]
     assert err["errorType"] == "MoveValidationError" and "ALL_C3D" in err["message"]
+
+
+def test_empty_and_missing_names_and_metadata_come_back_as_move_sends_them(local_server):
+    """Move's SDK sends ``name: ""`` by default and its models require a string name and a JSON-string
+    metadata: "" is accepted (path-like names are still refused, see test_engine_security), and a missing name
+    or metadata is answered as "" and "{}"."""
+    named = ok(local_server.graphql(f'mutation {{ createFile(type: "mp4", name: "") {{ {FILE} }} }}'))["createFile"]
+    assert named["name"] == "" and named["metadata"] == "{}"
+    bare = ok(local_server.graphql(f'mutation {{ createFile(type: "mp4") {{ {FILE} }} }}'))["createFile"]
+    assert bare["name"] == "" and bare["metadata"] == "{}"
+    take_id = make_take(local_server)
+    take = ok(local_server.graphql('query($t: ID!) { getTake(takeId: $t) { name metadata } }', {"t": take_id}))
+    assert take["getTake"] == {"name": "", "metadata": "{}"}
+    refused = local_server.graphql('mutation { createFile(type: "mp4", name: "..") { id } }')
+    assert refused["errors"][0]["errorType"] == "MoveValidationError"
