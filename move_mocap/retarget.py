@@ -139,8 +139,8 @@ def skeleton_from_object(obj: bpy.types.Object) -> Skeleton:
 def detect_mapping(obj: bpy.types.Object, profile: str | None = None, namespace: str | None = None) -> Detection:
     """Slots of an armature, from bone names, falling back to hierarchy and world-space rest geometry."""
     skel = skeleton_from_object(obj)
-    _, heads, tails = skel.rest_world()
-    return detect(skel.names, list(skel.parents), heads, tails, profile=profile, namespace=namespace)
+    _, heads, ends = skel.rest_world()
+    return detect(skel.names, list(skel.parents), heads, ends, profile=profile, namespace=namespace)
 
 
 def auto_mapping(source: bpy.types.Object, target: bpy.types.Object, namespace: str | None = None) -> BoneMapping:
@@ -377,7 +377,7 @@ def probe_model(
 
 
 def skel_height(skel: Skeleton) -> float:
-    return float(np.ptp(np.concatenate((skel.rest_head[:, 2], skel.rest_tail[:, 2])))) or 1.0
+    return skel.height()
 
 
 _ARP_FK = ("c_arm_fk.", "c_forearm_fk.", "c_hand_fk.", "c_thigh_fk.", "c_leg_fk.", "c_foot_fk.")

@@ -268,3 +268,51 @@ def test_solver_t_pose_source_onto_a_pose_target() -> None:
     hips_t = tgt.to_world_points(phead[:, tgt.index[mapping.target["hips"]]])
     hips_s = src.to_world_points(head[:, 0])
     assert np.allclose(hips_t - hips_s, [2.0, 0.0, 0.0], atol=1e-9)
+
+
+def _gltf_tails(skel: Skeleton, object_scale: float) -> Skeleton:
+    """The same skeleton with the tails Blender's glTF importer guesses (its bone-length heuristic 'BLENDER'):
+    along each bone's Y axis, the distance to its nearest child divided by the object's scale; a leaf gets
+    its parent's length."""
+    n = len(skel)
+    length = np.zeros(n)
+    for i in range(n):
+        kids = [np.linalg.norm(skel.rest_head[j] - skel.rest_head[i]) for j in skel.children(i)]
+        kids = [d for d in kids if d > 1e-6]
+        length[i] = min(kids) if kids else length[skel.parents[i]]
+    y = Q.rotate(skel.rest_rot, np.array([0.0, 1.0, 0.0]))
+    tails = skel.rest_head + y * (length / object_scale)[:, None]
+    return Skeleton(list(skel.names), skel.parents.copy(), skel.rest_rot.copy(), skel.rest_head.copy(), tails,
+                    skel.connected, skel.inherit_rotation, skel.object_rot, skel.object_loc, skel.object_scale)
+
+
+def test_bones_end_at_joints_not_at_guessed_tails() -> None:
+    """A rig whose tails are an importer's guess (100 times too long, as Blender's glTF importer makes them at
+    object scale 0.01) ends its bones where the rig built with real tails does, and its feet stay on the floor:
+    the floor clamp lifted such a rig by metres when its toes were measured at their tails."""
+    src = _move_skeleton(rest="T")
+    real = _move_skeleton([f"t_{n}" for n in MOVE_BONES], rest="A")
+    guessed = _gltf_tails(real, 0.01)
+    foot, toe = real.index["t_LeftFoot"], real.index["t_LeftToeBase"]
+    ends = guessed.rest_ends()
+    assert np.allclose(ends[foot], real.rest_head[toe])  # the joint the foot leads to
+    assert np.allclose(real.rest_ends()[toe], real.rest_tail[toe])  # real tails are kept
+    # A leaf: its tail's direction, at the length the joints vouch for (the importer gave it its parent's).
+    leaf_len = np.linalg.norm(ends[toe] - real.rest_head[toe])
+    assert leaf_len == pytest.approx(np.linalg.norm(real.rest_head[toe] - real.rest_head[foot]), rel=1e-6)
+    assert real.height() == pytest.approx(guessed.height(), rel=0.05)
+    frames = 30
+    rng = np.random.default_rng(3)
+    axes = rng.normal(size=(1, len(src), 3))
+    t = np.linspace(0, 1, frames)[:, None]
+    basis = Q.from_axis_angle(np.broadcast_to(axes, (frames, len(src), 3)), 0.4 * t * np.ones((1, len(src))))
+    rot, head = forward_kinematics(src, basis)
+    src_slots = detect(src.names).slots
+    mapping = BoneMapping(source=src_slots, target={s: f"t_{b}" for s, b in src_slots.items()})
+    hips = []
+    for tgt in (real, guessed):
+        model = hierarchy_model(tgt, list(mapping.target.values()))
+        res = solve(SourceTake(src, rot, head), tgt, model, mapping, SolveOptions(floor_clamp=True))
+        hips.append(res.pose_head[mapping.target["hips"]])
+        assert res.scale == pytest.approx(1.0)
+    assert np.abs(hips[1] - hips[0]).max() < 0.03

@@ -8,6 +8,12 @@ transform. :func:`forward_kinematics` evaluates a whole take at once with Blende
 
 including bones that do not inherit rotation and connected bones (whose location channel is ignored).
 Scale channels are not evaluated (mocap does not scale bones).
+
+Geometry (lengths, foot points, heights) comes from the joints, not from bone tails: formats without tails
+(glTF, FBX, BVH) leave them to the importer's guess, and Blender's glTF importer, for one, makes them the
+distance to the nearest child divided by the object's scale (a Mixamo character at scale 0.01 gets bones 100
+times too long) and gives leaves their parent's length. :meth:`Skeleton.rest_ends` says where each bone
+really ends.
 """
 
 from __future__ import annotations
@@ -46,6 +52,7 @@ class Skeleton:
             if p >= i:
                 raise ValueError(f"bone {self.names[i]!r}: parents must come before children")
         self.index = {name: i for i, name in enumerate(self.names)}
+        self._ends: np.ndarray | None = None
 
     @classmethod
     def from_matrices(
@@ -78,6 +85,49 @@ class Skeleton:
             **extra,  # type: ignore[arg-type]
             **kwargs,  # type: ignore[arg-type]
         )
+
+    def rest_ends(self) -> np.ndarray:
+        """(B, 3) armature-space point where each bone ends, from the joints: the head of the child its tail
+        points at (within 30 degrees; the joint it leads to), else, for a bone leading to no joint, along its
+        tail at the length the rig's other bones vouch for: the tails' length over the joints' (median over
+        the bones that lead to a joint) when it is off by more than half, so tails in other units than the
+        joints (an importer's guess) do not make feet or heights metres out."""
+        if self._ends is not None:
+            return self._ends
+        n = len(self.names)
+        d = self.rest_tail - self.rest_head
+        length = np.linalg.norm(d, axis=1)
+        extent = float(np.ptp(self.rest_head, axis=0).max()) if n else 0.0
+        eps = 1e-6 * max(extent, 1e-9)
+        ends = self.rest_tail.copy()
+        led = np.zeros(n, dtype=bool)
+        ratios = []
+        kids: list[list[int]] = [[] for _ in range(n)]
+        for j, p in enumerate(self.parents):
+            if p >= 0:
+                kids[int(p)].append(j)
+        for i in range(n):
+            if length[i] <= eps:
+                continue
+            best, best_cos = -1, np.cos(np.radians(30.0))
+            for j in kids[i]:
+                v = self.rest_head[j] - self.rest_head[i]
+                dist = float(np.linalg.norm(v))
+                if dist <= eps:
+                    continue
+                c = float(v @ d[i]) / (dist * length[i])
+                if c > best_cos:
+                    best, best_cos = j, c
+            if best >= 0:
+                ends[i] = self.rest_head[best]
+                led[i] = True
+                ratios.append(length[i] / np.linalg.norm(self.rest_head[best] - self.rest_head[i]))
+        k = float(np.median(ratios)) if ratios else 1.0
+        if not 1 / 1.5 < k < 1.5:
+            leaves = ~led
+            ends[leaves] = self.rest_head[leaves] + d[leaves] / k
+        self._ends = ends
+        return ends
 
     def __len__(self) -> int:
         return len(self.names)
@@ -115,12 +165,16 @@ class Skeleton:
         return Q.mul(Q.conj(self.object_rot), q)
 
     def rest_world(self) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-        """(rotations, heads, tails) of the rest pose in world space."""
+        """(rotations, heads, ends) of the rest pose in world space (ends: :meth:`rest_ends`)."""
         return (
             self.to_world_rot(self.rest_rot),
             self.to_world_points(self.rest_head),
-            self.to_world_points(self.rest_tail),
+            self.to_world_points(self.rest_ends()),
         )
+
+    def height(self) -> float:
+        """Vertical extent of the rest pose in armature space (heads and ends)."""
+        return float(np.ptp(np.concatenate((self.rest_head[:, 2], self.rest_ends()[:, 2])))) or 1.0
 
 
 def _topological(names: list[str], parent_names: list[str | None]) -> list[int]:

@@ -135,20 +135,21 @@ def _aim_slots(slot: str) -> tuple[str, ...]:
 
 
 class _Rig:
-    """World-space rest data of one side (source or target) and its slot -> bone map."""
+    """World-space rest data of one side (source or target) and its slot -> bone map. Bones end where
+    :meth:`Skeleton.rest_ends` says (at the joint they lead to), not at their tails."""
 
     def __init__(self, skel: Skeleton, slots: dict[str, str]) -> None:
         self.skel = skel
-        self.rot, self.head, self.tail = skel.rest_world()
+        self.rot, self.head, self.end = skel.rest_world()
         self.slots = {s: b for s, b in slots.items() if b in skel.index}
-        self.height = float(np.ptp(np.concatenate((self.head[:, 2], self.tail[:, 2])))) or 1.0
+        self.height = float(np.ptp(np.concatenate((self.head[:, 2], self.end[:, 2])))) or 1.0
 
     def idx(self, slot: str) -> int | None:
         b = self.slots.get(slot)
         return self.skel.index[b] if b else None
 
     def own_dir(self, i: int) -> np.ndarray:
-        return self.tail[i] - self.head[i]
+        return self.end[i] - self.head[i]
 
     def chain(self, slots: tuple[str, ...]) -> list[int]:
         return [i for i in (self.idx(s) for s in slots) if i is not None]
@@ -158,7 +159,7 @@ class _Rig:
             i = self.idx(s)
             if i is not None:
                 return self.head[i]
-        return self.tail[last]
+        return self.end[last]
 
 
 def _chain_segments(rig: _Rig, bones: list[int], end: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
@@ -243,14 +244,14 @@ def _drivers(src: _Rig, tgt: _Rig, mapping: BoneMapping, fingers: bool) -> list[
 # -- solving -----------------------------------------------------------------------------------------------
 
 def _foot_points(rig: _Rig, rot: dict[int, np.ndarray], head: dict[int, np.ndarray]) -> list[np.ndarray]:
-    """World-space heads and tails (F, 3) of the mapped feet and toes, given world rotations and heads."""
+    """World-space heads and ends (F, 3) of the mapped feet and toes, given world rotations and heads."""
     pts = []
     for side in ("L", "R"):
         for part in ("foot", "toe"):
             i = rig.idx(f"{part}.{side}")
             if i is None or i not in rot:
                 continue
-            offset = Q.rotate(Q.conj(rig.rot[i]), rig.tail[i] - rig.head[i])
+            offset = Q.rotate(Q.conj(rig.rot[i]), rig.end[i] - rig.head[i])
             pts.append(head[i])
             pts.append(head[i] + Q.rotate(rot[i], offset))
     return pts
@@ -352,8 +353,8 @@ def solve(
         if ls > 0 and lt > 0:
             scale = lt / ls
         else:
-            hs_h = src.head[hs, 2] - src.tail[:, 2].min()
-            ht_h = tgt.head[ht, 2] - tgt.tail[:, 2].min()
+            hs_h = src.head[hs, 2] - src.end[:, 2].min()
+            ht_h = tgt.head[ht, 2] - tgt.end[:, 2].min()
             scale = float(ht_h / hs_h) if hs_h > 0 else 1.0
             warnings.append("legs not mapped on both armatures: translation scaled by hips height")
     floor_t = floor_s + float(target.object_loc[2] - source.skeleton.object_loc[2])
