@@ -79,6 +79,17 @@ MIXAMO = {
     **{f"{f}_{i}.{s}": f"{w}Hand{f.title()}{i}" for s, w in (("L", "Left"), ("R", "Right"))
        for f in FINGERS for i in (1, 2, 3)},
 }
+#: Ready Player Me and other generic humanoids: Mixamo's names without its namespace, in metres.
+GENERIC = MIXAMO
+#: VRM models (VRoid Studio's ``J_Bip_`` names; glTF based).
+VRM = {
+    "hips": "J_Bip_C_Hips", "head": "J_Bip_C_Head",
+    **{f"{p}.{s}": f"J_Bip_{s}_{n}" for s in ("L", "R") for p, n in (
+        ("shoulder", "Shoulder"), ("upper_arm", "UpperArm"), ("forearm", "LowerArm"), ("hand", "Hand"),
+        ("thigh", "UpperLeg"), ("shin", "LowerLeg"), ("foot", "Foot"), ("toe", "ToeBase"))},
+    **{f"{f}_{i}.{s}": f"J_Bip_{s}_{'Little' if f == 'pinky' else f.title()}{i}" for s in ("L", "R")
+       for f in FINGERS for i in (1, 2, 3)},
+}
 UE5 = {
     "hips": "pelvis", "head": "head",
     **{f"{p}.{s}": f"{n}_{s.lower()}" for s in ("L", "R") for p, n in (
@@ -89,11 +100,15 @@ UE5 = {
 
 
 def build_named_rig(kind: str, name: str) -> bpy.types.Object:
-    """A Mixamo- ('mixamo') or UE5-mannequin-named ('ue5') armature with an A-pose rest."""
-    height = 1.62 if kind == "mixamo" else 1.85
+    """An armature with an A-pose rest named as a Mixamo character ('mixamo': with the object transform an FBX
+    import gives), a UE5 mannequin ('ue5'), a Ready Player Me / generic humanoid ('generic': Mixamo's names
+    without namespace, end bones, metres) or a VRM model ('vrm': VRoid's ``J_Bip_`` names, leaf toes, no end
+    bones, as glTF-based avatars come)."""
+    height = {"mixamo": 1.62, "ue5": 1.85, "generic": 1.75, "vrm": 1.55}[kind]
     j = _a_pose_joints(height)
-    names = MIXAMO if kind == "mixamo" else UE5
+    names = {"mixamo": MIXAMO, "ue5": UE5, "generic": GENERIC, "vrm": VRM}[kind]
     prefix = "mixamorig:" if kind == "mixamo" else ""
+    ends = kind in ("mixamo", "generic")  # HeadTop_End, finger 4 and Toe_End bones
     arm = bpy.data.armatures.new(name)
     obj = bpy.data.objects.new(name, arm)
     bpy.context.scene.collection.objects.link(obj)
@@ -101,12 +116,12 @@ def build_named_rig(kind: str, name: str) -> bpy.types.Object:
         obj.rotation_euler = (math.radians(90), 0, 0)
         obj.scale = (0.01, 0.01, 0.01)
     else:
-        obj.location = (1.5, 0.0, 0.0)
+        obj.location = {"ue5": (1.5, 0.0, 0.0), "generic": (0.0, 1.5, 0.0), "vrm": (0.0, -1.5, 0.0)}[kind]
     bpy.context.view_layer.objects.active = obj
     obj.select_set(True)
     bpy.context.view_layer.update()
     to_data = obj.matrix_world.inverted()
-    rng = np.random.default_rng(3 if kind == "mixamo" else 5)
+    rng = np.random.default_rng({"mixamo": 3, "ue5": 5, "generic": 17, "vrm": 19}[kind])
     bpy.ops.object.mode_set(mode="EDIT")
     eb = arm.edit_bones
 
@@ -124,9 +139,12 @@ def build_named_rig(kind: str, name: str) -> bpy.types.Object:
     hips = bone(names["hips"], *j["hips"], root)
     _hips_h, hips_t = j["hips"]
     neck_base = Vector((0, 0.0, 1.5 * height / 1.8))
-    if kind == "mixamo":
+    if kind in ("mixamo", "generic"):
         spine_names = ["Spine", "Spine1", "Spine2"]
         neck_names = ["Neck"]
+    elif kind == "vrm":
+        spine_names = ["J_Bip_C_Spine", "J_Bip_C_Chest", "J_Bip_C_UpperChest"]
+        neck_names = ["J_Bip_C_Neck"]
     else:
         spine_names = [f"spine_0{i}" for i in range(1, 6)]
         neck_names = ["neck_01", "neck_02"]
@@ -140,7 +158,7 @@ def build_named_rig(kind: str, name: str) -> bpy.types.Object:
     for k, n in enumerate(neck_names):
         parent = bone(n, npts[k], npts[k + 1], parent, connect=True)
     head = bone(names["head"], *j["head"], parent, connect=True)
-    if kind == "mixamo":
+    if ends:
         bone("HeadTop_End", j["head"][1], j["head"][1] + Vector((0, 0, 0.05)), head, connect=True)
     for side in ("L", "R"):
         sh = bone(names[f"shoulder.{side}"], *j[f"shoulder.{side}"], chest)
@@ -154,7 +172,7 @@ def build_named_rig(kind: str, name: str) -> bpy.types.Object:
                 p = bone(f"{f}_metacarpal_{side.lower()}", j[f"hand.{side}"][0], h1, hand)
             for i in (1, 2, 3):
                 p = bone(names[f"{f}_{i}.{side}"], *j[f"{f}_{i}.{side}"], p, connect=i > 1)
-            if kind == "mixamo":
+            if ends:
                 t = j[f"{f}_3.{side}"][1]
                 bone(f"{'Left' if side == 'L' else 'Right'}Hand{f.title()}4", t, t + (t - j[f"{f}_3.{side}"][0]) * 0.5, p,
                      connect=True)
@@ -162,7 +180,7 @@ def build_named_rig(kind: str, name: str) -> bpy.types.Object:
         sn = bone(names[f"shin.{side}"], *j[f"shin.{side}"], th, connect=True)
         ft = bone(names[f"foot.{side}"], *j[f"foot.{side}"], sn, connect=True)
         toe = bone(names[f"toe.{side}"], *j[f"toe.{side}"], ft, connect=True)
-        if kind == "mixamo":
+        if ends:
             t = j[f"toe.{side}"][1]
             bone(f"{'Left' if side == 'L' else 'Right'}Toe_End", t, t + Vector((0, -0.03, 0)), toe, connect=True)
         if kind == "ue5":

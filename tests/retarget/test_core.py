@@ -300,6 +300,7 @@ def test_bones_end_at_joints_not_at_guessed_tails() -> None:
     # A leaf: its tail's direction, at the length the joints vouch for (the importer gave it its parent's).
     leaf_len = np.linalg.norm(ends[toe] - real.rest_head[toe])
     assert leaf_len == pytest.approx(np.linalg.norm(real.rest_head[toe] - real.rest_head[foot]), rel=1e-6)
+    assert not guessed.end_known[toe] and guessed.end_known[foot] and real.end_known.all()
     assert real.height() == pytest.approx(guessed.height(), rel=0.05)
     frames = 30
     rng = np.random.default_rng(3)

@@ -148,12 +148,23 @@ PROFILES: dict[str, dict[str, list[str]]] = {
                for f in FINGERS for i in (1, 2, 3)},
         }, {"L": {"s": "L"}, "R": {"s": "R"}}),
     },
+    "vrm": {
+        "hips": ["J_Bip_C_Hips"], "spine": ["J_Bip_C_Spine", "J_Bip_C_Chest", "J_Bip_C_UpperChest"],
+        "neck": ["J_Bip_C_Neck"], "head": ["J_Bip_C_Head"],
+        **_sided({
+            "shoulder": ["J_Bip_{s}_Shoulder"], "upper_arm": ["J_Bip_{s}_UpperArm"], "forearm": ["J_Bip_{s}_LowerArm"],
+            "hand": ["J_Bip_{s}_Hand"], "thigh": ["J_Bip_{s}_UpperLeg"], "shin": ["J_Bip_{s}_LowerLeg"],
+            "foot": ["J_Bip_{s}_Foot"], "toe": ["J_Bip_{s}_ToeBase"],
+            **{f"{f}_{i}": [f"J_Bip_{{s}}_{'Little' if f == 'pinky' else f.title()}{i}"] for f in FINGERS
+               for i in (1, 2, 3)},
+        }, {"L": {"s": "L"}, "R": {"s": "R"}}),
+    },
 }
 
 PROFILE_LABELS = {
     "move": "Move AI", "mixamo": "Mixamo", "cmu_bvh": "CMU BVH", "rigify_fk": "Rigify (FK controls)",
     "rigify_metarig": "Rigify metarig", "rigify_def": "Rigify DEF bones", "unreal": "UE4/UE5 mannequin",
-    "auto_rig_pro": "Auto-Rig Pro", "character_creator": "Character Creator",
+    "auto_rig_pro": "Auto-Rig Pro", "character_creator": "Character Creator", "vrm": "VRM (VRoid)",
 }
 
 _NAMESPACE = re.compile(r"^(.*)[:|]")

@@ -53,6 +53,7 @@ class Skeleton:
                 raise ValueError(f"bone {self.names[i]!r}: parents must come before children")
         self.index = {name: i for i, name in enumerate(self.names)}
         self._ends: np.ndarray | None = None
+        self.end_known = np.ones(n, dtype=bool)
 
     @classmethod
     def from_matrices(
@@ -91,7 +92,8 @@ class Skeleton:
         points at (within 30 degrees; the joint it leads to), else, for a bone leading to no joint, along its
         tail at the length the rig's other bones vouch for: the tails' length over the joints' (median over
         the bones that lead to a joint) when it is off by more than half, so tails in other units than the
-        joints (an importer's guess) do not make feet or heights metres out."""
+        joints (an importer's guess) do not make feet or heights metres out. :attr:`end_known` says which
+        ends are a joint or a tail the joints vouch for (a leaf's rescaled guess is a direction only)."""
         if self._ends is not None:
             return self._ends
         n = len(self.names)
@@ -123,9 +125,16 @@ class Skeleton:
                 led[i] = True
                 ratios.append(length[i] / np.linalg.norm(self.rest_head[best] - self.rest_head[i]))
         k = float(np.median(ratios)) if ratios else 1.0
+        self.end_known = led.copy()
+        leaves = ~led
         if not 1 / 1.5 < k < 1.5:
-            leaves = ~led
             ends[leaves] = self.rest_head[leaves] + d[leaves] / k
+        else:
+            # A leaf exactly as long as its parent is an importer's copy (glTF's importer gives leaves their
+            # parent's length), not data: its end is a direction only.
+            for i in np.nonzero(leaves)[0]:
+                p = int(self.parents[i])
+                self.end_known[i] = p < 0 or abs(length[i] - length[p]) > 1e-4 * max(length[p], 1e-9)
         self._ends = ends
         return ends
 

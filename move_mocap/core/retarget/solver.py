@@ -13,8 +13,10 @@ Method (all in world space, whole take at once):
    motion goes to the hips, the armature object, a root bone, or is removed (in place). The object or the
    root bone can also carry the turn about the up axis (the hips' heading: the twist about world Z of their
    rotation change, relative to the first frame); the bones below are counter-turned, so the pose in the
-   world is the same either way. Optionally feet are kept above the floor by lifting the hips on frames
-   where they would sink.
+   world is the same either way. Optionally (floor clamp) the feet are put on the floor: the hips are lifted
+   on frames where the feet would sink below it, or, when they never reach it (proportions below the ankle
+   differ), the whole take is lowered until they touch it once, as the source's do. Foot geometry comes from
+   the joints (``Skeleton.rest_ends``), never from tails an importer guessed.
 5. World orientations become local channels through a :class:`TargetModel`: for each solved bone, its
    parent frame at rest (pose with identity channels) and which solved bone its rotation and its position
    follow (or none). For plain hierarchies :func:`hierarchy_model` derives it; rigs driven by constraints
@@ -79,8 +81,11 @@ class SolveResult:
     pose_rot: dict[str, np.ndarray]  # target bone -> (F, 4) armature-space orientation it will have
     pose_head: dict[str, np.ndarray]  # target bone -> (F, 3) armature-space head it will have
     scale: float
-    floor: float
+    floor: float  # world height of the floor the target's feet are put on
     slots: dict[str, str] = field(default_factory=dict)  # slot -> target bone solved
+    hips_height: float = 0.0  # median height of the target's hips bone above the floor over the take
+    feet_lowest: np.ndarray | None = None  # (F,) world height of the target's lowest foot point per frame
+    floor_shift: float = 0.0  # how far the whole take was lowered so the feet reach the floor (<= 0)
     warnings: list[str] = field(default_factory=list)
 
 
@@ -251,9 +256,10 @@ def _foot_points(rig: _Rig, rot: dict[int, np.ndarray], head: dict[int, np.ndarr
             i = rig.idx(f"{part}.{side}")
             if i is None or i not in rot:
                 continue
-            offset = Q.rotate(Q.conj(rig.rot[i]), rig.end[i] - rig.head[i])
             pts.append(head[i])
-            pts.append(head[i] + Q.rotate(rot[i], offset))
+            if rig.skel.end_known[i]:  # a leaf whose length is a guess adds no point
+                offset = Q.rotate(Q.conj(rig.rot[i]), rig.end[i] - rig.head[i])
+                pts.append(head[i] + Q.rotate(rot[i], offset))
     return pts
 
 
@@ -461,28 +467,37 @@ def solve(
         return rots, locs, pose_rot, pose_head
 
     rots, locs, pose_rot, pose_head = run(hips_w)
-    if opts.floor_clamp:
-        feet_bones = {tgt.slots[s] for s in ("foot.L", "foot.R", "toe.L", "toe.R") if s in tgt.slots}
-        rot_w = {target.index[b]: target.to_world_rot(r) for b, r in pose_rot.items() if b in feet_bones}
-        pos_w = {target.index[b]: target.to_world_points(p) + (offset if mode == "OBJECT" else 0.0)
-                 for b, p in pose_head.items() if b in feet_bones}
-        feet = _foot_points(tgt, rot_w, pos_w)
-        if feet:
-            lowest = np.min(np.stack([p[:, 2] for p in feet]), axis=0)
+    feet_bones = {tgt.slots[s] for s in ("foot.L", "foot.R", "toe.L", "toe.R") if s in tgt.slots}
+    rot_w = {target.index[b]: target.to_world_rot(r) for b, r in pose_rot.items() if b in feet_bones}
+    pos_w = {target.index[b]: target.to_world_points(p) + (offset if mode == "OBJECT" else 0.0)
+             for b, p in pose_head.items() if b in feet_bones}
+    feet = _foot_points(tgt, rot_w, pos_w)
+    lowest = np.min(np.stack([p[:, 2] for p in feet]), axis=0) if feet else None
+    shift = 0.0
+    if opts.floor_clamp and lowest is not None:
+        # Feet on the floor as the source's are: never below it, and down on it at least once (the source's
+        # floor is its lowest foot point over the take). Feet that would sink lift the hips on those frames;
+        # feet that never reach it (other proportions below the ankle) lower the whole take.
+        if lowest.min() < floor_t:
             lift = np.maximum(floor_t - lowest, 0.0)
-            if lift.max() > 0:
-                # Raising the hips moves everything hanging from them rigidly: rotations are unchanged,
-                # the hips' location channel and every head move by the same armature-space offset.
-                up = np.zeros((frames, 3))
-                up[:, 2] = lift
-                up_arm = Q.rotate(inv_obj, up) / target.object_scale
-                hips_name = target.names[ht]
-                hips_frame = Q.mul(pose_rot[hips_name], Q.conj(rots[hips_name])) if hips_name in rots else \
-                    pose_rot[hips_name]
-                locs[hips_name] = locs[hips_name] + Q.rotate(Q.conj(hips_frame), up_arm)
-                followers = _position_followers(model, model.bones.index(hips_name))
-                for b in followers:
-                    pose_head[b] = pose_head[b] + up_arm
+        else:
+            shift = floor_t - float(lowest.min())
+            lift = np.full(frames, shift)
+        if np.any(lift != 0):
+            # Moving the hips moves everything hanging from them rigidly: rotations are unchanged,
+            # the hips' location channel and every head move by the same armature-space offset.
+            up = np.zeros((frames, 3))
+            up[:, 2] = lift
+            up_arm = Q.rotate(inv_obj, up) / target.object_scale
+            hips_name = target.names[ht]
+            hips_frame = Q.mul(pose_rot[hips_name], Q.conj(rots[hips_name])) if hips_name in rots else \
+                pose_rot[hips_name]
+            locs[hips_name] = locs[hips_name] + Q.rotate(Q.conj(hips_frame), up_arm)
+            followers = _position_followers(model, model.bones.index(hips_name))
+            for b in followers:
+                pose_head[b] = pose_head[b] + up_arm
+            lowest = lowest + lift
+    hips_z = target.to_world_points(pose_head[target.names[ht]])[:, 2]
     solved_slots = {d.slot: target.names[d.target] for d in drivers}
     if root_bone:
         solved_slots["root"] = root_bone
@@ -499,5 +514,8 @@ def solve(
         scale=float(scale),
         floor=floor_t,
         slots=solved_slots,
+        hips_height=float(np.median(hips_z)) - floor_t,
+        feet_lowest=lowest,
+        floor_shift=shift,
         warnings=warnings,
     )
