@@ -73,6 +73,33 @@ class RetargetReport:
     probed: bool
     warnings: list[str] = field(default_factory=list)
     timings: dict[str, float] = field(default_factory=dict)  # seconds per stage
+    floor: float = 0.0  # world height of the floor the feet were put on
+    hips_height: float = 0.0  # median height of the hips above that floor
+    floor_shift: float = 0.0  # how far the take was lowered to put the feet on the floor (<= 0)
+    summary: str = ""  # one line for the user: scale, floor, hips height (see :func:`summary_line`)
+
+
+#: How far (metres) the lowest foot point over a whole take may stay above or go below the floor before the
+#: result is reported as floating or sinking.
+FLOOR_TOLERANCE = 0.03
+
+
+def summary_line(result: SolveResult) -> tuple[str, list[str]]:
+    """The line a user reads after a retarget (scale, floor, hips height) and warnings when the result's feet
+    never touch the floor or go far below it."""
+    line = (f"scale {result.scale:.3f}, floor at {result.floor:.3f} m, hips {result.hips_height:.2f} m above it")
+    if result.floor_shift:
+        line += f" (take lowered {-100 * result.floor_shift:.1f} cm to put the feet on the floor)"
+    warnings = []
+    if result.feet_lowest is not None and len(result.feet_lowest):
+        gap = float(result.feet_lowest.min()) - result.floor
+        if gap > FLOOR_TOLERANCE:
+            warnings.append(f"the feet never touch the floor: the lowest foot point over the take stays "
+                            f"{100 * gap:.0f} cm above it (check the translation scale and Floor Clamp)")
+        elif gap < -FLOOR_TOLERANCE:
+            warnings.append(f"the feet go {-100 * gap:.0f} cm below the floor (check the translation scale and "
+                            "enable Floor Clamp)")
+    return line, warnings
 
 
 # -- reading armatures ---------------------------------------------------------------------------------------
@@ -482,6 +509,8 @@ def retarget_with_report(
         root_motion=opts.root_motion, fingers=opts.fingers, translation_scale=opts.translation_scale,
         floor_clamp=opts.floor_clamp, root_rotation=opts.root_rotation))
     warnings += result.warnings
+    summary, floor_warnings = summary_line(result)
+    warnings += floor_warnings
     # Only the channels are written: the take and the solved pose are released before Blender's keys grow.
     del take
     result.pose_rot.clear()
@@ -501,7 +530,8 @@ def retarget_with_report(
     if previous is not None and previous != new:
         _settle_unkeyed(target, previous, new, float(out_frames[0]))
     timings["write"] = time.perf_counter() - t1
-    return RetargetReport(new, mapping, count, time.perf_counter() - t0, result.scale, probed, warnings, timings)
+    return RetargetReport(new, mapping, count, time.perf_counter() - t0, result.scale, probed, warnings, timings,
+                          result.floor, result.hips_height, result.floor_shift, summary)
 
 
 def _object_rot_path(obj: bpy.types.Object) -> str:

@@ -96,7 +96,8 @@ class MOVE_MOCAP_OT_retarget(bpy.types.Operator):
             self.report({"WARNING"}, w)
         self.report(
             {"INFO"},
-            f"Retargeted {report.frames} frames onto {target.name} as '{report.action.name}' in {report.seconds:.2f} s",
+            f"Retargeted {report.frames} frames onto {target.name} as '{report.action.name}' in {report.seconds:.2f} s: "
+            f"{report.summary}",
         )
         return {"FINISHED"}
 

@@ -538,8 +538,9 @@ def apply_item(session: Session, item: Item, target: Any, action_name: str) -> N
         item.outcome = "applied"
     item.mark("applied")
     item.finished = time.time()
+    retarget = getattr(result, "retarget_summary", "")
     session.console.info(f"{item.name}: applied to {item.armature} as action {item.action!r} "
-                         f"({time.time() - t0:.1f} s import)")
+                         f"({time.time() - t0:.1f} s import)" + (f"; retarget {retarget}" if retarget else ""))
 
 
 # ---------------------------------------------------------------------------------------------- waiting

@@ -44,6 +44,7 @@ class ImportResult:
     fps: float = 0.0
     foot_contacts: list[tuple[bool, bool]] | None = None  # MOTION_DATA: per frame, left and right
     warnings: list[str] = field(default_factory=list)
+    retarget_summary: str = ""  # after a retarget: scale, floor and hips height (the engine's report line)
 
 
 @dataclass
@@ -245,7 +246,7 @@ _LOADERS = {formats.MAIN_FBX: _load_fbx, formats.GLB: _load_glb, formats.BVH: _l
 # -- retargeting -------------------------------------------------------------------------------------------
 
 def _retarget(source: ArmatureObject, target: ArmatureObject, action_name: str,
-              options: Mapping[str, Any] | None, actor: int | None) -> tuple[Action, list[str]]:
+              options: Mapping[str, Any] | None, actor: int | None) -> tuple[Action, list[str], str]:
     """The one call into the retarget engine (``move_mocap.retarget``)."""
     try:
         from .. import retarget as engine
@@ -265,7 +266,7 @@ def _retarget(source: ArmatureObject, target: ArmatureObject, action_name: str,
         report = engine.retarget_with_report(source, target, engine.RetargetOptions(**kwargs))
     except ValueError as exc:
         raise ImportOutputError(f"Retargeting onto {target.name!r} failed: {exc}") from exc
-    return report.action, list(report.warnings)
+    return report.action, list(report.warnings), report.summary
 
 
 # -- the public function -----------------------------------------------------------------------------------
@@ -346,6 +347,7 @@ def import_output(
         loaded = _LOADERS[kind](path, actor)
         source = loaded.armature
         warnings = list(loaded.warnings)
+        summary = ""
         name = action_name or (f"{tgt.name}_{stem}" if tgt is not None else stem)
         if tgt is None:
             source.name = _unique_name(stem, bpy.data.objects, source)
@@ -356,7 +358,8 @@ def import_output(
             result_obj, action = source, loaded.action
         else:
             loaded.action.name = _unique_name(f"{stem}_source", bpy.data.actions, loaded.action)
-            action, more = _retarget(source, tgt, _unique_name(name, bpy.data.actions), retarget_options, actor)
+            action, more, summary = _retarget(source, tgt, _unique_name(name, bpy.data.actions), retarget_options,
+                                              actor)
             warnings += more
             if action.name != name and name not in bpy.data.actions:
                 action.name = name
@@ -373,7 +376,8 @@ def import_output(
         if set_scene_range:
             ctx.scene.frame_start, ctx.scene.frame_end = round(lo), round(hi)
         kept_source = source if keep_source and tgt is not None else None
-        result = ImportResult(result_obj, action, lo, hi, kind, kept_source, fps, loaded.contacts, warnings)
+        result = ImportResult(result_obj, action, lo, hi, kind, kept_source, fps, loaded.contacts, warnings,
+                              summary if tgt is not None else "")
         if loaded.contacts is not None:
             action["move_foot_contacts"] = [int(a) | (int(b) << 1) for a, b in loaded.contacts]
         if result_obj is not tgt:

@@ -121,7 +121,8 @@ class MOVE_MOCAP_OT_import_output(bpy.types.Operator):
         for warning in result.warnings:
             self.report({"WARNING"}, warning)
         self.report({"INFO"}, f"{result.kind}: action {result.action.name!r} on {result.armature.name!r}, "
-                              f"frames {result.frame_start:g}-{result.frame_end:g}")
+                              f"frames {result.frame_start:g}-{result.frame_end:g}"
+                              + (f"; retarget {result.retarget_summary}" if result.retarget_summary else ""))
         return {"FINISHED"}
 
 
