@@ -4,7 +4,6 @@ kinematics; MOTION_DATA is checked against Move's own sample and the same kinema
 from __future__ import annotations
 
 import json
-from pathlib import Path
 
 import numpy as np
 import pytest
@@ -15,8 +14,8 @@ from local_engine.outputs import SUPPORTED_OUTPUTS, OutputError, write_outputs
 from local_engine.outputs.motion_data import BODY_WEIGHT_N, JOINTS
 from local_engine.solvers import make_solver
 from local_engine.solvers.base import SolveRequest
+from tests.conftest import require_move_api
 
-EXCERPT = Path(__file__).resolve().parents[3] / "shared" / "move_api" / "motion_data_excerpt.json"
 FRAMES = (0, 31, 89)
 
 
@@ -129,13 +128,14 @@ def test_motion_data_matches_moves_shape_and_the_motion(written):
     doc = json.loads(files["MOTION_DATA"].read_text())
     frames = doc["mocap_data"]
     assert len(frames) == motion.frame_count
-    if EXCERPT.exists():
-        ref = json.loads(EXCERPT.read_text())["mocap_data"][0]
-        assert set(frames[0]["joint_data"]) == set(ref["joint_data"])
-        for joint, data in frames[0]["joint_data"].items():
-            assert set(data) == set(ref["joint_data"][joint]), joint
-            assert len(data["rotations"]) == len(data["torques"]) and data["type"] == "euler_xyz"
-        assert isinstance(ref["timestamp"], str) and isinstance(frames[0]["timestamp"], str)
+    ref = json.loads(require_move_api("motion_data_excerpt.json").read_text())["mocap_data"][0]
+    assert set(frames[0]["joint_data"]) == set(ref["joint_data"])
+    for joint, data in frames[0]["joint_data"].items():
+        assert set(data) == set(ref["joint_data"][joint]), joint
+        # each joint in Move's own convention: the same type (and so as many angles) as in Move's file
+        assert data["type"] == ref["joint_data"][joint]["type"], joint
+        assert len(data["rotations"]) == len(data["torques"]) == len(ref["joint_data"][joint]["rotations"])
+    assert isinstance(ref["timestamp"], str) and isinstance(frames[0]["timestamp"], str)
     for f in FRAMES:
         for joint, (bone, _) in JOINTS.items():
             pos = frames[f]["joint_data"][joint]["position"]
