@@ -20,13 +20,12 @@ from pathlib import Path
 
 import numpy as np
 
+from ..dynamics import body_dynamics
 from ..joint_conventions import CONVENTIONS, encode
 from ..joint_limits import apply_joint_limits
 from ..kinematics import forward_kinematics
 from ..motion import MoveMotion
 from ..rotations import quat_to_matrix
-
-BODY_WEIGHT_N = 75.0 * 9.81
 
 #: Move's MOTION_DATA joint -> (Move bone whose head is the joint, parent joint's bone or None).
 JOINTS: dict[str, tuple[str, str | None]] = {c.name: (c.bone, c.parent) for c in CONVENTIONS.values()}
@@ -51,11 +50,12 @@ def motion_data_frames(motion: MoveMotion, dynamics: bool = True) -> list[dict]:
     index = {n: i for i, n in enumerate(motion.bones)}
     angles = joint_angles(motion)
     f_count = motion.frame_count
-    torques = {j: np.zeros_like(a) for j, a in angles.items()}
-    forces = {}
-    if dynamics and motion.foot_contacts is not None:
-        share = BODY_WEIGHT_N / np.maximum(motion.foot_contacts.sum(1), 1)
-        forces = {"Left_toe": share * motion.foot_contacts[:, 0], "Right_toe": share * motion.foot_contacts[:, 1]}
+    if dynamics:
+        dyn = body_dynamics(motion, angles)
+        torques, forces = dyn.torques, dyn.reaction_forces
+    else:
+        torques = {j: np.zeros_like(a) for j, a in angles.items()}
+        forces = {}
     columns = []
     for joint, conv in CONVENTIONS.items():
         pos = heads[:, index[conv.bone]].tolist()
