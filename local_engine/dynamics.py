@@ -182,14 +182,19 @@ def zero_moment_point(com: np.ndarray, force: np.ndarray, spin: np.ndarray, floo
     return np.stack([x, y, floor], 1)
 
 
-def body_dynamics(motion: MoveMotion, angles: dict[str, np.ndarray]) -> Dynamics:
+def body_dynamics(motion: MoveMotion, angles: dict[str, np.ndarray],
+                  pose: tuple[np.ndarray, np.ndarray, np.ndarray] | None = None) -> Dynamics:
     """Ground reactions and joint torques of ``motion`` (see the module docstring); ``angles`` are the
-    joints' Move angles (local_engine.outputs.motion_data.joint_angles), used for the torque axes."""
+    joints' Move angles (local_engine.outputs.motion_data.joint_angles), used for the torque axes; ``pose``
+    the bones' (rotation matrices, heads, tails) when already known."""
     fps, n_frames = motion.fps, motion.frame_count
     index = {n: i for i, n in enumerate(motion.bones)}
     mass = body_mass(motion)
-    rot = quat_to_matrix(motion.rotations)
-    heads, tails = forward_kinematics(motion)
+    if pose is None:
+        rot = quat_to_matrix(motion.rotations)
+        heads, tails = forward_kinematics(motion, rot)
+    else:
+        rot, heads, tails = pose
 
     # Segments: world centres of mass, their accelerations, angular velocity and acceleration of the bones.
     seg_com, seg_force, seg_moment = [], [], []

@@ -86,21 +86,36 @@ def _toe(mats: np.ndarray, conv: JointConvention, index: dict[str, int]) -> None
 def apply_joint_limits(motion: MoveMotion) -> MoveMotion:
     """``motion`` with knees, elbows and toes made hinges within their ranges (a new MoveMotion; the hips
     path, bone lengths, contacts and metadata are kept). Idempotent."""
-    from .kinematics import forward_kinematics
-
-    index = {n: i for i, n in enumerate(motion.bones)}
-    mats = quat_to_matrix(motion.rotations)
-    heads, _ = forward_kinematics(motion)
+    # Only the body matters (fingers follow their hand, which keeps its orientation): a sub-skeleton of the
+    # bones down to the limbs, parents first, with their heads by forward kinematics.
+    parents = motion.parents
+    body = [i for i, n in enumerate(motion.bones) if not (n[-1].isdigit() and "Hand" in n)]
+    index = {motion.bones[i]: k for k, i in enumerate(body)}
+    mats = quat_to_matrix(motion.rotations[:, body])
+    heads = np.zeros((motion.frame_count, len(body), 3))
+    for k, i in enumerate(body):
+        p = parents[i]
+        if p < 0:
+            heads[:, k] = motion.hips_positions
+        else:
+            kp = index[motion.bones[p]]
+            heads[:, k] = heads[:, kp] + mats[:, kp] @ (motion.rest_heads[i] - motion.rest_heads[p])
+    rest = motion.rest_heads[body]
+    changed = set()
     for conv in CONVENTIONS.values():
         if conv.hinge is None:
             continue
         if conv.name.endswith("toe"):
             _toe(mats, conv, index)
         else:
-            _limb(mats, heads, motion.rest_heads, conv, index)
-    quats = matrix_to_quat(mats)
-    prev = motion.rotations / np.linalg.norm(motion.rotations, axis=-1, keepdims=True)
-    quats = np.where(np.einsum("fbi,fbi->fb", quats, prev)[..., None] < 0, -quats, quats)
+            _limb(mats, heads, rest, conv, index)
+            changed.add(index[conv.parent or ""])
+        changed.add(index[conv.bone])
+    quats = motion.rotations.copy()
+    for k in sorted(changed):
+        q = matrix_to_quat(mats[:, k])
+        prev = motion.rotations[:, body[k]]
+        quats[:, body[k]] = np.where(np.einsum("fi,fi->f", q, prev)[:, None] < 0, -q, q)
     return MoveMotion(fps=motion.fps, rotations=quats, hips_positions=motion.hips_positions.copy(),
                       bones=list(motion.bones), rest_heads=motion.rest_heads, rest_tails=motion.rest_tails,
                       foot_contacts=None if motion.foot_contacts is None else motion.foot_contacts.copy(),

@@ -16,9 +16,9 @@ def bone_matrices(motion: MoveMotion) -> np.ndarray:
     return quat_to_matrix(motion.rotations)
 
 
-def forward_kinematics(motion: MoveMotion) -> tuple[np.ndarray, np.ndarray]:
-    """(heads, tails), each (F, B, 3) in armature space, metres."""
-    rot = bone_matrices(motion)
+def forward_kinematics(motion: MoveMotion, rot: np.ndarray | None = None) -> tuple[np.ndarray, np.ndarray]:
+    """(heads, tails), each (F, B, 3) in armature space, metres; ``rot``: :func:`bone_matrices` if known."""
+    rot = bone_matrices(motion) if rot is None else rot
     parents = motion.parents
     f, b = motion.rotations.shape[:2]
     heads = np.zeros((f, b, 3))

@@ -31,9 +31,10 @@ from ..rotations import quat_to_matrix
 JOINTS: dict[str, tuple[str, str | None]] = {c.name: (c.bone, c.parent) for c in CONVENTIONS.values()}
 
 
-def joint_angles(motion: MoveMotion) -> dict[str, np.ndarray]:
-    """Per joint, (F, n) angles in Move's convention of the (already limited) ``motion``."""
-    rot = quat_to_matrix(motion.rotations)
+def joint_angles(motion: MoveMotion, rot: np.ndarray | None = None) -> dict[str, np.ndarray]:
+    """Per joint, (F, n) angles in Move's convention of the (already limited) ``motion`` (``rot``: its
+    rotations as matrices, if known)."""
+    rot = quat_to_matrix(motion.rotations) if rot is None else rot
     index = {n: i for i, n in enumerate(motion.bones)}
     out = {}
     for joint, conv in CONVENTIONS.items():
@@ -46,12 +47,13 @@ def joint_angles(motion: MoveMotion) -> dict[str, np.ndarray]:
 def motion_data_frames(motion: MoveMotion, dynamics: bool = True) -> list[dict]:
     """The frames of one actor; ``dynamics=False`` writes zero torques and forces (for benchmarks)."""
     motion = apply_joint_limits(motion)
-    heads, _ = forward_kinematics(motion)
+    rot = quat_to_matrix(motion.rotations)
+    heads, tails = forward_kinematics(motion, rot)
     index = {n: i for i, n in enumerate(motion.bones)}
-    angles = joint_angles(motion)
+    angles = joint_angles(motion, rot)
     f_count = motion.frame_count
     if dynamics:
-        dyn = body_dynamics(motion, angles)
+        dyn = body_dynamics(motion, angles, (rot, heads, tails))
         torques, forces = dyn.torques, dyn.reaction_forces
     else:
         torques = {j: np.zeros_like(a) for j, a in angles.items()}
