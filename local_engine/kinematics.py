@@ -16,9 +16,9 @@ def bone_matrices(motion: MoveMotion) -> np.ndarray:
     return quat_to_matrix(motion.rotations)
 
 
-def forward_kinematics(motion: MoveMotion) -> tuple[np.ndarray, np.ndarray]:
-    """(heads, tails), each (F, B, 3) in armature space, metres."""
-    rot = bone_matrices(motion)
+def forward_kinematics(motion: MoveMotion, rot: np.ndarray | None = None) -> tuple[np.ndarray, np.ndarray]:
+    """(heads, tails), each (F, B, 3) in armature space, metres; ``rot``: :func:`bone_matrices` if known."""
+    rot = bone_matrices(motion) if rot is None else rot
     parents = motion.parents
     f, b = motion.rotations.shape[:2]
     heads = np.zeros((f, b, 3))
@@ -33,11 +33,14 @@ def forward_kinematics(motion: MoveMotion) -> tuple[np.ndarray, np.ndarray]:
     return heads, tails
 
 
-def foot_contacts(motion: MoveMotion, height: float = 0.05, speed: float = 0.5) -> np.ndarray:
+def foot_contacts(motion: MoveMotion, height: float = 0.05, speed: float = 0.5, own_floor: float = 0.04
+                  ) -> np.ndarray:
     """(F, 2) bool: left/right foot planted (toe or ankle near the floor and nearly still).
 
     The floor is the 2nd percentile of the lowest foot point over the clip, so a clip that never touches
-    z = 0 still finds its floor.
+    z = 0 still finds its floor. Each foot is measured from its own lowest level when that is up to
+    ``own_floor`` above the common floor: a retargeted capture can leave one foot a few centimetres higher
+    than the other when both stand.
     """
     heads, tails = forward_kinematics(motion)
     index = {n: i for i, n in enumerate(motion.bones)}
@@ -49,7 +52,8 @@ def foot_contacts(motion: MoveMotion, height: float = 0.05, speed: float = 0.5) 
     lowest = np.concatenate([p[:, :, 2] for p in points], 1).min(1)
     floor = np.percentile(lowest, 2) if len(lowest) else 0.0
     for k, p in enumerate(points):
-        low = p[:, :, 2].min(1) - floor < height
+        level = min(float(np.percentile(p[:, :, 2].min(1), 2)), floor + own_floor) if len(lowest) else floor
+        low = p[:, :, 2].min(1) - max(level, floor) < height
         toe_head = p[:, 0]
         vel = np.zeros(motion.frame_count)
         if motion.frame_count > 1:

@@ -6,7 +6,8 @@ from the landmarks, left/right averaged), whose bone rotations point each bone a
 stable twist (hip and shoulder lines, the bend plane of elbows and knees, hand and foot landmarks), plus
 foot contacts and a root correction that keeps planted feet from sliding. Given the views the landmarks came
 from, the fitted pose is refined onto the 2D landmarks (local_engine.pose.reproject) before the feet are
-pinned, and once more around the pinned feet.
+pinned, and once more around the pinned feet. Last, the solver's joint limits make knees, elbows and toes
+hinges within their ranges (local_engine.joint_limits).
 
 No video, no camera models and no mediapipe here (those feed this module), and no bpy.
 """
@@ -17,6 +18,7 @@ from typing import Any
 
 import numpy as np
 
+from ..joint_limits import apply_joint_limits
 from ..motion import MOVE_BONES, MOVE_PARENTS, MoveMotion, rest_heads, rest_tails
 from .blazepose import LM
 from .rotations import (
@@ -427,7 +429,8 @@ def fit(joints: np.ndarray, fps: float, *, weights: np.ndarray | None = None, ha
 
     ``views`` (local_engine.pose.reproject.View): the cameras and 2D landmarks the joints came from; when
     given, the fitted skeleton is refined so its joints reproject onto them (before the feet are pinned,
-    planted feet held at their pinned place during a second refinement)."""
+    planted feet held at their pinned place during a second refinement). Knees, elbows and toes end as
+    hinges within their ranges (local_engine.joint_limits)."""
     lengths = measure_lengths(joints, weights)
     heads, tails = build_rest(lengths)
     mats = bone_rotations(joints, hands)
@@ -468,8 +471,12 @@ def fit(joints: np.ndarray, fps: float, *, weights: np.ndarray | None = None, ha
     if planted or views:
         quats = continuous(quat_from_matrix(mats))
     meta["segment_lengths_m"] = {k: round(v, 4) for k, v in lengths.items()}
-    return MoveMotion(fps=fps, rotations=quats, hips_positions=hips_pos, rest_heads=heads, rest_tails=tails,
-                      foot_contacts=contacts, metadata=meta)
+    motion = MoveMotion(fps=fps, rotations=quats, hips_positions=hips_pos, rest_heads=heads, rest_tails=tails,
+                        foot_contacts=contacts, metadata=meta)
+    # Move's hinges (knees, elbows, toes) within their ranges; ankles and wrists stay where they were fitted
+    limited = apply_joint_limits(motion)
+    limited.rotations = continuous(limited.rotations)
+    return limited
 
 
 def foot_slide(heads: np.ndarray, contacts: np.ndarray, fps: float) -> float:

@@ -8,7 +8,8 @@ faces -Y, left +X, metres. Axes change by ``C`` (a +90 degree turn about X). Eac
 joint's world rotation ``G`` (identity at the CMU rest pose), corrected by the swing ``A`` that turns the
 Move T-pose bone direction onto the CMU rest direction of the same segment: ``rotation = C G C^T A``. So the
 posed Move bone points where the CMU segment points, twist included. Fingers are not captured by CMU: they
-stay rigid with the hand. The hips translation is scaled by the ratio of leg lengths.
+stay rigid with the hand. The hips translation is scaled by the ratio of leg lengths. Knees, elbows and toes
+are then made Move's hinges (local_engine.joint_limits), keeping every joint where the capture puts it.
 """
 
 from __future__ import annotations
@@ -18,6 +19,7 @@ from pathlib import Path
 import numpy as np
 
 from ..bvh import BVH, BVHError, read_bvh
+from ..joint_limits import apply_joint_limits
 from ..kinematics import foot_contacts, forward_kinematics
 from ..motion import MOVE_BONES, MoveMotion, rest_heads, rest_tails
 from ..rotations import matrix_to_quat, rotation_between
@@ -105,6 +107,7 @@ def retarget_cmu(
         hips_positions=hips_positions,
         metadata={"source": "replay", "scale": float(scale)},
     )
+    motion = apply_joint_limits(motion)  # Move's hinges: knees, elbows and toes
     motion.foot_contacts = foot_contacts(motion)
     return motion
 

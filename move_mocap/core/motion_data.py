@@ -8,9 +8,11 @@ File shape (see Move's sample)::
      "mocap_data_actor_2": [...]}                                  (further actors, if any)
 
 What the data says, checked on Move's real sample: positions are joint centres in metres, Z up. A joint of
-type ``euler_<axes>`` rotates by ``R(a0) @ R(a1) @ ...`` (the angles in the order of the axes named), relative
-to its parent joint, the root's relative to the world, all from a T-pose whose joint frames are aligned with
-the world (character facing -Y, left +X). The hips and spine follow from the rotations exactly; the limbs do
+type ``euler_<axes>`` rotates relative to its parent joint (the root's relative to the world), all from a
+T-pose whose frames are aligned with the world (character facing -Y, left +X); the root and spine as named,
+``R(a0) @ R(a1) @ ...``, but Move composes limb joints in other orders and about other signed axes (e.g. its
+elbows bend about +Z on the left and -Z on the right), so each joint is read the way its child joints stay
+rigid (:func:`joint_rotations`), from the type string and the data alone. The hips and spine follow from the rotations exactly; the limbs do
 not (Move hides a clavicle and solves limbs with its own offsets), so every bone that has a data joint at
 its tail takes its direction from the positions and only its twist from the rotations. Joint positions of
 the solved pose therefore match the file; :func:`joint_errors` measures by how much.
@@ -19,6 +21,7 @@ the solved pose therefore match the file; :func:`joint_errors` measures by how m
 from __future__ import annotations
 
 import io
+import itertools
 import json
 import re
 from dataclasses import dataclass, field
@@ -28,7 +31,7 @@ from typing import Any
 import numpy as np
 
 from .archive import MAX_MEMBER_BYTES, ArchiveError, iter_members
-from .move_skeleton import BY_NAME, MOTION_DATA_JOINTS, MOVE_BONE_NAMES, MOVE_PARENTS
+from .move_skeleton import BY_NAME, MOTION_DATA_JOINTS, MOTION_DATA_PARENTS, MOVE_BONE_NAMES, MOVE_PARENTS
 
 JOINTS: tuple[str, ...] = tuple(MOTION_DATA_JOINTS)
 #: Newtons above which a toe's reaction force counts as a foot contact.
@@ -223,33 +226,69 @@ def axis_rotation(axis: str, angle: np.ndarray) -> np.ndarray:
 
 
 def euler_matrices(typ: str, angles: np.ndarray, reverse: bool = False) -> np.ndarray:
-    """(F, 3, 3) rotations of a joint of type ``euler_<axes>``: ``R(a0) @ R(a1) @ ...`` (Move's sample), or
-    with ``reverse`` ``... @ R(a1) @ R(a0)`` (Blender's convention, which some writers use)."""
+    """(F, 3, 3) rotations of a joint of type ``euler_<axes>``: ``R(a0) @ R(a1) @ ...`` (the type string read
+    as named), or with ``reverse`` ``... @ R(a1) @ R(a0)`` (Blender's convention, which some writers use)."""
     axes = typ.split("_", 1)[1]
+    factors = tuple((axis, 1, k) for k, axis in enumerate(axes))
+    return _compose(tuple(reversed(factors)) if reverse else factors, angles)
+
+
+Factors = tuple[tuple[str, int, int], ...]  # (axis x/y/z, sign, listed angle index), in product order
+
+
+def _compose(factors: Factors, angles: np.ndarray) -> np.ndarray:
     out = np.broadcast_to(np.eye(3), (len(angles), 3, 3)).copy()
-    for k, axis in enumerate(axes):
-        r = axis_rotation(axis, angles[:, k])
-        out = r @ out if reverse else out @ r
+    for axis, sign, k in factors:
+        out = out @ axis_rotation(axis, sign * angles[:, k])
     return out
 
 
-def _offset_spread(take: ActorTake, reverse: bool) -> float:
-    """How much the hips and spine joints move in their parent's frame under one Euler convention: they are
-    rigid in Move's model, so the right convention gives (nearly) zero."""
+def _readings(typ: str) -> list[Factors]:
+    """Ways to read a joint of type ``euler_<axes>``: as named first, then every assignment of the listed
+    angles to signed axes, composed in the listed or the reversed order (writers differ: Move's own files
+    compose limbs in other orders and about other axes than the type string names)."""
+    axes = typ.split("_", 1)[1]
+    n = len(axes)
+    out: list[Factors] = [tuple((a, 1, k) for k, a in enumerate(axes))]
+    for perm in itertools.permutations("xyz", n):
+        for signs in itertools.product((1, -1), repeat=n):
+            f = tuple((perm[k], signs[k], k) for k in range(n))
+            out += [f, tuple(reversed(f))]
+    return list(dict.fromkeys(out))
+
+
+def joint_rotations(take: ActorTake) -> dict[str, np.ndarray]:
+    """(F, 3, 3) each joint's rotation relative to its parent joint, each joint read the way its data says:
+    among the readings of its type (:func:`_readings`), the one under which its child joints keep a constant
+    offset in its frame (they are rigid in a skeleton); ties keep the type string's plain reading. Joints with
+    no child joint are read plainly."""
     P = {j: take.positions[:, k] for k, j in enumerate(JOINTS)}
-    g = {"Root": euler_matrices(take.types["Root"], take.rotations["Root"], reverse)}
-    g["Spine1"] = g["Root"] @ euler_matrices(take.types["Spine1"], take.rotations["Spine1"], reverse)
-    g["Spine2"] = g["Spine1"] @ euler_matrices(take.types["Spine2"], take.rotations["Spine2"], reverse)
-    spread = 0.0
-    for parent, child in (("Root", "Left_hip"), ("Root", "Right_hip"), ("Root", "Spine1"), ("Spine1", "Spine2"),
-                          ("Spine2", "Neck")):
-        off = np.einsum("fji,fj->fi", g[parent], P[child] - P[parent])
-        spread += float(np.abs(off - np.median(off, axis=0)).max())
-        # a rigid offset also keeps its direction in the parent frame: hips sideways, spine up
-        axis = 0 if child.endswith("hip") else 2
-        n = np.linalg.norm(off, axis=-1)
-        spread += float(np.median(n - np.abs(off[:, axis])))
-    return spread
+    sample = np.unique(np.linspace(0, take.frame_count - 1, min(take.frame_count, 240)).astype(int))
+    children: dict[str, list[str]] = {j: [] for j in JOINTS}
+    for j, parent in MOTION_DATA_PARENTS.items():
+        if parent is not None:
+            children[parent].append(j)
+    world: dict[str, np.ndarray] = {}
+    out: dict[str, np.ndarray] = {}
+    for j in JOINTS:  # parents come first
+        parent = MOTION_DATA_PARENTS[j]
+        g_parent = world[parent][sample] if parent else np.eye(3)
+        readings = _readings(take.types[j]) if children[j] else _readings(take.types[j])[:1]
+        best, best_score = readings[0], np.inf
+        for k, reading in enumerate(readings):
+            g = g_parent @ _compose(reading, take.rotations[j][sample])
+            score = min(_spread(g, P[c][sample] - P[j][sample]) for c in children[j]) if children[j] else 0.0
+            if k == 0 or score < best_score - 1e-6:
+                best, best_score = reading, score
+        out[j] = _compose(best, take.rotations[j])
+        world[j] = out[j] if parent is None else world[parent] @ out[j]
+    return out
+
+
+def _spread(frame: np.ndarray, offset: np.ndarray) -> float:
+    """How much ``offset`` (F, 3) moves in ``frame`` (F, 3, 3), metres."""
+    local = np.einsum("fji,fj->fi", frame, offset)
+    return float(np.abs(local - np.median(local, axis=0)).max())
 
 
 def rotation_between(a: np.ndarray, b: np.ndarray) -> np.ndarray:
@@ -333,8 +372,7 @@ def _median_vec(v: np.ndarray) -> np.ndarray:
 def solve_pose(take: ActorTake) -> MovePose:
     """Move's skeleton, its rest scaled to the actor, posed to follow ``take`` (see the module docstring)."""
     P = {j: take.positions[:, k] for k, j in enumerate(JOINTS)}
-    reverse = _offset_spread(take, True) < _offset_spread(take, False)
-    E = {j: euler_matrices(take.types[j], take.rotations[j], reverse) for j in JOINTS}
+    E = joint_rotations(take)
     F = take.frame_count
     names = list(MOVE_BONE_NAMES)
     idx = {n: i for i, n in enumerate(names)}
@@ -390,8 +428,12 @@ def solve_pose(take: ActorTake) -> MovePose:
         place(f"{side}ToeBase", tails[idx[f"{side}Foot"]], 0.07 * scale)
         sh, el, wr = f"{s}_shoulder_rotation", f"{s}_elbow", f"{s}_wrist"
         arm_off = local(g_sp2_pred, "Spine2", sh)
-        arm_head = sp1_head + arm_off
-        clav_head = sp1_head + np.array([np.sign(arm_off[0]) * 0.03 * scale, 0.0, arm_off[2]])
+        # the hidden clavicle: the sphere the shoulder moves on in the chest frame (its centre held near
+        # Move's clavicle root where the motion does not pin it down)
+        centre, radius = _sphere(np.einsum("fji,fj->fi", g_sp2_pred, P[sh] - P["Spine2"]),
+                                 np.array([np.sign(arm_off[0]) * 0.03 * scale, 0.0, arm_off[2]]))
+        clav_head = sp1_head + centre
+        arm_head = clav_head + unit(arm_off - centre) * radius
         place(f"{side}Shoulder", clav_head, float(np.linalg.norm(arm_head - clav_head)), unit(arm_head - clav_head))
         place(f"{side}Arm", arm_head, dist(sh, el))
         place(f"{side}ForeArm", tails[idx[f"{side}Arm"]], dist(el, wr))
@@ -434,12 +476,29 @@ def solve_pose(take: ActorTake) -> MovePose:
 
     pose = MovePose(names, parents, heads, tails, Q, P["Root"].copy(), take.frames(), take.fps,
                     take.contacts.copy(), take.positions.copy(), take.actor)
-    if reverse:
-        pose.notes.append("Euler angles read in Blender's order (R = ... Ry Rx), which fits this file better")
+    root_type = take.types["Root"]
+    if not np.allclose(E["Root"], euler_matrices(root_type, take.rotations["Root"]), atol=1e-9):
+        pose.notes.append(f"The root's {root_type} angles are not composed in the order named; read the way "
+                          "the positions fit")
     err = joint_errors(pose)
     if err.size and float(err.max()) > 0.02:
         pose.notes.append(f"joint positions differ from the file by up to {float(err.max()) * 100:.1f} cm")
     return pose
+
+
+def _sphere(points: np.ndarray, guess: np.ndarray) -> tuple[np.ndarray, float]:
+    """Centre and radius of the sphere through ``points`` (F, 3) (linear least squares; the centre is held
+    weakly at ``guess``, which is kept with the median distance when the fit is implausible)."""
+    weight = 1e-3
+    a = np.vstack([np.hstack([2.0 * points, np.ones((len(points), 1))]), np.hstack([weight * np.eye(3),
+                                                                                      np.zeros((3, 1))])])
+    b = np.concatenate([np.einsum("fi,fi->f", points, points), weight * guess])
+    sol = np.linalg.lstsq(a, b, rcond=None)[0]
+    centre = sol[:3]
+    radius = float(np.sqrt(max(sol[3] + centre @ centre, 0.0)))
+    if not 0.02 < radius < 0.35 or np.linalg.norm(centre - guess) > 0.15:
+        return guess, float(np.median(np.linalg.norm(points - guess, axis=-1)))
+    return centre, radius
 
 
 def joint_errors(pose: MovePose) -> np.ndarray:

@@ -4,19 +4,19 @@ kinematics; MOTION_DATA is checked against Move's own sample and the same kinema
 from __future__ import annotations
 
 import json
-from pathlib import Path
 
 import numpy as np
 import pytest
 
+from local_engine.dynamics import body_mass
 from local_engine.kinematics import forward_kinematics
 from local_engine.motion import MOVE_BONES, bone_name
 from local_engine.outputs import SUPPORTED_OUTPUTS, OutputError, write_outputs
-from local_engine.outputs.motion_data import BODY_WEIGHT_N, JOINTS
+from local_engine.outputs.motion_data import JOINTS
 from local_engine.solvers import make_solver
 from local_engine.solvers.base import SolveRequest
+from tests.conftest import require_move_api
 
-EXCERPT = Path(__file__).resolve().parents[3] / "shared" / "move_api" / "motion_data_excerpt.json"
 FRAMES = (0, 31, 89)
 
 
@@ -129,13 +129,14 @@ def test_motion_data_matches_moves_shape_and_the_motion(written):
     doc = json.loads(files["MOTION_DATA"].read_text())
     frames = doc["mocap_data"]
     assert len(frames) == motion.frame_count
-    if EXCERPT.exists():
-        ref = json.loads(EXCERPT.read_text())["mocap_data"][0]
-        assert set(frames[0]["joint_data"]) == set(ref["joint_data"])
-        for joint, data in frames[0]["joint_data"].items():
-            assert set(data) == set(ref["joint_data"][joint]), joint
-            assert len(data["rotations"]) == len(data["torques"]) and data["type"] == "euler_xyz"
-        assert isinstance(ref["timestamp"], str) and isinstance(frames[0]["timestamp"], str)
+    ref = json.loads(require_move_api("motion_data_excerpt.json").read_text())["mocap_data"][0]
+    assert set(frames[0]["joint_data"]) == set(ref["joint_data"])
+    for joint, data in frames[0]["joint_data"].items():
+        assert set(data) == set(ref["joint_data"][joint]), joint
+        # each joint in Move's own convention: the same type (and so as many angles) as in Move's file
+        assert data["type"] == ref["joint_data"][joint]["type"], joint
+        assert len(data["rotations"]) == len(data["torques"]) == len(ref["joint_data"][joint]["rotations"])
+    assert isinstance(ref["timestamp"], str) and isinstance(frames[0]["timestamp"], str)
     for f in FRAMES:
         for joint, (bone, _) in JOINTS.items():
             pos = frames[f]["joint_data"][joint]["position"]
@@ -144,9 +145,11 @@ def test_motion_data_matches_moves_shape_and_the_motion(written):
     forces = np.array([[fr["joint_data"][j]["reaction_forces"] for j in ("Left_toe", "Right_toe")] for fr in frames])
     others = [fr["joint_data"]["Left_knee"]["reaction_forces"] for fr in frames]
     assert not any(others)
-    assert np.array_equal(forces > 0, motion.foot_contacts)
-    planted = forces.sum(1) > 0
-    assert planted.any() and np.allclose(forces.sum(1)[planted], BODY_WEIGHT_N)
+    assert not (forces > 0)[~motion.foot_contacts].any()  # no reaction without contact
+    weight = body_mass(motion) * 9.81  # (dynamics checked in test_dynamics.py)
+    planted = motion.foot_contacts.any(1)
+    assert (forces.sum(1) > 0)[planted].mean() > 0.95
+    assert planted.any() and 0.8 < forces.sum(1)[planted].mean() / weight < 1.2
 
 
 def test_root_rotation_in_motion_data_is_the_hips_rotation(written):
