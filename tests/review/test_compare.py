@@ -17,7 +17,7 @@ from .helpers import evaluated_heads, retargeted  # noqa: E402
 
 
 def test_smooth_reduces_jitter_and_keeps_feet(world) -> None:
-    tgt, raw = retargeted(world, "mixamo", "cmu_01_03", (1, 300))
+    tgt, _raw = retargeted(world, "mixamo", "cmu_01_03", (1, 300))
     assert bpy.ops.move_mocap.foot_lock(contacts="DETECT") == {"FINISHED"}
     locked = action_io.object_action(tgt)
     from move_mocap.review.legs import smooth
