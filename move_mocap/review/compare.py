@@ -37,7 +37,7 @@ def _stashed(obj: bpy.types.Object) -> list[bpy.types.Action]:
 
 def partner(obj: bpy.types.Object) -> tuple[bpy.types.Action | None, str]:
     """The action the A/B toggle would switch to and why not (empty when there is one)."""
-    action = action_io.object_action(obj)
+    action: Any = action_io.object_action(obj)
     if action is None:
         return None, "The active armature has no action"
     if action.get(CAPTURE) and bpy.data.actions.get(action[CAPTURE]) is not None:
@@ -55,7 +55,8 @@ def partner(obj: bpy.types.Object) -> tuple[bpy.types.Action | None, str]:
 
 def toggle(obj: bpy.types.Object) -> tuple[bpy.types.Action, bpy.types.Action]:
     """Switch the rig between the capture and its previous action; returns (now active, the other)."""
-    current = action_io.object_action(obj)
+    current: Any = action_io.object_action(obj)
+    other: Any
     other, problem = partner(obj)
     if other is None or current is None:
         raise ValueError(problem)
@@ -69,7 +70,7 @@ def toggle(obj: bpy.types.Object) -> tuple[bpy.types.Action, bpy.types.Action]:
 
 def source_armature(obj: bpy.types.Object) -> tuple[bpy.types.Object | None, str]:
     """The imported armature the active capture came from, if the import kept it."""
-    action = action_io.object_action(obj)
+    action: Any = action_io.object_action(obj)
     if not is_capture(action):
         return None, "The active action is not a capture"
     assert action is not None

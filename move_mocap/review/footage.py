@@ -33,7 +33,8 @@ def _lineage(action: Any) -> list[str]:
     while action is not None and action.name not in seen:
         seen.add(action.name)
         names.append(action.name)
-        parent = action.get(CLEANED_FROM)
+        tagged: Any = action
+        parent = tagged.get(CLEANED_FROM)
         action = bpy.data.actions.get(parent) if parent else None
     return names
 
@@ -64,6 +65,7 @@ def find_video(obj: bpy.types.Object, scene: Any) -> tuple[str, str]:
 
 
 def footage_camera(obj: bpy.types.Object) -> bpy.types.Object | None:
+    o: Any
     for o in bpy.data.objects:
         if o.type == "CAMERA" and o.get(FOR_RIG) == obj.name:
             return o
@@ -84,7 +86,7 @@ def _subject(obj: bpy.types.Object, scene: Any, frame: float) -> tuple[Vector, V
         lateral = (mw @ pb[slots["thigh.L"]].head) - (mw @ pb[slots["thigh.R"]].head)
         lateral.z = 0.0
         if lateral.length > 1e-6:
-            forward = lateral.normalized().cross(Vector((0.0, 0.0, 1.0)))
+            forward = Vector(lateral.normalized().cross(Vector((0.0, 0.0, 1.0))))
     return hips, forward
 
 
@@ -121,7 +123,8 @@ def make_camera(obj: bpy.types.Object, scene: Any, video: str, distance: float =
         bg.clip = clip
         bg.alpha = 1.0
         cam_data.show_background_images = True
-        w, h = clip.size
+        size: Any = clip.size
+        w, h = int(size[0]), int(size[1])
         if w and h:
             scene.render.resolution_x, scene.render.resolution_y = int(w), int(h)
         rate = float(getattr(clip, "fps", 0.0) or 0.0)

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import time
 from dataclasses import dataclass, field, replace
+from typing import Any
 
 import bpy
 import numpy as np
@@ -77,7 +78,8 @@ def contacts_for(take: RigTake, pose: Pose, source: str = "AUTO") -> tuple[np.nd
     """(F, 2) contacts (left, right) and where they came from: the action's stored MOTION_DATA contacts
     (``STORED``; ``AUTO`` when present) or detection from the motion (``DETECT``)."""
     n = len(take.frames)
-    stored = take.action.get(CONTACTS_PROP)
+    tagged: Any = take.action
+    stored = tagged.get(CONTACTS_PROP)
     if source in ("AUTO", "STORED") and stored is not None and len(stored):
         return C.resample(C.decode_stored(list(stored)), n), "stored"
     if source == "STORED":

@@ -3,6 +3,8 @@ buttons with their settings; each button's poll says what is missing."""
 
 from __future__ import annotations
 
+from typing import Any
+
 import bpy
 from bpy.props import FloatProperty
 
@@ -25,7 +27,7 @@ class MOVE_MOCAP_PT_review(bpy.types.Panel):
     bl_options = {"DEFAULT_CLOSED"}
 
     def draw(self, context):  # type: ignore[override]
-        layout = self.layout
+        layout: Any = self.layout
         settings = getattr(context.scene, "move_mocap_review", None)
         obj = context.active_object
         if obj is None or obj.type != "ARMATURE":
@@ -53,7 +55,7 @@ CLASSES = (MOVE_MOCAP_PG_review, MOVE_MOCAP_PT_review)
 
 
 def register_extra() -> None:
-    bpy.types.Scene.move_mocap_review = bpy.props.PointerProperty(type=MOVE_MOCAP_PG_review)  # type: ignore[attr-defined]
+    bpy.types.Scene.move_mocap_review = bpy.props.PointerProperty(type=MOVE_MOCAP_PG_review)  # type: ignore[attr-defined,func-returns-value]
 
 
 def unregister_extra() -> None:

@@ -118,7 +118,8 @@ def load(obj: bpy.types.Object, action: bpy.types.Action | None = None, extra_bo
         if missing or "hips" not in slots:
             raise ValueError(f"{obj.name!r}: the {'hips' if 'hips' not in slots else side + ' leg'} "
                              "could not be found by the mapping detection (Retarget panel: Detect)")
-    bone_names = {b.name for b in obj.data.bones}  # type: ignore[attr-defined]
+    data: Any = obj.data
+    bone_names = {b.name for b in data.bones}
     ik: dict[str, tuple[str, str | None]] = {}
     spec = IK_CONTROLS.get(det.profile or "")
     if spec:
@@ -138,7 +139,7 @@ def load(obj: bpy.types.Object, action: bpy.types.Action | None = None, extra_bo
         model = probe_model(obj, skel, wanted, props, warnings)
     else:
         model = hierarchy_model(skel, wanted)
-    if ad is not None and ad.action != active:  # the probe restores it; be sure
+    if ad is not None and active is not None and ad.action != active:  # the probe restores it; be sure
         action_io.assign_action(obj, active)
     lo, hi = action_io.frame_range(action, obj)
     frames = np.arange(np.floor(lo + 1e-6), np.floor(hi + 1e-6) + 1.0)
@@ -159,7 +160,7 @@ def load(obj: bpy.types.Object, action: bpy.types.Action | None = None, extra_bo
     for b in model.bones:
         pb = pbones[b]
         path, size = rot_path(b, modes[b])
-        current = {"QUATERNION": pb.rotation_quaternion, "AXIS_ANGLE": pb.rotation_axis_angle}.get(
+        current: Any = {"QUATERNION": pb.rotation_quaternion, "AXIS_ANGLE": pb.rotation_axis_angle}.get(
             modes[b], pb.rotation_euler)
         vals = np.empty((n, size))
         for k in range(size):
@@ -168,7 +169,7 @@ def load(obj: bpy.types.Object, action: bpy.types.Action | None = None, extra_bo
         values[b] = vals
         basis_rot[b] = channels_to_quat(vals, modes[b])
         lpath = f'pose.bones["{b}"].location'
-        if any((lpath, k) in channels for k in range(3)) or any(pb.location):
+        if any((lpath, k) in channels for k in range(3)) or bool(np.any(np.array(pb.location))):
             loc = np.tile(np.array(pb.location, dtype=np.float64), (n, 1))
             for k in range(3):
                 keys = channels.get((lpath, k))
