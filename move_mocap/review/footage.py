@@ -86,7 +86,8 @@ def _subject(obj: bpy.types.Object, scene: Any, frame: float) -> tuple[Vector, V
         lateral = (mw @ pb[slots["thigh.L"]].head) - (mw @ pb[slots["thigh.R"]].head)
         lateral.z = 0.0
         if lateral.length > 1e-6:
-            forward = Vector(lateral.normalized().cross(Vector((0.0, 0.0, 1.0))))
+            lat: Any = lateral.normalized()
+            forward = Vector((lat.y, -lat.x, 0.0))  # lateral x up
     return hips, forward
 
 
