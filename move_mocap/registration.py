@@ -20,6 +20,7 @@ _MODULE_NAMES: tuple[str, ...] = (
     ".retarget_ui",
     ".retarget_ops",
     ".engine_ops",
+    ".review",
 )
 
 

@@ -184,6 +184,15 @@ def main(argv: list[str]) -> int:
     assert report is not None
     keyed = {fc.data_path.split('"')[1] for fc in action_io.action_fcurves(report.action, target) if '"' in fc.data_path}
 
+    # The review clean-ups on the result, once each: foot locking (contacts detected) then smoothing.
+    from move_mocap.review.legs import foot_lock, smooth
+
+    lock = foot_lock(target, "DETECT")
+    smoothed = smooth(target, 0.5)
+    cleanup = {"foot_lock": round(lock.seconds, 3), "smooth": round(smoothed.seconds, 3),
+               "foot_lock_stages": {k: round(v, 3) for k, v in lock.timings.items()},
+               "smooth_stages": {k: round(v, 3) for k, v in smoothed.timings.items()}}
+
     # Baseline on a slice, in the same process, onto a fresh copy of the rig's pose (new action).
     mapping = auto_mapping(source, target)
     target.animation_data.action = None
@@ -202,6 +211,8 @@ def main(argv: list[str]) -> int:
         "seconds": round(best, 3),
         "seconds_runs": [round(v, 3) for v in runs],
         "stages": {k: round(v, 3) for k, v in report.timings.items()},
+        "cleanup_stages": cleanup,
+        "cleanup_vs_retarget": round((lock.seconds + smoothed.seconds) / best, 3),
         "peak_mib": round(peak_mib, 1),
         "extra_mib": round(peak_mib - rss0, 1),
         "first_touch_s_per_gib": round(first_touch, 3),

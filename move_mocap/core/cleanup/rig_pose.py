@@ -1,0 +1,83 @@
+"""A rig's pose over a whole take from its action's channels, through the retarget's dependency model
+(numpy only, no bpy here).
+
+The retarget engine describes a target rig by a :class:`~..retarget.solver.TargetModel`: for each solved bone,
+its armature-space orientation and head with identity channels, and which solved bone its rotation and its
+position follow (learnt by probing Blender for rigs driven by constraints, such as Rigify). The retarget uses
+it one way (world pose -> channels); the clean-up tools need both ways: :func:`evaluate` gives the pose an
+action's channels produce, :func:`basis_rotation` the channel rotation that gives a wanted orientation.
+
+Bones outside the model are not evaluated. Scale channels are not evaluated (mocap does not scale bones).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+
+from ..retarget import quat as Q
+from ..retarget.solver import TargetModel
+
+
+@dataclass
+class Pose:
+    """Armature-space orientations and heads (F, 4) / (F, 3) of the model's bones, by name."""
+
+    rot: dict[str, np.ndarray]
+    head: dict[str, np.ndarray]
+
+
+def _parent_rot(model: TargetModel, k: int, rot: list[np.ndarray], frames: int) -> np.ndarray:
+    a = model.rot_follow[k]
+    if a < 0:
+        return np.broadcast_to(model.p0_rot[k], (frames, 4))
+    return Q.mul(rot[a], Q.mul(Q.conj(model.p0_rot[a]), model.p0_rot[k])[None])
+
+
+def evaluate(model: TargetModel, basis_rot: dict[str, np.ndarray], basis_loc: dict[str, np.ndarray],
+             frames: int) -> Pose:
+    """The pose the channels give: ``basis_rot`` (F, 4) and ``basis_loc`` (F, 3) per bone (missing: rest)."""
+    rot: list[np.ndarray] = []
+    head: list[np.ndarray] = []
+    for k, bone in enumerate(model.bones):
+        p_rot = _parent_rot(model, k, rot, frames)
+        a = model.pos_follow[k]
+        if a >= 0:
+            local = Q.rotate(Q.conj(model.p0_rot[a]), model.p0_pos[k] - model.p0_pos[a])
+            p_pos = head[a] + Q.rotate(rot[a], local[None])
+        else:
+            p_pos = np.broadcast_to(model.p0_pos[k], (frames, 3))
+        q = basis_rot.get(bone)
+        r = np.asarray(p_rot) if q is None else Q.mul(p_rot, q)
+        loc = basis_loc.get(bone)
+        pos = np.asarray(p_pos) if loc is None else p_pos + Q.rotate(p_rot, loc)
+        rot.append(np.ascontiguousarray(r))
+        head.append(np.ascontiguousarray(pos))
+    return Pose({b: rot[k] for k, b in enumerate(model.bones)}, {b: head[k] for k, b in enumerate(model.bones)})
+
+
+def parent_frame(model: TargetModel, bone: str, pose_rot: dict[str, np.ndarray], frames: int) -> np.ndarray:
+    """(F, 4) orientation of ``bone``'s parent frame given the orientations of the bones it follows."""
+    k = model.bones.index(bone)
+    a = model.rot_follow[k]
+    if a < 0:
+        return np.broadcast_to(model.p0_rot[k], (frames, 4)).copy()
+    return Q.mul(pose_rot[model.bones[a]], Q.mul(Q.conj(model.p0_rot[a]), model.p0_rot[k])[None])
+
+
+def parent_position(model: TargetModel, bone: str, pose: Pose, frames: int) -> np.ndarray:
+    """(F, 3) where ``bone``'s head is with a zero location channel, given the pose of the bones it follows."""
+    k = model.bones.index(bone)
+    a = model.pos_follow[k]
+    if a < 0:
+        return np.broadcast_to(model.p0_pos[k], (frames, 3)).copy()
+    name = model.bones[a]
+    local = Q.rotate(Q.conj(model.p0_rot[a]), model.p0_pos[k] - model.p0_pos[a])
+    return pose.head[name] + Q.rotate(pose.rot[name], local[None])
+
+
+def basis_rotation(model: TargetModel, bone: str, want: np.ndarray, pose_rot: dict[str, np.ndarray]) -> np.ndarray:
+    """Channel rotations (F, 4) giving ``bone`` the armature-space orientations ``want`` (F, 4), given the
+    orientations of the bones it follows (``pose_rot``, already updated for any changed ancestor)."""
+    return Q.normalize(Q.mul(Q.conj(parent_frame(model, bone, pose_rot, len(want))), want))

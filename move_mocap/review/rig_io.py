@@ -1,0 +1,235 @@
+"""Reading a rig's action as a whole-take pose and writing cleaned channels into a copy (bpy layer).
+
+- :func:`load` - the rig's mapped bones (the retarget's own detection), its dependency model (probed for
+  rigs driven by constraints, like the retarget), the action's channels sampled on every frame of its
+  range (:mod:`..action_io`), and the object's world transform per frame (root motion on the object).
+- :func:`copy_with` - a copy of the action (never the original) with some bones' channels replaced;
+  works on Blender 4.2 (``Action.fcurves``) and 4.4+ (the slot's channelbag).
+
+No clean-up maths here (that is :mod:`..core.cleanup`); no operators (those are :mod:`.ops`).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+
+import bpy
+import numpy as np
+
+from .. import action_io
+from ..core.cleanup.rig_pose import Pose, evaluate
+from ..core.retarget import quat as Q
+from ..core.retarget.mapping import FINGER_SLOTS, SLOTS
+from ..core.retarget.skeleton import channels_to_quat, quat_to_channels
+from ..core.retarget.solver import TargetModel, hierarchy_model
+
+#: IK controls per naming profile: (foot IK control, knee pole), ``{s}`` the side suffix.
+IK_CONTROLS = {"rigify_fk": ("foot_ik{s}", "thigh_ik_target{s}", {"L": ".L", "R": ".R"}),
+               "auto_rig_pro": ("c_foot_ik.{s}", "c_leg_pole.{s}", {"L": "l", "R": "r"})}
+
+
+def rot_path(bone: str, mode: str) -> tuple[str, int]:
+    prop = {"QUATERNION": "rotation_quaternion", "AXIS_ANGLE": "rotation_axis_angle"}.get(mode, "rotation_euler")
+    return f'pose.bones["{bone}"].{prop}', (3 if prop == "rotation_euler" else 4)
+
+
+@dataclass
+class RigTake:
+    obj: bpy.types.Object
+    action: bpy.types.Action
+    frames: np.ndarray  # (F,) scene frames sampled (the action's whole range, one per frame)
+    fps: float
+    slots: dict[str, str]  # slot -> bone
+    profile: str
+    model: TargetModel
+    basis_rot: dict[str, np.ndarray]  # bone -> (F, 4)
+    basis_loc: dict[str, np.ndarray]  # bone -> (F, 3)
+    channel_values: dict[str, np.ndarray]  # bone -> (F, C) its rotation channel values as keyed
+    obj_rot: np.ndarray  # (F, 4) the object's world orientation per frame
+    obj_loc: np.ndarray  # (F, 3)
+    obj_scale: float
+    ik: dict[str, tuple[str, str | None]] = field(default_factory=dict)  # side -> (foot IK, pole)
+    warnings: list[str] = field(default_factory=list)
+
+    def pose(self, basis_rot: dict[str, np.ndarray] | None = None) -> Pose:
+        return evaluate(self.model, basis_rot or self.basis_rot, self.basis_loc, len(self.frames))
+
+    def to_world(self, p: np.ndarray) -> np.ndarray:
+        return self.obj_loc + self.obj_scale * Q.rotate(self.obj_rot, p)
+
+    def to_world_rot(self, q: np.ndarray) -> np.ndarray:
+        return Q.mul(self.obj_rot, q)
+
+    def from_world(self, p: np.ndarray) -> np.ndarray:
+        return Q.rotate(Q.conj(self.obj_rot), (p - self.obj_loc) / self.obj_scale)
+
+    def from_world_rot(self, q: np.ndarray) -> np.ndarray:
+        return Q.mul(Q.conj(self.obj_rot), q)
+
+
+def _object_track(obj: bpy.types.Object, channels: dict[tuple[str, int], action_io.Keys], frames: np.ndarray
+                  ) -> tuple[np.ndarray, np.ndarray, float]:
+    """World orientation, location per frame and uniform scale of the object under this action."""
+    f = len(frames)
+    mw = np.array(obj.matrix_world, dtype=np.float64)
+    scale = float(np.cbrt(abs(np.linalg.det(mw[:3, :3])))) or 1.0
+    rot_prop = rot_path("", obj.rotation_mode)[0].rpartition(".")[2]
+    keyed = [k for k in channels if k[0] in ("location", rot_prop)]
+    if not keyed:
+        return (np.broadcast_to(Q.from_matrix(mw[:3, :3] / scale), (f, 4)).copy(),
+                np.broadcast_to(mw[:3, 3], (f, 3)).copy(), scale)
+    loc = np.tile(np.array(obj.location, dtype=np.float64), (f, 1))
+    cur = np.array(getattr(obj, rot_prop), dtype=np.float64)
+    rv = np.tile(cur, (f, 1))
+    for (path, i), keys in channels.items():
+        if path == "location":
+            loc[:, i] = action_io.sample_keys(keys, frames)
+        elif path == rot_prop:
+            rv[:, i] = action_io.sample_keys(keys, frames)
+    own_rot = channels_to_quat(rv, obj.rotation_mode)
+    parent = np.eye(4)
+    if obj.parent is not None:
+        parent = np.array(obj.parent.matrix_world @ obj.matrix_parent_inverse, dtype=np.float64)
+    ps = float(np.cbrt(abs(np.linalg.det(parent[:3, :3])))) or 1.0
+    pq = Q.from_matrix(parent[:3, :3] / ps)
+    own_scale = float(np.cbrt(abs(np.prod(np.array(obj.scale))))) or 1.0
+    return Q.mul(pq[None], own_rot), parent[:3, 3] + ps * Q.rotate(pq, loc), ps * own_scale
+
+
+def load(obj: bpy.types.Object, action: bpy.types.Action | None = None, extra_bones: tuple[str, ...] = ()
+         ) -> RigTake:
+    """The rig's action (default: its active one) as a whole-take pose of its mapped body bones."""
+    from ..retarget import (
+        _needs_probe,
+        detect_mapping,
+        fk_switch_overrides,
+        probe_model,
+        skeleton_from_object,
+    )
+
+    action = action or action_io.object_action(obj)
+    if action is None:
+        raise ValueError(f"{obj.name!r} has no action")
+    det = detect_mapping(obj)
+    slots = {s: b for s, b in det.slots.items() if s in SLOTS and s not in FINGER_SLOTS}
+    for side in ("L", "R"):
+        missing = [p for p in ("thigh", "shin", "foot") if f"{p}.{side}" not in slots]
+        if missing or "hips" not in slots:
+            raise ValueError(f"{obj.name!r}: the {'hips' if 'hips' not in slots else side + ' leg'} "
+                             "could not be found by the mapping detection (Retarget panel: Detect)")
+    data: Any = obj.data
+    bone_names = {b.name for b in data.bones}
+    ik: dict[str, tuple[str, str | None]] = {}
+    spec = IK_CONTROLS.get(det.profile or "")
+    if spec:
+        for side in ("L", "R"):
+            foot = spec[0].format(s=spec[2][side])
+            pole = spec[1].format(s=spec[2][side])
+            if foot in bone_names:
+                ik[side] = (foot, pole if pole in bone_names else None)
+    wanted = list(dict.fromkeys([*slots.values(), *(b for pair in ik.values() for b in pair if b),
+                                 *(b for b in extra_bones if b in bone_names)]))
+    skel = skeleton_from_object(obj)
+    warnings: list[str] = []
+    ad = obj.animation_data
+    active = ad.action if ad else None
+    if _needs_probe(obj):
+        props = fk_switch_overrides(obj, set(wanted))
+        model = probe_model(obj, skel, wanted, props, warnings)
+    else:
+        model = hierarchy_model(skel, wanted)
+    if ad is not None and active is not None and ad.action != active:  # the probe restores it; be sure
+        action_io.assign_action(obj, active)
+    lo, hi = action_io.frame_range(action, obj)
+    frames = np.arange(np.floor(lo + 1e-6), np.floor(hi + 1e-6) + 1.0)
+    scene: Any = bpy.context.scene
+    fps = scene.render.fps / scene.render.fps_base
+    paths = {"location", "rotation_quaternion", "rotation_euler", "rotation_axis_angle"}
+    pbones = obj.pose.bones  # type: ignore[union-attr]
+    modes = {b: pbones[b].rotation_mode for b in model.bones}
+    for b in model.bones:
+        paths.add(rot_path(b, modes[b])[0])
+        paths.add(f'pose.bones["{b}"].location')
+    channels = action_io.read_channels(action, obj, paths)
+    index = action_io.KeyIndex()
+    basis_rot: dict[str, np.ndarray] = {}
+    basis_loc: dict[str, np.ndarray] = {}
+    values: dict[str, np.ndarray] = {}
+    n = len(frames)
+    for b in model.bones:
+        pb = pbones[b]
+        path, size = rot_path(b, modes[b])
+        current: Any = {"QUATERNION": pb.rotation_quaternion, "AXIS_ANGLE": pb.rotation_axis_angle}.get(
+            modes[b], pb.rotation_euler)
+        vals = np.empty((n, size))
+        for k in range(size):
+            keys = channels.get((path, k))
+            vals[:, k] = action_io.sample_keys(keys, frames, index) if keys is not None else current[k]
+        values[b] = vals
+        basis_rot[b] = channels_to_quat(vals, modes[b])
+        lpath = f'pose.bones["{b}"].location'
+        if any((lpath, k) in channels for k in range(3)) or bool(np.any(np.array(pb.location))):
+            loc = np.tile(np.array(pb.location, dtype=np.float64), (n, 1))
+            for k in range(3):
+                keys = channels.get((lpath, k))
+                if keys is not None:
+                    loc[:, k] = action_io.sample_keys(keys, frames, index)
+            basis_loc[b] = loc
+    obj_rot, obj_loc, obj_scale = _object_track(obj, channels, frames)
+    return RigTake(obj, action, frames, fps, slots, det.profile or "", model, basis_rot, basis_loc, values,
+                   obj_rot, obj_loc, obj_scale, ik, warnings)
+
+
+def to_channels(take: RigTake, bone: str, q: np.ndarray) -> np.ndarray:
+    """Channel values (F, C) for ``bone``'s rotation mode, signs/angles continuous with what was keyed."""
+    mode = take.obj.pose.bones[bone].rotation_mode  # type: ignore[union-attr]
+    vals = quat_to_channels(q, mode)
+    old = take.channel_values.get(bone)
+    if old is not None and mode == "QUATERNION":
+        flip = np.sum(vals * old, axis=-1) < 0
+        vals[flip] *= -1.0
+    elif old is not None and mode not in ("QUATERNION", "AXIS_ANGLE"):
+        vals = vals + 2 * np.pi * np.round((old[:1] - vals[:1]) / (2 * np.pi))
+    return vals
+
+
+def _fcurves_collection(action: Any, obj: bpy.types.Object) -> Any:
+    if not action_io.is_slotted():
+        return action.fcurves
+    slot = action_io.action_slot(action, obj)
+    for layer in action.layers:
+        for strip in layer.strips:
+            bag = strip.channelbag(slot, ensure=True)
+            if bag is not None:
+                return bag.fcurves
+    raise ValueError(f"action {action.name!r} has no keyframe strip")
+
+
+def copy_with(take: RigTake, name: str, channels: dict[tuple[str, int], np.ndarray],
+              groups: dict[str, str]) -> bpy.types.Action:
+    """A copy of the take's action named ``name`` with ``channels`` ((path, index) -> (F,) values on
+    ``take.frames``) replaced or added. Custom properties (contacts, retarget tag) come along."""
+    new = take.action.copy()
+    new.name = name
+    existing = {(fc.data_path, fc.array_index): fc for fc in action_io.action_fcurves(new, take.obj)}
+    coll = None
+    for (path, index), vals in channels.items():
+        fc = existing.get((path, index))
+        if fc is None:
+            coll = coll if coll is not None else _fcurves_collection(new, take.obj)
+            group = groups.get(path, "")
+            if action_io.is_slotted():
+                fc = coll.new(path, index=index, group_name=group) if group else coll.new(path, index=index)
+            else:
+                fc = coll.new(path, index=index, action_group=group) if group else coll.new(path, index=index)
+        else:
+            fc.keyframe_points.clear()
+        action_io.write_keys(fc, take.frames, vals)
+    return new
+
+
+def replace_action(obj: bpy.types.Object, old: bpy.types.Action, new: bpy.types.Action) -> None:
+    """Make ``new`` the active action, ``old`` kept in the NLA stash (never lost)."""
+    action_io.stash_action(obj, old)
+    action_io.assign_action(obj, new)

@@ -1,0 +1,110 @@
+"""Foot locking on the user's rig, measured by Blender's own evaluation of the deforming feet (constraints
+included): CMU takes retargeted onto the Rigify rig and the Mixamo-named rig (object rotated and scaled as
+an FBX import gives it); slide during contacts before/after, knee angle change, no pop at the blends, the
+upper body untouched, a new action (the old one kept and unchanged), one operator call."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+bpy = pytest.importorskip("bpy")
+
+from move_mocap import action_io  # noqa: E402
+from move_mocap.core.cleanup import contacts as C  # noqa: E402
+from move_mocap.core.cleanup.footlock import slide  # noqa: E402
+from move_mocap.review import rig_io  # noqa: E402
+
+from .helpers import deform_foot, evaluated_heads, retargeted  # noqa: E402
+
+
+def _keys(action, obj):
+    return {k: v.co.copy() for k, v in action_io.read_channels(action, obj).items()}
+
+
+@pytest.mark.parametrize("target_name,source", [("rigify", "cmu_01_01"), ("mixamo", "cmu_01_03")])
+def test_foot_lock_plants_feet(world, target_name, source) -> None:
+    tgt, raw = retargeted(world, target_name, source, (1, 330))
+    before_keys = _keys(raw, tgt)
+    assert bpy.ops.move_mocap.foot_lock(contacts="DETECT") == {"FINISHED"}
+    new = action_io.object_action(tgt)
+    assert new is not None and new != raw and new.name.endswith("_footlock")
+    assert raw.name in bpy.data.actions and _keys(raw, tgt).keys() == before_keys.keys()
+    assert all(np.array_equal(v, before_keys[k]) for k, v in _keys(raw, tgt).items()), "the old action changed"
+    assert any(s.action == raw for t in tgt.animation_data.nla_tracks for s in t.strips), "old action not kept"
+    mask = C.decode_stored(new["move_foot_contacts"])
+    assert mask.shape == (330, 2) and 0.1 < mask.mean() < 0.95, mask.mean()
+
+    take = rig_io.load(tgt)
+    feet = [deform_foot(tgt, take.slots[f"foot.{s}"]) for s in ("L", "R")]
+    frames = take.frames
+    after = evaluated_heads(tgt, feet, frames)
+    action_io.assign_action(tgt, raw)
+    before = evaluated_heads(tgt, feet, frames)
+    action_io.assign_action(tgt, new)
+    for k, bone in enumerate(feet):
+        s_before = 1000 * slide(before[bone], mask[:, k])
+        s_after = 1000 * slide(after[bone], mask[:, k])
+        print(f"{target_name} {source} {bone}: slide {s_before:.2f} -> {s_after:.3f} mm/frame")
+        assert s_after <= 1.0, (bone, s_after)
+        assert s_after < 0.5 * s_before, (bone, s_before, s_after)
+        # Away from contacts and their blends the foot is where the capture put it.
+        far = ~np.convolve(mask[:, k], np.ones(2 * 20 + 1), "same").astype(bool)
+        if far.any():
+            assert np.abs(after[bone][far] - before[bone][far]).max() < 1e-4
+
+    # The upper body and arms are untouched: their channels are the raw action's, key for key.
+    legs = {take.slots[f"{p}.{s}"] for p in ("thigh", "shin", "foot") for s in ("L", "R")}
+    ik = {b for pair in take.ik.values() for b in pair if b}
+    new_keys = _keys(new, tgt)
+    for (path, i), co in before_keys.items():
+        bone = path.split('"')[1] if path.startswith("pose.bones") else None
+        if bone not in legs | ik:
+            np.testing.assert_array_equal(new_keys[(path, i)], co, err_msg=path)
+
+
+def test_foot_lock_report_figures(world) -> None:
+    """The report's figures: slide before/after, knee change and no added pop at the blends (> 5 deg/frame)."""
+    from move_mocap.review.legs import foot_lock
+
+    tgt, _raw = retargeted(world, "rigify", "cmu_01_03", (1, 330))
+    report = foot_lock(tgt, "DETECT")
+    print(report.message(), f"added step {report.max_step_deg:.2f} deg/frame")
+    assert report.slide_after_mm <= 1.0 < report.slide_before_mm
+    assert 0.0 < report.knee_change_deg < 45.0
+    assert report.max_step_deg <= 5.0
+    # Rigify's leg IK controls are keyed onto the locked legs.
+    keyed = {fc.data_path for fc in action_io.action_fcurves(report.action, tgt)}
+    assert 'pose.bones["foot_ik.L"].location' in keyed and 'pose.bones["foot_ik.R"].rotation_quaternion' in keyed
+
+
+def test_stored_contacts_are_used(world) -> None:
+    """Contacts stored with the capture (as the MOTION_DATA import stores them) are what is locked."""
+    from move_mocap.review.legs import foot_lock
+
+    tgt, raw = retargeted(world, "mixamo", "cmu_01_01", (1, 200))
+    stored = np.zeros((200, 2), dtype=bool)
+    stored[20:80, 0] = True
+    stored[100:160, 1] = True
+    raw["move_foot_contacts"] = [int(a) | (int(b) << 1) for a, b in stored]
+    report = foot_lock(tgt, "AUTO")
+    assert report.contacts_from == "stored"
+    assert report.contact_frames == {"L": 60, "R": 60}
+    with pytest.raises(ValueError, match="no stored foot contacts"):
+        del report.action["move_foot_contacts"]
+        foot_lock(tgt, "STORED")
+
+
+def test_poll_messages(world) -> None:
+    for o in bpy.context.view_layer.objects:
+        o.select_set(False)
+    bpy.context.view_layer.objects.active = None
+    assert not bpy.ops.move_mocap.foot_lock.poll()
+    tgt = world.targets["mixamo"]
+    bpy.context.view_layer.objects.active = tgt
+    if tgt.animation_data:
+        tgt.animation_data.action = None
+    assert not bpy.ops.move_mocap.smooth.poll()
+    from move_mocap.review.ops import rig_problem
+
+    assert "no action" in rig_problem(bpy.context)
