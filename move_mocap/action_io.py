@@ -354,6 +354,13 @@ def _keys_and_handles(frames: np.ndarray, values: np.ndarray, interpolation: int
     return co, left, right
 
 
+def key_arrays(frames: np.ndarray, values: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Flat float32 (C, 2n) key coordinates and left/right handles of Bezier keys for C curves (values
+    (C, n)) sharing ``frames`` (increasing), ready for ``foreach_set`` (the handles :func:`new_action` and
+    :func:`write_keys` give)."""
+    return _keys_and_handles(np.asarray(frames, dtype=np.float64), np.asarray(values), _IPO["BEZIER"])
+
+
 def write_keys(fc: bpy.types.FCurve, frames: np.ndarray, values: np.ndarray, interpolation: int = 2) -> None:
     """Fill an empty F-curve with ``len(frames)`` keys in one go.
 

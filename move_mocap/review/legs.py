@@ -17,7 +17,7 @@ import numpy as np
 from ..core.cleanup import contacts as C
 from ..core.cleanup import footlock as FL
 from ..core.cleanup import smoothing as SM
-from ..core.cleanup.rig_pose import Pose, basis_rotation, evaluate, parent_frame, parent_position
+from ..core.cleanup.rig_pose import Pose, basis_rotation, dependents, evaluate, parent_frame, parent_position
 from ..core.retarget import quat as Q
 from . import rig_io
 from .rig_io import RigTake
@@ -191,7 +191,7 @@ def foot_lock(obj: bpy.types.Object, contacts: str = "AUTO", blend_seconds: floa
               name: str = "") -> LockReport:
     """Lock the planted feet of ``obj``'s active action into a new action (assigned; the old one stashed)."""
     t0 = time.perf_counter()
-    take = rig_io.load(obj)
+    take = rig_io.load(obj, needed=[f"{p}.{s}" for p in ("thigh", "shin", "foot", "toe") for s in "LR"] + ["ik"])
     timings = {"read": time.perf_counter() - t0}
     t1 = time.perf_counter()
     pose = take.pose()
@@ -199,7 +199,8 @@ def foot_lock(obj: bpy.types.Object, contacts: str = "AUTO", blend_seconds: floa
     basis, short, changed = lock_pose(take, pose, mask, blend_seconds)
     new_basis = dict(take.basis_rot)
     new_basis.update(basis)
-    after = take.pose(new_basis)
+    redo = dependents(take.model, basis) & (take.used if take.used is not None else set(take.model.bones))
+    after = evaluate(take.model, new_basis, take.basis_loc, len(take.frames), redo, pose)
     timings["solve"] = time.perf_counter() - t1
     t1 = time.perf_counter()
     groups: dict[str, str] = {}
@@ -266,15 +267,16 @@ def smooth(obj: bpy.types.Object, strength: float = 0.5, keep_contacts: bool = T
     new_loc = {b: SM.smooth_positions(p, strength, take.fps, unit) for b, p in take.basis_loc.items()}
     kept = 0
     basis_legs: dict[str, np.ndarray] = {}
+    smoothed = replace(take, basis_rot=new_rot, basis_loc=new_loc)
+    spose = smoothed.pose()
     if keep_contacts:
         mask, _ = contacts_for(take, pose)
         goal = {leg.side: take.to_world(pose.head[leg.foot]) for leg in _legs(take)}
-        smoothed = replace(take, basis_rot=new_rot, basis_loc=new_loc)
-        spose = smoothed.pose()
         basis_legs, _, _ = lock_pose(smoothed, spose, mask.copy(), 0.1, ankle_goal=goal)
         new_rot.update(basis_legs)
         kept = int(mask.sum())
-    after = evaluate_pose(take, new_rot, new_loc)
+    after = evaluate(take.model, new_rot, new_loc, len(take.frames), dependents(take.model, basis_legs), spose) \
+        if keep_contacts else spose
     timings["solve"] = time.perf_counter() - t1
     t1 = time.perf_counter()
     groups: dict[str, str] = {}
@@ -298,7 +300,3 @@ def smooth(obj: bpy.types.Object, strength: float = 0.5, keep_contacts: bool = T
     return SmoothReport(new, strength, SM.jitter([pose.rot[b] for b in bones]),
                         SM.jitter([after.rot[b] for b in bones]), len(bones), kept, time.perf_counter() - t0,
                         list(take.warnings), timings)
-
-
-def evaluate_pose(take: RigTake, rot: dict[str, np.ndarray], loc: dict[str, np.ndarray]) -> Pose:
-    return evaluate(take.model, rot, loc, len(take.frames))

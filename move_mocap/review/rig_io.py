@@ -1,16 +1,23 @@
 """Reading a rig's action as a whole-take pose and writing cleaned channels into a copy (bpy layer).
 
 - :func:`load` - the rig's mapped bones (the retarget's own detection), its dependency model (probed for
-  rigs driven by constraints, like the retarget), the action's channels sampled on every frame of its
-  range (:mod:`..action_io`), and the object's world transform per frame (root motion on the object).
-- :func:`copy_with` - a copy of the action (never the original) with some bones' channels replaced;
-  works on Blender 4.2 (``Action.fcurves``) and 4.4+ (the slot's channelbag).
+  rigs driven by constraints, like the retarget; the probe is remembered per rig while the rig, its
+  constraints, drivers, custom properties and the unprobed bones' pose stay the same, see
+  :func:`rig_fingerprint`), the action's channels sampled on every frame of its range (:mod:`..action_io`;
+  only the F-curves of the bones asked for and those they follow), and the object's world transform per
+  frame (root motion on the object).
+- :func:`copy_with` - a copy of the action (never the original) with some bones' channels replaced: one
+  copy of the whole action in Blender's own code, then the replaced curves' keys overwritten in place with
+  ``foreach_set`` (no per-key Python, no new key arrays); works on Blender 4.2 (``Action.fcurves``) and 4.4+
+  (the slot's channelbag).
 
 No clean-up maths here (that is :mod:`..core.cleanup`); no operators (those are :mod:`.ops`).
 """
 
 from __future__ import annotations
 
+import hashlib
+from collections.abc import Collection, Iterable
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -18,7 +25,7 @@ import bpy
 import numpy as np
 
 from .. import action_io
-from ..core.cleanup.rig_pose import Pose, evaluate
+from ..core.cleanup.rig_pose import Pose, closure, evaluate
 from ..core.retarget import quat as Q
 from ..core.retarget.mapping import FINGER_SLOTS, SLOTS
 from ..core.retarget.skeleton import channels_to_quat, quat_to_channels
@@ -51,9 +58,13 @@ class RigTake:
     obj_scale: float
     ik: dict[str, tuple[str, str | None]] = field(default_factory=dict)  # side -> (foot IK, pole)
     warnings: list[str] = field(default_factory=list)
+    used: set[str] | None = None  # the bones read and evaluated (None: all the model's)
+    dense: set[tuple[str, int]] = field(default_factory=set)  # channels read whose keys are one per frame
 
-    def pose(self, basis_rot: dict[str, np.ndarray] | None = None) -> Pose:
-        return evaluate(self.model, basis_rot or self.basis_rot, self.basis_loc, len(self.frames))
+    def pose(self, basis_rot: dict[str, np.ndarray] | None = None,
+             basis_loc: dict[str, np.ndarray] | None = None) -> Pose:
+        return evaluate(self.model, basis_rot or self.basis_rot, self.basis_loc if basis_loc is None else basis_loc,
+                        len(self.frames), self.used)
 
     def to_world(self, p: np.ndarray) -> np.ndarray:
         return self.obj_loc + self.obj_scale * Q.rotate(self.obj_rot, p)
@@ -97,16 +108,81 @@ def _object_track(obj: bpy.types.Object, channels: dict[tuple[str, int], action_
     return Q.mul(pq[None], own_rot), parent[:3, 3] + ps * Q.rotate(pq, loc), ps * own_scale
 
 
-def load(obj: bpy.types.Object, action: bpy.types.Action | None = None, extra_bones: tuple[str, ...] = ()
-         ) -> RigTake:
-    """The rig's action (default: its active one) as a whole-take pose of its mapped body bones."""
-    from ..retarget import (
-        _needs_probe,
-        detect_mapping,
-        fk_switch_overrides,
-        probe_model,
-        skeleton_from_object,
-    )
+#: Dependency models learnt by probing, per rig: (bones, fingerprint, model, warnings). A probe evaluates the
+#: rig twice with its action detached, which makes Blender copy the whole action again for evaluation when it
+#: is put back; a second clean-up of the same rig (smoothing after foot locking) reuses the model instead.
+_PROBED: dict[int, tuple[tuple[str, ...], bytes, TargetModel, list[str]]] = {}
+
+
+def rig_fingerprint(obj: bpy.types.Object, probed: Collection[str], props: Collection[tuple[str, str]]) -> bytes:
+    """What a probed model depends on besides the probed bones' own channels: the rest pose, every
+    constraint and driver, the pose bones' custom properties (but the probe's own switches ``props``) and the
+    unprobed bones' current pose."""
+    data: Any = obj.data
+    bones = data.bones
+    pbones: Any = obj.pose.bones  # type: ignore[union-attr]
+    h = hashlib.sha1(str(data.pose_position).encode())
+    n = len(bones)
+    mats = np.empty(n * 16, dtype=np.float32)
+    bones.foreach_get("matrix_local", mats)
+    h.update(mats.tobytes())
+    for prop, size in (("location", 3), ("rotation_quaternion", 4), ("rotation_euler", 3), ("scale", 3)):
+        vals = np.empty(len(pbones) * size, dtype=np.float32)
+        pbones.foreach_get(prop, vals)
+        vals = vals.reshape(-1, size)
+        vals[[k for k, pb in enumerate(pbones) if pb.name in probed]] = 0.0
+        h.update(vals.tobytes())
+    parts: list[object] = []
+    for pb in pbones:
+        for c in pb.constraints:
+            target = getattr(c, "target", None)
+            parts.append((pb.name, c.type, c.name, c.mute, round(c.influence, 6), getattr(target, "name", ""),
+                          getattr(c, "subtarget", "")))
+        for key in pb.keys():  # noqa: SIM118 (an ID property group: iterating it directly is not the keys)
+            if (pb.name, key) not in props:
+                value = pb[key]
+                parts.append((pb.name, key, value if isinstance(value, (int, float, str)) else repr(value)))
+    ad = obj.animation_data
+    for d in ad.drivers if ad else ():
+        parts.append((d.data_path, d.array_index, d.mute, d.driver.type, d.driver.expression))
+    h.update(repr(parts).encode())
+    return h.digest()
+
+
+def _model(obj: bpy.types.Object, wanted: list[str], warnings: list[str]) -> TargetModel:
+    """The retarget's dependency model of ``obj`` for ``wanted`` bones (probed where the rig needs it)."""
+    from ..retarget import _needs_probe, fk_switch_overrides, probe_model, skeleton_from_object
+
+    skel = skeleton_from_object(obj)
+    if not _needs_probe(obj):
+        return hierarchy_model(skel, wanted)
+    props = fk_switch_overrides(obj, set(wanted))
+    key = obj.as_pointer()
+    stamp = rig_fingerprint(obj, set(wanted), set(props))
+    known = _PROBED.get(key)
+    if known is not None and known[0] == tuple(wanted) and known[1] == stamp:
+        warnings += known[3]
+        return known[2]
+    ad = obj.animation_data
+    active = ad.action if ad else None
+    found: list[str] = []
+    model = probe_model(obj, skel, wanted, props, found)
+    if ad is not None and active is not None and ad.action != active:  # the probe restores it; be sure
+        action_io.assign_action(obj, active)
+    if len(_PROBED) > 8:
+        _PROBED.clear()
+    _PROBED[key] = (tuple(wanted), rig_fingerprint(obj, set(wanted), set(props)), model, found)
+    warnings += found
+    return model
+
+
+def load(obj: bpy.types.Object, action: bpy.types.Action | None = None, extra_bones: tuple[str, ...] = (),
+         needed: Iterable[str] | None = None) -> RigTake:
+    """The rig's action (default: its active one) as a whole-take pose of its mapped body bones.
+
+    ``needed``: slots (``thigh.L``...) or bone names whose pose the caller uses, plus ``"ik"`` for the IK
+    controls; only they and the bones they follow are read and evaluated (default: every body bone)."""
+    from ..retarget import detect_mapping
 
     action = action or action_io.object_action(obj)
     if action is None:
@@ -128,36 +204,36 @@ def load(obj: bpy.types.Object, action: bpy.types.Action | None = None, extra_bo
             pole = spec[1].format(s=spec[2][side])
             if foot in bone_names:
                 ik[side] = (foot, pole if pole in bone_names else None)
-    wanted = list(dict.fromkeys([*slots.values(), *(b for pair in ik.values() for b in pair if b),
-                                 *(b for b in extra_bones if b in bone_names)]))
-    skel = skeleton_from_object(obj)
+    ik_bones = [b for pair in ik.values() for b in pair if b]
+    wanted = list(dict.fromkeys([*slots.values(), *ik_bones, *(b for b in extra_bones if b in bone_names)]))
     warnings: list[str] = []
-    ad = obj.animation_data
-    active = ad.action if ad else None
-    if _needs_probe(obj):
-        props = fk_switch_overrides(obj, set(wanted))
-        model = probe_model(obj, skel, wanted, props, warnings)
-    else:
-        model = hierarchy_model(skel, wanted)
-    if ad is not None and active is not None and ad.action != active:  # the probe restores it; be sure
-        action_io.assign_action(obj, active)
+    model = _model(obj, wanted, warnings)
+    used: set[str] | None = None
+    if needed is not None:
+        names = set()
+        for n in needed:
+            names.update(ik_bones if n == "ik" else [slots.get(n, n)])
+        used = closure(model, names)
     lo, hi = action_io.frame_range(action, obj)
     frames = np.arange(np.floor(lo + 1e-6), np.floor(hi + 1e-6) + 1.0)
     scene: Any = bpy.context.scene
     fps = scene.render.fps / scene.render.fps_base
     paths = {"location", "rotation_quaternion", "rotation_euler", "rotation_axis_angle"}
     pbones = obj.pose.bones  # type: ignore[union-attr]
-    modes = {b: pbones[b].rotation_mode for b in model.bones}
-    for b in model.bones:
+    read = [b for b in model.bones if used is None or b in used]
+    modes = {b: pbones[b].rotation_mode for b in read}
+    for b in read:
         paths.add(rot_path(b, modes[b])[0])
         paths.add(f'pose.bones["{b}"].location')
     channels = action_io.read_channels(action, obj, paths)
+    dense = {ch for ch, keys in channels.items()
+             if len(keys.co) == len(frames) and np.all(np.abs(keys.co[:, 0] - frames) < 1e-4)}
     index = action_io.KeyIndex()
     basis_rot: dict[str, np.ndarray] = {}
     basis_loc: dict[str, np.ndarray] = {}
     values: dict[str, np.ndarray] = {}
     n = len(frames)
-    for b in model.bones:
+    for b in read:
         pb = pbones[b]
         path, size = rot_path(b, modes[b])
         current: Any = {"QUATERNION": pb.rotation_quaternion, "AXIS_ANGLE": pb.rotation_axis_angle}.get(
@@ -178,7 +254,7 @@ def load(obj: bpy.types.Object, action: bpy.types.Action | None = None, extra_bo
             basis_loc[b] = loc
     obj_rot, obj_loc, obj_scale = _object_track(obj, channels, frames)
     return RigTake(obj, action, frames, fps, slots, det.profile or "", model, basis_rot, basis_loc, values,
-                   obj_rot, obj_loc, obj_scale, ik, warnings)
+                   obj_rot, obj_loc, obj_scale, ik, warnings, used, dense)
 
 
 def to_channels(take: RigTake, bone: str, q: np.ndarray) -> np.ndarray:
@@ -209,13 +285,23 @@ def _fcurves_collection(action: Any, obj: bpy.types.Object) -> Any:
 def copy_with(take: RigTake, name: str, channels: dict[tuple[str, int], np.ndarray],
               groups: dict[str, str]) -> bpy.types.Action:
     """A copy of the take's action named ``name`` with ``channels`` ((path, index) -> (F,) values on
-    ``take.frames``) replaced or added. Custom properties (contacts, retarget tag) come along."""
+    ``take.frames``) replaced or added, as Bezier keys. Custom properties (contacts, retarget tag) come along.
+
+    The copy is Blender's own (one pass in C over every curve); a replaced curve whose keys already sit on
+    ``take.frames`` (any capture) has its keys, handles and interpolation overwritten in place, in batches
+    sharing one handle computation (:func:`..action_io.key_arrays`); other curves are refilled."""
     new = take.action.copy()
     new.name = name
     existing = {(fc.data_path, fc.array_index): fc for fc in action_io.action_fcurves(new, take.obj)}
+    frames = np.asarray(take.frames, dtype=np.float64)
+    n = len(frames)
+    in_place: list[tuple[bpy.types.FCurve, np.ndarray]] = []
     coll = None
     for (path, index), vals in channels.items():
         fc = existing.get((path, index))
+        if fc is not None and (path, index) in take.dense and len(fc.keyframe_points) == n:
+            in_place.append((fc, vals))
+            continue
         if fc is None:
             coll = coll if coll is not None else _fcurves_collection(new, take.obj)
             group = groups.get(path, "")
@@ -225,7 +311,17 @@ def copy_with(take: RigTake, name: str, channels: dict[tuple[str, int], np.ndarr
                 fc = coll.new(path, index=index, action_group=group) if group else coll.new(path, index=index)
         else:
             fc.keyframe_points.clear()
-        action_io.write_keys(fc, take.frames, vals)
+        action_io.write_keys(fc, frames, vals)
+    bezier = np.full(n, 2, dtype=np.int32)
+    for start in range(0, len(in_place), 32):
+        batch = in_place[start:start + 32]
+        co, left, right = action_io.key_arrays(frames, np.stack([v for _, v in batch]))
+        for k, (fc, _) in enumerate(batch):
+            kp = fc.keyframe_points
+            kp.foreach_set("co", co[k])
+            kp.foreach_set("handle_left", left[k])
+            kp.foreach_set("handle_right", right[k])
+            kp.foreach_set("interpolation", bezier)
     return new
 
 

@@ -7,11 +7,13 @@ position follow (learnt by probing Blender for rigs driven by constraints, such 
 it one way (world pose -> channels); the clean-up tools need both ways: :func:`evaluate` gives the pose an
 action's channels produce, :func:`basis_rotation` the channel rotation that gives a wanted orientation.
 
-Bones outside the model are not evaluated. Scale channels are not evaluated (mocap does not scale bones).
+Bones outside the model are not evaluated; :func:`closure` gives the bones a few wanted ones depend on, so a
+clean-up touching only the legs evaluates (and reads) only those. Scale channels are not evaluated (mocap does not scale bones).
 """
 
 from __future__ import annotations
 
+from collections.abc import Collection, Iterable
 from dataclasses import dataclass
 
 import numpy as np
@@ -28,6 +30,30 @@ class Pose:
     head: dict[str, np.ndarray]
 
 
+def closure(model: TargetModel, bones: Iterable[str]) -> set[str]:
+    """``bones`` and every model bone they follow (rotation or position), recursively."""
+    out: set[str] = set()
+    todo = [model.bones.index(b) for b in bones if b in model.bones]
+    while todo:
+        k = todo.pop()
+        name = model.bones[k]
+        if name in out:
+            continue
+        out.add(name)
+        todo += [a for a in (model.rot_follow[k], model.pos_follow[k]) if a >= 0]
+    return out
+
+
+def dependents(model: TargetModel, bones: Iterable[str]) -> set[str]:
+    """``bones`` and every model bone following one of them (rotation or position), recursively: what to
+    evaluate again when only ``bones``' channels changed."""
+    out = set(bones)
+    for k, name in enumerate(model.bones):  # dependency order: followed bones come first
+        if any(a >= 0 and model.bones[a] in out for a in (model.rot_follow[k], model.pos_follow[k])):
+            out.add(name)
+    return out
+
+
 def _parent_rot(model: TargetModel, k: int, rot: list[np.ndarray], frames: int) -> np.ndarray:
     a = model.rot_follow[k]
     if a < 0:
@@ -36,11 +62,24 @@ def _parent_rot(model: TargetModel, k: int, rot: list[np.ndarray], frames: int) 
 
 
 def evaluate(model: TargetModel, basis_rot: dict[str, np.ndarray], basis_loc: dict[str, np.ndarray],
-             frames: int) -> Pose:
-    """The pose the channels give: ``basis_rot`` (F, 4) and ``basis_loc`` (F, 3) per bone (missing: rest)."""
+             frames: int, bones: Collection[str] | None = None, known: Pose | None = None) -> Pose:
+    """The pose the channels give: ``basis_rot`` (F, 4) and ``basis_loc`` (F, 3) per bone (missing: rest).
+    ``bones``: only these (a :func:`closure`, or with ``known``, the :func:`dependents` of changed bones);
+    default all the model's. ``known``: an earlier pose the bones outside ``bones`` are taken from."""
     rot: list[np.ndarray] = []
     head: list[np.ndarray] = []
+    names: list[str] = []
     for k, bone in enumerate(model.bones):
+        if bones is not None and bone not in bones:
+            if known is not None and bone in known.rot:
+                rot.append(known.rot[bone])
+                head.append(known.head[bone])
+                names.append(bone)
+            else:  # never read: a closure holds every bone its members follow
+                rot.append(np.empty((0, 4)))
+                head.append(np.empty((0, 3)))
+            continue
+        names.append(bone)
         p_rot = _parent_rot(model, k, rot, frames)
         a = model.pos_follow[k]
         if a >= 0:
@@ -54,7 +93,8 @@ def evaluate(model: TargetModel, basis_rot: dict[str, np.ndarray], basis_loc: di
         pos = np.asarray(p_pos) if loc is None else p_pos + Q.rotate(p_rot, loc)
         rot.append(np.ascontiguousarray(r))
         head.append(np.ascontiguousarray(pos))
-    return Pose({b: rot[k] for k, b in enumerate(model.bones)}, {b: head[k] for k, b in enumerate(model.bones)})
+    index = {b: k for k, b in enumerate(model.bones)}
+    return Pose({b: rot[index[b]] for b in names}, {b: head[index[b]] for b in names})
 
 
 def parent_frame(model: TargetModel, bone: str, pose_rot: dict[str, np.ndarray], frames: int) -> np.ndarray:
