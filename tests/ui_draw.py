@@ -33,6 +33,7 @@ class DrawLog:
     labels: list[str] = field(default_factory=list)
     props: list[str] = field(default_factory=list)
     operators: list[str] = field(default_factory=list)
+    buttons: list[tuple[str, str, bool]] = field(default_factory=list)  # operator, text given, depress
     lists: list[str] = field(default_factory=list)
     icons: set[str] = field(default_factory=_icons)
 
@@ -205,11 +206,12 @@ class LayoutRecorder:
         self._prop_of(data, property, "prop_search")
         self._prop_of(search_data, search_property, "prop_search")
 
-    def _do_operator(self, operator: str, **_: Any) -> OperatorRecorder:
+    def _do_operator(self, operator: str, text: str = "", depress: bool = False, **_: Any) -> OperatorRecorder:
         rna = _operator_rna(operator)
         if rna is None:
             self._log.problem(self._where, f"operator {operator!r} is not registered")
         self._log.operators.append(operator)
+        self._log.buttons.append((operator, text, bool(depress)))
         return OperatorRecorder(self._log, operator, rna)
 
     def _do_template_list(self, listtype_name: str, list_id: str, dataptr: Any, propname: str,

@@ -1,5 +1,7 @@
 """The "Review" sub-panel of the Move panel (bpy layer): it only draws - the clean-up and comparison
-buttons with their settings; each button's poll says what is missing."""
+buttons with their settings, each comparison button saying what it will do in the rig's current state
+(showing the capture or the action before it, source armature shown or hidden, footage camera on or off);
+each button's poll says what is missing."""
 
 from __future__ import annotations
 
@@ -46,9 +48,26 @@ class MOVE_MOCAP_PT_review(bpy.types.Panel):
             row.prop(settings, "strength", text="")
         col = layout.column(align=True)
         col.label(text="Compare")
-        col.operator("move_mocap.ab_toggle", icon="ARROW_LEFTRIGHT")
-        col.operator("move_mocap.source_toggle", icon="ARMATURE_DATA")
-        col.operator("move_mocap.footage_camera", icon="CAMERA_DATA")
+        rig = obj if obj is not None and obj.type == "ARMATURE" else None
+        ab, source, camera = "A/B: Capture / Before", "Show Source Armature", False
+        if rig is not None:
+            from .. import action_io
+            from .compare import CAPTURE, is_capture, source_armature
+            from .footage import footage_camera
+
+            action: Any = action_io.object_action(rig)
+            if is_capture(action):
+                ab = "A/B: Showing Capture"
+            elif action is not None and action.get(CAPTURE):
+                ab = "A/B: Showing Before"
+            src = source_armature(rig)[0]
+            if src is not None and not (src.hide_get(view_layer=context.view_layer) or src.hide_viewport):
+                source = "Hide Source Armature"
+            cam = footage_camera(rig)
+            camera = cam is not None and context.scene.camera == cam
+        col.operator("move_mocap.ab_toggle", icon="ARROW_LEFTRIGHT", text=ab)
+        col.operator("move_mocap.source_toggle", icon="ARMATURE_DATA", text=source)
+        col.operator("move_mocap.footage_camera", icon="CAMERA_DATA", depress=camera)
 
 
 CLASSES = (MOVE_MOCAP_PG_review, MOVE_MOCAP_PT_review)

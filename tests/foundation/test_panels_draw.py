@@ -258,3 +258,76 @@ def test_import_operator_sidebar(fresh) -> None:
         draw_class(log, MOVE_MOCAP_OT_import_output, fresh, **values)
         _assert_clean(log)
         assert {"kind", "target", "retarget_root_motion"} <= set(log.props)
+
+
+def test_review_panel_states(fresh) -> None:
+    """The Review sub-panel on an armature with a captured action (retarget tagged): without and with the
+    action it had before, without and with the imported source armature kept, without and with a footage
+    camera; each state drawn, its buttons saying what they will do and their polls agreeing."""
+    from move_mocap import action_io
+    from move_mocap.retarget import RETARGET_TAG
+    from move_mocap.review.footage import FOR_RIG
+
+    scene, view_layer = fresh.scene, fresh.view_layer
+    rig = bpy.data.objects.new("Hero", bpy.data.armatures.new("Hero"))
+    scene.collection.objects.link(rig)
+    view_layer.objects.active = rig
+    capture = bpy.data.actions.new("Hero_take")
+    capture[RETARGET_TAG] = "take"
+    action_io.assign_action(rig, capture)
+
+    def state() -> dict[str, tuple[str, bool]]:
+        log = _draw_panels()
+        _assert_clean(log)
+        assert {"move_mocap.foot_lock", "move_mocap.smooth"} <= set(log.operators)
+        return {op: (text, depress) for op, text, depress in log.buttons if op in (
+            "move_mocap.ab_toggle", "move_mocap.source_toggle", "move_mocap.footage_camera")}
+
+    # The capture alone: nothing to compare with yet.
+    drawn = state()
+    assert drawn["move_mocap.ab_toggle"] == ("A/B: Showing Capture", False)
+    assert drawn["move_mocap.source_toggle"] == ("Show Source Armature", False)
+    assert drawn["move_mocap.footage_camera"] == ("", False)
+    assert bpy.ops.move_mocap.foot_lock.poll() and bpy.ops.move_mocap.footage_camera.poll()
+    assert not bpy.ops.move_mocap.ab_toggle.poll() and not bpy.ops.move_mocap.source_toggle.poll()
+
+    # The rig's previous action kept (stashed, as the retarget does): A/B works and flips the label.
+    before = bpy.data.actions.new("Hero_before")
+    action_io.stash_action(rig, before)
+    assert bpy.ops.move_mocap.ab_toggle.poll()
+    assert bpy.ops.move_mocap.ab_toggle() == {"FINISHED"}
+    assert action_io.object_action(rig) == before
+    assert state()["move_mocap.ab_toggle"] == ("A/B: Showing Before", False)
+    assert bpy.ops.move_mocap.ab_toggle() == {"FINISHED"}
+    assert action_io.object_action(rig) == capture
+
+    # The imported source armature kept (its action is the one the capture came from), hidden then shown.
+    source = bpy.data.objects.new("move_actor", bpy.data.armatures.new("move_actor"))
+    scene.collection.objects.link(source)
+    action_io.assign_action(source, bpy.data.actions.new("take"))
+    source.hide_set(True, view_layer=view_layer)
+    assert bpy.ops.move_mocap.source_toggle.poll()
+    assert state()["move_mocap.source_toggle"] == ("Show Source Armature", False)
+    assert bpy.ops.move_mocap.source_toggle() == {"FINISHED"}
+    assert state()["move_mocap.source_toggle"] == ("Hide Source Armature", False)
+
+    # A footage camera for this rig, the scene's camera: drawn pressed; another rig's camera is not.
+    other = bpy.data.objects.new("OtherCam", bpy.data.cameras.new("OtherCam"))
+    other[FOR_RIG] = "Someone"
+    scene.collection.objects.link(other)
+    scene.camera = other
+    assert state()["move_mocap.footage_camera"] == ("", False)
+    cam = bpy.data.objects.new("HeroCam", bpy.data.cameras.new("HeroCam"))
+    cam[FOR_RIG] = rig.name
+    scene.collection.objects.link(cam)
+    scene.camera = cam
+    drawn = state()
+    assert drawn["move_mocap.footage_camera"] == ("", True)
+    assert drawn["move_mocap.ab_toggle"] == ("A/B: Showing Capture", False)
+
+    # Not an armature: a hint, the buttons still drawn (their polls say what is missing).
+    view_layer.objects.active = cam
+    log = _draw_panels()
+    _assert_clean(log)
+    assert "Select the rig with the capture" in log.labels
+    assert not bpy.ops.move_mocap.foot_lock.poll()

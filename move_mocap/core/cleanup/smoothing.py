@@ -59,19 +59,21 @@ def _adaptive_weight(speed: np.ndarray, ref: float, sigma: float, keep: np.ndarr
     w = 1.0 / (1.0 + (speed / ref) ** 2)
     w = np.clip(gaussian(w, sigma), 0.0, 1.0)
     if keep is not None:
-        w = w * (1.0 - np.clip(keep, 0.0, 1.0))
+        k = np.clip(np.asarray(keep, dtype=np.float64), 0.0, 1.0)
+        w = w * (1.0 - k.reshape(k.shape + (1,) * (w.ndim - k.ndim)))
     return w
 
 
 def smooth_rotations(q: np.ndarray, strength: float, fps: float, keep: np.ndarray | None = None) -> np.ndarray:
-    """Smoothed orientations (F, 4) of one bone (see the module docstring)."""
+    """Smoothed orientations (F, 4) of one bone, or (F, B, 4) of several at once (see the module
+    docstring); ``keep`` (F,) applies to all."""
     sigma = sigma_frames(strength, fps)
     q = Q.make_continuous(Q.normalize(np.asarray(q, dtype=np.float64)))
     if sigma < 0.3 or len(q) < 3:
         return q
     s = Q.normalize(gaussian(q, sigma))
     d = np.abs(np.sum(s[2:] * s[:-2], axis=-1))
-    speed = np.empty(len(q))
+    speed = np.empty(q.shape[:-1])
     speed[1:-1] = np.arccos(np.clip(d, 0.0, 1.0)) * fps  # 2 acos(d) / 2 frames
     speed[0], speed[-1] = speed[1], speed[-2]
     w = _adaptive_weight(speed, ROT_SPEED_REF, sigma, keep)
@@ -80,7 +82,8 @@ def smooth_rotations(q: np.ndarray, strength: float, fps: float, keep: np.ndarra
 
 def smooth_positions(p: np.ndarray, strength: float, fps: float, unit: float = 1.0,
                      keep: np.ndarray | None = None) -> np.ndarray:
-    """Smoothed positions (F, 3); ``unit``: metres per unit of ``p`` (for the speed reference)."""
+    """Smoothed positions (F, 3), or (F, B, 3) of several bones at once; ``unit``: metres per unit of ``p``
+    (for the speed reference)."""
     sigma = sigma_frames(strength, fps)
     p = np.asarray(p, dtype=np.float64)
     if sigma < 0.3 or len(p) < 3:
@@ -88,16 +91,13 @@ def smooth_positions(p: np.ndarray, strength: float, fps: float, unit: float = 1
     s = gaussian(p, sigma)
     speed = np.linalg.norm(np.gradient(s, axis=0), axis=-1) * fps * unit
     w = _adaptive_weight(speed, LOC_SPEED_REF, sigma, keep)
-    return p + w[:, None] * (s - p)
+    return p + w[..., None] * (s - p)
 
 
 def jitter(rots: list[np.ndarray]) -> float:
-    """Mean angular acceleration (degrees per frame^2) over bones' orientations (each (F, 4))."""
-    vals = []
-    for q in rots:
-        q = Q.make_continuous(Q.normalize(np.asarray(q, dtype=np.float64)))
-        if len(q) < 3:
-            continue
-        acc = q[2:] - 2.0 * q[1:-1] + q[:-2]
-        vals.append(np.degrees(2.0 * np.linalg.norm(acc, axis=-1)))
-    return float(np.mean(np.concatenate(vals))) if vals else 0.0
+    """Mean angular acceleration (degrees per frame^2) over bones' orientations (each (F, 4), one length)."""
+    if not rots or len(rots[0]) < 3:
+        return 0.0
+    q = Q.make_continuous(Q.normalize(np.stack([np.asarray(r, dtype=np.float64) for r in rots], axis=1)))
+    acc = q[2:] - 2.0 * q[1:-1] + q[:-2]
+    return float(np.degrees(2.0 * np.sqrt(np.einsum("...i,...i->...", acc, acc))).mean())
