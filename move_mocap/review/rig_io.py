@@ -127,11 +127,11 @@ def rig_fingerprint(obj: bpy.types.Object, probed: Collection[str], props: Colle
     bones.foreach_get("matrix_local", mats)
     h.update(mats.tobytes())
     for prop, size in (("location", 3), ("rotation_quaternion", 4), ("rotation_euler", 3), ("scale", 3)):
-        vals = np.empty(len(pbones) * size, dtype=np.float32)
-        pbones.foreach_get(prop, vals)
-        vals = vals.reshape(-1, size)
-        vals[[k for k, pb in enumerate(pbones) if pb.name in probed]] = 0.0
-        h.update(vals.tobytes())
+        flat = np.empty(len(pbones) * size, dtype=np.float32)
+        pbones.foreach_get(prop, flat)
+        rows = flat.reshape(-1, size)
+        rows[[k for k, pb in enumerate(pbones) if pb.name in probed]] = 0.0
+        h.update(rows.tobytes())
     parts: list[object] = []
     for pb in pbones:
         for c in pb.constraints:
@@ -144,7 +144,8 @@ def rig_fingerprint(obj: bpy.types.Object, probed: Collection[str], props: Colle
                 parts.append((pb.name, key, value if isinstance(value, (int, float, str)) else repr(value)))
     ad = obj.animation_data
     for d in ad.drivers if ad else ():
-        parts.append((d.data_path, d.array_index, d.mute, d.driver.type, d.driver.expression))
+        drv: Any = d.driver
+        parts.append((d.data_path, d.array_index, d.mute, drv.type, drv.expression))
     h.update(repr(parts).encode())
     return h.digest()
 
@@ -211,8 +212,8 @@ def load(obj: bpy.types.Object, action: bpy.types.Action | None = None, extra_bo
     used: set[str] | None = None
     if needed is not None:
         names = set()
-        for n in needed:
-            names.update(ik_bones if n == "ik" else [slots.get(n, n)])
+        for name in needed:
+            names.update(ik_bones if name == "ik" else [slots.get(name, name)])
         used = closure(model, names)
     lo, hi = action_io.frame_range(action, obj)
     frames = np.arange(np.floor(lo + 1e-6), np.floor(hi + 1e-6) + 1.0)
