@@ -132,7 +132,7 @@ class Skeleton:
         else:
             # A leaf exactly as long as its parent is an importer's copy (glTF's importer gives leaves their
             # parent's length), not data: its end is a direction only.
-            for i in np.nonzero(leaves)[0]:
+            for i in np.nonzero(leaves)[0].tolist():
                 p = int(self.parents[i])
                 self.end_known[i] = p < 0 or abs(length[i] - length[p]) > 1e-4 * max(length[p], 1e-9)
         self._ends = ends
