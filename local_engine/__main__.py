@@ -17,6 +17,7 @@ import sys
 from pathlib import Path
 
 from .config import DEFAULT_MAX_UPLOAD, ServerConfig
+from .outputs import default_export_python
 
 API_KEY_ENV = "LOCAL_ENGINE_API_KEY"
 
@@ -48,6 +49,9 @@ def main(argv: list[str] | None = None) -> int:
     serve.add_argument("--public-url", help="base URL handed out in presigned URLs (default: the request's)")
     serve.add_argument("--faults", type=_faults, default=[], help="fault rules as JSON, or @file.json")
     serve.add_argument("--allow-remote", action="store_true", help="permit binding a non-loopback address")
+    serve.add_argument("--blender", help="a Blender binary that writes FBX/.blend/GLB/USD/BVH in background mode "
+                                         "(the add-on passes its own); without it, only a Python with the bpy "
+                                         "module can write them, else those outputs are not offered")
     serve.add_argument("--log-level", default="info")
     args = parser.parse_args(argv)
     if not args.api_key:
@@ -74,7 +78,8 @@ def main(argv: list[str] | None = None) -> int:
         url_ttl=args.url_ttl,
         public_url=args.public_url,
         faults=args.faults,
-        export_python=sys.executable,
+        export_python=default_export_python(),
+        blender=args.blender,
         job_timeout=args.job_timeout,
         upload_idle_timeout=args.upload_idle_timeout,
     )

@@ -5,7 +5,8 @@ Routes:
 - ``GET  /ugc/file/download?code=`` share-code exchange, answers ``{"url": ...}``
 - ``PUT  /ugc/storage/{file_id}``   presigned upload, streamed to disk in chunks (constant memory)
 - ``GET/HEAD /ugc/storage/{file_id}`` presigned download with Range (206, Content-Range, Accept-Ranges)
-- ``GET /_health``                   readiness probe (no key)
+- ``GET /_health``                   readiness probe (no key): version, solver, the outputs it can make (and why not
+                                    the others), where local_engine and its packages were imported from
 - ``GET/POST/DELETE /_faults``      fault injection for tests (API key required), see local_engine.faults
 """
 
@@ -72,7 +73,7 @@ class ServerState:
         self.faults = FaultInjector(config.faults)
         self.solver = make_solver(config.solver, **config.solver_options)
         self.worker = JobWorker(self.store, self.solver, self.faults, export_python=config.export_python,
-                                job_timeout=config.job_timeout)
+                                job_timeout=config.job_timeout, blender=config.blender)
         self.schema = build_schema()
         client_id = self.store.meta_or_create("client_id", lambda: new_id("client"))
         self._client = {"id": client_id, "name": "local-engine",
@@ -92,7 +93,14 @@ class ServerState:
         from .solvers import EXTRA_OUTPUTS
 
         extra = set(getattr(self.solver, "extra_output_types", ())) | set(EXTRA_OUTPUTS.get(self.config.solver, ()))
-        return set(SUPPORTED_OUTPUTS) | extra
+        return (set(SUPPORTED_OUTPUTS) - set(self.unavailable_outputs())) | extra
+
+    def unavailable_outputs(self) -> dict[str, str]:
+        """Output type -> why this engine cannot make it (the Blender formats without a Blender)."""
+        from .outputs import BLENDER_OUTPUTS, exporter_problem
+
+        problem = exporter_problem(self.config.blender, self.config.export_python)
+        return {key: problem for key in BLENDER_OUTPUTS} if problem else {}
 
     def enqueue_job(self, job_id: str) -> None:
         self.worker.enqueue(job_id)
@@ -415,9 +423,42 @@ async def download_route(request: Request) -> Response:
 
 
 # -- admin -----------------------------------------------------------------------------------------------------
+def module_origins(names: tuple[str, ...] = ("local_engine", "mediapipe", "av", "cv2", "numpy", "uvicorn",
+                                             "starlette", "ariadne")) -> dict[str, str | None]:
+    """Where each module was imported from (or would be: ``find_spec`` does not import), None if absent."""
+    import importlib.util
+    import sys
+
+    out: dict[str, str | None] = {}
+    for name in names:
+        module = sys.modules.get(name)
+        origin = getattr(module, "__file__", None) if module is not None else None
+        if origin is None:
+            try:
+                spec = importlib.util.find_spec(name)
+            except (ImportError, ValueError):
+                spec = None
+            origin = spec.origin if spec is not None else None
+        out[name] = origin
+    return out
+
+
 async def health_route(request: Request) -> Response:
+    import sys
+
+    from . import __version__
+
     state: ServerState = request.app.state.server
-    return JSONResponse({"ok": True, "solver": state.config.solver, "pid": os.getpid()})
+    return JSONResponse({
+        "ok": True, "version": __version__, "solver": state.config.solver, "pid": os.getpid(),
+        "python": ".".join(map(str, sys.version_info[:3])), "executable": sys.executable,
+        "outputs": sorted(state.supported_outputs()), "unavailable_outputs": state.unavailable_outputs(),
+        "modules": (modules := module_origins()),
+        "solver_problem": (f"markerless capture needs mediapipe 0.10.21, which this Python "
+                           f"({sys.version_info.major}.{sys.version_info.minor}) does not have (its wheels exist for "
+                           "Python 3.11 with numpy 1, i.e. Blender 4.2 to 5.0): use Move's cloud")
+                          if state.config.solver == "mediapipe" and modules["mediapipe"] is None else None,
+    })
 
 
 async def faults_route(request: Request) -> Response:

@@ -21,6 +21,7 @@ class ServerConfig:
     url_ttl: float = 3600.0  # seconds a presigned URL stays valid
     public_url: str | None = None  # base of URLs handed out; default: what the client used to reach us
     faults: list[dict[str, Any]] = field(default_factory=list)
-    export_python: str | None = None  # interpreter with bpy for the FBX/BLEND/GLB/USD writers
+    export_python: str | None = None  # interpreter with bpy for the FBX/BLEND/GLB/USD writers (developers)
+    blender: str | None = None  # a Blender binary for those writers (what the add-on passes); wins over the above
     job_timeout: float = 1800.0  # seconds one job may run before it FAILS and the worker moves on
     upload_idle_timeout: float = 60.0  # seconds an upload may send nothing before it is dropped (408)

@@ -260,8 +260,10 @@ def _create_job(info, takeId, clipWindow, metadata, name, options, outputs, acto
     if outputs:
         unsupported = [o for o in outputs if o not in supported]
         if unsupported:
+            why = sorted({reason for o in unsupported if (reason := state.unavailable_outputs().get(o))})
             raise MoveValidationError(
                 f"Outputs not produced by this server: {', '.join(unsupported)} (available: {', '.join(sorted(supported))})"
+                + (f": {'; '.join(why)}" if why else "")
             )
         wanted = list(dict.fromkeys(outputs))
     else:

@@ -33,11 +33,12 @@ SOLVE_SHARE = 60  # percent of the progress bar given to the solver, the rest to
 
 class JobWorker:
     def __init__(self, store: Store, solver: Solver, faults: FaultInjector, export_python: str | None = None,
-                 job_timeout: float = 1800.0) -> None:
+                 job_timeout: float = 1800.0, blender: str | None = None) -> None:
         self.store = store
         self.solver = solver
         self.faults = faults
         self.export_python = export_python
+        self.blender = blender
         self.job_timeout = job_timeout
         self._abandoned: set[str] = set()
         self._abandoned_lock = threading.Lock()
@@ -181,7 +182,8 @@ class JobWorker:
                 out_dir,
                 [o for o in job["requestedOutputs"] if o not in result.extra_outputs],
                 progress=lambda f: progress(f, SOLVE_SHARE, 99),
-                python=self.export_python,
+                python=self.export_python or "",  # none given: no PyPI bpy fallback (as /_health says)
+                blender=self.blender,
                 timeout=max(deadline - time.monotonic(), 1.0),
             )
         except OutputError as exc:

@@ -1,5 +1,7 @@
-"""Blender-side output writer, run as its own process: ``python -m local_engine.outputs.blender_export
-motion.npz [more.npz] OUTDIR --outputs MAIN_FBX MAIN_BLEND ...`` with an interpreter that has bpy.
+"""Blender-side output writer, run as its own process, either by a Blender binary in background mode
+(``blender -b --factory-startup --python-exit-code 1 --python blender_export.py -- motion.npz [more.npz] OUTDIR
+--outputs MAIN_FBX ...``, how an installed engine runs it) or by a Python with the PyPI bpy module
+(``python -m local_engine.outputs.blender_export motion.npz OUTDIR --outputs ...``, developers).
 
 It builds one armature per actor (Move's bone names with the ``_1:`` namespace, T-pose rest, Z up, metres),
 bakes each MoveMotion into an action with bulk key writes (``keyframe_points.add`` + ``foreach_set``), then
@@ -177,8 +179,16 @@ def _die_with_parent() -> None:
         raise SystemExit(1)
 
 
+def _own_arguments(argv: list[str]) -> list[str]:
+    """The writer's arguments: what follows ``--`` when Blender runs this file (Blender keeps its own
+    options in ``sys.argv``), else everything after the program name."""
+    return argv[argv.index("--") + 1:] if "--" in argv else argv[1:]
+
+
 def main(argv: list[str] | None = None) -> int:
     _die_with_parent()
+    if argv is None:
+        argv = _own_arguments(sys.argv)
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("motions", nargs="+", type=Path)
     parser.add_argument("--outputs", nargs="+", required=True, choices=sorted(OUTPUT_FILES))
@@ -242,6 +252,8 @@ def main(argv: list[str] | None = None) -> int:
 
 
 if __name__ == "__main__":
+    if not __package__:  # run as a file by Blender's --python: find local_engine next to this file
+        sys.path.insert(0, str(Path(__file__).resolve().parents[2]))
     code = main()
     sys.stdout.flush()
     sys.stderr.flush()

@@ -16,6 +16,7 @@ from local_engine.outputs.motion_data import JOINTS
 from local_engine.solvers import make_solver
 from local_engine.solvers.base import SolveRequest
 from tests.conftest import require_move_api
+from tests.fixtures.blender_standin import make_blender_standin
 
 FRAMES = (0, 31, 89)
 
@@ -25,7 +26,10 @@ def written(cmu_bvh, tmp_path_factory):
     out = tmp_path_factory.mktemp("outputs")
     solver = make_solver("replay", motion=cmu_bvh)
     (motion,) = solver.solve(SolveRequest(cameras=[], work_dir=out, clip_window=(2.0, 3.5))).motions
-    files = write_outputs([motion], out / "files", list(SUPPORTED_OUTPUTS))
+    # Written as an installed engine writes them: by "the Blender binary" in background mode (a stand-in that
+    # runs this Python with bpy: the bpy module has no binary).
+    blender = make_blender_standin(out / "bin")
+    files = write_outputs([motion], out / "files", list(SUPPORTED_OUTPUTS), blender=str(blender))
     heads, _ = forward_kinematics(motion)
     return motion, files, heads
 
