@@ -1,19 +1,24 @@
-"""Build the move_mocap extension with Blender's own tools: one validated zip per platform in dist/.
+"""Build the move_mocap extensions with Blender's own tools: one validated zip per platform in dist/.
 
-Blender's validator wants the manifest beside the package's ``__init__.py``, so this script stages
-``blender_manifest.toml`` + ``move_mocap/`` + the bundled wheels into ``build/stage`` and runs Blender's
-extension builder there with ``--split-platforms``, then ``validate`` (with Blender's tag list) on each zip.
+Two extensions (docs/local_engine_packaging.md says why): the add-on ``move_mocap`` (``blender_manifest.toml``
++ ``move_mocap/`` + pydantic wheels for cp311 and cp313), and, with ``--engine``, the local engine
+``move_mocap_engine`` (``engine_extension/`` + ``local_engine/`` + the wheels of requirements/engine-wheels.txt,
+cp311 only). Blender's validator wants the manifest beside the package's ``__init__.py``, so each is staged into
+``build/stage/<id>`` and built there by Blender's extension builder with ``--split-platforms``, then each zip is
+``validate``d (with Blender's tag list) and checked.
 
 The builder is ``blender --command extension build`` when ``--blender`` is given, otherwise the same
 program (``bl_pkg/cli/blender_ext.py``) shipped inside the installed bpy wheel.
 
-Usage: python scripts/build_extension.py [--blender PATH] [--offline]
-Exit status 0 only when all four platform zips are built and validated.
+Usage: python scripts/build_extension.py [--blender PATH] [--offline] [--engine]
+Exit status 0 only when every platform zip asked for is built and validated. For the engine, a platform whose
+wheel set is incomplete is reported (which package lacks which wheel), left out, and makes the exit status 3.
 """
 
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import importlib.util
 import re
 import shutil
@@ -33,13 +38,36 @@ DIST = ROOT / "dist"
 
 # Blender platform -> pip --platform tags (newest first is fine: pip picks what exists).
 PIP_PLATFORMS: dict[str, list[str]] = {
-    "linux-x64": ["manylinux_2_28_x86_64", "manylinux_2_17_x86_64", "manylinux2014_x86_64"],
+    "linux-x64": ["manylinux_2_28_x86_64", "manylinux_2_27_x86_64", "manylinux_2_17_x86_64",
+                  "manylinux2014_x86_64"],
     "windows-x64": ["win_amd64"],
-    "macos-arm64": ["macosx_11_0_arm64"],
-    "macos-x64": ["macosx_10_12_x86_64", "macosx_10_9_x86_64"],
+    "macos-arm64": ["macosx_11_0_arm64", "macosx_12_0_arm64", "macosx_13_0_arm64", "macosx_14_0_arm64",
+                    "macosx_10_9_universal2", "macosx_11_0_universal2"],
+    "macos-x64": ["macosx_10_9_x86_64", "macosx_10_12_x86_64", "macosx_10_13_x86_64", "macosx_10_15_x86_64",
+                  "macosx_11_0_x86_64", "macosx_12_0_x86_64", "macosx_13_0_x86_64", "macosx_10_9_universal2",
+                  "macosx_11_0_universal2"],
 }
 # Every Python a supported Blender runs: 3.11 (4.2 LTS to 5.0), 3.13 (5.1, 5.2 LTS).
 PYTHON_VERSIONS = ("3.11", "3.13")
+
+
+@dataclasses.dataclass(frozen=True)
+class Extension:
+    """One extension to build: its manifest, what is copied into it (source -> name in the zip), its pins."""
+
+    manifest: Path
+    sources: tuple[tuple[Path, str], ...]
+    pins: Path
+    pythons: tuple[str, ...]
+    cache: Path
+    strict: bool  # every platform must build (the add-on); else incomplete platforms are left out
+
+
+ADDON = Extension(MANIFEST, ((PACKAGE, "."),), WHEEL_PINS, PYTHON_VERSIONS, WHEEL_CACHE, strict=True)
+ENGINE = Extension(ROOT / "engine_extension" / "blender_manifest.toml",
+                   ((ROOT / "engine_extension" / "__init__.py", "__init__.py"), (ROOT / "local_engine", "local_engine")),
+                   ROOT / "requirements" / "engine-wheels.txt", ("3.11",), ROOT / ".cache" / "wheels-engine",
+                   strict=False)
 
 
 class BuildError(Exception):
@@ -66,50 +94,78 @@ def _tags_file() -> Path:
     return tags
 
 
-def _pins() -> list[str]:
-    lines = [ln.split("#", 1)[0].strip() for ln in WHEEL_PINS.read_text().splitlines()]
+def _pins(path: Path = WHEEL_PINS) -> list[str]:
+    lines = [ln.split("#", 1)[0].strip() for ln in path.read_text().splitlines()]
     return [ln for ln in lines if ln]
 
 
-def _pip_download(args: list[str], offline: bool) -> None:
+def _pip_download(args: list[str], offline: bool, cache: Path = WHEEL_CACHE) -> None:
     cmd = [sys.executable, "-m", "pip", "download", "-q", "--disable-pip-version-check", "--no-deps",
-           "--only-binary=:all:", "-d", str(WHEEL_CACHE), *args]
+           "--only-binary=:all:", "-d", str(cache), *args]
     if offline:
         cmd.insert(4, "--no-index")
-        cmd.insert(5, f"--find-links={WHEEL_CACHE}")
+        cmd.insert(5, f"--find-links={cache}")
     result = subprocess.run(cmd, capture_output=True, text=True)
     if result.returncode != 0:
-        raise BuildError(f"pip download {' '.join(args)} failed:\n{result.stderr.strip()}")
+        err = "\n".join(ln for ln in result.stderr.strip().splitlines() if "is ignored: it is neither" not in ln)
+        raise BuildError(f"pip download {' '.join(args)} failed:\n{err}")
 
 
 def _wheel_matches(name: str, pin: str) -> bool:
     dist, version = pin.split("==")
-    return name.startswith(f"{re.sub(r'[-.]', '_', dist)}-{version}-")
+    return name.lower().startswith(f"{re.sub(r'[-.]', '_', dist)}-{version}-".lower())
 
 
-def fetch_wheels(platforms: list[str], offline: bool) -> list[Path]:
-    """Download the pinned wheel set for every platform and Python version; return the files to bundle."""
-    WHEEL_CACHE.mkdir(parents=True, exist_ok=True)
-    pins = _pins()
-    chosen: set[Path] = set()
+def fetch_wheels(platforms: list[str], offline: bool, ext: Extension = ADDON) -> tuple[list[Path], dict[str, str]]:
+    """Download the pinned wheel set for every platform and Python version. Returns the files to bundle and,
+    per platform whose set is incomplete, what it lacks (an error for a strict extension)."""
+    ext.cache.mkdir(parents=True, exist_ok=True)
+    pins = _pins(ext.pins)
+    failed: dict[str, str] = {}
     for platform in platforms:
-        for py in PYTHON_VERSIONS:
-            tag_args: list[str] = []
-            for tag in PIP_PLATFORMS[platform]:
-                tag_args += ["--platform", tag]
-            _pip_download([*tag_args, "--python-version", py, "--implementation", "cp", *pins], offline)
-    for wheel in WHEEL_CACHE.glob("*.whl"):
-        if any(_wheel_matches(wheel.name, pin) for pin in pins):
-            chosen.add(wheel)
-    missing = missing_wheels([w.name for w in chosen], pins, platforms)
-    if missing:
-        raise BuildError("the bundled wheels do not cover every Blender: " + "; ".join(missing))
-    return sorted(chosen)
+        tag_args: list[str] = []
+        for tag in PIP_PLATFORMS[platform]:
+            tag_args += ["--platform", tag]
+        for py in ext.pythons:
+            try:
+                _pip_download([*tag_args, "--python-version", py, "--implementation", "cp", *pins], offline,
+                              ext.cache)
+            except BuildError:
+                if ext.strict:
+                    raise
+                for pin in pins:  # one by one, to name what is missing
+                    try:
+                        _pip_download([*tag_args, "--python-version", py, "--implementation", "cp", pin], offline,
+                                      ext.cache)
+                    except BuildError:
+                        pass
+    chosen = _without_thin_duplicates(
+        sorted(w for w in ext.cache.glob("*.whl") if any(_wheel_matches(w.name, pin) for pin in pins)))
+    names = [w.name for w in chosen]
+    for platform in platforms:
+        missing = missing_wheels(names, pins, [platform], ext.pythons)
+        if missing:
+            failed[platform] = "; ".join(missing)
+    if failed and ext.strict:
+        raise BuildError("the bundled wheels do not cover every Blender: " + "; ".join(failed.values()))
+    return chosen, failed
 
 
-def missing_wheels(wheel_names: list[str], pins: list[str], platforms: list[str]) -> list[str]:
+def _without_thin_duplicates(wheels: list[Path]) -> list[Path]:
+    """One wheel per package, version and Python on macOS: a universal2 wheel wins over the thin ones (else
+    a macos-x64 zip would carry, and Blender install, two copies of the same package)."""
+    def key(name: str) -> tuple[str, ...]:
+        parts = name[:-4].split("-")
+        return (parts[0].lower(), parts[1], parts[-3], parts[-2])
+
+    universal = {key(w.name) for w in wheels if "universal2" in w.name}
+    return [w for w in wheels if "universal2" in w.name or "macosx" not in w.name or key(w.name) not in universal]
+
+
+def missing_wheels(wheel_names: list[str], pins: list[str], platforms: list[str],
+                   pythons: tuple[str, ...] = PYTHON_VERSIONS) -> list[str]:
     """What the wheel set lacks: a pin with no wheel at all, or a compiled pin without a wheel for one of
-    PYTHON_VERSIONS (cp311: Blender 4.2-5.0, cp313: Blender 5.1+) on one of ``platforms``."""
+    ``pythons`` (cp311: Blender 4.2-5.0, cp313: Blender 5.1+) on one of ``platforms``."""
     out = []
     for pin in pins:
         matches = [m for m in wheel_names if _wheel_matches(m, pin)]
@@ -119,40 +175,75 @@ def missing_wheels(wheel_names: list[str], pins: list[str], platforms: list[str]
         if any("-none-any" in m for m in matches):
             continue
         for platform in platforms:
-            for py in PYTHON_VERSIONS:
+            for py in pythons:
                 cp = "cp" + py.replace(".", "")
-                if not any(f"-{cp}-" in m and _platform_of(m) == platform for m in matches):
+                if not any(_serves_python(m, py) and platform in _platforms_of(m) for m in matches):
                     out.append(f"{pin}: no {cp} wheel for {platform}")
     return out
 
 
-def _platform_of(wheel_name: str) -> str | None:
+def _serves_python(wheel_name: str, py: str) -> bool:
+    """Whether a wheel loads in CPython ``py``: its own cpXY tag, a stable-ABI (abi3) wheel for an older or equal
+    CPython, or a pure py3 wheel (compiled but Python-independent, e.g. mediapipe 1.x)."""
+    parts = wheel_name[:-4].split("-")
+    python_tag, abi = parts[-3], parts[-2]
+    want = int(py.replace(".", ""))
+    for tag in python_tag.split("."):
+        if tag == "py3":
+            return True
+        if tag.startswith("cp") and tag[2:].isdigit():
+            have = int(tag[2:])
+            if have == want or (abi == "abi3" and have <= want):
+                return True
+    return False
+
+
+def _platforms_of(wheel_name: str) -> set[str]:
+    out = set()
     if "manylinux" in wheel_name and "x86_64" in wheel_name:
-        return "linux-x64"
+        out.add("linux-x64")
     if "win_amd64" in wheel_name:
-        return "windows-x64"
-    if "macosx" in wheel_name and "arm64" in wheel_name:
-        return "macos-arm64"
-    if "macosx" in wheel_name and "x86_64" in wheel_name:
-        return "macos-x64"
-    return None
+        out.add("windows-x64")
+    if "macosx" in wheel_name and ("arm64" in wheel_name or "universal2" in wheel_name):
+        out.add("macos-arm64")
+    if "macosx" in wheel_name and ("x86_64" in wheel_name or "universal2" in wheel_name):
+        out.add("macos-x64")
+    return out
 
 
-def stage(wheels: list[Path]) -> dict:
-    """Copy the package, the wheels and the manifest (with its wheel list) into build/stage."""
-    if STAGE.exists():
-        shutil.rmtree(STAGE)
-    shutil.copytree(PACKAGE, STAGE, ignore=shutil.ignore_patterns("__pycache__", "*.pyc"))
-    (STAGE / "wheels").mkdir()
+def _platform_of(wheel_name: str) -> str | None:
+    """The one platform a wheel is for (None: pure, or several, like macOS universal2)."""
+    found = _platforms_of(wheel_name)
+    return next(iter(found)) if len(found) == 1 else None
+
+
+def stage(wheels: list[Path], ext: Extension = ADDON, platforms: list[str] | None = None) -> tuple[Path, dict]:
+    """Copy the sources, the wheels and the manifest (with its wheel list, and ``platforms`` when given) into
+    build/stage/<id>; returns that folder and the staged manifest."""
+    ext_id = tomllib.loads(ext.manifest.read_text())["id"]
+    where = STAGE / ext_id
+    if where.exists():
+        shutil.rmtree(where)
+    where.mkdir(parents=True)
+    for source, name in ext.sources:
+        if source.is_dir():
+            shutil.copytree(source, where / name, ignore=shutil.ignore_patterns("__pycache__", "*.pyc"),
+                            dirs_exist_ok=True)
+        else:
+            shutil.copy2(source, where / name)
+    (where / "wheels").mkdir()
     for wheel in wheels:
-        shutil.copy2(wheel, STAGE / "wheels" / wheel.name)
-    text = MANIFEST.read_text()
+        shutil.copy2(wheel, where / "wheels" / wheel.name)
+    text = ext.manifest.read_text()
     listing = "wheels = [\n" + "".join(f'  "./wheels/{w.name}",\n' for w in wheels) + "]"
     text, count = re.subn(r"^wheels\s*=\s*\[[^\]]*\]", listing, text, flags=re.M)
     if count != 1:
-        raise BuildError("blender_manifest.toml must contain exactly one `wheels = [...]` entry")
-    (STAGE / "blender_manifest.toml").write_text(text)
-    return tomllib.loads(text)
+        raise BuildError(f"{ext.manifest.name} must contain exactly one `wheels = [...]` entry")
+    if platforms is not None:
+        text = re.sub(r"^platforms\s*=\s*\[[^\]]*\]", "platforms = [" + ", ".join(f'"{p}"' for p in platforms)
+                      + "]", text, flags=re.M)
+    (where / "blender_manifest.toml").write_text(text)
+    return where, tomllib.loads(text)
 
 
 def _run_builder(blender: str | None, args: list[str]) -> None:
@@ -167,19 +258,26 @@ def _run_builder(blender: str | None, args: list[str]) -> None:
     print(out, file=sys.stderr)
 
 
-def build(blender: str | None, offline: bool) -> list[Path]:
-    manifest = tomllib.loads(MANIFEST.read_text())
+def build(blender: str | None, offline: bool, ext: Extension = ADDON) -> tuple[list[Path], dict[str, str]]:
+    """Build and validate one zip per platform; returns the zips and the platforms left out (with why)."""
+    manifest = tomllib.loads(ext.manifest.read_text())
     platforms = list(manifest["platforms"])
     unknown = [p for p in platforms if p not in PIP_PLATFORMS]
     if unknown:
         raise BuildError(f"no pip platform tags known for {unknown}")
-    wheels = fetch_wheels(platforms, offline)
-    staged = stage(wheels)
+    wheels, failed = fetch_wheels(platforms, offline, ext)
+    platforms = [p for p in platforms if p not in failed]
+    if not platforms:
+        raise BuildError(f"{manifest['id']}: no platform has every wheel: " + " | ".join(
+            f"{p}: {why}" for p, why in failed.items()))
+    wheels = [w for w in wheels if _platform_of(w.name) is None or _platform_of(w.name) in platforms
+              or _platforms_of(w.name) & set(platforms)]
+    where, staged = stage(wheels, ext, platforms)
     DIST.mkdir(exist_ok=True)
-    for old in DIST.glob(f"{staged['id']}-*.zip"):
+    for old in DIST.glob(f"{staged['id']}-{staged['version']}-*.zip"):
         old.unlink()
     tags = str(_tags_file())
-    _run_builder(blender, ["build", "--source-dir", str(STAGE), "--output-dir", str(DIST),
+    _run_builder(blender, ["build", "--source-dir", str(where), "--output-dir", str(DIST),
                            "--split-platforms", "--valid-tags", tags])
     zips = []
     for platform in platforms:
@@ -190,21 +288,21 @@ def build(blender: str | None, offline: bool) -> list[Path]:
         target = DIST / f"{staged['id']}-{staged['version']}-{platform}.zip"
         expected.replace(target)
         _run_builder(blender, ["validate", "--valid-tags", tags, str(target)])
-        _check_zip(target, platform)
+        _check_zip(target, platform, ext)
         zips.append(target)
-    return zips
+    return zips, failed
 
 
-def _check_zip(path: Path, platform: str) -> None:
+def _check_zip(path: Path, platform: str, ext: Extension = ADDON) -> None:
     """Each platform zip carries only its own compiled wheels, for both Python versions."""
     with zipfile.ZipFile(path) as z:
         names = z.namelist()
         manifest = tomllib.loads(z.read("blender_manifest.toml").decode())
     wheels = [n for n in names if n.endswith(".whl")]
-    foreign = [w for w in wheels if _platform_of(w) not in (None, platform)]
+    foreign = [w for w in wheels if _platforms_of(w) and platform not in _platforms_of(w)]
     if foreign:
         raise BuildError(f"{path.name} carries wheels of other platforms: {foreign}")
-    missing = missing_wheels([w.rsplit("/", 1)[-1] for w in wheels], _pins(), [platform])
+    missing = missing_wheels([w.rsplit("/", 1)[-1] for w in wheels], _pins(ext.pins), [platform], ext.pythons)
     if missing:
         raise BuildError(f"{path.name}: " + "; ".join(missing))
     generated = manifest.get("build", {}).get("generated", {})
@@ -220,16 +318,25 @@ def _check_zip(path: Path, platform: str) -> None:
 def main(argv: list[str]) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--blender", help="a Blender binary: build with `blender --command extension`")
-    parser.add_argument("--offline", action="store_true", help="use only wheels already in .cache/wheels")
+    parser.add_argument("--offline", action="store_true", help="use only wheels already in .cache/wheels*")
+    parser.add_argument("--engine", action="store_true",
+                        help="also build the local engine's extension (move_mocap_engine, ~150 MB per platform)")
+    parser.add_argument("--engine-only", action="store_true", help="build only the local engine's extension")
     args = parser.parse_args(argv)
-    try:
-        zips = build(args.blender, args.offline)
-    except BuildError as exc:
-        print(f"build_extension: FAILED: {exc}", file=sys.stderr)
-        return 1
-    for z in zips:
-        print(f"build_extension: built and validated {z.relative_to(ROOT)} ({z.stat().st_size // 1024} KiB)")
-    return 0
+    exts = [ENGINE] if args.engine_only else [ADDON, ENGINE] if args.engine else [ADDON]
+    status = 0
+    for ext in exts:
+        try:
+            zips, failed = build(args.blender, args.offline, ext)
+        except BuildError as exc:
+            print(f"build_extension: FAILED: {exc}", file=sys.stderr)
+            return 1
+        for z in zips:
+            print(f"build_extension: built and validated {z.relative_to(ROOT)} ({z.stat().st_size // 1024} KiB)")
+        for platform, why in failed.items():
+            print(f"build_extension: NOT BUILT {ext.manifest.parent.name}/{platform}: {why}")
+            status = 3
+    return status
 
 
 if __name__ == "__main__":
