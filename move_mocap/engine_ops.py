@@ -1,42 +1,129 @@
-"""Start and stop the local engine from Blender, and show its status in the Move panel.
+"""The local engine from Blender: where it is, starting it (on demand from Process, or with Start), sharing it
+with another Blender, stopping it, and the backend switch drawn at the top of the Move panel.
 
-The engine runs as a child process (``core.engine_process.LocalEngine``); its health is probed on a worker
-thread, and a light ``bpy.app.timers`` callback only redraws the panel when the status line changes.
-Starting it points the add-on's endpoint at it (the previous endpoint comes back on Stop) and gives it a
-fresh random key kept in the add-on's secret store, never in a .blend.
+Where the engine comes from (``launch_for``): the Advanced preferences when set (a developer's Python and
+checkout), else the installed ``move_mocap_engine`` extension run with Blender's own Python (``sys.executable``)
+and only that extension's folder and wheels on its path, else a checkout next to this add-on (developers, tests).
+The Blender binary (``bpy.app.binary_path``, or the Advanced override) is passed to the engine for the FBX and
+.blend writers. The engine runs as a child process (``core.engine_process.LocalEngine``); its health is probed
+on a worker thread, and a light ``bpy.app.timers`` callback only redraws when the status line changes. Its key
+is a fresh random one kept in the add-on's secret store, never in a .blend.
 """
 
 from __future__ import annotations
 
 import atexit
+import site
+import sys
 from pathlib import Path
 
 import bpy
 
 from .bl_types import OperatorReturn
-from .core.engine_process import EngineError, LocalEngine, find_engine_root, new_key, validate
+from .core.engine_process import (
+    ENGINE_EXTENSION,
+    KEY_NAME,
+    EngineError,
+    EngineLaunch,
+    EngineLock,
+    LocalEngine,
+    find_engine_root,
+    live_engine,
+    new_key,
+    remove_lock,
+    validate,
+    wheels_site_packages,
+    write_lock,
+)
 from .paths import user_dir
 from .preferences import get_preferences, secret_store
 
-_ENGINE: list[LocalEngine] = []  # at most one, owned by this Blender session
+_ENGINE: list[LocalEngine] = []  # at most one, used by this Blender session
 _SHOWN: list[str] = [""]
+#: Outputs the local engine never makes, and why (the panel greys them out; Process leaves them out).
+NEVER_LOCAL = {"RENDER_VIDEO": "The local engine does not render preview videos (Move's cloud does)"}
+BLENDER_FORMATS = ("MAIN_FBX", "MAIN_BLEND", "MAIN_GLB", "MAIN_USDC", "ALL_BVH")
+PY313_MESSAGE = ("Capture on this computer needs Blender 4.2 to 5.0: its pose model (mediapipe 0.10.21) has no "
+                 "build for the Python {py} of this Blender. Use Move's cloud")
 
 
 def engine() -> LocalEngine | None:
     return _ENGINE[0] if _ENGINE else None
 
 
-def engine_root(prefs: bpy.types.AddonPreferences) -> Path | None:
-    if prefs.engine_root:  # type: ignore[attr-defined]
-        return Path(bpy.path.abspath(prefs.engine_root))  # type: ignore[attr-defined]
-    return find_engine_root(Path(__file__).resolve().parent)
+def installed_engine(context: bpy.types.Context | None = None) -> tuple[Path | None, str | None]:
+    """(the installed engine extension's folder, None) or (None or the folder, why it cannot be used)."""
+    context = context or bpy.context
+    assert context.preferences is not None
+    for repo in context.preferences.extensions.repos:
+        if not repo.enabled or not repo.directory:
+            continue
+        folder = Path(repo.directory) / ENGINE_EXTENSION
+        if (folder / "local_engine" / "__main__.py").is_file():
+            if f"bl_ext.{repo.module}.{ENGINE_EXTENSION}" not in context.preferences.addons:
+                return folder, ("The Move Mocap Local Engine extension is installed but disabled: enable it in "
+                                "Preferences > Add-ons (Blender installs its packages then)")
+            return folder, None
+    if sys.version_info >= (3, 12):
+        return None, PY313_MESSAGE.format(py=f"{sys.version_info.major}.{sys.version_info.minor}")
+    return None, ("Capture on this computer needs the Move Mocap Local Engine extension: install it from "
+                  "Preferences > Get Extensions (or its zip with Install from Disk), or use Move's cloud")
 
 
-def _problem(context: bpy.types.Context) -> str | None:
+def blender_binary(prefs: bpy.types.AddonPreferences) -> str:
+    """The Blender binary that writes FBX/.blend/GLB/USD/BVH for the engine ("" with the bpy module)."""
+    override = prefs.engine_blender  # type: ignore[attr-defined]
+    return bpy.path.abspath(override) if override else (bpy.app.binary_path or "")
+
+
+def launch_for(context: bpy.types.Context) -> tuple[EngineLaunch | None, str | None]:
+    """How to run the engine with the current preferences, or (None, why not)."""
     prefs = get_preferences(context)
+    blender = blender_binary(prefs)
     python = bpy.path.abspath(prefs.engine_python) if prefs.engine_python else ""
+    root_pref = bpy.path.abspath(prefs.engine_root) if prefs.engine_root else ""
+    if python or root_pref:  # the Advanced override (developers)
+        root = Path(root_pref) if root_pref else find_engine_root(Path(__file__).resolve().parent)
+        return EngineLaunch(python or sys.executable, root or Path(), isolated=False, blender=blender,
+                            source="override"), None
+    folder, problem = installed_engine(context)
+    if folder is not None and problem is None:
+        extensions = bpy.utils.user_resource("EXTENSIONS")
+        sites = [wheels_site_packages(extensions, sys.version_info), *site.getsitepackages()]
+        return EngineLaunch(sys.executable, folder, tuple(dict.fromkeys(sites)), isolated=True, blender=blender,
+                            source="installed"), None
+    checkout = find_engine_root(Path(__file__).resolve().parent)
+    if checkout is not None and folder is None:  # running from a checkout: its venv has the engine's packages
+        return EngineLaunch(sys.executable, checkout, isolated=False, blender=blender, source="checkout"), None
+    return None, problem
+
+
+def problem(context: bpy.types.Context) -> str | None:
+    """Why the local engine cannot be started with the current settings, or None."""
+    prefs = get_preferences(context)
+    launch, why = launch_for(context)
+    if launch is None:
+        return why
     motion = bpy.path.abspath(prefs.engine_motion) if prefs.engine_motion else None
-    return validate(python, engine_root(prefs), prefs.engine_solver, motion)
+    return validate(launch.python, launch.root, prefs.engine_solver, motion)
+
+
+_problem = problem  # the name the tests and older callers use
+
+
+def unavailable_outputs(context: bpy.types.Context) -> dict[str, str]:
+    """Output type -> why the local engine will not make it: what the running engine says (``/_health``), else
+    what it would say (no Blender binary: only MOTION_DATA and the overlay video)."""
+    out = dict(NEVER_LOCAL)
+    eng = engine()
+    if eng is not None and eng.health.get("unavailable_outputs") is not None:
+        out.update({k: str(v) for k, v in eng.health["unavailable_outputs"].items()})
+        return out
+    if not blender_binary(get_preferences(context)):
+        reason = ("No Blender binary to write it with (Blender runs as a Python module): the local engine makes "
+                  "MOTION_DATA, which the add-on imports")
+        out.update(dict.fromkeys(BLENDER_FORMATS, reason))
+    return out
 
 
 def status_line() -> tuple[str, str]:
@@ -61,8 +148,52 @@ def _redraw_when_changed() -> float | None:
     return 0.5 if engine() is not None else None
 
 
+def start_engine(context: bpy.types.Context, *, wait: bool) -> str | None:
+    """Start the engine (or join the one another Blender started); with ``wait``, block until it answers.
+    Returns an error message, or None."""
+    eng = engine()
+    if eng is not None and eng.status.state in ("running", "starting"):
+        status = eng.wait_ready() if wait else eng.status
+        return status.message if wait and not status.running else None
+    stop_engine(context)
+    why = problem(context)
+    if why:
+        return why
+    launch, _ = launch_for(context)
+    assert launch is not None
+    prefs = get_preferences(context)
+    store = secret_store()
+    folder = user_dir("engine")
+    lock, _stale = live_engine(folder)
+    if lock is not None and store.get(lock.key_name):  # another Blender's engine, with the key we share
+        eng = LocalEngine(launch, data_dir=folder, port=lock.port, api_key=store.get(lock.key_name),
+                          solver=prefs.engine_solver, owned=False)
+    else:
+        key = new_key()
+        motion = Path(bpy.path.abspath(prefs.engine_motion)) if prefs.engine_motion else None
+        eng = LocalEngine(launch, data_dir=folder, port=prefs.engine_port, api_key=key, solver=prefs.engine_solver,
+                          motion=motion)
+        store.set(KEY_NAME, key)
+    try:
+        eng.start()
+    except EngineError as exc:
+        return str(exc)
+    _ENGINE.append(eng)
+    if eng.owned and eng.process is not None:
+        write_lock(folder, EngineLock(eng.port, eng.process.pid))
+    store.set("local_engine_url", eng.url)
+    if not bpy.app.timers.is_registered(_redraw_when_changed):
+        bpy.app.timers.register(_redraw_when_changed, first_interval=0.2, persistent=True)
+    if wait:
+        status = eng.wait_ready()
+        if not status.running:
+            stop_engine(context)
+            return status.message
+    return None
+
+
 class MOVE_MOCAP_OT_engine_start(bpy.types.Operator):
-    """Start the local Move-compatible engine on this machine and use it for processing"""
+    """Start the local engine on this computer and process with it (Process also starts it when needed)"""
 
     bl_idname = "move_mocap.engine_start"
     bl_label = "Start Local Engine"
@@ -74,47 +205,29 @@ class MOVE_MOCAP_OT_engine_start(bpy.types.Operator):
         if eng is not None and eng.status.state in ("running", "starting"):
             cls.poll_message_set("The local engine is already running: stop it first")
             return False
-        problem = _problem(context)
-        if problem:
-            cls.poll_message_set(problem)
+        why = problem(context)
+        if why:
+            cls.poll_message_set(why)
             return False
         return True
 
     def execute(self, context: bpy.types.Context) -> OperatorReturn:
-        prefs = get_preferences(context)
-        stop_engine()
-        root = engine_root(prefs)
-        assert root is not None  # poll() checked it
-        store = secret_store()
-        key = new_key()
-        eng = LocalEngine(bpy.path.abspath(prefs.engine_python), root, user_dir("engine"),
-                          port=prefs.engine_port, api_key=key, solver=prefs.engine_solver,
-                          motion=Path(bpy.path.abspath(prefs.engine_motion)) if prefs.engine_motion else None)
-        try:
-            eng.start()
-        except EngineError as exc:
-            self.report({"ERROR"}, str(exc))
+        wait = bpy.app.background or context.window is None  # scripts: wait until it answers
+        error = start_engine(context, wait=wait)
+        if error:
+            self.report({"ERROR"}, error)
             return {"CANCELLED"}
-        _ENGINE.append(eng)
-        store.set("local_engine_key", key)
-        store.set("local_engine_url", eng.url)
-        if prefs.endpoint.strip() != eng.url:
-            store.set("endpoint_before_engine", prefs.endpoint)
-        prefs.endpoint = eng.url
-        if not bpy.app.timers.is_registered(_redraw_when_changed):
-            bpy.app.timers.register(_redraw_when_changed, first_interval=0.2, persistent=True)
-        if bpy.app.background or context.window is None:  # scripts: wait until it answers
-            status = eng.wait_ready()
-            if not status.running:
-                self.report({"ERROR"}, status.message)
-                stop_engine()
-                return {"CANCELLED"}
-        self.report({"INFO"}, f"Local engine starting at {eng.url}; the add-on now processes with it")
+        prefs = get_preferences(context)
+        prefs.backend = "LOCAL"
+        eng = engine()
+        assert eng is not None
+        self.report({"INFO"}, f"Local engine {'running' if eng.status.running else 'starting'} at {eng.url}; "
+                              "Process now runs on this computer")
         return {"FINISHED"}
 
 
 class MOVE_MOCAP_OT_engine_stop(bpy.types.Operator):
-    """Stop the local engine and point the add-on back at the endpoint it used before"""
+    """Stop the local engine (Process starts it again when it needs it)"""
 
     bl_idname = "move_mocap.engine_stop"
     bl_label = "Stop Local Engine"
@@ -134,22 +247,48 @@ class MOVE_MOCAP_OT_engine_stop(bpy.types.Operator):
 
 
 def stop_engine(context: bpy.types.Context | None = None) -> None:
-    """Stop the engine (if any) and restore the endpoint used before it started."""
+    """Stop the engine this Blender started (or stop watching one another Blender started)."""
     eng = engine()
     if eng is None:
         return
     _ENGINE.clear()
     eng.stop()
-    store = secret_store()
-    previous = store.get("endpoint_before_engine")
-    try:
-        prefs = get_preferences(context)
-    except RuntimeError:  # the add-on is being disabled
-        prefs = None
-    if prefs is not None and prefs.endpoint.strip() == eng.url and previous:
-        prefs.endpoint = previous
-    for name in ("local_engine_key", "local_engine_url", "endpoint_before_engine"):
-        store.set(name, "")
+    if eng.owned:
+        try:
+            folder = user_dir("engine")
+        except Exception:  # the add-on is being disabled while Blender quits
+            folder = eng.data_dir
+        remove_lock(folder, eng.process.pid if eng.process is not None else None)
+        secret_store().set(KEY_NAME, "")
+    secret_store().set("local_engine_url", "")
+
+
+def draw_backend(layout: bpy.types.UILayout, context: bpy.types.Context) -> None:
+    """The top of the Move panel: where Process runs (one click to switch), and the engine's state."""
+    prefs = get_preferences(context)
+    row = layout.row(align=True)
+    row.prop(prefs, "backend", expand=True)
+    if prefs.backend != "LOCAL":
+        return
+    eng = engine()
+    if eng is None:
+        why = problem(context)
+        if why:
+            col = layout.column(align=True)
+            col.alert = True
+            col.label(text=why, icon="ERROR")
+        else:
+            row = layout.row(align=True)
+            row.label(text="Starts when you press Process", icon="RADIOBUT_OFF")
+            row.operator("move_mocap.engine_start", text="", icon="PLAY")
+        return
+    text, icon = status_line()
+    row = layout.row(align=True)
+    row.label(text=text, icon=icon)  # type: ignore[arg-type]
+    row.operator("move_mocap.engine_stop", text="", icon="PAUSE")
+    solver_problem = eng.health.get("solver_problem")
+    if solver_problem:
+        layout.label(text=str(solver_problem), icon="ERROR")
 
 
 class MOVE_MOCAP_PT_engine(bpy.types.Panel):
@@ -170,6 +309,9 @@ class MOVE_MOCAP_PT_engine(bpy.types.Panel):
         row.operator("move_mocap.engine_stop", icon="PAUSE")
         prefs = get_preferences(context)
         layout.prop(prefs, "engine_solver")
+        eng = engine()
+        if eng is not None:
+            layout.label(text=f"Engine: {eng.launch.source}, log {eng.log_path.name}", icon="INFO")
 
 
 CLASSES = (MOVE_MOCAP_OT_engine_start, MOVE_MOCAP_OT_engine_stop, MOVE_MOCAP_PT_engine)
@@ -185,3 +327,4 @@ def unregister_extra() -> None:
 def register_extra() -> None:
     atexit.unregister(stop_engine)
     atexit.register(stop_engine)  # never leave an engine running after Blender quits
+

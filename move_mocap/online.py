@@ -1,4 +1,5 @@
-"""poll() rules shared by every operator that uses the network: online access and an API key.
+"""poll() rules shared by every operator that uses the network: online access and an API key (for Move's
+cloud), or a local engine that can run (for "This Computer": its key is made when it starts).
 
 Blender's "Allow Online Access" (``bpy.app.online_access``) must be on, except for a local engine on a
 loopback address. ``--offline-mode`` on the command line cannot be changed in Preferences, so the
@@ -22,6 +23,11 @@ def network_problem(context: bpy.types.Context, *, needs_key: bool = True) -> st
     problem = validate_endpoint(s.endpoint)
     if problem:
         return problem
+    if s.api_key_source == "local engine":
+        from .engine_ops import engine
+        from .engine_ops import problem as engine_problem
+
+        return None if engine() is not None else engine_problem(context)
     if not bpy.app.online_access and not is_loopback(s.endpoint):
         if getattr(bpy.app, "online_access_override", False):
             return ("Blender was started with --offline-mode, which Preferences cannot change: "

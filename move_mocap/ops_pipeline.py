@@ -23,6 +23,7 @@ from .bl_types import OperatorReturn
 from .core.pipeline import Event, ReadyToApply, State, SubmissionSpec
 from .core.pipeline.model import Footage
 from .online import NetworkPollMixin, network_problem
+from .preferences import get_preferences
 from .props import history, resolve_target, scene_props, tag_target
 from .runtime import RUNTIME, Runtime
 
@@ -44,13 +45,22 @@ def build_spec(context: bpy.types.Context) -> SubmissionSpec:
         calibration = tuple(Footage(bpy.path.abspath(f.filepath), f.device_label.strip(), f.lens.strip())
                             for f in p.calibration if f.filepath)
     target = resolve_target(context)
+    outputs, floor_plane = tuple(sorted(p.outputs)), p.floor_plane
+    if get_preferences(context).backend == "LOCAL":  # ask only for what the local engine makes; its defaults
+        from .engine_ops import unavailable_outputs
+
+        missing = unavailable_outputs(context)
+        outputs = tuple(o for o in outputs if o not in missing)
+        if not any(o in outputs for o in ("MAIN_FBX", "MOTION_DATA", "MAIN_BLEND", "MAIN_GLB", "ALL_BVH")):
+            outputs = tuple(sorted({*outputs, "MOTION_DATA"}))  # something the add-on can import
+        floor_plane = p.floor_plane_local
     return SubmissionSpec(
         footage=footage, multi_camera=multi, calibration=calibration,
         model=p.model_multi if multi else p.model_single,
-        track_fingers=p.track_fingers, track_ball=p.track_ball, floor_plane=p.floor_plane,
+        track_fingers=p.track_fingers, track_ball=p.track_ball, floor_plane=floor_plane,
         number_of_actors=p.number_of_actors if multi else 1,
         clip_window=(p.clip_start, p.clip_end) if p.use_clip_window else None,
-        outputs=tuple(sorted(p.outputs)),
+        outputs=outputs,
         human_height=p.human_height, area_type=p.area_type, name=p.take_name.strip(),
         target=target.name if target is not None else "", blend_file=bpy.data.filepath,
     )
@@ -186,6 +196,13 @@ class MOVE_MOCAP_OT_process(NetworkPollMixin, bpy.types.Operator):
         return super().poll(context)
 
     def _submit(self, context: bpy.types.Context) -> str | None:
+        if get_preferences(context).backend == "LOCAL":  # on demand: start (or join) the engine first
+            from .engine_ops import start_engine
+
+            error = start_engine(context, wait=True)
+            if error:
+                self.report({"ERROR"}, f"The local engine cannot run: {error}")
+                return None
         spec = build_spec(context)
         problem = spec.validate()
         if problem:

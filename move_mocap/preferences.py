@@ -1,4 +1,5 @@
-"""The add-on's preferences: API key, endpoint, download folder and network timeout.
+"""The add-on's preferences: where Process runs (Move's cloud or this computer), API key, endpoint, download
+folder, network timeout, and the local engine's settings (its paths only as an Advanced override).
 
 The API key is never stored in any .blend (not even userpref.blend): the property reads and writes
 ``core.secrets.SecretStore`` in the add-on's user folder, and ``MOVE_API_KEY`` in the environment wins.
@@ -10,9 +11,9 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import bpy
-from bpy.props import EnumProperty, IntProperty, StringProperty
+from bpy.props import BoolProperty, EnumProperty, IntProperty, StringProperty
 
-from .core.endpoints import DEFAULT_ENDPOINT, is_loopback, validate_endpoint
+from .core.endpoints import DEFAULT_ENDPOINT, validate_endpoint
 from .core.secrets import ENV_VAR, SecretStore, resolve_api_key
 from .paths import user_dir
 
@@ -36,8 +37,19 @@ def _set_api_key(self: bpy.types.AddonPreferences, value: str) -> None:
     secret_store().set("api_key", value)
 
 
+BACKENDS = (
+    ("CLOUD", "Move Cloud", "Process on Move AI's servers (needs a Move account and API key)", "WORLD", 0),
+    ("LOCAL", "This Computer", "Process on this computer with the local engine (no account; starts on demand)",
+     "DESKTOP", 1),
+)
+
+
 class MOVE_MOCAP_AddonPreferences(bpy.types.AddonPreferences):
     bl_idname = __package__  # type: ignore[assignment]
+
+    backend: EnumProperty(  # type: ignore[valid-type]
+        name="Process On", description="Where Process sends the footage", items=BACKENDS, default="CLOUD",
+    )
 
     api_key: StringProperty(  # type: ignore[valid-type]
         name="API Key",
@@ -70,16 +82,28 @@ class MOVE_MOCAP_AddonPreferences(bpy.types.AddonPreferences):
         subtype="TIME_ABSOLUTE",
     )
 
+    show_engine_advanced: BoolProperty(  # type: ignore[valid-type]
+        name="Advanced", description="Developer overrides for the local engine", default=False,
+    )
     engine_python: StringProperty(  # type: ignore[valid-type]
         name="Engine Python",
-        description="A Python that has the local engine's packages (e.g. the repository's .venv/blender-4.2/bin/python)",
+        description=("Advanced: a Python that has the local engine's packages (a developer's venv). Empty: "
+                     "Blender's own Python with the installed Move Mocap Local Engine extension"),
         subtype="FILE_PATH",
         default="",
     )
     engine_root: StringProperty(  # type: ignore[valid-type]
         name="Engine Folder",
-        description="The folder holding local_engine/ (the move_mocap repository). Empty: found next to the add-on",
+        description=("Advanced: the folder holding local_engine/ (a checkout). Empty: the installed Move Mocap "
+                     "Local Engine extension"),
         subtype="DIR_PATH",
+        default="",
+    )
+    engine_blender: StringProperty(  # type: ignore[valid-type]
+        name="Blender for Outputs",
+        description=("Advanced: the Blender binary the engine runs in the background to write FBX, .blend, GLB, "
+                     "USD and BVH. Empty: this Blender"),
+        subtype="FILE_PATH",
         default="",
     )
     engine_port: IntProperty(  # type: ignore[valid-type]
@@ -122,17 +146,23 @@ class MOVE_MOCAP_AddonPreferences(bpy.types.AddonPreferences):
             col.label(text=f"Using Blender's network timeout: {s.timeout:g} s", icon="TIME")
 
         box = layout.box()
-        box.label(text="Local Engine (markerless capture on this machine, no Move account needed)")
+        box.label(text="Local Engine (markerless capture on this computer, no Move account needed)")
         col = box.column()
-        col.prop(self, "engine_python")
-        col.prop(self, "engine_root")
-        col.prop(self, "engine_port")
+        col.prop(self, "backend")
         col.prop(self, "engine_solver")
         if self.engine_solver == "replay":
             col.prop(self, "engine_motion")
         row = col.row(align=True)
         row.operator("move_mocap.engine_start", icon="PLAY")
         row.operator("move_mocap.engine_stop", icon="PAUSE")
+        col.prop(self, "show_engine_advanced", icon="DOWNARROW_HLT" if self.show_engine_advanced else "RIGHTARROW",
+                 emboss=False)
+        if self.show_engine_advanced:
+            sub = col.column()
+            sub.prop(self, "engine_python")
+            sub.prop(self, "engine_root")
+            sub.prop(self, "engine_blender")
+            sub.prop(self, "engine_port")
 
 
 @dataclass(frozen=True)
@@ -165,12 +195,13 @@ def settings(context: bpy.types.Context | None = None) -> Settings:
     prefs = get_preferences(context)
     key, source = resolve_api_key(secret_store())
     store = secret_store()
-    engine_url = store.get("local_engine_url")
-    if engine_url and is_loopback(prefs.endpoint) and prefs.endpoint.strip() == engine_url:
+    endpoint = prefs.endpoint.strip()
+    if prefs.backend == "LOCAL":  # the engine's own key; Process starts the engine when it is not running
+        endpoint = store.get("local_engine_url") or f"http://127.0.0.1:{prefs.engine_port}/ugc/graphql"
         key, source = store.get("local_engine_key"), "local engine"
     folder = Path(bpy.path.abspath(prefs.download_dir)) if prefs.download_dir else user_dir("downloads")
     timeout = float(prefs.network_timeout or context.preferences.system.network_timeout or 10)
-    return Settings(prefs.endpoint.strip(), key, source, folder, timeout)
+    return Settings(endpoint, key, source, folder, timeout)
 
 
 CLASSES = (MOVE_MOCAP_AddonPreferences,)

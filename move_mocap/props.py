@@ -96,6 +96,10 @@ class MOVE_MOCAP_PG_scene(bpy.types.PropertyGroup):
     track_fingers: BoolProperty(name="Fingers", default=False)  # type: ignore[valid-type]
     track_ball: BoolProperty(name="Ball", default=False)  # type: ignore[valid-type]
     floor_plane: BoolProperty(name="Floor Plane", default=False)  # type: ignore[valid-type]
+    floor_plane_local: BoolProperty(  # type: ignore[valid-type]
+        name="Floor Plane", default=True,
+        description=("The local engine finds the floor and keeps planted feet on it (its best result); off: the "
+                     "feet follow the pose model alone"))
     number_of_actors: IntProperty(name="Actors", default=1, min=1, max=10)  # type: ignore[valid-type]
     use_clip_window: BoolProperty(name="Clip Window", default=False)  # type: ignore[valid-type]
     clip_start: FloatProperty(name="Start", default=0.0, min=0.0, unit="TIME_ABSOLUTE")  # type: ignore[valid-type]

@@ -7,7 +7,9 @@ from __future__ import annotations
 
 import bpy
 
+from .engine_ops import draw_backend, unavailable_outputs
 from .online import network_problem
+from .preferences import get_preferences
 from .props import resolve_target, scene_props
 from .runtime import RUNTIME, View
 
@@ -52,6 +54,7 @@ class MOVE_MOCAP_PT_main(bpy.types.Panel):
         layout = self.layout
         assert layout is not None
         p = scene_props(context)
+        draw_backend(layout, context)  # where Process runs: Move's cloud or this computer
         if RUNTIME.notice:
             box = layout.box()
             box.label(text=RUNTIME.notice, icon="ERROR" if RUNTIME.notice_level != "INFO" else "INFO")
@@ -163,7 +166,8 @@ class MOVE_MOCAP_PT_options(bpy.types.Panel):
         col = layout.column(heading="Track")
         col.prop(p, "track_fingers")
         col.prop(p, "track_ball")
-        col.prop(p, "floor_plane")
+        local = get_preferences(context).backend == "LOCAL"
+        col.prop(p, "floor_plane_local" if local else "floor_plane")
         if p.camera_mode == "MULTI":
             layout.prop(p, "number_of_actors")
         row = layout.row(heading="Clip Window")
@@ -174,7 +178,14 @@ class MOVE_MOCAP_PT_options(bpy.types.Panel):
         sub.prop(p, "clip_end")
         layout.label(text="Outputs")
         grid = layout.grid_flow(columns=2, align=True)
-        grid.prop(p, "outputs")
+        missing = unavailable_outputs(context) if local else {}
+        for item in p.bl_rna.properties["outputs"].enum_items:
+            cell = grid.row()
+            cell.enabled = item.identifier not in missing  # the local engine cannot make it: greyed out
+            cell.prop_enum(p, "outputs", item.identifier)
+        for reason in dict.fromkeys(missing.values()):
+            for line in _wrap(reason, 60)[:3]:
+                layout.label(text=line, icon="INFO")
 
 
 class MOVE_MOCAP_PT_history(bpy.types.Panel):

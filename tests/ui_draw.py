@@ -76,7 +76,7 @@ def _check_value(log: DrawLog, where: str, prop: Any, name: str, value: Any) -> 
     kind = prop.type
     if kind == "ENUM":
         items = {i.identifier for i in prop.enum_items}
-        values = value if prop.is_enum_flag else {value}
+        values = value if prop.is_enum_flag and not isinstance(value, str) else {value}  # str: prop_enum's item
         bad = [v for v in values if v not in items]
         if bad:
             log.problem(where, f"{name}={value!r} is not one of {sorted(items)}")

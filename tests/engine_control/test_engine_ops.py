@@ -27,7 +27,8 @@ def prefs(addon, cmu_bvh, monkeypatch):
     monkeypatch.delenv("MOVE_API_KEY", raising=False)
     p = get_preferences()
     saved = {k: getattr(p, k) for k in ("endpoint", "engine_python", "engine_root", "engine_port",
-                                        "engine_solver", "engine_motion")}
+                                        "engine_solver", "engine_motion", "backend", "engine_blender")}
+    p.backend = "CLOUD"
     p.endpoint = "https://api.move.ai/ugc/graphql"
     p.engine_python = sys.executable
     p.engine_root = ""  # found next to the add-on (this checkout)
@@ -62,9 +63,12 @@ def test_start_use_and_stop(prefs) -> None:
     assert bpy.ops.move_mocap.engine_stop() == {"FINISHED"}
     assert eng.process is not None and eng.process.poll() is not None  # the child is gone
     assert engine_ops.engine() is None
-    assert settings().endpoint == "https://api.move.ai/ugc/graphql"  # the previous endpoint is back
     assert secret_store().get("local_engine_key") == ""
     assert not bpy.ops.move_mocap.engine_stop.poll()
+    # Still processing on this computer (Process starts the engine again); one click back to the cloud.
+    assert prefs.backend == "LOCAL" and settings().api_key_source == "local engine"
+    prefs.backend = "CLOUD"
+    assert settings().endpoint == "https://api.move.ai/ugc/graphql"
 
 
 def test_bad_settings_explain_themselves(prefs, tmp_path) -> None:
@@ -85,7 +89,7 @@ def test_port_in_use_is_reported(prefs) -> None:
     with socket.socket() as busy:
         busy.bind(("127.0.0.1", prefs.engine_port))
         busy.listen(1)
-        with pytest.raises(RuntimeError, match="already in use"):
+        with pytest.raises(RuntimeError, match="already in use by another program"):
             bpy.ops.move_mocap.engine_start()
     from move_mocap import engine_ops
 
@@ -102,3 +106,34 @@ def test_engine_that_dies_says_why(prefs, tmp_path) -> None:
     eng.stop()
     assert status.state == "exited", status.message
     assert "replay motion file not found" in status.message and "missing.bvh" in status.message
+
+
+def test_a_second_blender_reuses_the_running_engine(prefs) -> None:
+    """The engine.json lock (port, pid, key name) lets another Blender join the engine instead of starting one;
+    leaving does not stop it; a stale lock is cleared."""
+    from move_mocap import engine_ops
+    from move_mocap.core.engine_process import read_lock
+    from move_mocap.paths import user_dir
+
+    assert engine_ops.start_engine(bpy.context, wait=True) is None
+    first = engine_ops.engine()
+    assert first is not None and first.owned and first.process is not None
+    lock = read_lock(user_dir("engine"))
+    assert lock is not None and (lock.port, lock.pid) == (first.port, first.process.pid)
+    engine_ops._ENGINE.clear()  # as seen from a second Blender: nothing of its own running
+    try:
+        assert engine_ops.start_engine(bpy.context, wait=True) is None
+        second = engine_ops.engine()
+        assert second is not None and not second.owned and second.port == first.port
+        assert second.health["pid"] == first.process.pid and "shared" in second.status.message
+        engine_ops.stop_engine()  # the second Blender leaves: the engine keeps running
+        assert first.process.poll() is None
+    finally:
+        first.stop()
+    engine_ops.remove_lock(user_dir("engine"), None)
+    from move_mocap.core.engine_process import EngineLock, live_engine, write_lock
+
+    write_lock(user_dir("engine"), EngineLock(first.port, first.process.pid))  # the engine has gone
+    found, why = live_engine(user_dir("engine"))
+    assert found is None and "no longer answers" in (why or "")
+    assert read_lock(user_dir("engine")) is None

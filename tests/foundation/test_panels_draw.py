@@ -208,10 +208,16 @@ def test_local_engine_off_and_on(fresh, cmu_bvh, monkeypatch) -> None:
     assert "Local engine stopped" in log.labels
     prefs = get_preferences()
     saved = {k: getattr(prefs, k) for k in ("endpoint", "engine_python", "engine_root", "engine_port",
-                                            "engine_solver", "engine_motion")}
+                                            "engine_solver", "engine_motion", "backend")}
     try:
         prefs.engine_python, prefs.engine_root, prefs.engine_port = sys.executable, "", _free_port()
         prefs.engine_solver, prefs.engine_motion = "replay", str(cmu_bvh)
+        prefs.backend = "LOCAL"  # before it starts: Process would start it
+        log = _draw_panels()
+        _assert_clean(log)
+        assert "Starts when you press Process" in log.labels, log.labels
+        # Options the local engine cannot honour are greyed out with the reason.
+        assert any("does not render preview videos" in label for label in log.labels), log.labels
         assert bpy.ops.move_mocap.engine_start() == {"FINISHED"}
         network_problem(fresh)  # the start changed the settings: poll() reads them again once, as Blender does
         log = _draw_panels()
