@@ -50,8 +50,8 @@ def main(argv: list[str] | None = None) -> int:
     serve.add_argument("--faults", type=_faults, default=[], help="fault rules as JSON, or @file.json")
     serve.add_argument("--allow-remote", action="store_true", help="permit binding a non-loopback address")
     serve.add_argument("--blender", help="a Blender binary that writes FBX/.blend/GLB/USD/BVH in background mode "
-                                         "(the add-on passes its own); without it, only a Python with the bpy "
-                                         "module can write them, else those outputs are not offered")
+                                         "(the add-on passes its own, "" when it has none: then those outputs are "
+                                         "not offered); not given: this Python writes them if it has bpy")
     serve.add_argument("--log-level", default="info")
     args = parser.parse_args(argv)
     if not args.api_key:
@@ -78,8 +78,9 @@ def main(argv: list[str] | None = None) -> int:
         url_ttl=args.url_ttl,
         public_url=args.public_url,
         faults=args.faults,
-        export_python=default_export_python(),
-        blender=args.blender,
+        # --blender given (even empty, as the add-on does): that Blender only, never a PyPI bpy module.
+        export_python=default_export_python() if args.blender is None else None,
+        blender=args.blender or None,
         job_timeout=args.job_timeout,
         upload_idle_timeout=args.upload_idle_timeout,
     )

@@ -103,7 +103,10 @@ def find_engine_root(start: Path) -> Path | None:
 def engine_command(launch: EngineLaunch, *, port: int, data_dir: Path, solver: str, motion: Path | None = None,
                    log_level: str = "warning") -> list[str]:
     cmd = [*launch.prefix(), "serve", "--host", "127.0.0.1", "--port", str(port), "--data", str(data_dir),
-           "--solver", solver, "--log-level", log_level, "--blender", launch.blender]
+           "--solver", solver, "--log-level", log_level]
+    if launch.blender or launch.isolated:  # "" tells an installed engine it has no Blender (MOTION_DATA only);
+        cmd += ["--blender", launch.blender]  # a developer's engine without one falls back to its PyPI bpy
+
     if motion:
         cmd += ["--motion", str(motion)]
     return cmd
