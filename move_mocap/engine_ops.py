@@ -61,6 +61,8 @@ def installed_engine(context: bpy.types.Context | None = None) -> tuple[Path | N
         folder = Path(repo.directory) / ENGINE_EXTENSION
         if (folder / "local_engine" / "__main__.py").is_file():
             if f"bl_ext.{repo.module}.{ENGINE_EXTENSION}" not in context.preferences.addons:
+                if sys.version_info >= (3, 12):  # Blender refuses to enable it: its wheels are cp311 only
+                    return folder, PY313_MESSAGE.format(py=f"{sys.version_info.major}.{sys.version_info.minor}")
                 return folder, ("The Move Mocap Local Engine extension is installed but disabled: enable it in "
                                 "Preferences > Add-ons (Blender installs its packages then)")
             return folder, None

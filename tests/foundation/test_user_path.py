@@ -79,6 +79,7 @@ def test_capture_on_this_computer_from_the_installed_extensions(user_zips, demo_
     if tuple(out["python"]) >= (3, 12):  # Blender 5.1+: no mediapipe build, Blender refuses the engine zip
         assert out["install_engine"] == ["REFUSED"] and "3.13" in out.get("install_engine_error", "") + str(
             out["engine_problem"]), out
+        print("Blender refused the engine zip:", out.get("install_engine_error"))
         assert "Blender 4.2 to 5.0" in (out["engine_problem"] or "")
         assert out["process"] == ["ERROR"] and "Blender 4.2 to 5.0" in out["process_error"]
         return
