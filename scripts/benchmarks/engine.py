@@ -8,7 +8,10 @@ H.264 1080x1920 60 fps (cached in .cache/bench/). The server runs as a real subp
 createFile, PUT, createSingleCamTake, createSingleCamJob (Move's default outputs), poll until FINISHED.
 
 Prints one JSON line: ``wall_s`` (job created -> FINISHED), ``ratio_vs_move`` (wall_s / 25), the solver's
-share, and frames per second per stage as the solver measured them. No bpy here.
+share, frames per second per stage as the solver measured them, and ``cold_start_s``: from Start to a healthy
+engine, started the way the add-on starts an installed one (``core.engine_process.LocalEngine``, this Python
+isolated with ``-I -S`` and an explicit path list; this venv's site-packages stand in for the extension's
+wheels), against a 5 s target (``cold_start_ratio``). No bpy here.
 """
 
 from __future__ import annotations
@@ -114,11 +117,46 @@ def run_direct(video: Path) -> dict:
             "solver_metadata": result.metadata, "via": "solver called directly (no server, no writers)"}
 
 
+COLD_START_TARGET_S = 5.0
+
+
+def cold_start() -> float:
+    """Seconds from LocalEngine.start() to a healthy /_health, as the add-on starts an installed engine."""
+    import site
+    import socket
+
+    sys.path.insert(0, str(ROOT))
+    from move_mocap.core.engine_process import EngineLaunch, LocalEngine
+
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+    launch = EngineLaunch(sys.executable, ROOT, tuple(site.getsitepackages()), isolated=True, blender="")
+    with tempfile.TemporaryDirectory(prefix="engine-cold-") as tmp:
+        eng = LocalEngine(launch, data_dir=Path(tmp), port=port, api_key=f"bench-{secrets.token_hex(6)}",
+                          solver="mediapipe", probe_interval=0.05)
+        try:
+            eng.start()
+            status = eng.wait_ready(timeout=60)
+            if not status.running:
+                raise RuntimeError(status.message)
+            return eng.ready_at - eng.started_at
+        finally:
+            eng.stop()
+
+
 def main(argv: list[str]) -> int:
     ap = argparse.ArgumentParser(prog="bench.py engine")
     ap.add_argument("--direct", action="store_true", help="call the solver directly instead of the server")
     ap.add_argument("--timeout", type=float, default=300.0)
+    ap.add_argument("--cold-start-only", action="store_true", help="measure only cold_start_s")
     args = ap.parse_args(argv)
+    cold = cold_start()
+    if args.cold_start_only:
+        print(json.dumps({"benchmark": "engine", "cold_start_s": round(cold, 2),
+                          "cold_start_ratio": round(cold / COLD_START_TARGET_S, 3),
+                          "cold_start_target_s": COLD_START_TARGET_S}))
+        return 0
     video = prepare_footage()
     res = run_direct(video) if args.direct else run_server(video, args.timeout)
     meta = res["solver_metadata"]
@@ -134,6 +172,9 @@ def main(argv: list[str]) -> int:
                 "overlay_draw_encode": lm.get("overlay_fps"), "landmark_pipeline": lm.get("pipeline_fps"),
                 "end_to_end": round(lm["frames"] / res["wall_s"], 2) if lm.get("frames") else None},
         "decode_size": lm.get("decode_size"),
+        "cold_start_s": round(cold, 2),
+        "cold_start_ratio": round(cold / COLD_START_TARGET_S, 3),
+        "cold_start_target_s": COLD_START_TARGET_S,
         "outputs": res["outputs"],
         "via": res["via"],
         "footage": FOOTAGE_NOTE,
