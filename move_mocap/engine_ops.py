@@ -91,7 +91,7 @@ def launch_for(context: bpy.types.Context) -> tuple[EngineLaunch | None, str | N
     folder, problem = installed_engine(context)
     if folder is not None and problem is None:
         extensions = bpy.utils.user_resource("EXTENSIONS")
-        sites = [wheels_site_packages(extensions, sys.version_info), *site.getsitepackages()]
+        sites = [wheels_site_packages(extensions, tuple(sys.version_info[:2])), *site.getsitepackages()]
         return EngineLaunch(sys.executable, folder, tuple(dict.fromkeys(sites)), isolated=True, blender=blender,
                             source="installed"), None
     checkout = find_engine_root(Path(__file__).resolve().parent)

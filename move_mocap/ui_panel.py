@@ -179,7 +179,7 @@ class MOVE_MOCAP_PT_options(bpy.types.Panel):
         layout.label(text="Outputs")
         grid = layout.grid_flow(columns=2, align=True)
         missing = unavailable_outputs(context) if local else {}
-        for item in p.bl_rna.properties["outputs"].enum_items:
+        for item in p.bl_rna.properties["outputs"].enum_items:  # type: ignore[attr-defined]
             cell = grid.row()
             cell.enabled = item.identifier not in missing  # the local engine cannot make it: greyed out
             cell.prop_enum(p, "outputs", item.identifier)
