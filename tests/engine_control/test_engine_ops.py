@@ -137,3 +137,35 @@ def test_a_second_blender_reuses_the_running_engine(prefs) -> None:
     found, why = live_engine(user_dir("engine"))
     assert found is None and "no longer answers" in (why or "")
     assert read_lock(user_dir("engine")) is None
+
+
+def test_cancelling_a_job_leaves_the_engine_running(prefs, demo_video) -> None:
+    """Cancel stops this Blender's work on the submission; the engine keeps running and the next job runs."""
+    from move_mocap import engine_ops
+    from move_mocap.ops_pipeline import build_spec
+    from move_mocap.props import scene_props
+    from move_mocap.runtime import RUNTIME
+
+    prefs.backend = "LOCAL"
+    assert engine_ops.start_engine(bpy.context, wait=True) is None
+    eng = engine_ops.engine()
+    assert eng is not None and eng.process is not None
+    base = eng.url.replace("/ugc/graphql", "")
+    requests.post(f"{base}/_faults", json={"faults": [{"route": "job", "kind": "hang_job", "delay": 3}]},
+                  headers={"Authorization": eng.api_key}, timeout=5).raise_for_status()
+    p = scene_props(bpy.context)
+    p.footage.clear()
+    p.footage.add().filepath = str(demo_video)
+    pipeline = RUNTIME.get_pipeline(bpy.context)
+    sid = pipeline.submit(build_spec(bpy.context))
+    import time
+
+    deadline = time.monotonic() + 60
+    while time.monotonic() < deadline and not getattr(pipeline.journal.get(sid), "job_id", None):
+        pipeline.drain(wait=0.1)
+    row = pipeline.journal.get(sid)
+    assert row is not None and row.job_id, "the job was never created"
+    assert bpy.ops.move_mocap.cancel(submission_id=sid) == {"FINISHED"}
+    assert eng.process.poll() is None and eng.status.running
+    assert requests.get(f"{base}/_health", timeout=5).json()["pid"] == eng.process.pid
+    p.footage.clear()
