@@ -18,7 +18,6 @@ wheel set is incomplete is reported (which package lacks which wheel), left out,
 from __future__ import annotations
 
 import argparse
-import dataclasses
 import importlib.util
 import re
 import shutil
@@ -27,6 +26,7 @@ import sys
 import tomllib
 import zipfile
 from pathlib import Path
+from typing import NamedTuple
 
 ROOT = Path(__file__).resolve().parent.parent
 PACKAGE = ROOT / "move_mocap"
@@ -51,8 +51,7 @@ PIP_PLATFORMS: dict[str, list[str]] = {
 PYTHON_VERSIONS = ("3.11", "3.13")
 
 
-@dataclasses.dataclass(frozen=True)
-class Extension:
+class Extension(NamedTuple):
     """One extension to build: its manifest, what is copied into it (source -> name in the zip), its pins."""
 
     manifest: Path
