@@ -108,7 +108,10 @@ def body_mass(motion: MoveMotion) -> float:
     """kg: the job's ``body_mass_kg`` if given, else height^2 x 22.5 kg/m^2."""
     given = motion.metadata.get("body_mass_kg")
     if given is not None:
-        mass = float(given)
+        try:
+            mass = float(given)
+        except (TypeError, ValueError):
+            mass = float("nan")
         if not 20.0 <= mass <= 300.0:
             raise ValueError(f"body_mass_kg {given!r} is not a plausible body mass (20-300 kg); fix the job's "
                              "metadata")

@@ -172,6 +172,10 @@ class JobWorker:
             self._fail(job_id, "No person could be tracked in the footage")
             return
         progress(1.0)
+        problem = _apply_job_metadata(job.get("metadata"), result.motions)
+        if problem:
+            self._fail(job_id, problem)
+            return
 
         from .outputs import OutputError, write_outputs
 
@@ -210,3 +214,25 @@ class JobWorker:
 
 class _Abandoned(Exception):
     """Raised in an abandoned job's thread when it tries to change the job after its deadline."""
+
+
+# Job metadata keys the engine reads (Move's schema carries metadata as free JSON), passed to each motion.
+JOB_METADATA_KEYS = ("body_mass_kg",)
+
+
+def _apply_job_metadata(metadata: Any, motions: list[Any]) -> str | None:
+    """Copy the job metadata the writers read onto each motion; a reason to fail the job, or None."""
+    if not isinstance(metadata, dict):
+        return None
+    from .dynamics import body_mass
+
+    for key in JOB_METADATA_KEYS:
+        if key in metadata:
+            for motion in motions:
+                motion.metadata[key] = metadata[key]
+    if motions and "body_mass_kg" in metadata:
+        try:
+            body_mass(motions[0])
+        except ValueError as exc:
+            return str(exc)
+    return None

@@ -84,3 +84,28 @@ def test_state_survives_restart_and_running_job_is_restarted(local_server):
     resumed = wait_job(local_server, long_job["id"], timeout=180)
     assert resumed["progress"]["state"] == "FINISHED", resumed
     assert sorted(o["key"] for o in resumed["outputs"]) == ["MAIN_FBX", "MOTION_DATA"]
+
+
+def _stance_force(server, metadata: str | None) -> tuple[dict, float]:
+    job = wait_job(server, make_job(server, make_take(server), ["MOTION_DATA"], clip=(1.0, 2.0),
+                                    metadata=metadata)["id"])
+    if job["state"] != "FINISHED":
+        return job, 0.0
+    motion = requests.get(job["outputs"][0]["file"]["presignedUrl"], timeout=30).json()
+    total = [sum(float(j.get("reaction_forces") or 0.0) for j in frame["joint_data"].values())
+             for frame in motion["mocap_data"]]
+    return job, sum(total)
+
+
+def test_job_metadata_sets_the_body_mass(local_server):
+    """``body_mass_kg`` in the job's metadata scales the ground reaction forces of its MOTION_DATA (the force is
+    the body's weight plus its acceleration, so it is proportional to the mass); an implausible one fails the job
+    with the reason instead of writing wrong forces."""
+    _, light = _stance_force(local_server, json.dumps({"body_mass_kg": 60}))
+    _, heavy = _stance_force(local_server, json.dumps({"body_mass_kg": 90}))
+    assert light > 0 and abs(heavy / light - 1.5) < 1e-3, (light, heavy)
+    for bad in (5000, "heavy"):
+        job, _ = _stance_force(local_server, json.dumps({"body_mass_kg": bad}))
+        assert job["state"] == "FAILED" and job["outputs"] == [], job
+        error = json.loads(job["metadata"])["error"]
+        assert "body_mass_kg" in error and "20-300 kg" in error, error
