@@ -38,8 +38,8 @@ class PollSchedule:
             self._current = self.after_progress / self.factor
 
     def retry_after(self, seconds: float | None) -> None:
-        if seconds is not None and seconds > 0:
-            self._floor = max(self._floor, float(seconds))
+        if seconds is not None and seconds > 0:  # (NaN fails the test) capped: a server cannot park the poller
+            self._floor = max(self._floor, min(float(seconds), max(self.maximum, 60.0)))
 
     def reset(self) -> None:
         self._current = 0.0
