@@ -277,11 +277,31 @@ class MOVE_MOCAP_OT_retry(NetworkPollMixin, bpy.types.Operator):
     bl_options = {"REGISTER"}
 
     submission_id: StringProperty(name="Submission", options={"SKIP_SAVE"})  # type: ignore[valid-type]
+    create_anyway: BoolProperty(  # type: ignore[valid-type]
+        name="Create Anyway",
+        description="Send the create again without looking for the one the server may already have: if the "
+                    "server did make it, this starts a second job, which Move charges for",
+        options={"SKIP_SAVE"},
+    )
+
+    @classmethod
+    def description(cls, context: bpy.types.Context, properties: Any) -> str:
+        if properties.create_anyway:
+            return ("Create the job again WITHOUT looking for the one the server may already have. Risk: if the "
+                    "server did create it, this is a second, paid job. Plain Retry is safe: it keeps looking")
+        return "Resume this submission at the stage that failed (nothing finished is repeated)"
 
     def invoke(self, context: bpy.types.Context, event: bpy.types.Event) -> OperatorReturn:
         if not _interactive(context):
             return self.execute(context)
-        if not RUNTIME.get_pipeline(context).retry(self.submission_id):
+        if self.create_anyway:
+            wm = context.window_manager
+            assert wm is not None
+            return wm.invoke_confirm(self, event)  # type: ignore[no-any-return]
+        return self._start(context)
+
+    def _start(self, context: bpy.types.Context) -> OperatorReturn:
+        if not RUNTIME.get_pipeline(context).retry(self.submission_id, create_anyway=self.create_anyway):
             self.report({"WARNING"}, "This submission is running or finished")
             return {"CANCELLED"}
         RUNTIME.reload_views()
@@ -289,7 +309,9 @@ class MOVE_MOCAP_OT_retry(NetworkPollMixin, bpy.types.Operator):
         return {"FINISHED"}
 
     def execute(self, context: bpy.types.Context) -> OperatorReturn:
-        if not RUNTIME.get_pipeline(context).retry(self.submission_id):
+        if _interactive(context):  # confirmed from invoke's dialog
+            return self._start(context)
+        if not RUNTIME.get_pipeline(context).retry(self.submission_id, create_anyway=self.create_anyway):
             self.report({"WARNING"}, "This submission is running or finished")
             return {"CANCELLED"}
         RUNTIME.reload_views()

@@ -78,6 +78,7 @@ class View:
     output_dir: str = ""
     updated: float = field(default_factory=time.time)
     dismissed: bool = False
+    create_unknown: str = ""  # "job", "take" or "volume": a create whose outcome is unknown (see reconcile.py)
 
     @classmethod
     def from_row(cls, row: SubmissionRow) -> View:
@@ -92,9 +93,11 @@ class View:
         out = ""
         if row.outputs:
             out = str(Path(next(iter(row.outputs.values()))).parent)
+        unknown = next((w for w in ("job", "take", "volume")
+                        if getattr(row, f"{w}_pending") and not getattr(row, f"{w}_id")), "")
         return cls(row.id, row.title, row.stage.value, row.state.value, fraction, text, row.job_id or "",
                    row.spec.target, row.applied_to or "", row.error_kind or "", row.error_message or "",
-                   row.error_hint or "", out, updated=row.updated)
+                   row.error_hint or "", out, updated=row.updated, create_unknown=unknown)
 
     @property
     def active(self) -> bool:

@@ -125,6 +125,10 @@ def _draw_view(box: bpy.types.UILayout, view: View) -> None:
     row = box.row(align=True)
     if view.state in ("failed", "cancelled"):
         row.operator("move_mocap.retry", icon="FILE_REFRESH").submission_id = view.sid
+        if view.create_unknown:
+            op = row.operator("move_mocap.retry", text=f"Create {view.create_unknown.title()} Anyway (may be billed twice)",
+                              icon="ERROR")
+            op.submission_id, op.create_anyway = view.sid, True
     if view.state in ("ready", "done"):
         op = row.operator("move_mocap.apply", text="Apply" if view.state == "ready" else "Apply Again",
                           icon="IMPORT")

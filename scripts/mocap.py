@@ -210,6 +210,10 @@ def build_parser() -> argparse.ArgumentParser:
                    "once (default: 2); imports run one at a time")
     p.add_argument("--no-retry-failed", action="store_true", help="leave items that failed in an earlier run "
                    "as failed instead of retrying them")
+    p.add_argument("--create-anyway", action="store_true", help="RISK OF A SECOND PAID JOB: for items whose "
+                   "take or job create got no answer, create it again without looking for the one the server "
+                   "may already have (by default the script keeps looking, and creates again only once the "
+                   "server shows it has none)")
 
     s = sub.add_parser("status", parents=[common], help="state of a job (server) or a submission (journal)",
                        description="The journal's record of a submission or job and, for a job, the server's "
@@ -555,6 +559,7 @@ class Runner:
         self.jobs = jobs
         self.deadline = deadline
         self.by_sid: dict[str, Item] = {}
+        self.create_anyway = False  # Retry with create_anyway (process --create-anyway)
 
     def _event(self, event: Any) -> None:
         self.session.runtime.RUNTIME.handle(event, auto_apply=False)  # keep the panel's views current
@@ -591,8 +596,8 @@ class Runner:
                 if item.mode == "apply":
                     ready.append(item)
                     continue
-                if item.mode == "retry":
-                    pipeline.retry(item.submission_id)
+                if item.mode == "retry" or (item.mode == "start" and self.create_anyway):
+                    pipeline.retry(item.submission_id, create_anyway=self.create_anyway)
                 elif item.mode == "running":  # started by the caller (a share code: its worker holds the code)
                     pass
                 else:
@@ -753,6 +758,10 @@ def cmd_process(session: Session, args: argparse.Namespace, items: list[Item]) -
         queue_.append(item)
     if queue_:
         runner = Runner(session, args.jobs, _deadline(args))
+        runner.create_anyway = bool(args.create_anyway)
+        if args.create_anyway:
+            session.console.info("--create-anyway: a take or job whose create got no answer is created again "
+                                 "without looking for it; if the server had made it, that is a second paid job")
         runner.run(queue_, lambda it: apply_item(session, it, target, it.name))
     save_blend(session, args)
 

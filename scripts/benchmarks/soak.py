@@ -95,7 +95,7 @@ class Soak:
             return MoveClient(server.api_key, endpoint=server.url, timeout=(5.0, 30.0), retry=retry, **kw)
 
         config = PipelineConfig(endpoint=server.url, download_dir=self.downloads, poll_initial=0.05,
-                                poll_factor=1.3, poll_max=0.3, reconcile_attempts=2, reconcile_delay=0.05,
+                                poll_factor=1.3, poll_max=0.3, reconcile_attempts=2, reconcile_delay=0.05, reconcile_settle=0.3,
                                 progress_interval=0.5, secrets=(server.api_key,))
         self.pipeline = Pipeline(Journal(tmp / "journal.sqlite3"), make, config)
         self.reference: dict[str, Any] | None = None

@@ -18,7 +18,8 @@ FAST_RETRY = RetryPolicy(attempts=3, base_delay=0.05, max_delay=0.2)
 
 def fast_config(endpoint: str, download_dir: Path) -> PipelineConfig:
     return PipelineConfig(endpoint=endpoint, download_dir=download_dir, poll_initial=0.1, poll_factor=1.3,
-                          poll_max=0.5, reconcile_attempts=2, reconcile_delay=0.1, progress_interval=0.02)
+                          poll_max=0.5, reconcile_attempts=2, reconcile_delay=0.1, reconcile_settle=0.3,
+                          progress_interval=0.02)
 
 
 def factory(server: Any, retry: RetryPolicy = FAST_RETRY):

@@ -128,9 +128,12 @@ def test_poll_schedule_backs_off_resets_and_honours_retry_after() -> None:
     assert [s.next_delay() for _ in range(5)] == [1.0, 2.0, 4.0, 8.0, 8.0]
     s.progressed()
     assert s.next_delay() == 2.0
+    s.retry_after(5)
+    assert s.next_delay() == 5.0
+    assert s.next_delay() == 8.0  # the floor applies to one wait only (the interval went on growing)
     s.retry_after(30)
-    assert s.next_delay() == 30.0
-    assert s.next_delay() == 8.0  # the floor applies to one wait only
+    assert s.next_delay() == 8.0  # a server's Retry-After never parks the poller beyond its longest interval
+    s.retry_after(float("nan"))
     s.reset()
     assert s.next_delay() == 1.0
 

@@ -19,6 +19,7 @@ import time
 import bpy  # first: puts Blender's own modules on the path
 
 FAST = {"poll_initial": 0.1, "poll_factor": 1.3, "poll_max": 0.5, "reconcile_attempts": 2, "reconcile_delay": 0.1,
+        "reconcile_settle": 0.3,
         "progress_interval": 0.0}  # every transfer chunk reported: the tests kill on them
 
 

@@ -27,7 +27,8 @@ def wired(addon, local_server, tmp_path, monkeypatch):
     prefs.endpoint = local_server.url
     prefs.download_dir = str(tmp_path / "downloads")
     runtime.RUNTIME.config_overrides = {"poll_initial": 0.1, "poll_factor": 1.3, "poll_max": 0.5,
-                                        "reconcile_attempts": 2, "reconcile_delay": 0.1}
+                                        "reconcile_attempts": 2, "reconcile_delay": 0.1,
+                                        "reconcile_settle": 0.3}
     bpy.ops.wm.read_homefile(use_empty=True)
     runtime.RUNTIME.notice = ""
     yield bpy, runtime, local_server

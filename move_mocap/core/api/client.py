@@ -20,6 +20,7 @@ from typing import Any
 from urllib.parse import urlsplit, urlunsplit
 
 import requests
+import urllib3.exceptions
 
 from . import operations as ops
 from .errors import (
@@ -32,7 +33,9 @@ from .errors import (
     OutcomeUnknownError,
     RateLimitError,
     ServerError,
+    TransferCancelledError,
 )
+from .guard import Deadline, Guard, run_guarded
 from .http import network_error, status_error
 from .models import (
     AreaType,
@@ -65,11 +68,16 @@ log = logging.getLogger(__name__)
 
 DEFAULT_ENDPOINT = "https://api.move.ai/ugc/graphql"
 DEFAULT_TIMEOUT: tuple[float, float] = (10.0, 60.0)
+DEFAULT_REQUEST_DEADLINE = 120.0
+"""Seconds one API call may take in all (retries and their waits included), however the server trickles."""
+MAX_ANSWER_BYTES = 16 * 1024 * 1024
+"""The largest GraphQL answer read (Move's biggest pages are a few hundred kB)."""
 USER_AGENT = "move_mocap (Blender extension)"
 _SHARE_CODE_RE = re.compile(r"^\d{8}$")
 _SOURCE_FORMATS = {".mp4": "MP4", ".mov": "MOV", ".avi": "AVI", ".move": "MOVE"}
 
 Jsonish = Mapping[str, Any] | str | None
+_NET_ERRORS = (requests.exceptions.RequestException, urllib3.exceptions.HTTPError, ConnectionError, TimeoutError)
 
 
 def _input(cls: type[Any], value: Any) -> Any:
@@ -151,6 +159,10 @@ class MoveClient:
     ``api_key``: sent as the ``Authorization`` header (no scheme). ``endpoint``: the GraphQL URL.
     ``timeout``: seconds, or (connect, read). ``retry``: backoff policy for calls safe to repeat.
     ``share_base_url``: where ``/ugc/file/download?code=`` lives (default: the endpoint's scheme and host).
+    ``request_deadline``: seconds one API call may take in all (retries included). ``should_cancel``: polled
+    during every request and transfer; when it turns True the call raises ``TransferCancelledError`` within
+    ~0.05 s (see ``guard.py``). ``transfer_deadline`` / ``transfer_min_rate`` / ``max_download_bytes``: see
+    ``transfers.py``. GraphQL requests follow no redirects.
 
     Blocking and thread-agnostic, but one instance holds one ``requests.Session``: use one client per worker
     thread. Callbacks (``progress``, ``should_cancel``) run on that thread and must not touch bpy.
@@ -167,8 +179,18 @@ class MoveClient:
         share_base_url: str | None = None,
         session: requests.Session | None = None,
         sleep: Callable[[float], None] = time.sleep,
+        request_deadline: float = DEFAULT_REQUEST_DEADLINE,
+        should_cancel: CancelCheck | None = None,
+        transfer_deadline: float | None = None,
+        transfer_min_rate: float | None = None,
+        max_download_bytes: int | None = None,
     ) -> None:
         self.__api_key = (api_key or "").strip() or None
+        self.request_deadline = float(request_deadline)
+        self.should_cancel = should_cancel
+        self.transfer_limits: dict[str, Any] = {k: v for k, v in (
+            ("deadline", transfer_deadline), ("min_rate", transfer_min_rate), ("max_bytes", max_download_bytes),
+        ) if v is not None}
         self.endpoint = endpoint
         self.timeout = timeout
         self.transfer_timeout = transfer_timeout or (timeout if isinstance(timeout, tuple) else (timeout, 120.0))
@@ -201,12 +223,15 @@ class MoveClient:
     def execute(self, operation: ops.Operation, variables: Mapping[str, Any] | None = None) -> Any:
         """Send one operation and return ``data[operation.root]`` (raw JSON), with retries where safe."""
         clean = {k: v for k, v in (variables or {}).items() if v is not None}
+        end = time.monotonic() + self.request_deadline
         retry_index = 0
         while True:
             try:
-                return self._post(operation, clean)
+                return self._post(operation, clean, end)
             except MoveAPIError as error:
                 delay = self.retry.delay_for(retry_index, error) if self._may_repeat(operation, error) else None
+                if delay is not None and time.monotonic() + delay >= end:
+                    delay = None  # a retry (or a server's Retry-After) never goes past the call's deadline
                 if delay is None:
                     raise self._final_error(operation, error, clean) from None
                 log.info("%s failed (%s); retry %d in %.2f s", operation.name, error, retry_index + 1, delay)
@@ -242,7 +267,7 @@ class MoveClient:
             status=error.status,
         )
 
-    def _post(self, operation: ops.Operation, variables: Mapping[str, Any]) -> Any:
+    def _post(self, operation: ops.Operation, variables: Mapping[str, Any], end: float) -> Any:
         if self.__api_key is None:
             raise AuthError(
                 "No Move API key is set: paste your key from the Move web app (API keys) into the "
@@ -250,15 +275,36 @@ class MoveClient:
             )
         what = f"{operation.name} ({redact_url(self.endpoint)})"
         payload: dict[str, Any] = {"query": operation.document, "variables": dict(variables), "operationName": operation.name}
-        try:
-            response = self.session.post(
-                self.endpoint, json=payload, timeout=self.timeout,
-                headers={"Authorization": self.__api_key, "Accept": "application/json"},
+        headers = {"Authorization": self.__api_key, "Accept": "application/json"}
+
+        def exchange(guard: Guard) -> Any:
+            try:
+                response = self.session.post(self.endpoint, json=payload, timeout=self.timeout, headers=headers,
+                                             allow_redirects=False, stream=True)
+                guard.attach(response)
+                with response:
+                    if response.is_redirect:
+                        raise MoveValidationError(
+                            f"{what}: the endpoint answered with a redirect (HTTP {response.status_code}), which "
+                            "API calls never follow; set the endpoint URL in the preferences to the API's own "
+                            "address.", operation=operation.name, status=response.status_code,
+                        )
+                    _read_capped(response, MAX_ANSWER_BYTES, guard, what, operation.name)
+                    return self._answer(operation, response, what)
+            except _NET_ERRORS as exc:
+                if guard.abandoned.is_set():
+                    return None
+                raise network_error(exc, what, operation=operation.name) from None
+
+        def too_slow(allowed: float) -> BaseException:
+            return NetworkError(
+                f"{what} timed out: no complete answer within {allowed:.0f} s (the server is too slow or "
+                "trickles its answer); check the connection and the endpoint, then retry.",
+                operation=operation.name, request_sent=True,
             )
-        except requests.exceptions.RequestException as exc:
-            raise network_error(exc, what, operation=operation.name) from None
-        with response:
-            return self._answer(operation, response, what)
+
+        return run_guarded(exchange, deadline=Deadline(end - time.monotonic()), should_cancel=self.should_cancel,
+                           on_timeout=too_slow, cancelled_message=f"{operation.name} was cancelled.")
 
     def _answer(self, operation: ops.Operation, response: requests.Response, what: str) -> Any:
         status = response.status_code
@@ -273,7 +319,7 @@ class MoveClient:
             raise err from None
         try:
             body = response.json()
-        except ValueError:
+        except (ValueError, RecursionError):
             if status >= 400:
                 raise MoveValidationError(
                     f"{what} failed with HTTP {status}; check the endpoint URL in the preferences.",
@@ -342,8 +388,9 @@ class MoveClient:
         if not file.presigned_url:
             raise MalformedResponseError(f"File {file.id} has no presignedUrl to upload to; create a new file.")
         upload_file(
-            file.presigned_url, path, session=self.session, progress=progress, should_cancel=should_cancel,
-            timeout=self.transfer_timeout, retry=self.retry, sleep=self._sleep,
+            file.presigned_url, path, session=self.session, progress=progress,
+            should_cancel=should_cancel or self.should_cancel, timeout=self.transfer_timeout, retry=self.retry,
+            sleep=self._sleep, **{k: v for k, v in self.transfer_limits.items() if k != "max_bytes"},
         )
 
     def upload_file(
@@ -522,7 +569,8 @@ class MoveClient:
 
         return download_file(
             url, dest, session=self.session, refresh_url=refresh, progress=progress,
-            should_cancel=should_cancel, timeout=self.transfer_timeout, retry=self.retry, sleep=self._sleep,
+            should_cancel=should_cancel or self.should_cancel, timeout=self.transfer_timeout, retry=self.retry,
+            sleep=self._sleep, **self.transfer_limits,
         )
 
     def wait_for_output_url(self, job_id: str, key: str, *, timeout: float = 120.0) -> str:
@@ -684,8 +732,8 @@ class MoveClient:
                 return None
 
         return download_file(url, dest, session=self.session, refresh_url=refresh, progress=progress,
-                             should_cancel=should_cancel, timeout=self.transfer_timeout, retry=self.retry,
-                             sleep=self._sleep)
+                             should_cancel=should_cancel or self.should_cancel, timeout=self.transfer_timeout,
+                             retry=self.retry, sleep=self._sleep, **self.transfer_limits)
 
     def upsert_webhook_endpoint(
         self,
@@ -704,6 +752,29 @@ class MoveClient:
         }
         return parse_model(WebhookEndpoint, self.execute(ops.UPSERT_WEBHOOK_ENDPOINT, variables),
                            operation="upsertWebhookEndpoint")
+
+
+def _read_capped(response: requests.Response, limit: int, guard: Guard, what: str, operation: str) -> None:
+    """Read the body in small pieces (stopping when the guard is aborted) into ``response``; at most ``limit``."""
+    length = response.headers.get("Content-Length")
+    if length and length.isdigit() and int(length) > limit:
+        raise MalformedResponseError(
+            f"{what}: the answer announces {int(length):,} bytes, more than the {limit:,} an API answer may have; "
+            "check the endpoint URL.", operation=operation, status=response.status_code,
+        )
+    chunks: list[bytes] = []
+    size = 0
+    for chunk in response.raw.stream(16 * 1024, decode_content=True):
+        if guard.abandoned.is_set():
+            raise TransferCancelledError(f"{operation} was stopped.")
+        size += len(chunk)
+        if size > limit:
+            raise MalformedResponseError(
+                f"{what}: the answer is larger than the {limit:,} bytes an API answer may have; check the "
+                "endpoint URL.", operation=operation, status=response.status_code,
+            )
+        chunks.append(chunk)
+    response._content = b"".join(chunks)
 
 
 def _sort(value: SortDirection | str | None) -> str | None:

@@ -7,6 +7,7 @@ raised ``from None`` so a traceback cannot carry an unredacted URL from the unde
 from __future__ import annotations
 
 import email.utils
+import math
 import time
 
 import requests
@@ -49,20 +50,29 @@ def network_error(exc: BaseException, what: str, *, operation: str | None = None
     )
 
 
-def parse_retry_after(value: str | None) -> float | None:
-    """Retry-After as seconds: either a number of seconds or an HTTP date."""
-    if not value:
+RETRY_AFTER_CAP = 60.0
+"""The longest wait a server's Retry-After can impose (callers also keep it inside their own deadline)."""
+
+
+def parse_retry_after(value: str | None, *, cap: float = RETRY_AFTER_CAP) -> float | None:
+    """Retry-After as seconds in ``[0, cap]``: a number of seconds or an HTTP date; None when unreadable.
+
+    Untrusted input: ``inf`` and huge values are capped, ``nan`` and garbage ignored (None), negative values
+    and dates in the past mean "now" (0), overlong values are not parsed at all."""
+    if not value or len(value) > 64:
         return None
     value = value.strip()
     try:
-        return max(0.0, float(value))
+        seconds = float(value)
     except ValueError:
-        pass
-    try:
-        when = email.utils.parsedate_to_datetime(value)
-    except (TypeError, ValueError):
+        try:
+            when = email.utils.parsedate_to_datetime(value)
+            seconds = when.timestamp() - time.time()
+        except (TypeError, ValueError, OverflowError, IndexError):
+            return None
+    if math.isnan(seconds):
         return None
-    return max(0.0, when.timestamp() - time.time())
+    return min(max(0.0, seconds), cap)
 
 
 def status_error(response: requests.Response, what: str, *, operation: str | None = None) -> Exception | None:

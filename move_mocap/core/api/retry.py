@@ -33,7 +33,7 @@ class RetryPolicy:
     attempts: int = 5
     base_delay: float = 0.5
     max_delay: float = 30.0
-    max_retry_after: float = 120.0
+    max_retry_after: float = 60.0
     jitter: bool = True
     rng: random.Random = field(default_factory=random.Random, compare=False, repr=False)
 
@@ -48,9 +48,10 @@ class RetryPolicy:
             return None
         delay = self.backoff(retry_index)
         if isinstance(error, RateLimitError) and error.retry_after is not None:
-            if error.retry_after > self.max_retry_after:
+            wait = error.retry_after
+            if not wait <= self.max_retry_after:  # also NaN from a caller that did not parse it safely
                 return None
-            delay = max(delay, error.retry_after)
+            delay = max(delay, wait)
         return delay
 
 

@@ -6,7 +6,13 @@ stream into a hidden ``.<name>.part`` file beside the destination, resume with `
 answers 206, check the size and rename atomically; an expired presigned URL is replaced by calling the
 caller's ``refresh_url`` (which re-reads the job).
 
-Callbacks run on the calling (worker) thread: they must not touch bpy. No bpy here.
+Every attempt runs under ``guard.run_guarded``: Cancel takes effect within ~0.05 s at any point (also while
+a server trickles bytes), and an attempt is cut off when it falls behind its deadline (``deadline`` seconds
+plus one second per ``min_rate`` bytes moved). Redirects are followed only to the same host, never to a
+link-local address nor from https to http (``guard.redirect_problem``); a server-given URL pointing at a
+link-local address is refused. Downloads stop at ``max_bytes`` and check the body against Content-Length.
+
+Callbacks run on a helper thread of the calling worker (see guard.py): they must not touch bpy. No bpy here.
 """
 
 from __future__ import annotations
@@ -31,6 +37,7 @@ from .errors import (
     TransferCancelledError,
     TransferError,
 )
+from .guard import MAX_REDIRECTS, Deadline, Guard, redirect_problem, run_guarded, url_problem
 from .http import network_error, status_error
 from .redact import install_log_redaction, redact_url
 from .retry import RetryPolicy
@@ -46,12 +53,49 @@ RefreshUrl = Callable[[], "str | None"]
 UPLOAD_CHUNK = 8 * 1024 * 1024
 DOWNLOAD_CHUNK = 1024 * 1024
 DEFAULT_TIMEOUT: tuple[float, float] = (15.0, 120.0)
+DEFAULT_DEADLINE = 60.0          # seconds every transfer attempt gets before its average rate counts
+DEFAULT_MIN_RATE = 16_000.0      # bytes/s a transfer must average beyond that (a trickle is cut off)
+MAX_DOWNLOAD_BYTES = 4 * 1024 ** 3
 _STREAM_ERRORS = (
     requests.exceptions.RequestException,
     urllib3.exceptions.HTTPError,
     ConnectionError,
     TimeoutError,
 )
+
+
+def _refuse_url(url: str, what: str) -> None:
+    problem = url_problem(url)
+    if problem:
+        raise TransferError(f"{what} was refused: {problem}; the server sent a URL the add-on will not fetch "
+                            "(check the endpoint: it may be misconfigured or compromised).")
+
+
+def _send_following(sess: requests.Session, method: str, url: str, what: str, guard: Guard,
+                    **kw: Any) -> requests.Response:
+    """``method url`` following at most MAX_REDIRECTS redirects that ``redirect_problem`` allows."""
+    for _ in range(MAX_REDIRECTS + 1):
+        response = sess.request(method, url, allow_redirects=False, **kw)
+        guard.attach(response)
+        if not response.is_redirect:
+            return response
+        target = requests.compat.urljoin(url, response.headers.get("Location", ""))
+        response.close()
+        problem = redirect_problem(url, target)
+        if problem:
+            raise TransferError(f"{what}: the server's redirect was not followed: {problem}; the output was not "
+                                "fetched (check the endpoint: it may be misconfigured or compromised).",
+                                status=response.status_code)
+        url = target
+    raise TransferError(f"{what}: more than {MAX_REDIRECTS} redirects; the output was not fetched.")
+
+
+def _too_slow(what: str) -> Callable[[float], BaseException]:
+    def make(allowed: float) -> BaseException:
+        return TransferError(
+            f"{what} was stopped after {allowed:.0f} s: the server sends or takes the data too slowly (below "
+            "the minimum rate); check the connection, then retry.")
+    return make
 
 
 class _FileBody:
@@ -68,7 +112,9 @@ class _FileBody:
         chunk_size: int,
         progress: ProgressCallback | None,
         should_cancel: CancelCheck | None,
+        deadline: Deadline | None = None,
     ) -> None:
+        self.deadline = deadline
         self.path = path
         self.size = size
         self.chunk_size = chunk_size
@@ -93,6 +139,8 @@ class _FileBody:
                         f"{self.path.name} shrank while it was being uploaded ({self.sent} of {self.size} "
                         "bytes read); do not edit the file during upload, then retry."
                     )
+                if self.deadline is not None:
+                    self.deadline.add(n)  # credited as it is handed over: a big chunk gets its time up front
                 yield buffer[:n]
                 self.sent += n
                 if self.progress:
@@ -137,6 +185,8 @@ def upload_file(
     retry: RetryPolicy | None = None,
     chunk_size: int = UPLOAD_CHUNK,
     sleep: Callable[[float], None] = time.sleep,
+    deadline: float = DEFAULT_DEADLINE,
+    min_rate: float = DEFAULT_MIN_RATE,
 ) -> None:
     """PUT the file at ``path`` to the presigned ``url`` (as ``createFile`` returns it).
 
@@ -156,12 +206,16 @@ def upload_file(
     if content_type:
         headers["Content-Type"] = content_type
     what = f"Uploading {path.name} to {redact_url(url)}"
+    _refuse_url(url, what)
     retry_index = 0
     try:
         while True:
-            body = _FileBody(path, size, chunk_size, progress, should_cancel)
+            limit = Deadline(deadline, min_rate)
+            body = _FileBody(path, size, chunk_size, progress, should_cancel, limit)
             try:
-                _upload_once(sess, url, body, headers, timeout, what)
+                run_guarded(lambda g, b=body: _upload_once(sess, url, b, headers, timeout, what, g),  # type: ignore[misc]
+                            deadline=limit, should_cancel=should_cancel, on_timeout=_too_slow(what),
+                            cancelled_message="The upload was cancelled.")
                 log.info("uploaded %s (%d bytes) to %s", path.name, size, redact_url(url))
                 return
             except MoveAPIError as error:
@@ -183,12 +237,14 @@ def _upload_once(
     headers: dict[str, str],
     timeout: float | tuple[float, float],
     what: str,
+    guard: Guard,
 ) -> None:
     try:
-        response = sess.put(url, data=cast(Any, body), headers=headers, timeout=timeout)
+        response = _send_following(sess, "PUT", url, what, guard, data=cast(Any, body), headers=headers,
+                                   timeout=timeout)
     except TransferCancelledError:
         raise
-    except IncompleteTransferError:
+    except TransferError:
         raise
     except _STREAM_ERRORS as exc:
         raise network_error(exc, what) from None
@@ -243,6 +299,10 @@ def partial_path(dest: str | os.PathLike[str]) -> Path:
     return dest.with_name(f".{dest.name}.part")
 
 
+class _TooLong(Exception):
+    pass
+
+
 class _Downloader:
     def __init__(
         self,
@@ -254,7 +314,9 @@ class _Downloader:
         expected_size: int | None,
         timeout: float | tuple[float, float],
         chunk_size: int,
+        max_bytes: int = MAX_DOWNLOAD_BYTES,
     ) -> None:
+        self.max_bytes = max_bytes
         self.url = url
         self.dest = dest
         self.part = partial_path(dest)
@@ -277,7 +339,7 @@ class _Downloader:
         except FileNotFoundError:
             pass
 
-    def attempt(self) -> None:
+    def attempt(self, guard: Guard) -> None:
         """One GET; leaves the part file holding every byte received so far, renames it when complete."""
         self.wrote = 0
         offset = self.part.stat().st_size if self.part.exists() else 0
@@ -287,7 +349,10 @@ class _Downloader:
             if self.etag:
                 headers["If-Range"] = self.etag
         try:
-            response = self.sess.get(self.url, headers=headers, stream=True, timeout=self.timeout)
+            response = _send_following(self.sess, "GET", self.url, self.what, guard, headers=headers, stream=True,
+                                       timeout=self.timeout)
+        except TransferError:
+            raise
         except _STREAM_ERRORS as exc:
             raise network_error(exc, self.what) from None
         with response:
@@ -295,7 +360,8 @@ class _Downloader:
             if status == 416 and offset:
                 _, _, total = _parse_content_range(response.headers.get("Content-Range"))
                 if total == offset and self.expected_size in (None, offset):
-                    self._finish(offset, total)
+                    with guard.commit():
+                        self._finish(offset, total)
                     return
                 self._discard_part()
                 raise IncompleteTransferError(
@@ -333,6 +399,12 @@ class _Downloader:
                 length = response.headers.get("Content-Length")
                 total = int(length) if length and length.isdigit() else None
             self.etag = response.headers.get("ETag") or self.etag
+            if total is not None and total > self.max_bytes:
+                self._discard_part()
+                raise TransferError(
+                    f"{self.what}: the server announces {total:,} bytes, more than the {self.max_bytes:,} a "
+                    "download may have; the output was not fetched.", status=status,
+                )
             if total is not None and self.expected_size is not None and total != self.expected_size:
                 self._discard_part()
                 raise TransferError(
@@ -344,13 +416,25 @@ class _Downloader:
             with open(self.part, mode) as fh:
                 try:
                     for chunk in response.raw.stream(self.chunk_size, decode_content=False):
-                        if self.should_cancel and self.should_cancel():
+                        if guard.abandoned.is_set() or (self.should_cancel and self.should_cancel()):
                             raise TransferCancelledError(f"{self.what} was cancelled.")
+                        if done + len(chunk) > max(self.max_bytes, total or 0) or (
+                                total is not None and done + len(chunk) > total):
+                            raise _TooLong(done + len(chunk))
                         fh.write(chunk)
                         done += len(chunk)
                         self.wrote += len(chunk)
+                        guard.deadline.add(len(chunk))
                         if self.progress:
                             self.progress(done, report_total)
+                except _TooLong as too_long:
+                    fh.close()
+                    self._discard_part()
+                    limit = f"the {total:,} it announced" if total is not None else f"the {self.max_bytes:,} allowed"
+                    raise TransferError(
+                        f"{self.what}: the server sent more than {limit} (at least {too_long.args[0]:,} bytes); "
+                        "the output was not kept; retry later.", status=status,
+                    ) from None
                 except _STREAM_ERRORS as exc:
                     raise network_error(exc, self.what) from None
                 except OSError as exc:
@@ -359,8 +443,9 @@ class _Downloader:
                         "folder, then retry."
                     ) from None
                 finally:
-                    fh.flush()
-                    os.fsync(fh.fileno())
+                    if not fh.closed:
+                        fh.flush()
+                        os.fsync(fh.fileno())
         if total is not None and done < total:
             raise IncompleteTransferError(
                 f"{self.what} ended early ({done} of {total} bytes); resuming.", status=status
@@ -371,7 +456,8 @@ class _Downloader:
                 f"{self.what}: received {done} bytes but the server announced {total}; retry later.",
                 status=status,
             )
-        self._finish(done, total)
+        with guard.commit():
+            self._finish(done, total)
 
     def _finish(self, done: int, total: int | None) -> None:
         if self.expected_size is not None and done != self.expected_size:
@@ -397,6 +483,9 @@ def download_file(
     chunk_size: int = DOWNLOAD_CHUNK,
     max_refreshes: int = 3,
     sleep: Callable[[float], None] = time.sleep,
+    deadline: float = DEFAULT_DEADLINE,
+    min_rate: float = DEFAULT_MIN_RATE,
+    max_bytes: int = MAX_DOWNLOAD_BYTES,
 ) -> Path:
     """Download ``url`` to ``dest`` (a file path; its folder is created) and return ``dest``.
 
@@ -411,19 +500,25 @@ def download_file(
       returns nothing, ``PresignedUrlExpiredError`` is raised (the ``.part`` file stays).
     - Permanent failures (404, other 4xx, size conflicts) delete the ``.part`` file.
     - ``progress(done, total)`` counts from the start of the file (resumed bytes included).
+    - Each attempt must finish within ``deadline`` s plus one second per ``min_rate`` bytes received (else a
+      ``TransferError``, not retried); more than ``max_bytes`` (or than Content-Length) fails and keeps nothing.
     """
     dest_path = Path(dest)
+    _refuse_url(url, f"Downloading {dest_path.name} from {redact_url(url)}")
     dest_path.parent.mkdir(parents=True, exist_ok=True)
     policy = retry or RetryPolicy()
     own_session = session is None
     sess = session or requests.Session()
-    loader = _Downloader(url, dest_path, sess, progress, should_cancel, expected_size, timeout, chunk_size)
+    loader = _Downloader(url, dest_path, sess, progress, should_cancel, expected_size, timeout,
+                         min(chunk_size, 64 * 1024), max_bytes)
     refreshes = 0
     retry_index = 0
+    furthest = resume_offset(dest_path)  # the budget resets only when the part grows past this
     try:
         while True:
             try:
-                loader.attempt()
+                run_guarded(loader.attempt, deadline=Deadline(deadline, min_rate), should_cancel=should_cancel,
+                            on_timeout=_too_slow(loader.what), cancelled_message=f"{loader.what} was cancelled.")
                 return dest_path
             except TransferCancelledError:
                 raise
@@ -432,6 +527,8 @@ def download_file(
                     raise
                 refreshes += 1
                 fresh = refresh_url()
+                if fresh:
+                    _refuse_url(fresh, loader.what)
                 if not fresh:
                     raise PresignedUrlExpiredError(
                         f"{loader.what}: the URL expired and no fresh URL is available yet; retry later."
@@ -439,8 +536,10 @@ def download_file(
                 log.info("presigned URL expired; refreshed (%d/%d)", refreshes, max_refreshes)
                 loader.url = fresh
             except MoveAPIError as error:
-                if loader.wrote:
-                    retry_index = 0  # progress was made: the budget is for consecutive failures
+                reached = resume_offset(dest_path)
+                if loader.wrote and reached > furthest:
+                    furthest = reached  # real progress: the budget is for consecutive failures
+                    retry_index = 0
                 delay = policy.delay_for(retry_index, error)
                 if delay is None:
                     if not error.retryable:

@@ -14,7 +14,7 @@ class PollSchedule:
 
     Starts at ``initial`` and multiplies by ``factor`` per poll up to ``maximum``. ``progressed()`` (the job
     moved) brings the interval back down to ``after_progress`` so an active job is followed closely;
-    ``retry_after(seconds)`` makes the next wait at least what the server asked for.
+    ``retry_after(seconds)`` makes the next wait at least what the server asked for, up to ``maximum``.
     """
 
     initial: float = 1.0
@@ -38,8 +38,8 @@ class PollSchedule:
             self._current = self.after_progress / self.factor
 
     def retry_after(self, seconds: float | None) -> None:
-        if seconds is not None and seconds > 0:
-            self._floor = max(self._floor, float(seconds))
+        if seconds is not None and seconds > 0:  # (NaN fails the test) capped: a server cannot park the poller
+            self._floor = max(self._floor, min(float(seconds), self.maximum))
 
     def reset(self) -> None:
         self._current = 0.0

@@ -7,8 +7,9 @@ journal and the event queue. It never touches bpy (this package cannot even impo
 Idempotence: before a create call (volume, take, job) the journal marks it pending; the returned id is
 journaled before anything else happens. A submission found pending without an id (a crash, or a create
 whose answer was lost: ``OutcomeUnknownError``) is reconciled by its metadata tag
-(``{"move_mocap_submission": <id>}``) through listTakes/listJobs/listVolumes before anything is created
-again. Files have no list call upstream: a file whose create answer was lost is created again (the orphan
+(``{"move_mocap_submission": <id>}``) through listTakes/listJobs/listVolumes, for as long as it takes, and
+created again only when the server has proven it has none or the user asked (``reconcile.py`` holds the
+policy). Files have no list call upstream: a file whose create answer was lost is created again (the orphan
 record is harmless).
 
 Secrets: no presigned URL is ever journaled. A created file's upload URL lives in the pipeline's memory
@@ -48,6 +49,7 @@ from .failures import ErrorKind, StageFailure, classify
 from .journal import Journal, SubmissionRow
 from .model import Kind, Stage, State, SubmissionSpec, submission_key
 from .preflight import folder_problem
+from .reconcile import FILES_ARE_RECREATED, ReconcilePolicy, Search, reconcile
 
 log = logging.getLogger(__name__)
 
@@ -67,8 +69,10 @@ class PipelineConfig:
     poll_factor: float = 1.5
     poll_max: float = 15.0
     poll_error_limit: int = 8        # consecutive failed polls before the stage fails
-    reconcile_attempts: int = 3
-    reconcile_delay: float = 2.0
+    reconcile_attempts: int = 2      # consecutive complete, empty searches that prove a lost create absent
+    reconcile_delay: float = 2.0     # first wait between searches (doubling up to reconcile_max_delay)
+    reconcile_max_delay: float = 60.0
+    reconcile_settle: float = 120.0  # see reconcile.py: searches count as proof only after this long
     progress_interval: float = 0.1   # seconds between Progress events of one transfer
     volume_timeout: float = 3600.0
     secrets: tuple[str, ...] = field(default=(), repr=False)  # scrubbed from every stored/posted message
@@ -141,6 +145,7 @@ class Pipeline:
         # (sid, role, idx) -> (file id, presigned upload URL): capabilities, in memory only
         self._upload_urls: dict[tuple[str, str, int], tuple[str, str]] = {}
         self._replace_failed_job: set[str] = set()  # Retry pressed after a processing failure
+        self._create_anyway: set[str] = set()  # Retry with create_anyway: skip reconciling a lost create
 
     def __repr__(self) -> str:
         return f"Pipeline({self.journal!r}, running={len(self.running_ids())})"
@@ -235,13 +240,18 @@ class Pipeline:
             return True
         return False
 
-    def retry(self, sid: str) -> bool:
-        """Resume ``sid`` at the stage that failed (or was cancelled). False if it is running or done."""
+    def retry(self, sid: str, *, create_anyway: bool = False) -> bool:
+        """Resume ``sid`` at the stage that failed (or was cancelled). False if it is running or done.
+
+        ``create_anyway``: a create whose outcome is unknown is sent again without looking for it first.
+        The server may already have it: for a job that can mean a second, paid job (say so to the user)."""
         if self.is_running(sid):
             return False
         row = self.journal.require(sid)
         if row.state is State.DONE:
             return False
+        if create_anyway:
+            self._create_anyway.add(sid)
         if row.stage is Stage.DOWNLOADED:  # only the apply step is left: ask the caller again
             self.journal.clear_error(sid)
             self.journal.set_state(sid, State.READY)
@@ -417,6 +427,7 @@ class _Worker(threading.Thread):
         self.working = Stage.FILES
         try:
             with self.p.client_factory(sleep=self._sleep) as client:
+                client.should_cancel = self.cancel.is_set  # every request and transfer stops within ~0.05 s
                 self.client = client
                 if row.kind is Kind.SHARE:
                     self._share()
@@ -483,8 +494,14 @@ class _Worker(threading.Thread):
 
     def _new_file(self, role: str, idx: int, path: Path) -> tuple[str, str | None]:
         """createFile for one footage; its id is journaled, its upload URL kept in memory only."""
-        created = self.client.create_file(path.suffix or "mp4", name=path.name,
-                                          metadata={**self.tag, "role": role, "index": idx})
+        meta = {**self.tag, "role": role, "index": idx}
+        try:
+            created = self.client.create_file(path.suffix or "mp4", name=path.name, metadata=meta)
+        except OutcomeUnknownError:
+            if not FILES_ARE_RECREATED:
+                raise
+            log.info("submission %s: createFile answer lost; creating the file record again", self.sid)
+            created = self.client.create_file(path.suffix or "mp4", name=path.name, metadata=meta)
         if created.presigned_url:
             self.p._upload_urls[(self.sid, role, idx)] = (created.id, created.presigned_url)
         self.j.set_file(self.sid, role, idx, created.id)
@@ -551,39 +568,70 @@ class _Worker(threading.Thread):
 
     # ----------------------------------------------------------------------- create with reconcile
 
-    def _create_once(self, what: str, create: Callable[[], Any], find: Callable[[], list[Any]]) -> str:
-        """Create ``what`` unless a previous attempt did: pending -> look for the tag first."""
-        row = self._row()
-        if getattr(row, f"{what}_pending"):
-            found = find()
-            if found:
-                self.p._post(Notice(self.sid, f"Found the {what} created before the interruption; not "
-                                              "creating another"))
-                return str(found[0].id)
-        self.j.mark_pending(self.sid, what)
-        self._point(f"before:{what}")
-        try:
-            obj = create()
-        except OutcomeUnknownError:
-            for attempt in range(self.cfg.reconcile_attempts):
-                found = find()
-                if found:
-                    return str(found[0].id)
-                if attempt + 1 < self.cfg.reconcile_attempts:
-                    self._sleep(self.cfg.reconcile_delay)
-            obj = create()  # the server did not create it: safe to send again
-        self._point(f"created:{what}")
-        return str(obj.id)
+    def _create_once(self, what: str, create: Callable[[], Any], search: Callable[[], Search]) -> str:
+        """Create ``what`` unless a previous attempt may have: a pending create (outcome unknown, journaled
+        before sending) is reconciled (``reconcile.py``) and only created again when proven absent, or
+        when the user pressed Retry with ``create_anyway``."""
+        anyway = self.sid in self.p._create_anyway
+        self.p._create_anyway.discard(self.sid)
+        while True:
+            if getattr(self._row(), f"{what}_pending"):
+                if anyway:
+                    self.p._post(Notice(self.sid, f"Creating the {what} again as asked, without looking for "
+                                                  "the one the server may already have", "WARNING"))
+                    log.warning("submission %s: %s created again at the user's request", self.sid, what)
+                else:
+                    found = self._reconcile(what, search)
+                    if found is not None:
+                        return str(found.id)
+            anyway = False
+            self.j.mark_pending(self.sid, what)
+            self._point(f"before:{what}")
+            try:
+                obj = create()
+            except OutcomeUnknownError:
+                self.p._post(Notice(self.sid, f"The server did not confirm the {what} it was asked to create; "
+                                              f"looking for it instead of creating another", "WARNING"))
+                continue  # still pending: reconcile
+            self._point(f"created:{what}")
+            return str(obj.id)
 
-    def _find_volumes(self) -> list[Any]:
-        out, after = [], None
-        for _ in range(20):
-            page = self.client.list_volumes(first=50, after=after)
-            out += [v for v in page.items if metadata_matches(v.metadata, self.tag)]
-            if not page.after or page.after == after:
-                break
+    def _reconcile(self, what: str, search: Callable[[], Search]) -> Any | None:
+        policy = ReconcilePolicy(initial=self.cfg.reconcile_delay, maximum=self.cfg.reconcile_max_delay,
+                                 settle=self.cfg.reconcile_settle,
+                                 confirmations=max(1, self.cfg.reconcile_attempts))
+
+        def report(attempt: int, outcome: str) -> None:
+            self._progress(what, 0.0, f"Looking for the {what} on the server (search {attempt + 1}: "
+                                      f"{outcome}); not creating another until it is proven absent", force=True)
+
+        found = reconcile(search, policy, sleep=self._sleep, on_search=report)
+        if found is not None:
+            self.p._post(Notice(self.sid, f"Found the {what} the server created earlier; not creating another"))
+            log.info("submission %s: %s %s found by its tag", self.sid, what, found.id)
+        else:
+            log.info("submission %s: the server has no %s with this tag; creating it", self.sid, what)
+        return found
+
+    def _search(self, list_page: Callable[[Any], Any], max_pages: int = 200) -> Search:
+        """Every page of a listing, matched on this submission's tag (complete only if the end was reached)."""
+        out: list[Any] = []
+        after: Any = None
+        seen: set[Any] = set()
+        for _ in range(max_pages):
+            self._check()
+            page = list_page(after)
+            out += [o for o in page.items if metadata_matches(o.metadata, self.tag)]
+            if out or not page.after:
+                return Search(out, complete=not page.after or bool(out))
+            if page.after in seen:
+                return Search(out, complete=False)  # a looping cursor proves nothing
+            seen.add(page.after)
             after = page.after
-        return out
+        return Search(out, complete=False)
+
+    def _find_volumes(self) -> Search:
+        return self._search(lambda after: self.client.list_volumes(first=50, after=after))
 
     def _volume(self) -> None:
         row = self._row()
@@ -635,7 +683,8 @@ class _Worker(threading.Thread):
         else:
             def create() -> Any:
                 return self.client.create_single_cam_take(self._sources("take"), name=name, metadata=self.tag)
-        take_id = self._create_once("take", create, lambda: self.client.find_takes(self.tag))
+        take_id = self._create_once(
+            "take", create, lambda: self._search(lambda after: self.client.list_takes(first=50, after=after)))
         self._stage_done(Stage.TAKE, "Take created", take_id=take_id, take_pending=0)
 
     def _job(self) -> None:
@@ -656,7 +705,8 @@ class _Worker(threading.Thread):
             return self.client.create_single_cam_job(take_id, options=options, outputs=outputs,
                                                      clip_window=spec.clip_window, name=name, metadata=self.tag)
 
-        job_id = self._create_once("job", create, lambda: self.client.find_jobs(self.tag, take_id=take_id))
+        job_id = self._create_once("job", create, lambda: self._search(
+            lambda after: self.client.list_jobs(first=50, after=after, take_id=take_id)))
         self._stage_done(Stage.JOB, "Job created", job_id=job_id, job_pending=0)
 
     # ------------------------------------------------------------------------------- processing
