@@ -129,3 +129,28 @@ def test_cancel_stops_a_trickled_exchange_within_a_second(stage, tmp_path) -> No
                               should_cancel=cancel.is_set)
         latency = time.monotonic() - started - 0.5
     assert latency < 3.0, latency  # the figure (well under 1 s) is reported by scripts/bench.py hostile
+
+
+def test_share_code_exchange_follows_no_redirect_and_has_a_deadline() -> None:
+    """The share-code exchange is an API call like the others: no redirect followed (not even on the same host),
+    a trickled answer cut at the call's deadline, Cancel honoured within a second."""
+    with HostileServer(Behaviour(redirect_download="{base}/ugc/file/download?redirected=1&code=12345678")) as server:
+        client = MoveClient(API_KEY, endpoint=server.url, retry=FAST)
+        with pytest.raises(Exception, match="redirect"):
+            client.resolve_share_code("12345678")
+    with HostileServer(Behaviour(trickle={"share": 0.05})) as server:
+        client = MoveClient(API_KEY, endpoint=server.url, retry=FAST, timeout=(2.0, 1.0), request_deadline=1.0)
+        started = time.monotonic()
+        with pytest.raises(NetworkError, match="timed out"):
+            client.resolve_share_code("12345678")
+        assert time.monotonic() - started < 2.5  # one byte every 50 ms never trips the 1 s read timeout
+        cancel = threading.Event()
+        client = MoveClient(API_KEY, endpoint=server.url, retry=FAST, should_cancel=cancel.is_set)
+        threading.Timer(0.3, cancel.set).start()
+        started = time.monotonic()
+        with pytest.raises(TransferCancelledError):
+            client.resolve_share_code("12345678")
+        assert time.monotonic() - started - 0.3 < 1.0
+    with HostileServer(Behaviour()) as server:  # a well-behaved server still works
+        client = MoveClient(API_KEY, endpoint=server.url, retry=FAST)
+        assert client.resolve_share_code("1234-5678").endswith("/out/shared.bvh")

@@ -108,6 +108,14 @@ class _Handler(BaseHTTPRequestHandler):
 
     def do_GET(self) -> None:
         path = urlsplit(self.path).path
+        if path == "/ugc/file/download":  # the share-code exchange: a redirect or a trickled answer
+            b = self.behaviour
+            if b.redirect_download and "redirected" not in self.path:
+                self._send(302, b"", {"Location": b.redirect_download.replace("{base}", self.server.base)})
+                return
+            body = json.dumps({"url": self.server.base + "/out/shared.bvh"}).encode()
+            self._send(200, body, trickle=b.trickle.get("share", 0.0))
+            return
         if not path.startswith("/out/"):
             self._send(404, b"no such thing")
             return

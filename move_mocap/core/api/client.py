@@ -674,38 +674,58 @@ class MoveClient:
         if self.__api_key:
             headers["Authorization"] = self.__api_key
 
-        def once() -> str:
+        def exchange(guard: Guard) -> str:
             try:
-                response = self.session.get(url, params={"code": code}, headers=headers, timeout=self.timeout)
-            except requests.exceptions.RequestException as exc:
+                response = self.session.get(url, params={"code": code}, headers=headers, timeout=self.timeout,
+                                            allow_redirects=False, stream=True)
+                guard.attach(response)
+                with response:
+                    if response.is_redirect:
+                        raise MoveValidationError(
+                            f"{what}: the server answered with a redirect (HTTP {response.status_code}), which "
+                            "share-code requests never follow; check the endpoint URL in the preferences.",
+                            status=response.status_code,
+                        )
+                    err = status_error(response, what)
+                    if err is not None:
+                        raise err from None
+                    if response.status_code in (400, 404, 410):
+                        raise NotFoundError(
+                            f"{what}: the code is unknown or has expired (HTTP {response.status_code}); "
+                            "generate a new code in Move One.", status=response.status_code,
+                        )
+                    if response.status_code in (401, 403):
+                        raise AuthError(f"{what}: refused (HTTP {response.status_code}); check the API key.",
+                                        status=response.status_code)
+                    if response.status_code != 200:
+                        raise MoveValidationError(f"{what} failed with HTTP {response.status_code}.",
+                                                  status=response.status_code)
+                    _read_capped(response, MAX_ANSWER_BYTES, guard, what, "shareCodeDownload")
+                    try:
+                        body = response.json()
+                    except ValueError:
+                        raise MalformedResponseError(f"{what}: the answer is not JSON.") from None
+                    return parse_model(ShareCodeDownload, body, operation="shareCodeDownload").url
+            except _NET_ERRORS as exc:
+                if guard.abandoned.is_set():
+                    return ""
                 raise network_error(exc, what) from None
-            with response:
-                err = status_error(response, what)
-                if err is not None:
-                    raise err from None
-                if response.status_code in (400, 404, 410):
-                    raise NotFoundError(
-                        f"{what}: the code is unknown or has expired (HTTP {response.status_code}); "
-                        "generate a new code in Move One.", status=response.status_code,
-                    )
-                if response.status_code in (401, 403):
-                    raise AuthError(f"{what}: refused (HTTP {response.status_code}); check the API key.",
-                                    status=response.status_code)
-                if response.status_code != 200:
-                    raise MoveValidationError(f"{what} failed with HTTP {response.status_code}.",
-                                              status=response.status_code)
-                try:
-                    body = response.json()
-                except ValueError:
-                    raise MalformedResponseError(f"{what}: the answer is not JSON.") from None
-                return parse_model(ShareCodeDownload, body, operation="shareCodeDownload").url
 
+        def too_slow(allowed: float) -> BaseException:
+            return NetworkError(f"{what} timed out: no complete answer within {allowed:.0f} s; check the "
+                                "connection and the endpoint, then retry.")
+
+        end = time.monotonic() + self.request_deadline
         retry_index = 0
         while True:
             try:
-                return once()
+                return run_guarded(exchange, deadline=Deadline(end - time.monotonic()),
+                                   should_cancel=self.should_cancel, on_timeout=too_slow,
+                                   cancelled_message="Resolving the share code was cancelled.")
             except MoveAPIError as error:
                 delay = self.retry.delay_for(retry_index, error)
+                if delay is not None and time.monotonic() + delay >= end:
+                    delay = None  # never past the call's deadline
                 if delay is None:
                     raise
                 self._sleep(delay)
