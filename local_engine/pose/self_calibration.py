@@ -58,7 +58,7 @@ def _rodrigues(rvec: np.ndarray) -> np.ndarray:
     """Rotation matrices (..., 3, 3) of rotation vectors (..., 3)."""
     theta = np.linalg.norm(rvec, axis=-1, keepdims=True)
     k = rvec / np.maximum(theta, 1e-12)
-    K = np.zeros(rvec.shape[:-1] + (3, 3))
+    K = np.zeros((*rvec.shape[:-1], 3, 3))
     K[..., 0, 1], K[..., 0, 2], K[..., 1, 2] = -k[..., 2], k[..., 1], -k[..., 0]
     K = K - np.swapaxes(K, -1, -2)
     th = theta[..., None]
@@ -181,7 +181,7 @@ def calibrate_from_person(pixels: np.ndarray, weights: np.ndarray, sizes: list[t
                                            prob=0.999, threshold=thr)
             if E is None or E.shape != (3, 3):
                 continue
-            n_in, R, t, mask2 = cv2.recoverPose(E, norm[a][both], norm[b][both], np.eye(3), mask=mask)
+            n_in, R, t, _mask2 = cv2.recoverPose(E, norm[a][both], norm[b][both], np.eye(3), mask=mask)
             pairs[(a, b)] = (int(n_in), R, t.ravel())
     report["pair_inliers"] = {f"{labels[a]}-{labels[b]}": p[0] for (a, b), p in pairs.items()}
     linked = {v for ab, p in pairs.items() if p[0] >= 30 for v in ab}
@@ -218,7 +218,7 @@ def calibrate_from_person(pixels: np.ndarray, weights: np.ndarray, sizes: list[t
             raise SelfCalibrationError(
                 f"The cameras do not overlap enough: {labels[v]} sees too little of what the others see. Film the "
                 "volume again with the person walking where the views overlap.")
-        found, rvec, tvec, inl = cv2.solvePnPRansac(X[ok], norm[v][ok], np.eye(3), None,
+        found, rvec, tvec, _inl = cv2.solvePnPRansac(X[ok], norm[v][ok], np.eye(3), None,
                                                     reprojectionError=6.0 / Ks[v][0, 0], iterationsCount=200,
                                                     flags=cv2.SOLVEPNP_EPNP)
         if not found:
@@ -321,7 +321,7 @@ def _bundle_adjust(pix: np.ndarray, wts: np.ndarray, Ks: list[np.ndarray], known
 
     V, Fu, J = wts.shape
     Xf = X.reshape(-1, 3)
-    obs_v, obs_p = np.nonzero((wts.reshape(V, -1) > 0))
+    obs_v, obs_p = np.nonzero(wts.reshape(V, -1) > 0)
     n_views = np.bincount(obs_p, minlength=len(Xf))
     use_pt = (n_views >= 2) & np.isfinite(Xf).all(1)
     keep = use_pt[obs_p]
@@ -354,7 +354,9 @@ def _bundle_adjust(pix: np.ndarray, wts: np.ndarray, Ks: list[np.ndarray], known
         ia = full.reshape(Fu, J)[:, jpos[ja]]
         ib = full.reshape(Fu, J)[:, jpos[jb]]
         ok = (ia >= 0) & (ib >= 0)
-        seg_a.extend(ia[ok]); seg_b.extend(ib[ok]); seg_k.extend([k] * int(ok.sum()))
+        seg_a.extend(ia[ok])
+        seg_b.extend(ib[ok])
+        seg_k.extend([k] * int(ok.sum()))
     sa, sb, sk = np.array(seg_a, int), np.array(seg_b, int), np.array(seg_k, int)
     L0 = np.ones(len(LIMBS))
     if len(sk):

@@ -1,6 +1,6 @@
 """Synchronising cameras from what they film: per-camera frame offsets estimated from the person's motion
-(cross-correlation of the landmarks' image speed, a signal every view shares whatever its angle), or from a
-clap (the instant the hands meet, found from the wrists' motion within a time window).
+(the lag at which two views' landmarks agree best with one epipolar geometry: correlating image speeds was
+tried and is biased by the viewing angle, 5 frames off on pose2sim's synchronised demo), or from a clap (the instant the hands meet, found from the wrists' motion within a time window).
 
 Works on landmark arrays (local_engine.pose.blazepose.PoseTrack fields); it must not decode video or run
 models. No bpy here.
@@ -8,61 +8,15 @@ models. No bpy here.
 
 from __future__ import annotations
 
+from typing import Any
+
 import numpy as np
 
 from .blazepose import LM
 
-#: Landmarks whose speed makes the motion signal (wrists, elbows, knees, ankles: the moving ends of limbs).
-MOVING = [LM[n] for n in ("left_wrist", "right_wrist", "left_elbow", "right_elbow", "left_knee", "right_knee",
-                          "left_ankle", "right_ankle")]
-
 
 class SyncError(ValueError):
     """The cameras cannot be synchronised from the footage; the message says what to do."""
-
-
-def speed_signal(image: np.ndarray, visibility: np.ndarray) -> np.ndarray:
-    """(F,) vertical image velocity of the limbs relative to the hips, in torso lengths per frame (a
-    camera's picture is upright, so every view sees the same rise and fall of hands and feet), normalised to zero mean and unit variance
-    (so views near and far, front and side compare); NaN-free (unseen frames are 0)."""
-    uv = np.asarray(image, np.float64)
-    sh = 0.5 * (uv[:, LM["left_shoulder"]] + uv[:, LM["right_shoulder"]])
-    hp = 0.5 * (uv[:, LM["left_hip"]] + uv[:, LM["right_hip"]])
-    torso = np.nanmedian(np.linalg.norm(sh - hp, axis=1))
-    if not np.isfinite(torso) or torso <= 0:
-        return np.zeros(len(uv))
-    pts = uv[:, MOVING] - hp[:, None]  # relative to the hips: the camera's own motion and the walk drop out
-    pts = np.where((np.asarray(visibility)[:, MOVING] >= 0.3)[..., None], pts, np.nan)
-    v = np.diff(pts[..., 1], axis=0) / torso  # vertical: the image's up is near the world's for every camera
-    s = np.nanmean(np.where(np.isfinite(v), v, np.nan), axis=1) if np.isfinite(v).any() else np.zeros(len(v))
-    s = np.concatenate([[np.nan], s])
-    ok = np.isfinite(s)
-    if ok.sum() < 3:
-        return np.zeros(len(uv))
-    s = np.where(ok, s, np.nanmean(s))
-    return (s - s.mean()) / (s.std() + 1e-9)
-
-
-def motion_offsets(signals: list[np.ndarray], max_lag: int) -> tuple[list[int], list[float]]:
-    """Frame offset of each view relative to the first (positive: the view's frame k shows what the first
-    shows at frame k - offset, i.e. the view started earlier) and the correlation peak of each (1.0 for the
-    first). Lags are searched within +-max_lag frames; the overlap must keep at least half the shorter clip."""
-    ref = signals[0]
-    offsets, scores = [0], [1.0]
-    for s in signals[1:]:
-        best, best_r = 0, -np.inf
-        for lag in range(-max_lag, max_lag + 1):
-            a = ref[max(0, -lag):]
-            b = s[max(0, lag):]
-            n = min(len(a), len(b))
-            if n < max(10, min(len(ref), len(s)) // 2):
-                continue
-            r = float(np.corrcoef(a[:n], b[:n])[0, 1])
-            if np.isfinite(r) and r > best_r:
-                best, best_r = lag, r
-        offsets.append(best)
-        scores.append(round(best_r, 3) if np.isfinite(best_r) else 0.0)
-    return offsets, scores
 
 
 def clap_frame(image: np.ndarray, visibility: np.ndarray, times: np.ndarray, window: tuple[float, float]) -> float:
@@ -120,7 +74,8 @@ def _sampson(E: np.ndarray, a: np.ndarray, b: np.ndarray) -> np.ndarray:
 def epipolar_offsets(pixels: list[np.ndarray], weights: list[np.ndarray], Ks: list[np.ndarray], max_lag: int,
                      essentials: list[np.ndarray | None] | None = None,
                      joints: list[int] | None = None) -> tuple[list[int], list[float]]:
-    """Frame offset of each view relative to the first (same sign as motion_offsets): the lag at which the
+    """Frame offset of each view relative to the first (view v's frame k + offset shows what the first view
+    shows at frame k): the lag at which the
     landmarks of the two views agree best with one epipolar geometry, i.e. show the same instants.
 
     pixels[v] (F_v, 33, 2), weights[v] (F_v, 33); Ks[v] the view's intrinsics (guessed ones do). With
@@ -128,7 +83,6 @@ def epipolar_offsets(pixels: list[np.ndarray], weights: list[np.ndarray], Ks: li
     used; otherwise it is estimated at each lag (RANSAC). The score is the median Sampson error in pixels of
     view v; returned per view with the offsets (0.0 for the first).
     """
-    import cv2
 
     joints = joints or list(range(11, 33))
     V = len(pixels)
@@ -146,25 +100,6 @@ def epipolar_offsets(pixels: list[np.ndarray], weights: list[np.ndarray], Ks: li
         best, best_e = 0, np.inf
         tried: set[int] = set()
 
-        def score(lag: int) -> float:
-            a = n0[max(0, -lag):]
-            b = nv[max(0, lag):]
-            n = min(len(a), len(b))
-            if n < max(10, min(len(n0), len(nv)) // 2):
-                return np.inf
-            a, b = a[:n].reshape(-1, 2), b[:n].reshape(-1, 2)
-            ok = np.nonzero(np.isfinite(a).all(1) & np.isfinite(b).all(1))[0]
-            if len(ok) < 30:
-                return np.inf
-            ok = ok[:: max(1, len(ok) // 1200)]  # enough correspondences for a stable median
-            a, b = a[ok], b[ok]
-            E = essentials[v] if essentials is not None else None
-            if E is None:
-                E, _ = cv2.findEssentialMat(a, b, np.eye(3), method=cv2.RANSAC, prob=0.99, threshold=3.0 / f)
-                if E is None or E.shape != (3, 3):
-                    return np.inf
-            return float(np.median(_sampson(E[:3], a, b))) * f
-
         # coarse (every 3rd lag), then every lag around the best
         for lags in (range(-max_lag, max_lag + 1, 3), None):
             if lags is None:
@@ -173,7 +108,7 @@ def epipolar_offsets(pixels: list[np.ndarray], weights: list[np.ndarray], Ks: li
                 if lag in tried or abs(lag) > max_lag:
                     continue
                 tried.add(lag)
-                err = score(lag)
+                err = _lag_error(n0, nv, lag, essentials[v] if essentials is not None else None, f)
                 if err < best_e:
                     best, best_e = lag, err
         if not np.isfinite(best_e):
@@ -182,3 +117,44 @@ def epipolar_offsets(pixels: list[np.ndarray], weights: list[np.ndarray], Ks: li
         offsets.append(best)
         scores.append(round(best_e, 2))
     return offsets, scores
+
+
+def _lag_error(n0: np.ndarray, nv: np.ndarray, lag: int, E: np.ndarray | None, f: float) -> float:
+    """Median Sampson error (pixels of view v) of the two views' normalised landmarks paired at ``lag``."""
+    import cv2
+
+    a = n0[max(0, -lag):]
+    b = nv[max(0, lag):]
+    n = min(len(a), len(b))
+    if n < max(10, min(len(n0), len(nv)) // 2):
+        return np.inf
+    a, b = a[:n].reshape(-1, 2), b[:n].reshape(-1, 2)
+    ok = np.nonzero(np.isfinite(a).all(1) & np.isfinite(b).all(1))[0]
+    if len(ok) < 30:
+        return np.inf
+    ok = ok[:: max(1, len(ok) // 1200)]  # enough correspondences for a stable median
+    a, b = a[ok], b[ok]
+    if E is None:
+        E, _ = cv2.findEssentialMat(a, b, np.eye(3), method=cv2.RANSAC, prob=0.99, threshold=3.0 / f)
+        if E is None or E.shape != (3, 3):
+            return np.inf
+    return float(np.median(_sampson(E[:3], a, b))) * f
+
+
+def shift_tracks(tracks: list[Any], offsets: list[int]) -> list[Any]:
+    """PoseTracks cut to the frames every view covers, on the first view's timeline (view v's frame
+    k + offsets[v] shows the first view's frame k)."""
+    from dataclasses import replace
+
+    start = max(0, *(-o for o in offsets))
+    end = min(len(t) - o for t, o in zip(tracks, offsets))
+    if end - start < 5:
+        raise SyncError("The cameras' footage barely overlaps in time once synchronised: film them together.")
+    out = []
+    for t, o in zip(tracks, offsets):
+        sl = slice(start + o, end + o)
+        out.append(replace(t, frames=t.frames[sl], times=t.times[sl], world=t.world[sl], image=t.image[sl],
+                           visibility=t.visibility[sl],
+                           hands_world=None if t.hands_world is None else t.hands_world[sl],
+                           hands_image=None if t.hands_image is None else t.hands_image[sl]))
+    return out
