@@ -444,11 +444,14 @@ def r_job_take(job, info):
 
 @job_type.field("metadata")
 def r_job_metadata(job, info):
-    """The client's metadata; a failed job adds ``error`` (the user-facing reason) to it."""
+    """The client's metadata; a failed job adds ``error`` (the user-facing reason) to it, a finished
+    multi-camera job ``sync`` (how its views were synchronised, the offsets found)."""
     meta = job.get("metadata")
-    if job.get("error"):
+    extra = {k: v for k, v in (("error", job.get("error")),
+                               ("sync", (job.get("solverMetadata") or {}).get("sync"))) if v}
+    if extra:
         base = meta if isinstance(meta, dict) else ({} if meta is None else {"value": meta})
-        return {**base, "error": job["error"]}
+        return {**base, **extra}
     return {} if meta is None else meta
 
 

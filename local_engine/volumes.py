@@ -180,18 +180,13 @@ def _from_person(solver: Any, videos: list[Camera], doc: dict[str, Any], progres
     wts = np.stack([t.visibility for t in aligned]).astype(np.float64)
     if progress:
         progress(0.65)
-    from .pose import self_calibration as sc
-
-    old = sc.MIN_PERSON_FRACTION
     try:
-        sc.MIN_PERSON_FRACTION = min_frac
         res = calibrate_from_person(pix, wts, [t.size for t in tracks], float(doc["humanHeight"]),
                                     labels=[c.device_label for c in videos], max_frames=max_frames,
+                                    min_person_fraction=min_frac,
                                     progress=(lambda f: progress(0.65 + 0.35 * f)) if progress else None)
     except SelfCalibrationError as exc:
         raise VolumeError(str(exc)) from exc
-    finally:
-        sc.MIN_PERSON_FRACTION = old
     return {"method": "person", "cameras": cameras_to_json(res.cameras), "sync": sync, "report": res.report,
             "wall_s": round(time.perf_counter() - t0, 3)}
 

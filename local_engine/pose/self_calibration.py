@@ -17,6 +17,7 @@ not decode video, run models or touch the server. No bpy here.
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any
 
 import numpy as np
@@ -90,25 +91,16 @@ def _dlt(Ps: list[np.ndarray], uvs: list[np.ndarray]) -> np.ndarray:
     return out
 
 
-class _Problem:
-    """The landmarks of the used frames, normalised per camera by its current intrinsics."""
-
-    def __init__(self, pixels: np.ndarray, weights: np.ndarray, sizes: list[tuple[int, int]]) -> None:
-        self.pixels = pixels  # (V, F, N, 2)
-        self.weights = weights  # (V, F, N)
-        self.sizes = sizes
-        self.V, self.F, self.N = weights.shape
-
-
 def calibrate_from_person(pixels: np.ndarray, weights: np.ndarray, sizes: list[tuple[int, int]],
                           human_height: float, intrinsics: list[np.ndarray | None] | None = None,
                           labels: list[str] | None = None, max_frames: int = 60,
-                          progress: Any = None) -> SelfCalibration:
+                          min_person_fraction: float = MIN_PERSON_FRACTION, progress: Any = None) -> SelfCalibration:
     """Cameras calibrated from one person's landmarks.
 
     pixels (V, F, 33, 2) and weights (V, F, 33) (visibility; 0 or NaN = not seen) of V synchronised views;
     ``sizes`` each view's (width, height); ``intrinsics`` a 3x3 K per view where the lens is known (None:
-    the focal length is estimated). Raises SelfCalibrationError with what to film again.
+    the focal length is estimated); ``min_person_fraction`` the smallest median height of the person in a
+    picture, as a fraction of its height. Raises SelfCalibrationError with what to film again.
     """
     import cv2
 
@@ -131,10 +123,10 @@ def calibrate_from_person(pixels: np.ndarray, weights: np.ndarray, sizes: list[t
                                        "through the area every camera sees.")
         extent = np.nanmedian(np.nanmax(uv[..., 1], 1) - np.nanmin(uv[..., 1], 1))
         frac = float(extent / sizes[v][1])
-        if frac < MIN_PERSON_FRACTION:
+        if frac < min_person_fraction:
             raise SelfCalibrationError(
                 f"The person is too small in {labels[v]} ({100 * frac:.0f} % of the picture height, at least "
-                f"{100 * MIN_PERSON_FRACTION:.0f} % is needed): film the volume again with the cameras closer or "
+                f"{100 * min_person_fraction:.0f} % is needed): film the volume again with the cameras closer or "
                 "zoomed in, or the person walking nearer to them.")
     shared = (body_seen.sum(0) >= 2)
     if shared.sum() < MIN_SHARED_FRAMES:
@@ -281,7 +273,7 @@ def calibrate_from_person(pixels: np.ndarray, weights: np.ndarray, sizes: list[t
         R = _rodrigues(rvecs[v])
         Rn = R @ R_w.T
         tn = Rn @ origin + scale * tvecs[v]
-        cams.append(Camera(video=_nopath(), device_label=labels[v], intrinsics=Ks[v].copy(),
+        cams.append(Camera(video=Path(), device_label=labels[v], intrinsics=Ks[v].copy(),
                            distortion=np.zeros(4), rotation=Rn, translation=tn, size=tuple(sizes[v])))  # type: ignore[arg-type]
     report.update({
         "frames_used": int(len(frames)),
@@ -295,15 +287,9 @@ def calibrate_from_person(pixels: np.ndarray, weights: np.ndarray, sizes: list[t
     return SelfCalibration(cams, report, pts_w, frames)
 
 
-def _nopath() -> Any:
-    from pathlib import Path
-
-    return Path()
-
-
 def _cameras(Ks: list[np.ndarray], rvecs: np.ndarray, tvecs: np.ndarray, sizes: list[tuple[int, int]],
              labels: list[str]) -> list[Camera]:
-    return [Camera(video=_nopath(), device_label=labels[v], intrinsics=Ks[v], distortion=np.zeros(4),
+    return [Camera(video=Path(), device_label=labels[v], intrinsics=Ks[v], distortion=np.zeros(4),
                    rotation=_rodrigues(rvecs[v]), translation=tvecs[v], size=tuple(sizes[v]))  # type: ignore[arg-type]
             for v in range(len(Ks))]
 

@@ -94,3 +94,33 @@ def test_offsets_from_the_motion(p2s_tracks, p2s_cameras):
 def _drop_start(track, n):
     return replace(track, frames=track.frames[n:], times=track.times[n:] - track.times[n], world=track.world[n:],
                    image=track.image[n:], visibility=track.visibility[n:])
+
+
+def _with_clap(track, frame: int):
+    """The track with its wrists moved as in a clap at ``frame``: half a metre apart (in the picture: one torso
+    length) closing over 8 frames, meeting, parting again; the rest of the real landmarks kept."""
+    from local_engine.pose.blazepose import LM
+
+    t = replace(track, image=track.image.copy(), visibility=track.visibility.copy())
+    sh = 0.5 * (t.image[:, LM["left_shoulder"]] + t.image[:, LM["right_shoulder"]])
+    hp = 0.5 * (t.image[:, LM["left_hip"]] + t.image[:, LM["right_hip"]])
+    torso = np.nanmedian(np.linalg.norm(sh - hp, axis=1))
+    k = np.arange(len(t.image))
+    gap = np.clip(np.abs(k - frame) / 8.0, 0.0, 1.0) * torso  # 0 at the clap
+    chest = sh + 0.3 * (hp - sh)
+    t.image[:, LM["left_wrist"], 0] = chest[:, 0] + gap / 2
+    t.image[:, LM["right_wrist"], 0] = chest[:, 0] - gap / 2
+    t.image[:, LM["left_wrist"], 1] = t.image[:, LM["right_wrist"], 1] = chest[:, 1]
+    t.visibility[:, [LM["left_wrist"], LM["right_wrist"]]] = 0.9
+    return t
+
+
+def test_clap_window(p2s_tracks):
+    from local_engine.volumes import VolumeError, align_tracks
+
+    window = {"clapWindow": {"startTime": 0.2, "endTime": 1.4}}
+    with pytest.raises(VolumeError, match=r"No clap was found between 0\.2 and 1\.4 s"):
+        align_tracks(list(p2s_tracks), window, None)  # the demo's walker never claps
+    clapped = [_with_clap(t, f) for t, f in zip(p2s_tracks, (40, 45, 38, 40))]
+    offsets, meta = align_tracks(clapped, window, None)
+    assert meta["method"] == "clap" and offsets == [0, 5, -2, 0], meta

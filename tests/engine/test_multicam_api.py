@@ -54,6 +54,8 @@ def test_volume_take_and_job_through_the_api(requires_mediapipe, local_server_fa
         time.sleep(0.5)
         job = ok(server.graphql(f'{{ getJob(jobId: "{job["id"]}") {{ {JOB} }} }}'))["getJob"]
     assert job["progress"]["state"] == "FINISHED", (job, server.log())
+    sync = json.loads(job["metadata"])["sync"]
+    assert sync["method"] == "motion" and max(abs(o) for o in sync["offsets_frames"]) <= 1, sync
     out = job["outputs"][0]
     assert out["key"] == "MOTION_DATA"
     data = requests.get(out["file"]["presignedUrl"], timeout=30)
