@@ -153,8 +153,6 @@ def _from_person(solver: Any, videos: list[Camera], doc: dict[str, Any], progres
     from .calibration import cameras_to_json
     from .pose import blazepose
     from .pose.decode import DecodeError
-    from .pose.self_calibration import SelfCalibrationError, calibrate_from_person
-
     clip = doc.get("clipWindow")
     window = (clip["startTime"], clip["endTime"]) if clip else None
     tracks = []
@@ -169,26 +167,37 @@ def _from_person(solver: Any, videos: list[Camera], doc: dict[str, Any], progres
     except (DecodeError, blazepose.MediapipeUnavailable) as exc:
         raise VolumeError(str(exc)) from exc
     min_frac, max_frames = AREA.get(str(doc.get("areaType") or "NORMAL"), AREA["NORMAL"])
-    from .pose.sync import SyncError, shift_tracks
-
     offsets, sync = align_tracks(tracks, doc.get("syncMethod"), None)
-    try:
-        aligned = shift_tracks(tracks, offsets)
-    except SyncError as exc:
-        raise VolumeError(str(exc)) from exc
-    pix = np.stack([t.image for t in aligned]).astype(np.float64)
-    wts = np.stack([t.visibility for t in aligned]).astype(np.float64)
     if progress:
         progress(0.65)
-    try:
-        res = calibrate_from_person(pix, wts, [t.size for t in tracks], float(doc["humanHeight"]),
-                                    labels=[c.device_label for c in videos], max_frames=max_frames,
-                                    min_person_fraction=min_frac,
-                                    progress=(lambda f: progress(0.65 + 0.35 * f)) if progress else None)
-    except SelfCalibrationError as exc:
-        raise VolumeError(str(exc)) from exc
+    res = _calibrate(tracks, offsets, videos, doc, min_frac, max_frames,
+                     (lambda f: progress(0.65 + 0.2 * f)) if progress else None)
+    if sync["method"] == "motion":
+        # The offsets were found with guessed lenses; the calibrated geometry finds them more precisely.
+        refined, rsync = align_tracks(tracks, None, res.cameras)
+        sync["refined_offsets_frames"] = refined
+        if refined != offsets:
+            res = _calibrate(tracks, refined, videos, doc, min_frac, max_frames,
+                             (lambda f: progress(0.85 + 0.15 * f)) if progress else None)
+            sync.update(offsets_frames=refined, offsets_s=rsync["offsets_s"], epipolar_px=rsync["epipolar_px"])
     return {"method": "person", "cameras": cameras_to_json(res.cameras), "sync": sync, "report": res.report,
             "wall_s": round(time.perf_counter() - t0, 3)}
+
+
+def _calibrate(tracks: list[Any], offsets: list[int], videos: list[Camera], doc: dict[str, Any], min_frac: float,
+               max_frames: int, progress: Any) -> Any:
+    from .pose.self_calibration import SelfCalibrationError, calibrate_from_person
+    from .pose.sync import SyncError, shift_tracks
+
+    try:
+        aligned = shift_tracks(tracks, offsets)
+        pix = np.stack([t.image for t in aligned]).astype(np.float64)
+        wts = np.stack([t.visibility for t in aligned]).astype(np.float64)
+        return calibrate_from_person(pix, wts, [t.size for t in tracks], float(doc["humanHeight"]),
+                                     labels=[c.device_label for c in videos], max_frames=max_frames,
+                                     min_person_fraction=min_frac, progress=progress)
+    except (SyncError, SelfCalibrationError) as exc:
+        raise VolumeError(str(exc)) from exc
 
 
 def align_tracks(tracks: list[Any], sync_method: dict[str, Any] | None,
