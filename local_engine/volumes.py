@@ -32,6 +32,9 @@ log = logging.getLogger("local_engine.volumes")
 CALIBRATION_TYPES = (".toml", ".txt")
 #: areaType -> (smallest person, as a fraction of the picture height; frames used by the bundle adjustment)
 AREA = {"NORMAL": (0.12, 60), "LARGE": (0.06, 90)}
+#: Nominal 35 mm-equivalent focal length of the lenses listCameraSettings offers (local_engine.schema.CAMERA_LENSES):
+#: where a source names one, the volume's focal estimation starts from it (it is still refined).
+LENS_35MM = {"iphone-main-wide": 26.0, "blackmagic-ursa-4k-24mm": 34.0}  # URSA 4K: 24 mm on a 25.3 mm-wide sensor
 
 
 class VolumeError(Exception):
@@ -103,6 +106,11 @@ def _split_sources(store: Store, doc: dict[str, Any]) -> tuple[list[Camera], lis
         else:
             videos.append(Camera(video=path, device_label=src["deviceLabel"]))
     return videos, calib
+
+
+def _lenses(doc: dict[str, Any], videos: list[Camera]) -> list[float | None]:
+    by_label = {s["deviceLabel"]: ((s.get("cameraSettings") or {}).get("lens")) for s in doc.get("sources") or []}
+    return [LENS_35MM.get(by_label.get(c.device_label) or "") for c in videos]
 
 
 def calibrate_volume(store: Store, solver: Any, volume_id: str, progress: Any = None) -> dict[str, Any]:
@@ -195,7 +203,8 @@ def _calibrate(tracks: list[Any], offsets: list[int], videos: list[Camera], doc:
         wts = np.stack([t.visibility for t in aligned]).astype(np.float64)
         return calibrate_from_person(pix, wts, [t.size for t in tracks], float(doc["humanHeight"]),
                                      labels=[c.device_label for c in videos], max_frames=max_frames,
-                                     min_person_fraction=min_frac, progress=progress)
+                                     min_person_fraction=min_frac, focal_35mm=_lenses(doc, videos),
+                                     progress=progress)
     except (SyncError, SelfCalibrationError) as exc:
         raise VolumeError(str(exc)) from exc
 

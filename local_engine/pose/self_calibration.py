@@ -94,13 +94,15 @@ def _dlt(Ps: list[np.ndarray], uvs: list[np.ndarray]) -> np.ndarray:
 def calibrate_from_person(pixels: np.ndarray, weights: np.ndarray, sizes: list[tuple[int, int]],
                           human_height: float, intrinsics: list[np.ndarray | None] | None = None,
                           labels: list[str] | None = None, max_frames: int = 60,
-                          min_person_fraction: float = MIN_PERSON_FRACTION, progress: Any = None) -> SelfCalibration:
+                          min_person_fraction: float = MIN_PERSON_FRACTION, focal_35mm: list[float | None] | None = None,
+                          progress: Any = None) -> SelfCalibration:
     """Cameras calibrated from one person's landmarks.
 
     pixels (V, F, 33, 2) and weights (V, F, 33) (visibility; 0 or NaN = not seen) of V synchronised views;
     ``sizes`` each view's (width, height); ``intrinsics`` a 3x3 K per view where the lens is known (None:
     the focal length is estimated); ``min_person_fraction`` the smallest median height of the person in a
-    picture, as a fraction of its height. Raises SelfCalibrationError with what to film again.
+    picture, as a fraction of its height; ``focal_35mm`` a nominal 35 mm-equivalent focal length per view
+    (from the lens's name) that starts the estimation instead of the phone guess. Raises SelfCalibrationError with what to film again.
     """
     import cv2
 
@@ -151,7 +153,7 @@ def calibrate_from_person(pixels: np.ndarray, weights: np.ndarray, sizes: list[t
             known.append(True)
         else:
             w, h = sizes[v]
-            f = max(w, h) * LENS_35MM_GUESS / 36.0
+            f = max(w, h) * ((focal_35mm or [None] * V)[v] or LENS_35MM_GUESS) / 36.0
             Ks.append(np.array([[f, 0.0, w / 2.0], [0.0, f, h / 2.0], [0.0, 0.0, 1.0]]))
             known.append(False)
 

@@ -56,3 +56,10 @@ def test_volume_without_calibration_file_on_the_replay_solver_is_usable_at_once(
     videos = [{"deviceLabel": f"cam0{i}", "fileId": upload(local_server), "format": "MP4"} for i in (1, 2)]
     vol, meta = _volume(local_server, videos)
     assert vol["state"] == "FINISHED" and "calibration" not in meta
+
+
+def test_every_offered_lens_has_a_focal_length():
+    from local_engine.schema import CAMERA_LENSES
+    from local_engine.volumes import LENS_35MM
+
+    assert set(CAMERA_LENSES) == set(LENS_35MM) and all(12 <= f <= 200 for f in LENS_35MM.values())
