@@ -74,6 +74,9 @@ class ServerState:
         self.solver = make_solver(config.solver, **config.solver_options)
         self.worker = JobWorker(self.store, self.solver, self.faults, export_python=config.export_python,
                                 job_timeout=config.job_timeout, blender=config.blender)
+        from .volumes import VolumeWorker
+
+        self.volumes = VolumeWorker(self.store, self.solver)
         self.schema = build_schema()
         client_id = self.store.meta_or_create("client_id", lambda: new_id("client"))
         self._client = {"id": client_id, "name": "local-engine",
@@ -104,6 +107,9 @@ class ServerState:
 
     def enqueue_job(self, job_id: str) -> None:
         self.worker.enqueue(job_id)
+
+    def enqueue_volume(self, volume_id: str) -> None:
+        self.volumes.enqueue(volume_id)
 
 
 # -- response helpers -----------------------------------------------------------------------------------------
@@ -487,7 +493,9 @@ def create_app(config: ServerConfig) -> Starlette:
     @asynccontextmanager
     async def lifespan(app: Starlette):
         state.worker.start()
+        state.volumes.start()
         yield
+        state.volumes.stop()
         state.worker.stop()
         state.store.close()
 

@@ -1,5 +1,5 @@
 """Camera calibration for multi-camera takes: the Qualisys ``.qca.txt`` format (what Pose2Sim's demos ship)
-read into :class:`local_engine.solvers.base.Camera` objects (OpenCV pinhole conventions: intrinsics K in
+and Pose2Sim's ``.toml`` (read and written) into :class:`local_engine.solvers.base.Camera` objects (OpenCV pinhole conventions: intrinsics K in
 pixels, distortion k1 k2 p1 p2, world->camera rotation R and translation t in metres), plus projection
 helpers.
 
@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import xml.etree.ElementTree as ET
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 
@@ -129,3 +130,104 @@ def undistort_points(camera: Camera, pixels: np.ndarray, iterations: int = 8) ->
     for _ in range(iterations):  # fixed point: xy <- xy + (target - distort(xy))
         xy = xy + (target - _distort_normalized(xy, d))
     return np.stack([K[0, 0] * xy[..., 0] + K[0, 1] * xy[..., 1] + K[0, 2], K[1, 1] * xy[..., 1] + K[1, 2]], -1)
+
+
+def read_toml(path: str | Path) -> list[Camera]:
+    """Cameras of a Pose2Sim calibration (``Calib*.toml``: one table per camera with ``name``, ``size``,
+    ``matrix``, ``distortions``, ``rotation`` (Rodrigues vector, world->camera) and ``translation`` in metres;
+    other tables such as ``metadata`` are ignored), in the file's order."""
+    import tomllib
+
+    path = Path(path)
+    try:
+        data = tomllib.loads(path.read_text(encoding="utf-8"))
+    except (OSError, UnicodeDecodeError, tomllib.TOMLDecodeError) as exc:
+        raise CalibrationError(f"cannot read calibration {path.name}: {exc}") from exc
+    out = []
+    for key, table in data.items():
+        if not isinstance(table, dict) or "matrix" not in table:
+            continue
+        try:
+            K = np.asarray(table["matrix"], np.float64).reshape(3, 3)
+            rvec = np.asarray(table["rotation"], np.float64).reshape(3)
+            t = np.asarray(table["translation"], np.float64).reshape(3)
+            dist = np.asarray(table.get("distortions", [0, 0, 0, 0]), np.float64).ravel()[:4]
+            size = table.get("size")
+            wh = (round(float(size[0])), round(float(size[1]))) if size is not None else None
+        except (KeyError, TypeError, ValueError) as exc:
+            raise CalibrationError(f"calibration {path.name}: camera [{key}] is incomplete ({exc})") from exc
+        if table.get("fisheye"):
+            raise CalibrationError(f"calibration {path.name}: camera [{key}] is a fisheye model, which this engine "
+                                   "does not read; calibrate it with the pinhole model")
+        out.append(Camera(video=Path(), device_label=str(table.get("name", key)), intrinsics=K, distortion=dist,
+                          rotation=_rodrigues(rvec), translation=t, size=wh))
+    if not out:
+        raise CalibrationError(f"calibration {path.name} lists no cameras")
+    return out
+
+
+def write_toml(cameras: list[Camera], path: str | Path) -> Path:
+    """A Pose2Sim-style calibration file of ``cameras`` (what read_toml reads back)."""
+    def vec(a: Any) -> str:
+        return "[ " + ", ".join(f"{float(x):.9g}" for x in np.ravel(a)) + ",]"
+
+    lines = []
+    for cam in cameras:
+        K = np.asarray(cam.intrinsics, np.float64)
+        lines += [f"[{_toml_key(cam.device_label)}]", f'name = "{_toml_key(cam.device_label)}"',
+                  f"size = {vec(cam.size or (0, 0))}",
+                  "matrix = [ " + " ".join(vec(row) + "," for row in K) + "]",
+                  f"distortions = {vec(cam.distortion if cam.distortion is not None else np.zeros(4))}",
+                  f"rotation = {vec(_rotvec(np.asarray(cam.rotation, np.float64)))}",
+                  f"translation = {vec(cam.translation)}", "fisheye = false", ""]
+    path = Path(path)
+    path.write_text("\n".join(lines), encoding="utf-8")
+    return path
+
+
+def read_calibration(path: str | Path) -> list[Camera]:
+    """A calibration file by its kind: Pose2Sim ``.toml`` or Qualisys ``.qca.txt``."""
+    name = Path(path).name.lower()
+    if name.endswith(".toml"):
+        return read_toml(path)
+    return read_qca(path)
+
+
+def _toml_key(label: str) -> str:
+    return "".join(c if c.isalnum() or c in "_-" else "_" for c in label) or "camera"
+
+
+def _rodrigues(rvec: np.ndarray) -> np.ndarray:
+    theta = float(np.linalg.norm(rvec))
+    if theta < 1e-12:
+        return np.eye(3)
+    k = rvec / theta
+    Kx = np.array([[0, -k[2], k[1]], [k[2], 0, -k[0]], [-k[1], k[0], 0]])
+    return np.eye(3) + np.sin(theta) * Kx + (1 - np.cos(theta)) * Kx @ Kx
+
+
+def _rotvec(R: np.ndarray) -> np.ndarray:
+    angle = float(np.arccos(np.clip((np.trace(R) - 1) / 2, -1.0, 1.0)))
+    if angle < 1e-12:
+        return np.zeros(3)
+    if np.pi - angle < 1e-6:  # half turn: the axis is the eigenvector of eigenvalue 1
+        w, v = np.linalg.eigh(0.5 * (R + R.T))
+        return np.real(v[:, np.argmax(w)]) * angle
+    axis = np.array([R[2, 1] - R[1, 2], R[0, 2] - R[2, 0], R[1, 0] - R[0, 1]]) / (2 * np.sin(angle))
+    return axis * angle
+
+
+def cameras_to_json(cameras: list[Camera]) -> list[dict[str, Any]]:
+    """A JSON-able form of calibrated cameras (what a volume stores)."""
+    return [{"label": c.device_label, "size": list(c.size) if c.size else None,
+             "K": np.asarray(c.intrinsics, float).tolist(),
+             "dist": np.asarray(c.distortion if c.distortion is not None else np.zeros(4), float).tolist(),
+             "R": np.asarray(c.rotation, float).tolist(), "t": np.asarray(c.translation, float).ravel().tolist()}
+            for c in cameras]
+
+
+def cameras_from_json(items: list[dict[str, Any]]) -> list[Camera]:
+    return [Camera(video=Path(), device_label=str(d["label"]), intrinsics=np.asarray(d["K"], float),
+                   distortion=np.asarray(d["dist"], float), rotation=np.asarray(d["R"], float),
+                   translation=np.asarray(d["t"], float), size=tuple(d["size"]) if d.get("size") else None)
+            for d in items]

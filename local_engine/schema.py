@@ -343,10 +343,18 @@ def r_create_volume(_, info, humanHeight, areaType, clipWindow=None, sources=Non
     srcs = _sources(state, sources, 2)
     if not 0.5 <= humanHeight <= 2.6:
         raise MoveValidationError("humanHeight must be in metres, between 0.5 and 2.6")
-    # The local engine does not calibrate from the human: a volume is recorded and usable at once.
-    return state.store.insert("volume", {"humanHeight": humanHeight, "areaType": areaType, "clipWindow": _clip(clipWindow),
-                                         "sources": srcs, "syncMethod": syncMethod, "metadata": metadata,
-                                         "name": safe_name(name), "state": "FINISHED", "outputs": []})
+    from .volumes import needs_processing
+
+    # Calibrated in the background (local_engine.volumes) from the person or a calibration file among the
+    # sources; with a solver that does not see people and no file, usable at once (uncalibrated).
+    background = needs_processing(state.store, srcs, state.solver)
+    doc = state.store.insert("volume", {"humanHeight": humanHeight, "areaType": areaType, "clipWindow": _clip(clipWindow),
+                                        "sources": srcs, "syncMethod": syncMethod, "metadata": metadata,
+                                        "name": safe_name(name), "state": "RUNNING" if background else "FINISHED",
+                                        "percentageComplete": 0 if background else 100, "outputs": []})
+    if background:
+        state.enqueue_volume(doc["id"])
+    return doc
 
 
 @mutation.field("generateShareCode")
@@ -419,6 +427,7 @@ for _t in (file_type, job_type, take_type, webhook_type, volume_type):
 # was given), metadata a JSON string ("{}" when none was given), a webhook's description a string.
 for _t in (file_type, take_type, volume_type):
     _t.set_field("name", lambda obj, info: obj.get("name") or "")
+for _t in (file_type, take_type):
     _t.set_field("metadata", lambda obj, info: {} if obj.get("metadata") is None else obj["metadata"])
 job_type.set_field("name", lambda obj, info: obj.get("name") or "")
 webhook_type.set_field("description", lambda obj, info: obj.get("description") or "")
@@ -437,11 +446,14 @@ def r_job_take(job, info):
 
 @job_type.field("metadata")
 def r_job_metadata(job, info):
-    """The client's metadata; a failed job adds ``error`` (the user-facing reason) to it."""
+    """The client's metadata; a failed job adds ``error`` (the user-facing reason) to it, a finished
+    multi-camera job ``sync`` (how its views were synchronised, the offsets found)."""
     meta = job.get("metadata")
-    if job.get("error"):
+    extra = {k: v for k, v in (("error", job.get("error")),
+                               ("sync", (job.get("solverMetadata") or {}).get("sync"))) if v}
+    if extra:
         base = meta if isinstance(meta, dict) else ({} if meta is None else {"value": meta})
-        return {**base, "error": job["error"]}
+        return {**base, **extra}
     return {} if meta is None else meta
 
 
@@ -479,7 +491,24 @@ def r_source_file(src, info):
 
 @volume_type.field("progress")
 def r_volume_progress(vol, info):
-    return {"state": vol["state"], "percentageComplete": 100 if vol["state"] == "FINISHED" else 0}
+    done = 100 if vol["state"] == "FINISHED" else 0
+    return {"state": vol["state"], "percentageComplete": vol.get("percentageComplete", done)}
+
+
+@volume_type.field("metadata")
+def r_volume_metadata(vol, info):
+    """The client's metadata; the engine adds ``calibration`` (how the cameras were found, sync offsets,
+    quality figures: not the cameras themselves) once FINISHED, and ``error`` (what to film again) if FAILED."""
+    meta = vol.get("metadata")
+    base = meta if isinstance(meta, dict) else ({} if meta is None else {"value": meta})
+    extra: dict[str, Any] = {}
+    cal = vol.get("calibration")
+    if cal:
+        extra["calibration"] = {k: v for k, v in cal.items() if k != "cameras"}
+        extra["calibration"]["cameras"] = [c["label"] for c in cal.get("cameras") or []]
+    if vol.get("error"):
+        extra["error"] = vol["error"]
+    return {**base, **extra} if extra or meta is not None else {}
 
 
 def build_schema():

@@ -139,6 +139,16 @@ class JobWorker:
                 self._fail(job_id, f"Source file {src['fileId']} is missing")
                 return
             cameras.append(Camera(video=self.store.files_dir / f["path"], device_label=src["deviceLabel"]))
+        options: dict[str, Any] = {}
+        if take.get("takeType") == "MULTI_CAM":
+            from .volumes import VolumeError, cameras_for_take
+
+            try:
+                cameras = cameras_for_take(self.store, take, cameras)
+            except VolumeError as exc:
+                self._fail(job_id, str(exc))
+                return
+            options["syncMethod"] = take.get("syncMethod")
         inputs = job["inputs"]
         clip = inputs.get("clipWindow")
         last = [0.0]
@@ -158,7 +168,7 @@ class JobWorker:
             cameras=cameras,
             work_dir=work_dir,
             # The job's options, plus the outputs asked for (a solver may skip work nobody wants).
-            options={**(inputs.get("options") or {}), "outputs": list(job["requestedOutputs"])},
+            options={**(inputs.get("options") or {}), **options, "outputs": list(job["requestedOutputs"])},
             clip_window=(clip["startTime"], clip["endTime"]) if clip else None,
             number_of_actors=inputs.get("numberOfActors") or 1,
             progress=progress,

@@ -197,6 +197,16 @@ class MediapipeSolver:
             t = self._landmarks(cam, request, fingers, overlay_path, (0.85 * v / n, 0.85 * (v + 1) / n))
             mask, _ = blazepose.consistent_person(t)
             tracks.append(t.subset(mask))
+        sync_meta: dict[str, Any] = {"method": "none", "offsets_frames": [0] * n}
+        if "syncMethod" in (request.options or {}):  # a take of the API: synchronise (local_engine.volumes)
+            from ..pose.sync import SyncError, shift_tracks
+            from ..volumes import VolumeError, align_tracks
+
+            try:
+                offsets, sync_meta = align_tracks(tracks, request.options["syncMethod"], cams)
+                tracks = shift_tracks(tracks, offsets)
+            except (VolumeError, SyncError) as exc:
+                raise SolverError(str(exc)) from exc
         frames = min(len(t) for t in tracks)
         pix = np.stack([t.image[:frames] for t in tracks])
         wts = np.stack([t.visibility[:frames] for t in tracks])
@@ -217,6 +227,7 @@ class MediapipeSolver:
         ok = np.isfinite(err)
         meta: dict[str, Any] = {
             "solver": self.name, "model": MODEL, "views": n, "frames": frames,
+            "sync": sync_meta,
             "triangulation": {"left_right_swaps_fixed": int(swaps),
                               "reprojection_px_median": round(float(np.median(err[ok])), 2) if ok.any() else None,
                               "reprojection_px_p90": round(float(np.percentile(err[ok], 90)), 2) if ok.any() else None},
