@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import os
 import sys
+from collections.abc import Callable
 from dataclasses import replace
 from pathlib import Path
 from typing import Any
@@ -195,11 +196,13 @@ class MOVE_MOCAP_OT_process(NetworkPollMixin, bpy.types.Operator):
             return False
         return super().poll(context)
 
-    def _submit(self, context: bpy.types.Context) -> str | None:
+    def _prepare(self, context: bpy.types.Context, *, wait_for_engine: bool) -> SubmissionSpec | None:
+        """The submission, checked (footage, target), with the local engine started when it is the backend
+        (and, with ``wait_for_engine``, answering); None after reporting why not."""
         if get_preferences(context).backend == "LOCAL":  # on demand: start (or join) the engine first
             from .engine_ops import start_engine
 
-            error = start_engine(context, wait=True)
+            error = start_engine(context, wait=wait_for_engine)
             if error:
                 self.report({"ERROR"}, f"The local engine cannot run: {error}")
                 return None
@@ -224,6 +227,9 @@ class MOVE_MOCAP_OT_process(NetworkPollMixin, bpy.types.Operator):
                                      "it as Target, to animate it)")
         else:
             self.report({"INFO"}, "No armature selected: the motion goes on a new armature")
+        return spec
+
+    def _submit(self, context: bpy.types.Context, spec: SubmissionSpec) -> str | None:
         try:
             return RUNTIME.get_pipeline(context).submit(spec)
         except ValueError as exc:  # e.g. the download folder cannot be written
@@ -233,7 +239,17 @@ class MOVE_MOCAP_OT_process(NetworkPollMixin, bpy.types.Operator):
     def invoke(self, context: bpy.types.Context, event: bpy.types.Event) -> OperatorReturn:
         if not _interactive(context):
             return self.execute(context)
-        sid = self._submit(context)
+        spec = self._prepare(context, wait_for_engine=False)  # never wait on the main thread
+        if spec is None:
+            return {"CANCELLED"}
+        from .engine_ops import engine
+
+        eng = engine() if get_preferences(context).backend == "LOCAL" else None
+        if eng is not None and not eng.status.running:
+            submit_when_engine_ready(spec)
+            self.report({"INFO"}, "Starting the local engine: processing begins as soon as it answers")
+            return {"FINISHED"}
+        sid = self._submit(context, spec)
         if sid is None:
             return {"CANCELLED"}
         RUNTIME.reload_views()
@@ -242,11 +258,44 @@ class MOVE_MOCAP_OT_process(NetworkPollMixin, bpy.types.Operator):
         return {"FINISHED"}
 
     def execute(self, context: bpy.types.Context) -> OperatorReturn:
-        sid = self._submit(context)
+        spec = self._prepare(context, wait_for_engine=True)  # scripts and background: blocking by design
+        sid = self._submit(context, spec) if spec is not None else None
         if sid is None:
             return {"CANCELLED"}
         RUNTIME.reload_views()
         return _report_row(self, _blocking_wait(self, sid))
+
+
+ENGINE_POLL = 0.25  # seconds between looks at a starting engine (a timer: the main thread never waits)
+
+
+def submit_when_engine_ready(spec: SubmissionSpec) -> Callable[[], float | None]:
+    """Submit ``spec`` from a timer once the local engine that is starting answers, or say why it did not (in
+    the panel's notice). Returns the timer function (registered here; background Blender runs no timers)."""
+
+    def tick() -> float | None:
+        from .engine_ops import engine
+
+        eng = engine()
+        status = eng.status if eng is not None else None
+        if status is not None and status.state == "starting":
+            return ENGINE_POLL
+        if status is None or not status.running:
+            RUNTIME.notice = (f"The local engine did not start, so {spec.name or 'the footage'} was not submitted: "
+                              f"{status.message if status else 'it was stopped'}")
+            RUNTIME.notice_level = "ERROR"
+            return None
+        try:
+            RUNTIME.get_pipeline(bpy.context).submit(spec)
+        except ValueError as exc:
+            RUNTIME.notice, RUNTIME.notice_level = str(exc), "ERROR"
+            return None
+        RUNTIME.reload_views()
+        RUNTIME.ensure_timer()
+        return None
+
+    bpy.app.timers.register(tick, first_interval=ENGINE_POLL)
+    return tick
 
 
 class MOVE_MOCAP_OT_cancel(bpy.types.Operator):

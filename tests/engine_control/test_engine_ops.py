@@ -169,3 +169,46 @@ def test_cancelling_a_job_leaves_the_engine_running(prefs, demo_video) -> None:
     assert eng.process.poll() is None and eng.status.running
     assert requests.get(f"{base}/_health", timeout=5).json()["pid"] == eng.process.pid
     p.footage.clear()
+
+
+def test_interactive_process_never_waits_for_the_engine(prefs, demo_video) -> None:
+    """Process from the panel with the engine stopped: the engine is started without waiting for it (the main
+    thread never blocks on its start-up); a timer submits once it answers, and the job is created."""
+    import time
+
+    from move_mocap import engine_ops
+    from move_mocap.ops_pipeline import build_spec, submit_when_engine_ready
+    from move_mocap.props import scene_props
+    from move_mocap.runtime import RUNTIME
+
+    prefs.backend = "LOCAL"
+    p = scene_props(bpy.context)
+    p.footage.clear()
+    p.footage.add().filepath = str(demo_video)
+    started = time.monotonic()
+    assert engine_ops.start_engine(bpy.context, wait=False) is None
+    returned = time.monotonic() - started
+    eng = engine_ops.engine()
+    assert eng is not None and eng.status.state == "starting", eng.status
+    before = {row.id for row in RUNTIME.get_pipeline(bpy.context).journal.all(limit=1000)}
+    tick = submit_when_engine_ready(build_spec(bpy.context))
+    bpy.app.timers.unregister(tick)  # background Blender runs no timers: this test is the timer
+    deadline = time.monotonic() + 60
+    slices = []
+    while time.monotonic() < deadline:
+        t0 = time.monotonic()
+        again = tick()
+        slices.append(time.monotonic() - t0)
+        if again is None:
+            break
+        time.sleep(again)
+    assert again is None, "the engine never answered"
+    assert eng.status.running, eng.status
+    assert RUNTIME.notice_level != "ERROR" or "local engine" not in RUNTIME.notice, RUNTIME.notice
+    pipeline = RUNTIME.get_pipeline(bpy.context)
+    new = [row for row in pipeline.journal.all(limit=1000) if row.id not in before]
+    assert len(new) == 1, new
+    # start-up and each timer tick return promptly (generous bounds: the machine is shared; figures in bench)
+    assert returned < 2.0 and max(slices[:-1] or [0.0]) < 0.5, (returned, slices)
+    assert bpy.ops.move_mocap.cancel(submission_id=new[0].id) == {"FINISHED"}
+    p.footage.clear()
