@@ -34,7 +34,7 @@ from . import rigs  # noqa: E402
 
 RIGS = {  # rig -> profile its mapping is detected as
     "rigify": ("rigify_fk",), "mixamo": ("mixamo",), "ue5": ("unreal",), "arp": ("auto_rig_pro",),
-    "cc": ("character_creator",), "move": ("move",), "vrm": ("vrm",), "generic": ("mixamo", "move"),
+    "cc": ("character_creator",), "move": ("move",), "vrm": ("vrm",), "generic": ("humanoid",),
 }
 PATHS = ("built", "fbx", "gltf", "blend")
 # source -> (first frame, last frame) of the slice retargeted (None: the whole clip), step between checks
