@@ -42,17 +42,6 @@ PATHS = ("built", "fbx", "gltf", "blend")
 # source -> (first frame, last frame) of the slice retargeted (None: the whole clip), step between checks
 SOURCES = {"cmu_01_03": ((120, 300), 2), "cmu_01_01": ((400, 580), 2), "move_sample": (None, 1),
            "engine_md": (None, 1)}
-# Known gaps, measured (not fixed yet): where an importer guessed the toes' length (leaf toes with no end bone,
-# through glTF, and Character Creator's through FBX) the engine knows the ball but not the tip, so a take it
-# lowers onto the floor can put the real tips 2-5 cm below it; on Move's 4-frame sample Rigify's feet and hips
-# miss by 2.5 cm.
-KNOWN_GAPS = {
-    **{(src, rig, "gltf"): "toe tips guessed by the glTF importer" for src in ("cmu_01_03", "cmu_01_01", "engine_md",
-       "move_sample") for rig in ("ue5", "arp", "cc", "move", "vrm", "rigify")},
-    **{(src, "cc", "fbx"): "toe tips guessed by the FBX importer" for src in ("cmu_01_03", "cmu_01_01", "engine_md",
-       "move_sample")},
-    **{("move_sample", "rigify", p): "Rigify on Move's 4-frame sample" for p in PATHS},
-}
 LIMBS = {f"{p}.{s}": f"{q}.{s}" for s in ("L", "R") for p, q in (
     ("upper_arm", "forearm"), ("forearm", "hand"), ("thigh", "shin"), ("shin", "foot"), ("foot", "toe"))}
 
@@ -215,10 +204,7 @@ def _sliding(feet: dict[str, np.ndarray], contact: dict[str, np.ndarray]) -> flo
 @pytest.mark.parametrize("rig", list(RIGS))
 @pytest.mark.parametrize("source_name", list(SOURCES))
 def test_retarget_onto_imported_character(matrix: Matrix, source_name: str, rig: str, path: str,
-                                         request: pytest.FixtureRequest) -> None:
-    gap = KNOWN_GAPS.get((source_name, rig, path))
-    if gap:
-        request.applymarker(pytest.mark.xfail(reason=gap, strict=False))
+                                         ) -> None:
     source, frames, (_, src, legs_s) = _source(matrix, source_name)
     target = bpy.data.objects[matrix.names[(rig, path)]]
     # The character rests where it was built (an importer that moved it would be a different test).
