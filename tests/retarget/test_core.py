@@ -14,6 +14,7 @@ import pytest
 from local_engine.motion import MOVE_BONES, MOVE_PARENTS, bone_name, rest_heads, rest_tails
 from move_mocap.core.retarget import quat as Q
 from move_mocap.core.retarget.mapping import (
+    PROFILE_LABELS,
     SLOTS,
     BoneMapping,
     detect,
@@ -139,6 +140,21 @@ def test_detect_move_names_with_namespace() -> None:
     assert detect(names, namespace="_2:").slots["head"] == "_2:Head"
     body_and_fingers = [s for s in SLOTS if (s not in ("root", "neck_2") and not s.startswith("spine_")) or s in ("spine_1", "spine_2")]
     assert all(s in det.slots for s in body_and_fingers), [s for s in body_and_fingers if s not in det.slots]
+
+
+def test_detect_tells_generic_humanoid_from_move_and_mixamo() -> None:
+    """Mixamo's names without a namespace (Ready Player Me, generic humanoids) are a generic humanoid, not a
+    Move or Mixamo rig: those are told by their namespaces (``_1:``, ``mixamorig:``), even one actor of Move's
+    or a Mixamo rig whose names would tie otherwise."""
+    plain = [*MOVE_BONES, "Spine2", "HeadTop_End", "LeftToe_End", "RightToe_End"]
+    generic = detect(plain)
+    assert (generic.profile, PROFILE_LABELS[generic.profile]) == ("humanoid", "Humanoid")
+    assert [generic.slots[s] for s in ("spine_1", "spine_2", "spine_3", "toe.L")] == \
+        ["Spine", "Spine1", "Spine2", "LeftToeBase"]
+    assert detect([bone_name(b, 1) for b in MOVE_BONES]).profile == "move"
+    assert detect([f"mixamorig:{n}" for n in plain]).profile == "mixamo"
+    assert detect([f"mixamorig1:{n}" for n in plain]).profile == "mixamo"
+    assert detect(plain, profile="move").profile == "move"  # a profile asked for is used
 
 
 def _arp_names(controls: bool = True) -> list[str]:

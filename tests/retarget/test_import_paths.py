@@ -27,6 +27,8 @@ from tests.conftest import require_move_api
 
 bpy = pytest.importorskip("bpy")
 
+import mathutils  # noqa: E402
+
 from move_mocap.importers import import_output  # noqa: E402
 from move_mocap.retarget import RetargetOptions, detect_mapping, retarget_with_report  # noqa: E402
 
@@ -34,25 +36,12 @@ from . import rigs  # noqa: E402
 
 RIGS = {  # rig -> profile its mapping is detected as
     "rigify": ("rigify_fk",), "mixamo": ("mixamo",), "ue5": ("unreal",), "arp": ("auto_rig_pro",),
-    "cc": ("character_creator",), "move": ("move",), "vrm": ("vrm",), "generic": ("mixamo", "move"),
+    "cc": ("character_creator",), "move": ("move",), "vrm": ("vrm",), "generic": ("humanoid",),
 }
 PATHS = ("built", "fbx", "gltf", "blend")
 # source -> (first frame, last frame) of the slice retargeted (None: the whole clip), step between checks
 SOURCES = {"cmu_01_03": ((120, 300), 2), "cmu_01_01": ((400, 580), 2), "move_sample": (None, 1),
            "engine_md": (None, 1)}
-# Known gaps, measured (not fixed yet): where an importer guessed the toes' length (leaf toes with no end bone,
-# through glTF, and Character Creator's through FBX) the engine knows the ball but not the tip, so a take it
-# lowers onto the floor can put the real tips 2-5 cm below it; the Move skeleton's ``_1:`` names through FBX come
-# back with other rest positions; on Move's 4-frame sample Rigify's feet and hips miss by 2.5 cm.
-KNOWN_GAPS = {
-    **{(src, rig, "gltf"): "toe tips guessed by the glTF importer" for src in ("cmu_01_03", "cmu_01_01", "engine_md",
-       "move_sample") for rig in ("ue5", "arp", "cc", "move", "vrm", "rigify")},
-    **{(src, "cc", "fbx"): "toe tips guessed by the FBX importer" for src in ("cmu_01_03", "cmu_01_01", "engine_md",
-       "move_sample")},
-    **{(src, "move", "fbx"): "the Move skeleton through FBX rests elsewhere" for src in ("cmu_01_03", "cmu_01_01",
-       "engine_md", "move_sample")},
-    **{("move_sample", "rigify", p): "Rigify on Move's 4-frame sample" for p in PATHS},
-}
 LIMBS = {f"{p}.{s}": f"{q}.{s}" for s in ("L", "R") for p, q in (
     ("upper_arm", "forearm"), ("forearm", "hand"), ("thigh", "shin"), ("shin", "foot"), ("foot", "toe"))}
 
@@ -110,6 +99,8 @@ def matrix(tmp_path_factory: pytest.TempPathFactory, cmu_bvh: Path, cmu_bvh_01: 
     built["cc"] = rigs.build_cc_rig("cc")
     move = import_output(move_sample).armature  # the Move skeleton as the MOTION_DATA importer builds it
     move.animation_data_clear()
+    for pb in move.pose.bones:  # a character at rest: the take's last pose would be exported as its rest
+        pb.matrix_basis = mathutils.Matrix()  # identity
     built["move"] = move
     names: dict[tuple[str, str], str] = {}
     for rig, obj in built.items():
@@ -213,10 +204,7 @@ def _sliding(feet: dict[str, np.ndarray], contact: dict[str, np.ndarray]) -> flo
 @pytest.mark.parametrize("rig", list(RIGS))
 @pytest.mark.parametrize("source_name", list(SOURCES))
 def test_retarget_onto_imported_character(matrix: Matrix, source_name: str, rig: str, path: str,
-                                         request: pytest.FixtureRequest) -> None:
-    gap = KNOWN_GAPS.get((source_name, rig, path))
-    if gap:
-        request.applymarker(pytest.mark.xfail(reason=gap, strict=False))
+                                         ) -> None:
     source, frames, (_, src, legs_s) = _source(matrix, source_name)
     target = bpy.data.objects[matrix.names[(rig, path)]]
     # The character rests where it was built (an importer that moved it would be a different test).

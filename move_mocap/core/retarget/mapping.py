@@ -77,9 +77,13 @@ _LR_WORD = {"L": {"S": "Left", "s": "L"}, "R": {"S": "Right", "s": "R"}}
 #: profile name -> slot -> candidate bone names (namespace stripped, compared case-insensitively).
 #: "spine" and "neck" list chain candidates bottom to top (the names found fill spine_1.., neck_1..); "|"
 #: separates alternative chains (e.g. controls, then deforming bones): the first one found is used whole.
+_HUMANOID = {"hips": ["Hips"], "spine": ["Spine", "Spine1", "Spine2", "Spine3"], "neck": ["Neck", "Neck1"],
+             "head": ["Head"], **_sided(_MIXAMO_SIDED, _LR_WORD)}
 PROFILES: dict[str, dict[str, list[str]]] = {
-    "move": {"hips": ["Hips"], "spine": ["Spine", "Spine1", "Spine2", "Spine3"], "neck": ["Neck", "Neck1"],
-             "head": ["Head"], **_sided(_MIXAMO_SIDED, _LR_WORD)},
+    # Mixamo's names without a namespace (Ready Player Me, many game and web characters, Move files of one
+    # actor): the Move and Mixamo profiles share these names and are told apart by their namespaces only.
+    "humanoid": _HUMANOID,
+    "move": _HUMANOID,
     "mixamo": {"hips": ["Hips"], "spine": ["Spine", "Spine1", "Spine2"], "neck": ["Neck", "Neck1"],
                "head": ["Head"], **_sided(_MIXAMO_SIDED, _LR_WORD)},
     "cmu_bvh": {"hips": ["Hips"], "spine": ["LowerBack", "Spine", "Spine1"], "neck": ["Neck", "Neck1"],
@@ -162,7 +166,8 @@ PROFILES: dict[str, dict[str, list[str]]] = {
 }
 
 PROFILE_LABELS = {
-    "move": "Move AI", "mixamo": "Mixamo", "cmu_bvh": "CMU BVH", "rigify_fk": "Rigify (FK controls)",
+    "humanoid": "Humanoid", "move": "Move AI", "mixamo": "Mixamo", "cmu_bvh": "CMU BVH",
+    "rigify_fk": "Rigify (FK controls)",
     "rigify_metarig": "Rigify metarig", "rigify_def": "Rigify DEF bones", "unreal": "UE4/UE5 mannequin",
     "auto_rig_pro": "Auto-Rig Pro", "character_creator": "Character Creator", "vrm": "VRM (VRoid)",
 }
@@ -275,6 +280,7 @@ def detect(
     best_profile, best = "", {}  # type: tuple[str, dict[str, str]]
     score_best = -1.0
     lookup_exact, lookup_loose = _lookup(cand_names, False), _lookup(cand_names, True)
+    mixamo_named = any("mixamorig" in n.lower() for n in cand_names)
     for pname, pdef in PROFILES.items():
         if profile and pname != profile:
             continue
@@ -282,10 +288,11 @@ def detect(
         loose = _match_profile(cand_names, pdef, True, lookup_loose)
         merged = {**loose, **exact}
         # Exact matches count most; Move's namespace favours the Move profile, "mixamorig" the Mixamo one.
+        # Without either, the names are a generic humanoid's: that profile comes first, so it wins the tie.
         score = len(exact) + 0.5 * len(loose) + 0.01 * len(merged)
         if pname == "move" and namespaces:
             score += 5
-        if pname == "mixamo" and any("mixamorig" in n.lower() for n in cand_names):
+        if pname == "mixamo" and mixamo_named:
             score += 5
         if score > score_best:
             score_best, best_profile, best = score, pname, merged

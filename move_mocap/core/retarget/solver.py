@@ -9,14 +9,18 @@ Method (all in world space, whole take at once):
    A-pose and different proportions without touching twist.
 3. The target bone's world orientation is ``D(f) C R_tgt_rest``: its segment points where the source's points.
    Spine and neck chains of different lengths are matched by length along the chain (slerp between bones).
-4. Hips translation is scaled by the leg-length ratio, measured from the floor the source stands on; root
+4. Hips translation is scaled by the leg-length ratio; heights are scaled about the ground plane each object
+   stands on (its origin's height), so the floor the source's feet touch (their lowest point over the take)
+   becomes the target's floor, scaled like the hips above it. Root
    motion goes to the hips, the armature object, a root bone, or is removed (in place). The object or the
    root bone can also carry the turn about the up axis (the hips' heading: the twist about world Z of their
    rotation change, relative to the first frame); the bones below are counter-turned, so the pose in the
    world is the same either way. Optionally (floor clamp) the feet are put on the floor: the hips are lifted
    on frames where the feet would sink below it, or, when they never reach it (proportions below the ankle
    differ), the whole take is lowered until they touch it once, as the source's do. Foot geometry comes from
-   the joints (``Skeleton.rest_ends``), never from tails an importer guessed.
+   the joints (``Skeleton.rest_ends``), never from tails an importer guessed: a toe tip is the toe's end
+   where it leads to a joint or the head of a bone hanging from the toe; a leaf toe whose length an importer
+   guessed (glTF stores none) is given the source's toe length, scaled, along its tail.
 5. World orientations become local channels through a :class:`TargetModel`: for each solved bone, its
    parent frame at rest (pose with identity channels) and which solved bone its rotation and its position
    follow (or none). For plain hierarchies :func:`hierarchy_model` derives it; rigs driven by constraints
@@ -248,19 +252,82 @@ def _drivers(src: _Rig, tgt: _Rig, mapping: BoneMapping, fingers: bool) -> list[
 
 # -- solving -----------------------------------------------------------------------------------------------
 
-def _foot_points(rig: _Rig, rot: dict[int, np.ndarray], head: dict[int, np.ndarray]) -> list[np.ndarray]:
-    """World-space heads and ends (F, 3) of the mapped feet and toes, given world rotations and heads."""
-    pts = []
+@dataclass
+class _Contact:
+    """A rig's foot contact points over a take (world space, (F, 3) each): the joints (ankles and balls,
+    heads of the mapped feet and toes, and a foot's end where the joints vouch for it) and the toe tips.
+    ``tips`` says whether both feet have one."""
+
+    joints: list[np.ndarray]
+    tip_points: list[np.ndarray]
+    tips: bool
+
+    def lowest(self, with_tips: bool) -> np.ndarray | None:
+        """(F,) height of the lowest contact point per frame (None without points)."""
+        pts = self.joints + (self.tip_points if with_tips else [])
+        return np.min(np.stack([p[:, 2] for p in pts]), axis=0) if pts else None
+
+
+def _toe_tips(rig: _Rig, side: str) -> np.ndarray:
+    """World rest points of a toe beyond its ball (K, 3) that the joints vouch for: the toe's end where known,
+    and the heads of bones hanging from the toe (an FBX importer's end bones, a big-toe bone), whatever their
+    tails; only those at least a quarter of the foot's length from the ball (an importer's zero-length toe
+    is no tip)."""
+    toe, foot = rig.idx(f"toe.{side}"), rig.idx(f"foot.{side}")
+    if toe is None or foot is None:
+        return np.zeros((0, 3))
+    skel = rig.skel
+    pts = [rig.end[toe]] if skel.end_known[toe] else []
+    stack = skel.children(toe)
+    while stack:
+        j = stack.pop()
+        pts.append(rig.head[j])
+        stack.extend(skel.children(j))
+    arr = np.array(pts).reshape(-1, 3)
+    ball = rig.head[toe]
+    reach = np.linalg.norm(arr - ball, axis=1)
+    return arr[reach >= 0.25 * float(np.linalg.norm(ball - rig.head[foot]))]
+
+
+def _toe_length(rig: _Rig) -> float | None:
+    """The toes' length (ball to farthest tip, mean of both feet), None unless both have a tip."""
+    out = []
     for side in ("L", "R"):
-        for part in ("foot", "toe"):
-            i = rig.idx(f"{part}.{side}")
-            if i is None or i not in rot:
-                continue
-            pts.append(head[i])
-            if rig.skel.end_known[i]:  # a leaf whose length is a guess adds no point
-                offset = Q.rotate(Q.conj(rig.rot[i]), rig.end[i] - rig.head[i])
-                pts.append(head[i] + Q.rotate(rot[i], offset))
-    return pts
+        tips, toe = _toe_tips(rig, side), rig.idx(f"toe.{side}")
+        if not len(tips) or toe is None:
+            return None
+        out.append(float(np.linalg.norm(tips - rig.head[toe], axis=1).max()))
+    return float(np.mean(out))
+
+
+def _contact(rig: _Rig, rot: dict[int, np.ndarray], head: dict[int, np.ndarray],
+             toe_length: float | None = None) -> _Contact:
+    """The rig's foot contact points, given world rotations and heads (F, ...) of its feet and toes. A toe
+    with no tip the joints vouch for (a leaf whose length an importer guessed) gets one ``toe_length`` along
+    its tail, when given: its tail is a direction only."""
+    joints: list[np.ndarray] = []
+    tips: list[np.ndarray] = []
+    sides_with_tip = 0
+    for side in ("L", "R"):
+        foot, toe = rig.idx(f"foot.{side}"), rig.idx(f"toe.{side}")
+        if foot is not None and foot in rot:
+            joints.append(head[foot])
+            if rig.skel.end_known[foot]:
+                offset = Q.rotate(Q.conj(rig.rot[foot]), rig.end[foot] - rig.head[foot])
+                joints.append(head[foot] + Q.rotate(rot[foot], offset))
+        if toe is None or toe not in rot:
+            continue
+        joints.append(head[toe])
+        rest = _toe_tips(rig, side)
+        if not len(rest) and toe_length:
+            d = rig.end[toe] - rig.head[toe]
+            if np.linalg.norm(d) > 1e-6 * rig.height:
+                rest = (rig.head[toe] + d * (toe_length / np.linalg.norm(d)))[None]
+        sides_with_tip += bool(len(rest))
+        inv = Q.conj(rig.rot[toe])
+        for p in rest:  # points fixed to the toe bone
+            tips.append(head[toe] + Q.rotate(rot[toe], Q.rotate(inv, p - rig.head[toe])))
+    return _Contact(joints, tips, sides_with_tip == 2)
 
 
 def _leg_length(rig: _Rig) -> float:
@@ -347,9 +414,10 @@ def solve(
     hs, ht = src.idx("hips"), tgt.idx("hips")
     assert hs is not None and ht is not None
     feet_idx = [i for i in (src.idx(f"{p}.{x}") for p in ("foot", "toe") for x in ("L", "R")) if i is not None]
-    src_feet = _foot_points(src, {i: s_rot(i) for i in feet_idx}, {i: s_head(i) for i in feet_idx})
-    if src_feet:
-        floor_s = float(min(p[:, 2].min() for p in src_feet))
+    src_contact = _contact(src, {i: s_rot(i) for i in feet_idx}, {i: s_head(i) for i in feet_idx})
+    src_lowest = src_contact.lowest(True)
+    if src_lowest is not None:
+        floor_s = float(src_lowest.min())
     else:
         floor_s = float(min(s_head(i)[:, 2].min() for i in range(len(sk))))
         warnings.append("no feet mapped on the source: its floor is its lowest joint")
@@ -363,7 +431,10 @@ def solve(
             ht_h = tgt.head[ht, 2] - tgt.end[:, 2].min()
             scale = float(ht_h / hs_h) if hs_h > 0 else 1.0
             warnings.append("legs not mapped on both armatures: translation scaled by hips height")
-    floor_t = floor_s + float(target.object_loc[2] - source.skeleton.object_loc[2])
+    # Heights are scaled about the ground plane each object stands on (its origin's height): the floor the
+    # source's feet touch, its hips and everything else above that plane.
+    origin_s, origin_t = float(sk.object_loc[2]), float(target.object_loc[2])
+    floor_t = origin_t + scale * (floor_s - origin_s)
     # The pelvis point (between the hip joints) is what the legs carry: place it, then hang the hips bone
     # from it with the target's own offset, turned with the target's hips.
     legs_s = [src.idx(f"thigh.{x}") for x in ("L", "R")]
@@ -471,17 +542,27 @@ def solve(
     rot_w = {target.index[b]: target.to_world_rot(r) for b, r in pose_rot.items() if b in feet_bones}
     pos_w = {target.index[b]: target.to_world_points(p) + (offset if mode == "OBJECT" else 0.0)
              for b, p in pose_head.items() if b in feet_bones}
-    feet = _foot_points(tgt, rot_w, pos_w)
-    lowest = np.min(np.stack([p[:, 2] for p in feet]), axis=0) if feet else None
+    # A target toe whose length an importer guessed is given the source's, scaled like the take; without
+    # tips on the source, contact is compared like with like: the target's ankles and balls go where the
+    # source's go at their lowest, scaled.
+    src_toe = _toe_length(src)
+    tgt_contact = _contact(tgt, rot_w, pos_w, scale * src_toe if src_toe else None)
+    with_tips = src_contact.tips and tgt_contact.tips
+    lowest = tgt_contact.lowest(with_tips)
+    contact_t = floor_t
+    if not with_tips and src_lowest is not None:
+        joints_s = src_contact.lowest(False)
+        assert joints_s is not None
+        contact_t = origin_t + scale * (float(joints_s.min()) - origin_s)
     shift = 0.0
     if opts.floor_clamp and lowest is not None:
         # Feet on the floor as the source's are: never below it, and down on it at least once (the source's
         # floor is its lowest foot point over the take). Feet that would sink lift the hips on those frames;
         # feet that never reach it (other proportions below the ankle) lower the whole take.
-        if lowest.min() < floor_t:
-            lift = np.maximum(floor_t - lowest, 0.0)
+        if lowest.min() < contact_t:
+            lift = np.maximum(contact_t - lowest, 0.0)
         else:
-            shift = floor_t - float(lowest.min())
+            shift = contact_t - float(lowest.min())
             lift = np.full(frames, shift)
         if np.any(lift != 0):
             # Moving the hips moves everything hanging from them rigidly: rotations are unchanged,
@@ -497,6 +578,8 @@ def solve(
             for b in followers:
                 pose_head[b] = pose_head[b] + up_arm
             lowest = lowest + lift
+    if lowest is not None:
+        lowest = lowest + (floor_t - contact_t)  # where the lowest foot point is, as far as the joints tell
     hips_z = target.to_world_points(pose_head[target.names[ht]])[:, 2]
     solved_slots = {d.slot: target.names[d.target] for d in drivers}
     if root_bone:
