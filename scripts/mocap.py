@@ -1105,6 +1105,11 @@ def main() -> None:
     code = run(script_argv(sys.argv))
     sys.stdout.flush()
     sys.stderr.flush()
+    bpy = sys.modules.get("bpy")
+    if bpy is not None and not getattr(bpy.app, "binary_path", ""):
+        # The bpy module (4.2 notably) can crash while the interpreter shuts down, e.g. with an abandoned HTTP
+        # helper thread still blocked in a read: everything is written by now, so leave with our own status.
+        os._exit(code)
     sys.exit(code)
 
 
