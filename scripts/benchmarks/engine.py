@@ -22,8 +22,9 @@ import secrets
 import sys
 import tempfile
 import time
-from fractions import Fraction
 from pathlib import Path
+
+from scripts.benchmarks._footage import gql, looped_video
 
 ROOT = Path(__file__).resolve().parents[2]
 MOVE_SECONDS = 25.0  # Move's published singlecam time for a 10 s, 60 fps HD clip (recipes README: 25-30 s)
@@ -33,34 +34,8 @@ FOOTAGE_NOTE = ("pose2sim Demo_SinglePerson cam01 (real 1080x1920 60 fps), ping-
 
 
 def prepare_footage(frames: int = 600) -> Path:
-    import av
-
     out = ROOT / ".cache" / "bench" / f"engine_pose2sim_cam01_{frames}f_1080x1920_60fps.mp4"
-    if out.exists():
-        return out
-    out.parent.mkdir(parents=True, exist_ok=True)
-    with av.open(str(SOURCE)) as c:
-        src = [f.to_ndarray(format="rgb24") for f in c.decode(video=0)]
-    order = list(range(len(src))) + list(range(len(src) - 2, 0, -1))
-    tmp = out.with_suffix(".part.mp4")
-    with av.open(str(tmp), "w") as c:
-        s = c.add_stream("libx264", rate=Fraction(60))
-        s.width, s.height, s.pix_fmt = src[0].shape[1], src[0].shape[0], "yuv420p"
-        s.options = {"crf": "20", "preset": "fast"}
-        for k in range(frames):
-            for p in s.encode(av.VideoFrame.from_ndarray(src[order[k % len(order)]], format="rgb24")):
-                c.mux(p)
-        for p in s.encode():
-            c.mux(p)
-    tmp.rename(out)
-    return out
-
-
-def _gql(server, query: str, variables: dict | None = None) -> dict:
-    r = server.graphql(query, variables)
-    if r.get("errors"):
-        raise RuntimeError(f"GraphQL error: {r['errors']}")
-    return r["data"]
+    return looped_video(SOURCE, out, frames)
 
 
 def run_server(video: Path, timeout: float) -> dict:
@@ -74,18 +49,18 @@ def run_server(video: Path, timeout: float) -> dict:
                              motion=None)
         server.start(timeout=60)
         try:
-            f = _gql(server, 'mutation { createFile(type: "mp4") { id presignedUrl } }')["createFile"]
+            f = gql(server, 'mutation { createFile(type: "mp4") { id presignedUrl } }')["createFile"]
             with open(video, "rb") as fh:
                 requests.put(f["presignedUrl"], data=fh, timeout=120).raise_for_status()
-            take = _gql(server, "mutation($s: [SourceInput!]) { createSingleCamTake(sources: $s) { id } }",
+            take = gql(server, "mutation($s: [SourceInput!]) { createSingleCamTake(sources: $s) { id } }",
                         {"s": [{"deviceLabel": "cam01", "fileId": f["id"], "format": "MP4"}]})["createSingleCamTake"]
             t0 = time.perf_counter()
-            job = _gql(server, "mutation($t: String!) { createSingleCamJob(takeId: $t) { id } }",
+            job = gql(server, "mutation($t: String!) { createSingleCamJob(takeId: $t) { id } }",
                        {"t": take["id"]})["createSingleCamJob"]
             solver_done = None
             state, pct = "NOT_STARTED", 0
             while time.perf_counter() - t0 < timeout:
-                p = _gql(server, "query($id: ID!) { getJob(jobId: $id) { progress { state percentageComplete } "
+                p = gql(server, "query($id: ID!) { getJob(jobId: $id) { progress { state percentageComplete } "
                                  "outputs { key } metadata } }", {"id": job["id"]})["getJob"]
                 state, pct = p["progress"]["state"], p["progress"]["percentageComplete"] or 0
                 if solver_done is None and pct >= 60:

@@ -20,8 +20,9 @@ import secrets
 import sys
 import tempfile
 import time
-from fractions import Fraction
 from pathlib import Path
+
+from scripts.benchmarks._footage import gql, looped_video
 
 ROOT = Path(__file__).resolve().parents[2]
 DEMO = ROOT / ".cache" / "testdata" / "pose2sim" / "Demo_SinglePerson"
@@ -29,40 +30,13 @@ MOVE_SECONDS = 150.0  # Move: 2.5 min for 10 s of 60 fps HD from 4 cameras
 
 
 def looped(src_path: Path, frames: int) -> Path:
-    import av
-
-    out = ROOT / ".cache" / "bench" / f"multicam_{src_path.stem}_{frames}f.mp4"
-    if out.exists():
-        return out
-    out.parent.mkdir(parents=True, exist_ok=True)
-    with av.open(str(src_path)) as c:
-        src = [f.to_ndarray(format="rgb24") for f in c.decode(video=0)]
-    order = list(range(len(src))) + list(range(len(src) - 2, 0, -1))
-    tmp = out.with_suffix(".part.mp4")
-    with av.open(str(tmp), "w") as c:
-        s = c.add_stream("libx264", rate=Fraction(60))
-        s.width, s.height, s.pix_fmt = src[0].shape[1], src[0].shape[0], "yuv420p"
-        s.options = {"crf": "20", "preset": "fast"}
-        for k in range(frames):
-            for p in s.encode(av.VideoFrame.from_ndarray(src[order[k % len(order)]], format="rgb24")):
-                c.mux(p)
-        for p in s.encode():
-            c.mux(p)
-    tmp.rename(out)
-    return out
-
-
-def _gql(server, query: str, variables: dict | None = None) -> dict:
-    r = server.graphql(query, variables)
-    if r.get("errors"):
-        raise RuntimeError(f"GraphQL error: {r['errors']}")
-    return r["data"]
+    return looped_video(src_path, ROOT / ".cache" / "bench" / f"multicam_{src_path.stem}_{frames}f.mp4", frames)
 
 
 def _upload(server, path: Path, ext: str = "mp4") -> str:
     import requests
 
-    f = _gql(server, f'mutation {{ createFile(type: "{ext}") {{ id presignedUrl }} }}')["createFile"]
+    f = gql(server, f'mutation {{ createFile(type: "{ext}") {{ id presignedUrl }} }}')["createFile"]
     with open(path, "rb") as fh:
         requests.put(f["presignedUrl"], data=fh, timeout=300).raise_for_status()
     return f["id"]
@@ -73,7 +47,7 @@ def _wait(server, kind: str, obj_id: str, timeout: float) -> tuple[str, float]:
     q = ('query($id: ID!) { getVolume(id: $id) { ... on HumanVolume { state metadata } } }' if kind == "volume"
          else 'query($id: ID!) { getJob(jobId: $id) { progress { state } metadata } }')
     while time.perf_counter() - t0 < timeout:
-        d = _gql(server, q, {"id": obj_id})
+        d = gql(server, q, {"id": obj_id})
         doc = d.get("getVolume") or d.get("getJob")
         state = doc["state"] if kind == "volume" else doc["progress"]["state"]
         if state in ("FINISHED", "FAILED"):
@@ -117,15 +91,15 @@ def main(argv: list[str]) -> int:
                         for v, t in zip(videos, takes)]
             q = ("mutation($s: [SourceInput!]) { createVolumeWithHuman(humanHeight: 1.70, areaType: NORMAL, "
                  "sources: $s) { id } }")
-            vol = _gql(server, q, {"s": vol_src})["createVolumeWithHuman"]["id"]
+            vol = gql(server, q, {"s": vol_src})["createVolumeWithHuman"]["id"]
             _, volume_wall = _wait(server, "volume", vol, args.timeout)
-            vol_file = _gql(server, q, {"s": file_src})["createVolumeWithHuman"]["id"]
+            vol_file = gql(server, q, {"s": file_src})["createVolumeWithHuman"]["id"]
             _wait(server, "volume", vol_file, args.timeout)
             walls = {}
             for name, v in (("person", vol), ("file", vol_file)):
-                take = _gql(server, "mutation($v: String!, $s: [SourceInput!]) { createMultiCamTake(volumeId: $v, "
+                take = gql(server, "mutation($v: String!, $s: [SourceInput!]) { createMultiCamTake(volumeId: $v, "
                                     "sources: $s) { id } }", {"v": v, "s": take_src})["createMultiCamTake"]["id"]
-                job = _gql(server, "mutation($t: String!) { createMultiCamJob(takeId: $t, outputs: [MOTION_DATA]) "
+                job = gql(server, "mutation($t: String!) { createMultiCamJob(takeId: $t, outputs: [MOTION_DATA]) "
                                    "{ id } }", {"t": take})["createMultiCamJob"]["id"]
                 walls[name] = _wait(server, "job", job, args.timeout)[1]
                 walls[name + "_job"] = job
