@@ -456,9 +456,9 @@ class MOVE_MOCAP_OT_apply(bpy.types.Operator):
         if row.stage.order < row.stage.DOWNLOADED.order:
             self.report({"ERROR"}, f"{row.title} is not finished yet ({row.stage.value})")
             return {"CANCELLED"}
-        ok, message = RUNTIME.apply_now(sid, target)
-        self.report({"INFO" if ok else "ERROR"}, message)
-        return {"FINISHED"} if ok else {"CANCELLED"}
+        applied = RUNTIME.apply_now(sid, target)
+        self.report({"INFO" if applied.ok else "ERROR"}, applied.message)
+        return {"FINISHED"} if applied.ok else {"CANCELLED"}
 
 
 # ----------------------------------------------------------------------------------------- history

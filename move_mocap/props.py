@@ -21,17 +21,10 @@ from bpy.props import (
 )
 
 from .bl_types import BLEND_RELATIVE_PATH
+from .core import outputs as output_kinds
 
-OUTPUT_ITEMS = [
-    ("MAIN_FBX", "FBX", "Main character as FBX (applied to the rig)", 1),
-    ("MOTION_DATA", "Motion Data", "Joint rotations, positions and ground contacts (JSON)", 2),
-    ("ALL_BVH", "BVH", "Every actor as BVH", 4),
-    ("MAIN_BLEND", "Blend", "Main character as a .blend", 8),
-    ("MAIN_GLB", "GLB", "Main character as glTF binary", 16),
-    ("MAIN_USDC", "USDC", "Main character as USD", 32),
-    ("RENDER_VIDEO", "Render Video", "A rendered preview video", 64),
-    ("RENDER_OVERLAY_VIDEO", "Overlay Video", "The footage with the tracked skeleton drawn over it", 128),
-]
+#: The panel's output choices: Move's output kinds from the one registry (the bits are saved in .blend files).
+OUTPUT_ITEMS = [(o.key, o.label, o.description, o.flag) for o in output_kinds.OUTPUTS]
 
 
 def _armature_poll(_self: Any, obj: bpy.types.Object) -> bool:
@@ -105,7 +98,7 @@ class MOVE_MOCAP_PG_scene(bpy.types.PropertyGroup):
     clip_start: FloatProperty(name="Start", default=0.0, min=0.0, unit="TIME_ABSOLUTE")  # type: ignore[valid-type]
     clip_end: FloatProperty(name="End", default=10.0, min=0.0, unit="TIME_ABSOLUTE")  # type: ignore[valid-type]
     outputs: EnumProperty(  # type: ignore[valid-type]
-        name="Outputs", items=OUTPUT_ITEMS, options={"ENUM_FLAG"}, default={"MAIN_FBX", "MOTION_DATA"})
+        name="Outputs", items=OUTPUT_ITEMS, options={"ENUM_FLAG"}, default=set(output_kinds.DEFAULT_KEYS))
     target: PointerProperty(  # type: ignore[valid-type]
         name="Target Armature", type=bpy.types.Object, poll=_armature_poll,
         description="The rig to put the animation on (empty: the active armature; none: a new armature)")

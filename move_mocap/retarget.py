@@ -28,6 +28,7 @@ from mathutils import Euler, Quaternion, Vector
 from . import action_io
 from .core.retarget import quat as Q
 from .core.retarget.mapping import SLOTS, BoneMapping, Detection, detect, is_finger
+from .core.retarget.options import RetargetOptions as RetargetOptions  # re-exported: the engine's options
 from .core.retarget.skeleton import (
     Skeleton,
     bone_major,
@@ -36,31 +37,6 @@ from .core.retarget.skeleton import (
     quat_to_channels,
 )
 from .core.retarget.solver import SolveOptions, SolveResult, SourceTake, TargetModel, hierarchy_model, solve
-
-
-@dataclass
-class RetargetOptions:
-    """What :func:`retarget` does. Frames are the source action's frames; output starts at ``frame_offset``."""
-
-    # None: detected from bone names and geometry; a mapping with an empty source side has that side detected
-    mapping: BoneMapping | None = None
-    root_motion: str = "HIPS"  # 'HIPS', 'OBJECT' (armature object), 'BONE' (target root bone), 'IN_PLACE'
-    root_bone: str = ""  # target bone for root_motion='BONE' (default: the mapping's root slot)
-    root_rotation: bool = False  # OBJECT/BONE: the root also turns with the hips' heading (about up)
-    fingers: bool = True
-    frame_start: float | None = None  # None: first key of the source action
-    frame_end: float | None = None  # None: last key
-    source_fps: float = 0.0  # frame rate of the source action's frames; 0: the scene's
-    target_fps: float = 0.0  # output frame rate; 0: same as source (one key per source frame)
-    frame_offset: float | None = None  # first output frame; None: frame_start
-    translation_scale: float = 0.0  # 0: target leg length / source leg length
-    floor_clamp: bool = True  # lift the hips on frames where the target's feet would sink below the floor
-    action_name: str = ""  # default "<target>_<source action>"
-    stash_previous: bool = True  # keep the target's previous action in a muted NLA track
-    fk_switch: bool = True  # key the rig's FK switches in the new action (Rigify IK_FK, neck/head follow;
-    # Auto-Rig Pro ik_fk_switch), so its deforming bones follow the FK controls the retarget keys
-    source_namespace: str | None = None  # Move actor, e.g. "_2:" (default: the first)
-    interpolation: str = "BEZIER"  # or 'LINEAR' (keys are dense: values between frames differ slightly)
 
 
 @dataclass

@@ -10,6 +10,7 @@ from typing import Any
 import bpy
 from bpy.props import BoolProperty, EnumProperty, FloatProperty, IntProperty, StringProperty
 
+from .core.retarget.options import RetargetOptions
 from .retarget_ui import (
     ROOT_MOTION_ITEMS,
     ROOT_ROTATION_DESCRIPTION,
@@ -33,6 +34,22 @@ def _pair_problem(context: Any) -> str | None:
     if ad is None or ad.action is None:
         return f"The source armature {source.name!r} has no action to retarget"
     return None
+
+
+def options_from_operator(op: Any, context: Any) -> RetargetOptions:
+    """The retarget operator's properties as retarget options (the panel's mapping when ``use_mapping``);
+    RetargetOptionsError (a ValueError) names a bad value."""
+    mapping = None
+    if op.use_mapping:
+        settings = getattr(context.scene, "move_mocap_retarget", None)
+        if settings is not None and len(settings.slots):
+            mapping = mapping_from_settings(settings)
+    return RetargetOptions(
+        mapping=mapping, root_motion=op.root_motion, root_bone=op.root_bone, root_rotation=op.root_rotation,
+        fingers=op.fingers, frame_start=op.frame_start if op.use_frame_range else None,
+        frame_end=op.frame_end if op.use_frame_range else None, source_fps=op.source_fps,
+        target_fps=op.target_fps, translation_scale=op.translation_scale, floor_clamp=op.floor_clamp,
+        action_name=op.action_name)
 
 
 class MOVE_MOCAP_OT_retarget(bpy.types.Operator):
@@ -65,30 +82,11 @@ class MOVE_MOCAP_OT_retarget(bpy.types.Operator):
         return True
 
     def execute(self, context):  # type: ignore[override]
-        from .retarget import RetargetOptions, retarget_with_report
+        from .retarget import retarget_with_report
 
         source, target = retarget_pair(context)
-        mapping = None
-        if self.use_mapping:
-            settings = getattr(context.scene, "move_mocap_retarget", None)
-            if settings is not None and len(settings.slots):
-                mapping = mapping_from_settings(settings)
-        options = RetargetOptions(
-            mapping=mapping,
-            root_motion=self.root_motion,
-            root_bone=self.root_bone,
-            root_rotation=self.root_rotation,
-            fingers=self.fingers,
-            frame_start=self.frame_start if self.use_frame_range else None,
-            frame_end=self.frame_end if self.use_frame_range else None,
-            source_fps=self.source_fps,
-            target_fps=self.target_fps,
-            translation_scale=self.translation_scale,
-            floor_clamp=self.floor_clamp,
-            action_name=self.action_name,
-        )
         try:
-            report = retarget_with_report(source, target, options)
+            report = retarget_with_report(source, target, options_from_operator(self, context))
         except ValueError as exc:
             self.report({"ERROR"}, str(exc))
             return {"CANCELLED"}

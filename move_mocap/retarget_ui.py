@@ -18,15 +18,14 @@ from bpy.props import (
 )
 
 from .core.retarget.mapping import FINGER_SLOTS, BoneMapping
+from .core.retarget.options import ROOT_MOTION_ITEMS as _ROOT_MOTION_ITEMS
+from .core.retarget.options import ROOT_ROTATION_DESCRIPTION as ROOT_ROTATION_DESCRIPTION
+from .core.retarget.options import RetargetOptions
 
-ROOT_MOTION_ITEMS = [
-    ("HIPS", "On Hips", "Root motion stays on the hips bone"),
-    ("OBJECT", "To Object", "Horizontal root motion moves the armature object (keys in the new action)"),
-    ("BONE", "To Root Bone", "Horizontal root motion moves the target's root bone"),
-    ("IN_PLACE", "In Place", "Remove horizontal root motion"),
-]
-ROOT_ROTATION_DESCRIPTION = ("With root motion to the object or a root bone, it also turns with the hips' heading "
-                             "(about the up axis); the bones below are counter-turned")
+ROOT_MOTION_ITEMS = list(_ROOT_MOTION_ITEMS)  # EnumProperty items
+#: The panel's settings that are retarget options of the same name (what the panel's Retarget button and
+#: Process use).
+SETTING_OPTIONS = ("root_motion", "root_rotation", "fingers", "floor_clamp", "translation_scale")
 
 
 def retarget_pair(context: Any) -> tuple[Any, Any]:
@@ -68,21 +67,17 @@ class MOVE_MOCAP_PG_retarget(bpy.types.PropertyGroup):
     )
 
 
-def options_from_settings(settings: Any, target_side_only: bool = False) -> dict[str, Any]:
-    """The Retarget panel's choices as retarget options (what Process and re-apply use on a target). With
-    ``target_side_only`` the edited mapping keeps only the target's bones: the source side belongs to the
-    armature it was detected on, and is detected again on a new source (a Move result)."""
-    options: dict[str, Any] = {
-        "root_motion": settings.root_motion, "root_rotation": settings.root_rotation,
-        "fingers": settings.fingers, "floor_clamp": settings.floor_clamp,
-        "translation_scale": settings.translation_scale,
-    }
+def options_from_settings(settings: Any, target_side_only: bool = False) -> RetargetOptions:
+    """The Retarget panel's choices as retarget options (what Process, History's Apply and the panel's
+    Retarget button use). With ``target_side_only`` the edited mapping keeps only the target's bones: the
+    source side belongs to the armature it was detected on, and is detected again on a new source (a Move
+    result)."""
+    mapping = None
     if settings.use_mapping and len(settings.slots):
         mapping = mapping_from_settings(settings)
         if target_side_only:
             mapping = BoneMapping(target=mapping.target, target_profile=mapping.target_profile)
-        options["mapping"] = mapping
-    return options
+    return RetargetOptions(mapping=mapping, **{name: getattr(settings, name) for name in SETTING_OPTIONS})
 
 
 def mapping_from_settings(settings: Any) -> BoneMapping:
@@ -178,11 +173,8 @@ class MOVE_MOCAP_PT_retarget(bpy.types.Panel):
         col.prop(settings, "floor_clamp")
         col.prop(settings, "translation_scale")
         op = layout.operator("move_mocap.retarget", icon="ARMATURE_DATA")
-        op.root_motion = settings.root_motion
-        op.root_rotation = settings.root_rotation
-        op.fingers = settings.fingers
-        op.floor_clamp = settings.floor_clamp
-        op.translation_scale = settings.translation_scale
+        for name in SETTING_OPTIONS:
+            setattr(op, name, getattr(settings, name))
         op.use_mapping = settings.use_mapping and bool(settings.slots)
 
 

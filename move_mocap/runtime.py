@@ -23,6 +23,7 @@ import bpy
 from bpy.app.handlers import persistent
 
 from .core.api.client import MoveClient
+from .core.outputs import pick_applicable
 from .core.pipeline import (
     Cancelled,
     Event,
@@ -39,7 +40,7 @@ from .core.pipeline import (
     State,
     SubmissionRow,
 )
-from .core.pipeline.model import pick_applicable
+from .core.retarget.options import RetargetOptions
 from .online import network_problem
 from .paths import user_dir
 from .preferences import Settings, settings
@@ -113,21 +114,14 @@ def _client_factory(s: Settings) -> Callable[..., MoveClient]:
     return make
 
 
-def import_onto(path: str, target: Any, action_name: str) -> tuple[str, str]:
-    """Import one output onto ``target`` (an armature object, or None for a new armature), retargeted with
-    the Retarget panel's choices (root motion, fingers, floor, mapping).
+@dataclass
+class Applied:
+    """What :meth:`Runtime.apply_now` did: ``result`` is the importer's ``ImportResult`` when ``ok``."""
 
-    Returns (armature name, action name). The one place that calls the importer.
-    """
-    from .importers import import_output
-    from .retarget_ui import options_from_settings
-
-    panel = getattr(bpy.context.scene, "move_mocap_retarget", None)
-    options = options_from_settings(panel, target_side_only=True) if panel is not None and target is not None \
-        else None
-    result = import_output(path, target=target, action_name=action_name, set_scene_range=True,
-                           retarget_options=options)
-    return result.armature.name, result.action.name
+    ok: bool
+    message: str
+    hint: str = ""
+    result: Any = None
 
 
 class Runtime:
@@ -379,32 +373,49 @@ class Runtime:
             return False, view.error_message if view else "not applied"
         return True, view.text if view else "Applied"
 
-    def apply_now(self, sid: str, target: Any) -> tuple[bool, str]:
-        """Import ``sid``'s best output onto ``target`` (armature object or None) and journal it."""
+    def apply_now(self, sid: str, target: Any, *, options: RetargetOptions | None = None,
+                  action_name: str | None = None, actor: int | None = None, keep_source: bool = False,
+                  new_armature_name: str | None = None) -> Applied:
+        """Import ``sid``'s best output onto ``target`` (armature object, or None for a new armature, named
+        ``new_armature_name`` if given, else after the file) and journal it: the one apply path (Process,
+        History's Apply, the command line). ``options``: the retarget options (default: the Retarget panel's
+        choices); ``action_name`` default "<title>_move"."""
+        from .importers import import_output
+        from .retarget_ui import options_from_settings
+
         pipeline = self.get_pipeline()
         row = pipeline.journal.require(sid)
         picked = pick_applicable(row.outputs)
         if picked is None:
-            msg = f"no output of {row.title} can be applied (downloaded: {', '.join(row.outputs) or 'none'})"
-            pipeline.record_apply_failed(sid, msg, "Submit again with MAIN_FBX or MOTION_DATA among the outputs.")
-            self._drain_quietly()
-            return False, msg
+            hint = "Submit again with MAIN_FBX or MOTION_DATA among the outputs."
+            return self._apply_failed(sid, f"no output of {row.title} can be applied (downloaded: "
+                                           f"{', '.join(row.outputs) or 'none'})", hint)
         key, path = picked
         if not Path(path).is_file():
-            msg = f"{path} is no longer on disk"
-            pipeline.record_apply_failed(sid, msg, "Press Retry or Apply in the history: it is downloaded again.")
-            self._drain_quietly()
-            return False, msg
+            return self._apply_failed(sid, f"{path} is no longer on disk",
+                                      "Press Retry or Apply in the history: it is downloaded again.")
+        if options is None and target is not None:
+            panel = getattr(bpy.context.scene, "move_mocap_retarget", None)
+            options = options_from_settings(panel, target_side_only=True) if panel is not None else None
         try:
-            armature, action = import_onto(path, target, action_name=f"{row.title}_move")
+            result = import_output(path, target=target, action_name=action_name or f"{row.title}_move",
+                                   actor=actor, keep_source=keep_source, set_scene_range=True,
+                                   retarget_options=options)
         except Exception as exc:
-            msg = f"importing {Path(path).name} ({key}) failed: {exc}"
-            pipeline.record_apply_failed(sid, msg)
-            self._drain_quietly()
-            return False, msg
-        pipeline.record_applied(sid, armature, action)
+            return self._apply_failed(sid, f"importing {Path(path).name} ({key}) failed: {exc}",
+                                      "Check the target armature and the retarget options.")
+        if target is None and new_armature_name:  # Blender keeps the names unique
+            result.armature.name = new_armature_name
+            result.armature.data.name = result.armature.name
+        pipeline.record_applied(sid, result.armature.name, result.action.name)
         self._drain_quietly()
-        return True, f"Applied {row.title} to {armature} (action {action})"
+        return Applied(True, f"Applied {row.title} to {result.armature.name} (action {result.action.name})",
+                       result=result)
+
+    def _apply_failed(self, sid: str, message: str, hint: str) -> Applied:
+        self.get_pipeline().record_apply_failed(sid, message, hint)
+        self._drain_quietly()
+        return Applied(False, message, hint)
 
     def _drain_quietly(self) -> None:
         """Fold events already posted (the apply's own) so the panel is current without waiting a tick."""

@@ -115,13 +115,6 @@ def _iso(t: float | None) -> str | None:
 # ---------------------------------------------------------------------------------------------- arguments
 
 
-def _outputs(text: str) -> tuple[str, ...]:
-    items = tuple(sorted({t.strip().upper() for t in text.split(",") if t.strip()}))
-    if not items:
-        raise argparse.ArgumentTypeError("name at least one output, e.g. MAIN_FBX,MOTION_DATA")
-    return items
-
-
 def _positive_int(text: str) -> int:
     value = int(text)
     if value < 1:
@@ -202,8 +195,9 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--fingers", action="store_true", help="track fingers")
     p.add_argument("--ball", action="store_true", help="track a ball")
     p.add_argument("--floor-plane", action="store_true", help="solve a floor plane")
-    p.add_argument("--outputs", type=_outputs, default=("MAIN_FBX", "MOTION_DATA"), metavar="A,B",
-                   help="outputs to make, comma-separated (default: MAIN_FBX,MOTION_DATA)")
+    p.add_argument("--outputs", default="MAIN_FBX,MOTION_DATA", metavar="A,B",
+                   help="Move outputs to make, comma-separated (default: MAIN_FBX,MOTION_DATA; any of Move's "
+                        "output types, of which FBX, BVH, GLB, .blend and MOTION_DATA can be applied)")
     p.add_argument("--clip", nargs=2, type=float, metavar=("START", "END"), help="process only this window "
                    "of each video (seconds)")
     p.add_argument("--jobs", type=_positive_int, default=2, metavar="N", help="videos uploaded and polled at "
@@ -312,6 +306,7 @@ class Session:
         self.secrets: list[str] = []
         self.endpoint = ""
         self.saved: str | None = None
+        self.retarget: Any = None  # the add-on's RetargetOptions, from the flags
 
     def open(self) -> None:
         import bpy
@@ -331,6 +326,7 @@ class Session:
                 raise UsageError(f"--blend {blend}: no such file")
             bpy.ops.wm.open_mainfile(filepath=str(blend.resolve()))
         self.addon = find_addon(args.addon, self.console)
+        self.retarget = retarget_options(self, args)  # checked before anything is uploaded
         prefs_mod = self.addon.module("preferences")
         prefs = prefs_mod.get_preferences(bpy.context)
         if args.endpoint:
@@ -468,23 +464,21 @@ def exit_code_for(items: list[Item]) -> int:
 # ---------------------------------------------------------------------------------------------- applying
 
 
-def retarget_options(args: argparse.Namespace) -> dict[str, Any]:
-    opts: dict[str, Any] = {}
-    if getattr(args, "root_motion", None):
-        opts["root_motion"] = args.root_motion
-    if getattr(args, "root_bone", None):
-        opts["root_bone"] = args.root_bone
-    if getattr(args, "root_rotation", False):
-        opts["root_rotation"] = True
-    if getattr(args, "no_retarget_fingers", False):
-        opts["fingers"] = False
-    if getattr(args, "no_floor_clamp", False):
-        opts["floor_clamp"] = False
-    for name in ("translation_scale", "target_fps", "frame_offset"):
-        value = getattr(args, name, None)
-        if value is not None:
-            opts[name] = value
-    return opts
+def retarget_options(session: Session, args: argparse.Namespace) -> Any:
+    """The retarget flags as the add-on's ``RetargetOptions`` (the engine's defaults for those not given, not
+    the Retarget panel's choices saved in the .blend)."""
+    flags: dict[str, Any] = {
+        "root_motion": getattr(args, "root_motion", None), "root_bone": getattr(args, "root_bone", None),
+        "root_rotation": True if getattr(args, "root_rotation", False) else None,
+        "fingers": False if getattr(args, "no_retarget_fingers", False) else None,
+        "floor_clamp": False if getattr(args, "no_floor_clamp", False) else None,
+        "translation_scale": getattr(args, "translation_scale", None),
+        "target_fps": getattr(args, "target_fps", None), "frame_offset": getattr(args, "frame_offset", None)}
+    given = {name: value for name, value in flags.items() if value is not None and value != ""}
+    try:
+        return session.addon_module("core.retarget.options").RetargetOptions.from_dict(given)
+    except ValueError as exc:
+        raise UsageError(f"retarget options: {exc}") from None
 
 
 def resolve_target(args: argparse.Namespace) -> Any:
@@ -503,39 +497,28 @@ def resolve_target(args: argparse.Namespace) -> Any:
 
 
 def apply_item(session: Session, item: Item, target: Any, action_name: str) -> None:
-    """Import the submission's best output onto ``target`` (main thread) and journal it."""
+    """Import the submission's best output onto ``target`` (main thread) through the add-on's one apply path
+    (``Runtime.apply_now``, which journals it), and note the outcome on ``item``."""
     args = session.args
-    pipeline = session.pipeline
-    model = session.addon_module("core.pipeline.model")
-    row = pipeline.journal.require(item.submission_id)
-    picked = model.pick_applicable(row.outputs)
-    if picked is None:
-        message = f"no output of {row.title} can be applied (downloaded: {', '.join(row.outputs) or 'none'})"
-        pipeline.record_apply_failed(row.id, message, "Ask for MAIN_FBX or MOTION_DATA among the outputs.")
-        item.fail("applied", "apply", message, "Ask for MAIN_FBX or MOTION_DATA among the outputs.")
-        return
-    key, path = picked
+    row = session.pipeline.journal.require(item.submission_id)
     if args.no_apply:
-        item.outcome = "downloaded"
-        item.finished = time.time()
-        session.console.info(f"{item.name}: downloaded {', '.join(sorted(row.outputs))} to {Path(path).parent}")
-        return
-    importers = session.addon_module("importers")
+        picked = session.addon_module("core.outputs").pick_applicable(row.outputs)
+        if picked is not None:
+            item.outcome = "downloaded"
+            item.finished = time.time()
+            session.console.info(f"{item.name}: downloaded {', '.join(sorted(row.outputs))} to "
+                                 f"{Path(picked[1]).parent}")
+            return
     t0 = time.time()
-    try:
-        result = importers.import_output(path, target=target, action_name=action_name, actor=args.actor,
-                                         keep_source=args.keep_source,
-                                         retarget_options=retarget_options(args) or None, set_scene_range=True)
-    except Exception as exc:
-        message = session.scrub(f"importing {Path(path).name} ({key}) failed: {exc}")
-        pipeline.record_apply_failed(row.id, message)
-        item.fail("applied", "apply", message, "Check the target armature and the retarget options.")
+    applied = session.runtime.RUNTIME.apply_now(row.id, target, options=session.retarget,
+                                                action_name=action_name, actor=args.actor,
+                                                keep_source=args.keep_source, new_armature_name=action_name)
+    if not applied.ok:
+        message = session.scrub(applied.message)
+        item.fail("applied", "apply", message, applied.hint)
         session.console.error(f"{item.name}: {message}")
         return
-    if target is None:  # a new armature per result: named after it too (Blender keeps names unique)
-        result.armature.name = action_name
-        result.armature.data.name = result.armature.name
-    pipeline.record_applied(row.id, result.armature.name, result.action.name)
+    result = applied.result
     item.armature, item.action = result.armature.name, result.action.name
     item.warnings += [session.scrub(w) for w in result.warnings]
     if item.outcome != "reapplied":
@@ -684,6 +667,10 @@ def cmd_process(session: Session, args: argparse.Namespace, items: list[Item]) -
     import bpy
 
     pm = session.addon_module("core.pipeline.model")
+    try:
+        outputs = session.addon_module("core.outputs").parse_keys(args.outputs)
+    except ValueError as exc:
+        raise UsageError(f"--outputs: {exc}") from None
     videos = collect_videos(args.inputs, args.recursive, video_suffixes(session))
     if args.clip and (args.clip[0] < 0 or args.clip[1] <= args.clip[0]):
         raise UsageError("--clip START END: END must be after START, START >= 0 (seconds)")
@@ -704,7 +691,7 @@ def cmd_process(session: Session, args: argparse.Namespace, items: list[Item]) -
         spec = pm.SubmissionSpec(
             footage=(pm.Footage(str(video)),), model=args.model, track_fingers=args.fingers,
             track_ball=args.ball, floor_plane=args.floor_plane,
-            clip_window=tuple(args.clip) if args.clip else None, outputs=args.outputs, name=name,
+            clip_window=tuple(args.clip) if args.clip else None, outputs=outputs, name=name,
             target=target.name if target is not None else "", blend_file=bpy.data.filepath)
         problem = spec.validate()
         if problem:

@@ -9,7 +9,6 @@ Must not touch the network or import ``local_engine``.
 
 from __future__ import annotations
 
-from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -18,6 +17,7 @@ import bpy
 
 from .. import action_io
 from ..core.move_skeleton import actors_in
+from ..core.retarget.options import RetargetOptions
 from . import blend_safety, formats
 
 # bpy's stubs type Object.data as a union of every data kind; these aliases keep annotations readable.
@@ -246,24 +246,18 @@ _LOADERS = {formats.MAIN_FBX: _load_fbx, formats.GLB: _load_glb, formats.BVH: _l
 # -- retargeting -------------------------------------------------------------------------------------------
 
 def _retarget(source: ArmatureObject, target: ArmatureObject, action_name: str,
-              options: Mapping[str, Any] | None, actor: int | None) -> tuple[Action, list[str], str]:
+              options: RetargetOptions | None, actor: int | None) -> tuple[Action, list[str], str]:
     """The one call into the retarget engine (``move_mocap.retarget``)."""
-    try:
-        from .. import retarget as engine
-    except ImportError as exc:  # pragma: no cover - only while the engine is absent
-        raise ImportOutputError("The retarget engine is not available in this build; import without a "
-                                "target armature") from exc
-    fields = set(engine.RetargetOptions.__dataclass_fields__)
-    unknown = sorted(set(options or {}) - fields)
-    if unknown:
-        raise ImportOutputError(f"Unknown retarget options: {', '.join(unknown)} (known: {', '.join(sorted(fields))})")
-    kwargs = dict(options or {})
-    kwargs.setdefault("action_name", action_name)
+    from .. import retarget as engine
+
+    options = options or RetargetOptions()
+    if not options.action_name:
+        options = options.but(action_name=action_name)
     bones = [b.name for b in source.data.bones]
-    if actor is not None or actors_in(bones):
-        kwargs.setdefault("source_namespace", f"_{actor or actors_in(bones)[0]}:")
+    if options.source_namespace is None and (actor is not None or actors_in(bones)):
+        options = options.but(source_namespace=f"_{actor or actors_in(bones)[0]}:")
     try:
-        report = engine.retarget_with_report(source, target, engine.RetargetOptions(**kwargs))
+        report = engine.retarget_with_report(source, target, options)
     except ValueError as exc:
         raise ImportOutputError(f"Retargeting onto {target.name!r} failed: {exc}") from exc
     return report.action, list(report.warnings), report.summary
@@ -313,7 +307,7 @@ def import_output(
     actor: int | None = None,
     action_name: str | None = None,
     keep_source: bool = False,
-    retarget_options: Mapping[str, Any] | None = None,
+    retarget_options: RetargetOptions | None = None,
     set_scene_range: bool = False,
     context: Any = None,
 ) -> ImportResult:

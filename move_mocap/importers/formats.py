@@ -1,48 +1,31 @@
-"""Which Move output a file is, from its extension and its first bytes (no bpy here, nothing is parsed
-beyond a sniff). Must not import bpy."""
+"""Which importer kind a file is, from its extension and its first bytes (the kinds, extensions and magic
+come from ``core.outputs``; nothing is parsed beyond a sniff). Must not import bpy."""
 
 from __future__ import annotations
 
 import zipfile
 from pathlib import Path
 
-MAIN_FBX = "MAIN_FBX"
-MAIN_BLEND = "MAIN_BLEND"
-MOTION_DATA = "MOTION_DATA"
-BVH = "BVH"
-GLB = "GLB"
-KINDS: tuple[str, ...] = (MAIN_FBX, MAIN_BLEND, MOTION_DATA, BVH, GLB)
+from ..core.outputs import (
+    BVH,
+    FILTER_GLOB,
+    GLB,
+    IMPORTER_BY_SUFFIX,
+    IMPORTER_KINDS,
+    MAIN_BLEND,
+    MAIN_FBX,
+    MOTION_DATA,
+    sniff,
+)
 
-#: Extensions the file browser offers.
-FILTER_GLOB = "*.fbx;*.blend;*.json;*.zip;*.bvh;*.glb;*.gltf"
+__all__ = ["BVH", "FILTER_GLOB", "GLB", "KINDS", "MAIN_BLEND", "MAIN_FBX", "MOTION_DATA", "FormatError", "detect",
+           "sniff"]
 
-_BY_EXT = {".fbx": MAIN_FBX, ".blend": MAIN_BLEND, ".json": MOTION_DATA, ".zip": MOTION_DATA, ".bvh": BVH,
-           ".glb": GLB, ".gltf": GLB}
+KINDS = IMPORTER_KINDS
 
 
 class FormatError(ValueError):
     """Unknown or mismatched format; the message says what was expected."""
-
-
-def sniff(head: bytes) -> str | None:
-    """The kind the first bytes of a file suggest, or None."""
-    text = head.lstrip()
-    if head.startswith(b"Kaydara FBX Binary") or text.startswith(b"; FBX"):
-        return MAIN_FBX
-    if head.startswith(b"BLENDER") or head.startswith(b"\x28\xb5\x2f\xfd") or head.startswith(b"\x1f\x8b"):
-        return MAIN_BLEND  # plain, zstd- or gzip-compressed .blend
-    if head.startswith(b"glTF"):
-        return GLB
-    if text.startswith(b"HIERARCHY"):
-        return BVH
-    if head.startswith(b"PK\x03\x04"):
-        return MOTION_DATA  # checked further by the reader (a zip holding the JSON)
-    if text.startswith(b"{"):
-        if b"mocap_data" in text[:4096]:
-            return MOTION_DATA
-        if b'"asset"' in text[:65536] or b'"scenes"' in text[:65536]:
-            return GLB
-    return None
 
 
 def detect(path: str | Path, kind: str | None = None) -> str:
@@ -58,7 +41,7 @@ def detect(path: str | Path, kind: str | None = None) -> str:
     if not head:
         raise FormatError(f"{path.name} is empty; the download may have failed: download it again")
     by_content = sniff(head)
-    by_ext = _BY_EXT.get(path.suffix.lower())
+    by_ext = IMPORTER_BY_SUFFIX.get(path.suffix.lower())
     if by_content == MOTION_DATA and head.startswith(b"PK") and not _zip_has_json(path):
         by_content = None
     if kind is not None:
@@ -70,7 +53,7 @@ def detect(path: str | Path, kind: str | None = None) -> str:
             raise FormatError(f"{path.name} has a {path.suffix} name but holds {by_content} data; rename it "
                               f"or choose the kind {by_content}")
         return by_content
-    expected = by_ext or "one of " + ", ".join(sorted(_BY_EXT))
+    expected = by_ext or "one of " + ", ".join(sorted(IMPORTER_BY_SUFFIX))
     raise FormatError(f"{path.name}: unknown format (expected {expected}); Move outputs are FBX, .blend, "
                       "MOTION_DATA JSON (or a zip of it), BVH and GLB")
 

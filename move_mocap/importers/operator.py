@@ -11,12 +11,27 @@ import bpy
 from bpy.props import BoolProperty, EnumProperty, IntProperty, StringProperty
 
 from ..bl_types import OperatorReturn
+from ..core.retarget.options import RetargetOptions
 from ..retarget_ui import ROOT_MOTION_ITEMS, ROOT_ROTATION_DESCRIPTION
 from .formats import FILTER_GLOB, KINDS
 
 _KIND_ITEMS = [("AUTO", "Automatic", "Detect the output from the file's extension and content")] + [
     (k, k.replace("_", " ").title(), f"Read the file as {k}") for k in KINDS
 ]
+
+
+def options_from_operator(op: Any) -> RetargetOptions:
+    """The import operator's retarget properties (and its JSON of further options) as retarget options;
+    a ValueError names what is wrong."""
+    options = RetargetOptions(fingers=op.retarget_fingers, root_motion=op.retarget_root_motion,
+                              root_rotation=op.retarget_root_rotation)
+    if not op.retarget_options_json:
+        return options
+    try:
+        extra = json.loads(op.retarget_options_json)
+    except json.JSONDecodeError as exc:
+        raise ValueError(f"not a JSON object ({exc})") from exc
+    return RetargetOptions.from_dict(extra, base=options)
 
 
 class MOVE_MOCAP_OT_import_output(bpy.types.Operator):
@@ -95,14 +110,11 @@ class MOVE_MOCAP_OT_import_output(bpy.types.Operator):
     def execute(self, context: bpy.types.Context) -> OperatorReturn:
         from .api import ImportOutputError, import_output
 
-        options: dict = {"fingers": self.retarget_fingers, "root_motion": self.retarget_root_motion,
-                         "root_rotation": self.retarget_root_rotation}
-        if self.retarget_options_json:
-            try:
-                options.update(json.loads(self.retarget_options_json))
-            except (json.JSONDecodeError, TypeError) as exc:
-                self.report({"ERROR"}, f"Retarget options are not a JSON object: {exc}")
-                return {"CANCELLED"}
+        try:
+            options = options_from_operator(self)
+        except ValueError as exc:
+            self.report({"ERROR"}, f"Retarget options: {exc}")
+            return {"CANCELLED"}
         try:
             result = import_output(
                 self.filepath,

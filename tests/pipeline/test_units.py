@@ -25,7 +25,7 @@ from move_mocap.core.pipeline import (
     SubmissionSpec,
 )
 from move_mocap.core.pipeline.failures import ErrorKind, classify
-from move_mocap.core.pipeline.model import Footage, pick_applicable
+from move_mocap.core.pipeline.model import Footage
 from tests.fixtures.fake_video import write_mp4_shell
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -145,9 +145,3 @@ def test_failures_name_the_stage_and_keep_the_servers_message() -> None:
     assert classify(Stage.DOWNLOADED, NetworkError("reset")).kind is ErrorKind.DOWNLOAD
     assert "does not create a duplicate" in classify(Stage.TAKE, OutcomeUnknownError("lost")).hint
     assert "API key" in classify(Stage.PROCESSED, AuthError("refused")).hint
-
-
-def test_pick_applicable_prefers_rig_formats() -> None:
-    assert pick_applicable({"MOTION_DATA": "/a.json", "MAIN_FBX": "/a.fbx"}) == ("MAIN_FBX", "/a.fbx")
-    assert pick_applicable({"render_video": "/v.mp4", "all_bvh": "/a.bvh"}) == ("ALL_BVH", "/a.bvh")
-    assert pick_applicable({"RENDER_VIDEO": "/v.mp4"}) is None

@@ -226,3 +226,15 @@ def test_apply_failure_and_poll_messages(wired, demo_video) -> None:
         bpy.ops.move_mocap.apply(submission_id=row.id)
     failed = runtime.RUNTIME.journal().require(row.id)
     assert failed.error_kind == "apply" and failed.state.value == "failed"
+
+
+def test_a_job_that_made_only_usd_is_downloaded_and_says_why_it_is_not_applied(wired, demo_video) -> None:
+    """USD is not applied (Blender's USD importer drops Move's actor names): the job downloads, and Apply says
+    which outputs to ask for instead of failing inside an importer."""
+    bpy, runtime, _server = wired
+    add_footage(bpy, demo_video, outputs={"MAIN_USDC"})
+    with pytest.raises(RuntimeError, match=r"no output of .* can be applied \(downloaded: MAIN_USDC\)"):
+        bpy.ops.move_mocap.process()
+    row = _only_row(runtime)
+    assert Path(row.outputs["MAIN_USDC"]).read_bytes()[:8] == b"PXR-USDC"
+    assert row.state.value == "failed" and row.error_kind == "apply" and "MAIN_FBX" in row.error_hint

@@ -14,14 +14,12 @@ from enum import StrEnum
 from pathlib import Path
 from typing import Any
 
+from .. import outputs as output_kinds
 from .preflight import VIDEO_SUFFIXES as VIDEO_SUFFIXES  # re-exported
 from .preflight import footage_problem
 
 SINGLE_MODELS = ("S1", "S2")
 MULTI_MODELS = ("M1", "M2")
-#: Outputs the add-on can apply to a rig, best first (the importer decides what it really reads).
-APPLICABLE_OUTPUTS = ("MAIN_FBX", "ALL_FBX", "ALL_BVH", "MAIN_GLB", "ALL_GLB", "MOTION_DATA", "MAIN_BLEND",
-                      "ALL_BLEND", "MAIN_USDC", "ALL_USDC")
 
 
 class Stage(StrEnum):
@@ -120,6 +118,9 @@ class SubmissionSpec:
                 return "The clip window must end after it starts (seconds, start >= 0)"
         if not self.outputs:
             return "Choose at least one output"
+        unknown = [k for k in self.outputs if k not in output_kinds.BY_KEY]
+        if unknown:
+            return f"Unknown output {', '.join(unknown)}; Move's outputs are {', '.join(output_kinds.KEYS)}"
         if self.multi_camera and not 0.5 <= self.human_height <= 2.6:
             return "Human height is in metres (0.5 - 2.6)"
         return None
@@ -177,15 +178,3 @@ def submission_key(spec: SubmissionSpec) -> str:
     }
     text = json.dumps(doc, sort_keys=True, separators=(",", ":"))
     return hashlib.sha256(text.encode()).hexdigest()[:32]
-
-
-def pick_applicable(files: dict[str, str]) -> tuple[str, str] | None:
-    """(output key, path) of the downloaded output best suited to apply onto a rig, or None."""
-    by_key = {k.upper(): v for k, v in files.items()}
-    for key in APPLICABLE_OUTPUTS:
-        if key in by_key:
-            return key, by_key[key]
-    for key, path in files.items():
-        if Path(path).suffix.lower() in (".fbx", ".bvh", ".glb", ".json", ".blend", ".usdc"):
-            return key, path
-    return None

@@ -31,6 +31,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from .. import outputs as output_kinds
 from .. import safe_paths
 from ..api.client import MoveClient, metadata_matches
 from ..api.errors import (
@@ -106,22 +107,7 @@ def _unsafe(exc: safe_paths.UnsafeNameError) -> StageFailure:
 
 def _sniff_suffix(path: Path) -> str:
     with open(path, "rb") as fh:
-        head = fh.read(64)
-    if head.startswith(b"Kaydara FBX Binary") or head.lstrip().startswith(b"; FBX"):
-        return ".fbx"
-    if head.lstrip().startswith(b"HIERARCHY"):
-        return ".bvh"
-    if head.startswith(b"glTF"):
-        return ".glb"
-    if head.startswith(b"BLENDER"):
-        return ".blend"
-    if head.lstrip().startswith((b"{", b"[")):
-        return ".json"
-    if head.startswith(b"PXR-USDC"):
-        return ".usdc"
-    if head[4:8] == b"ftyp":
-        return ".mp4"
-    return ".bin"
+        return output_kinds.suffix_for(fh.read(65536))
 
 
 class Pipeline:
