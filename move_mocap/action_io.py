@@ -17,7 +17,7 @@ Importers (FBX/BVH) and the retarget engine use it; it holds no retarget logic.
 
 from __future__ import annotations
 
-from collections.abc import Container, Iterable, Mapping
+from collections.abc import Container, Mapping
 from typing import Any
 
 import bpy
@@ -418,13 +418,3 @@ def stash_action(obj: bpy.types.Object, action: bpy.types.Action, track_name: st
             strip.action_slot = slot
     track.mute = True
     track.lock = False
-
-
-def iter_actions_channels(objs: Iterable[bpy.types.Object]) -> dict[str, dict[Channel, Keys]]:
-    """Every object's active action channels, by object name (for tests and diagnostics)."""
-    out = {}
-    for obj in objs:
-        action = object_action(obj)
-        if action is not None:
-            out[obj.name] = read_channels(action, obj)
-    return out

@@ -1,13 +1,16 @@
 """Builds the API client from the user's settings, and the "Check API Key" operator.
 
-``make_client(context)`` is the one place the bpy layer turns preferences into a ``MoveClient``; the client
-itself (``core.api``) knows nothing of Blender. The key check runs on a worker thread when invoked from the
+``client_factory(settings)`` is the one place the bpy layer turns preferences into a ``MoveClient`` (the
+pipeline's workers call the factory; ``make_client(context)`` calls it once); the client itself
+(``core.api``) knows nothing of Blender. The key check runs on a worker thread when invoked from the
 UI (Blender keeps drawing) and blocking in ``execute()`` (background mode and scripts).
 """
 
 from __future__ import annotations
 
 import threading
+import time
+from collections.abc import Callable
 from typing import Any
 
 import bpy
@@ -20,9 +23,20 @@ from .online import NetworkPollMixin
 from .preferences import Settings, settings
 
 
+def client_factory(s: Settings) -> Callable[..., MoveClient]:
+    """A function that builds a ``MoveClient`` from ``s`` on any thread (key, endpoint and timeout are plain
+    values captured here, on the main thread): what the pipeline's workers call."""
+    endpoint, key, timeout = s.endpoint, s.api_key, s.timeout
+
+    def make(sleep: Callable[[float], None] = time.sleep) -> MoveClient:
+        return MoveClient(key, endpoint=endpoint, timeout=timeout, sleep=sleep)
+
+    return make
+
+
 def make_client(context: bpy.types.Context | None = None, s: Settings | None = None) -> MoveClient:
-    s = s or settings(context)
-    return MoveClient(s.api_key, endpoint=s.endpoint, timeout=s.timeout)
+    """A client from the preferences (``s``, or read from ``context``)."""
+    return client_factory(s or settings(context))()
 
 
 def _check(s: Settings) -> tuple[ReportLevel, str]:

@@ -14,6 +14,7 @@ import bpy
 from bpy.props import BoolProperty, EnumProperty, IntProperty, StringProperty
 
 from .core.endpoints import DEFAULT_ENDPOINT, validate_endpoint
+from .core.engine_process import SOLVER_ITEMS
 from .core.secrets import ENV_VAR, SecretStore, resolve_api_key
 from .paths import user_dir
 
@@ -112,10 +113,7 @@ class MOVE_MOCAP_AddonPreferences(bpy.types.AddonPreferences):
     )
     engine_solver: EnumProperty(  # type: ignore[valid-type]
         name="Solver",
-        items=(
-            ("mediapipe", "MediaPipe", "Markerless capture from the footage (BlazePose) on this machine"),
-            ("replay", "Replay", "Replays a motion file instead of reading the footage (for testing)"),
-        ),
+        items=SOLVER_ITEMS,
         default="mediapipe",
     )
     engine_motion: StringProperty(  # type: ignore[valid-type]

@@ -17,7 +17,7 @@ from bpy.props import (
     StringProperty,
 )
 
-from .core.retarget.mapping import FINGER_SLOTS, BoneMapping
+from .core.retarget.mapping import FINGER_SLOTS, PROFILE_LABELS, BoneMapping
 from .core.retarget.options import ROOT_MOTION_ITEMS as _ROOT_MOTION_ITEMS
 from .core.retarget.options import ROOT_ROTATION_DESCRIPTION as ROOT_ROTATION_DESCRIPTION
 from .core.retarget.options import RetargetOptions
@@ -26,6 +26,11 @@ ROOT_MOTION_ITEMS = list(_ROOT_MOTION_ITEMS)  # EnumProperty items
 #: The panel's settings that are retarget options of the same name (what the panel's Retarget button and
 #: Process use).
 SETTING_OPTIONS = ("root_motion", "root_rotation", "fingers", "floor_clamp", "translation_scale")
+
+
+def profile_label(profile: str) -> str:
+    """A naming profile as the panel shows it ("Rigify (FK controls)"; "?" when none was detected)."""
+    return PROFILE_LABELS.get(profile, profile) or "?"
 
 
 def retarget_pair(context: Any) -> tuple[Any, Any]:
@@ -159,7 +164,8 @@ class MOVE_MOCAP_PT_retarget(bpy.types.Panel):
         row.operator("move_mocap.retarget_preset_save", text="", icon="FILE_TICK")
         if settings.slots:
             if settings.source_profile or settings.target_profile:
-                box.label(text=f"{settings.source_profile or '?'} -> {settings.target_profile or '?'}")
+                box.label(text=f"{profile_label(settings.source_profile)} -> "
+                               f"{profile_label(settings.target_profile)}")
             box.prop(settings, "use_mapping")
             box.prop(settings, "show_fingers")
             box.template_list("MOVE_MOCAP_UL_retarget_slots", "", settings, "slots", settings, "active_index", rows=8)

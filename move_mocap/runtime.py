@@ -22,7 +22,7 @@ from typing import Any
 import bpy
 from bpy.app.handlers import persistent
 
-from .core.api.client import MoveClient
+from .connection import client_factory
 from .core.outputs import pick_applicable
 from .core.pipeline import (
     Cancelled,
@@ -105,15 +105,6 @@ class View:
         return self.state == State.ACTIVE.value
 
 
-def _client_factory(s: Settings) -> Callable[..., MoveClient]:
-    endpoint, key, timeout = s.endpoint, s.api_key, s.timeout  # plain values, captured on the main thread
-
-    def make(sleep: Callable[[float], None] = time.sleep) -> MoveClient:
-        return MoveClient(key, endpoint=endpoint, timeout=timeout, sleep=sleep)
-
-    return make
-
-
 @dataclass
 class Applied:
     """What :meth:`Runtime.apply_now` did: ``result`` is the importer's ``ImportResult`` when ``ok``."""
@@ -157,12 +148,12 @@ class Runtime:
         if self.pipeline is None or self.pipeline.journal.path != path:
             if self.pipeline is not None:
                 self.pipeline.shutdown(timeout=2.0)
-            self.pipeline = Pipeline(Journal(path), _client_factory(s), self._config(s), events=self.events)
+            self.pipeline = Pipeline(Journal(path), client_factory(s), self._config(s), events=self.events)
             self.reader = Journal(path)
             self._settings_key = key
             self.reload_views()
         elif key != self._settings_key:
-            self.pipeline.client_factory = _client_factory(s)  # running workers keep their own client
+            self.pipeline.client_factory = client_factory(s)  # running workers keep their own client
             self.pipeline.config = self._config(s)
             self._settings_key = key
         return self.pipeline

@@ -13,14 +13,9 @@ from .preferences import get_preferences
 from .props import resolve_target, scene_props
 from .runtime import RUNTIME, View
 
-_HAS_PROGRESS = hasattr(bpy.types.UILayout, "progress")
-
 
 def _progress(layout: bpy.types.UILayout, factor: float, text: str) -> None:
-    if _HAS_PROGRESS:
-        layout.progress(factor=max(0.0, min(1.0, factor)), type="BAR", text=text)
-    else:  # pragma: no cover - Blender < 4.0
-        layout.label(text=f"{text} ({factor * 100:.0f}%)")
+    layout.progress(factor=max(0.0, min(1.0, factor)), type="BAR", text=text)
 
 
 class MOVE_MOCAP_UL_footage(bpy.types.UIList):

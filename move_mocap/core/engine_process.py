@@ -33,7 +33,13 @@ from typing import Any
 import requests
 
 KEY_ENV = "LOCAL_ENGINE_API_KEY"
-SOLVERS = ("mediapipe", "replay")
+#: The engine's solvers (``local_engine.solvers.SOLVERS``; the add-on cannot import the engine, a test keeps
+#: the two equal): name, label, description.
+SOLVER_ITEMS: tuple[tuple[str, str, str], ...] = (
+    ("mediapipe", "MediaPipe", "Markerless capture from the footage (BlazePose) on this machine"),
+    ("replay", "Replay", "Replays a motion file instead of reading the footage (for testing)"),
+)
+SOLVERS = tuple(item[0] for item in SOLVER_ITEMS)
 ENGINE_EXTENSION = "move_mocap_engine"  # the engine extension's id (engine_extension/blender_manifest.toml)
 KEY_NAME = "local_engine_key"  # the key's name in the add-on's secret store (what engine.json refers to)
 LOCK_NAME = "engine.json"

@@ -32,6 +32,7 @@ import numpy as np
 
 from .archive import MAX_MEMBER_BYTES, ArchiveError, iter_members
 from .move_skeleton import BY_NAME, MOTION_DATA_JOINTS, MOTION_DATA_PARENTS, MOVE_BONE_NAMES, MOVE_PARENTS
+from .retarget.quat import from_matrix as quat_from_matrix
 
 JOINTS: tuple[str, ...] = tuple(MOTION_DATA_JOINTS)
 #: Newtons above which a toe's reaction force counts as a foot contact.
@@ -312,27 +313,6 @@ def rotation_between(a: np.ndarray, b: np.ndarray) -> np.ndarray:
     return r
 
 
-def matrix_to_quat(m: np.ndarray) -> np.ndarray:
-    """(..., 3, 3) rotation matrices -> (..., 4) unit quaternions (w, x, y, z)."""
-    m = np.asarray(m, dtype=np.float64)
-    t = m[..., 0, 0] + m[..., 1, 1] + m[..., 2, 2]
-    cand = np.stack([
-        np.stack([1 + t, m[..., 2, 1] - m[..., 1, 2], m[..., 0, 2] - m[..., 2, 0], m[..., 1, 0] - m[..., 0, 1]], -1),
-        np.stack([m[..., 2, 1] - m[..., 1, 2], 1 + m[..., 0, 0] - m[..., 1, 1] - m[..., 2, 2],
-                  m[..., 0, 1] + m[..., 1, 0], m[..., 0, 2] + m[..., 2, 0]], -1),
-        np.stack([m[..., 0, 2] - m[..., 2, 0], m[..., 0, 1] + m[..., 1, 0],
-                  1 - m[..., 0, 0] + m[..., 1, 1] - m[..., 2, 2], m[..., 1, 2] + m[..., 2, 1]], -1),
-        np.stack([m[..., 1, 0] - m[..., 0, 1], m[..., 0, 2] + m[..., 2, 0], m[..., 1, 2] + m[..., 2, 1],
-                  1 - m[..., 0, 0] - m[..., 1, 1] + m[..., 2, 2]], -1),
-    ], -2)  # (..., 4, 4): row k is 4 q q_k, well conditioned for the largest component k
-    diag = np.stack([1 + t, 1 + m[..., 0, 0] - m[..., 1, 1] - m[..., 2, 2],
-                     1 - m[..., 0, 0] + m[..., 1, 1] - m[..., 2, 2], 1 - m[..., 0, 0] - m[..., 1, 1] + m[..., 2, 2]], -1)
-    best = np.argmax(diag, axis=-1)
-    q = np.take_along_axis(cand, best[..., None, None], axis=-2)[..., 0, :]
-    q = q / np.linalg.norm(q, axis=-1, keepdims=True)
-    return np.where(q[..., :1] < 0, -q, q)
-
-
 # -- solving a pose on Move's skeleton ---------------------------------------------------------------------
 
 @dataclass
@@ -521,18 +501,10 @@ def local_channels(pose: MovePose, rest_mats: np.ndarray) -> tuple[np.ndarray, n
         rel[:, b] = Q[:, b] if p < 0 else np.swapaxes(Q[:, p], -1, -2) @ Q[:, b]
     rt = np.swapaxes(rest_mats, -1, -2)
     loc_m = rt[None] @ rel @ rest_mats[None]
-    quats = matrix_to_quat(loc_m)
+    quats = quat_from_matrix(loc_m, orthonormalize=False)
     for f in range(1, len(quats)):  # continuous in time: no long way round between keys
         flip = np.einsum("bi,bi->b", quats[f], quats[f - 1]) < 0
         quats[f, flip] *= -1
     root = pose.parents.index(-1)
     loc = (pose.hips_positions - pose.rest_heads[root]) @ rest_mats[root]
     return quats, loc
-
-
-def is_motion_data(raw_head: bytes) -> bool:
-    """A cheap content sniff: JSON that starts like MOTION_DATA."""
-    text = raw_head.lstrip()[:256].decode("utf-8", "ignore")
-    return text.startswith("{") and "mocap_data" in text
-
-

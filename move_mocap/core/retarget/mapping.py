@@ -46,16 +46,6 @@ def is_finger(slot: str) -> bool:
     return slot in FINGER_SLOTS
 
 
-def mirror_slot(slot: str) -> str:
-    if slot.endswith(".L"):
-        return slot[:-2] + ".R"
-    if slot.endswith(".R"):
-        return slot[:-2] + ".L"
-    return slot
-
-
-# -- profiles ----------------------------------------------------------------------------------------------
-
 def _sided(template: dict[str, list[str]], tokens: dict[str, dict[str, str]]) -> dict[str, list[str]]:
     out: dict[str, list[str]] = {}
     for slot, names in template.items():

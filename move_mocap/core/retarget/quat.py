@@ -101,16 +101,18 @@ def rotate(q: np.ndarray, v: np.ndarray) -> np.ndarray:
     return v + w * t + _cross(u, t)
 
 
-def from_matrix(m: np.ndarray) -> np.ndarray:
-    """Unit quaternions from rotation matrices ``[..., 3, 3]`` (orthonormalised first)."""
-    m = np.asarray(m, dtype=np.float64)[..., :3, :3]
-    u, _, vt = np.linalg.svd(m)
-    r = u @ vt
-    det = np.linalg.det(r)
-    if np.any(det < 0):
-        u = u.copy()
-        u[det < 0, :, -1] *= -1
+def from_matrix(m: np.ndarray, orthonormalize: bool = True) -> np.ndarray:
+    """Unit quaternions (w >= 0) from rotation matrices ``[..., 3, 3]``, orthonormalised first unless the
+    caller knows they are rotations already (``orthonormalize=False``: no SVD, for large batches)."""
+    r = np.asarray(m, dtype=np.float64)[..., :3, :3]
+    if orthonormalize:
+        u, _, vt = np.linalg.svd(r)
         r = u @ vt
+        det = np.linalg.det(r)
+        if np.any(det < 0):
+            u = u.copy()
+            u[det < 0, :, -1] *= -1
+            r = u @ vt
     tr = r[..., 0, 0] + r[..., 1, 1] + r[..., 2, 2]
     cands = np.stack(
         (
