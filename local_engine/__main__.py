@@ -18,6 +18,7 @@ from pathlib import Path
 
 from .config import DEFAULT_MAX_UPLOAD, ServerConfig
 from .outputs import default_export_python
+from .solvers import SOLVERS
 
 API_KEY_ENV = "LOCAL_ENGINE_API_KEY"
 
@@ -38,7 +39,7 @@ def main(argv: list[str] | None = None) -> int:
     serve.add_argument("--api-key", default=os.environ.get(API_KEY_ENV),
                        help=f"the key clients must send in Authorization (default: ${API_KEY_ENV}, which keeps "
                             "it out of process listings)")
-    serve.add_argument("--solver", default="replay", help="replay | mediapipe")
+    serve.add_argument("--solver", default="replay", choices=sorted(SOLVERS), help="how jobs are solved")
     serve.add_argument("--motion", type=Path, help="replay solver: the motion file (BVH) to replay")
     serve.add_argument("--max-upload-bytes", type=int, default=DEFAULT_MAX_UPLOAD)
     serve.add_argument("--url-ttl", type=float, default=3600.0, help="seconds a presigned URL stays valid")

@@ -21,7 +21,7 @@ from typing import Any
 
 import numpy as np
 
-from .solvers.base import Camera
+from .camera import Camera
 
 
 class CalibrationError(ValueError):

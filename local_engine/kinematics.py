@@ -1,6 +1,7 @@
 """Forward kinematics of a MoveMotion (numpy only, no bpy): where every bone's head and tail is per frame.
 
-Used by the MOTION_DATA writer, foot-contact detection and the tests that check exported files.
+Used by the MOTION_DATA writer, foot-contact detection, the skeleton fit and its reprojection refinement
+(:func:`pose_points`), and the tests that check exported files.
 """
 
 from __future__ import annotations
@@ -11,26 +12,27 @@ from .motion import MoveMotion
 from .rotations import quat_to_matrix
 
 
-def bone_matrices(motion: MoveMotion) -> np.ndarray:
-    """(F, B, 3, 3) armature-space delta rotations (``rotations`` as matrices)."""
-    return quat_to_matrix(motion.rotations)
+def pose_points(rotations: np.ndarray, hips_positions: np.ndarray, rest_heads: np.ndarray,
+                rest_tails: np.ndarray, parents: list[int]) -> tuple[np.ndarray, np.ndarray]:
+    """Posed (heads, tails), each (F, B, 3), from armature-space delta rotations: (F, B, 4) quaternions
+    w, x, y, z or (F, B, 3, 3) matrices. ``parents[i]`` is bone i's parent index (-1: the root, placed at
+    ``hips_positions``); parents come before their children."""
+    mats = rotations if rotations.shape[-1] == 3 else quat_to_matrix(rotations)
+    heads = np.zeros((len(hips_positions), len(parents), 3))
+    for i, p in enumerate(parents):
+        if p < 0:
+            heads[:, i] = hips_positions
+        else:
+            heads[:, i] = heads[:, p] + mats[:, p] @ (rest_heads[i] - rest_heads[p])
+    tails = heads + np.einsum("fbij,bj->fbi", mats, rest_tails - rest_heads)
+    return heads, tails
 
 
 def forward_kinematics(motion: MoveMotion, rot: np.ndarray | None = None) -> tuple[np.ndarray, np.ndarray]:
-    """(heads, tails), each (F, B, 3) in armature space, metres; ``rot``: :func:`bone_matrices` if known."""
-    rot = bone_matrices(motion) if rot is None else rot
-    parents = motion.parents
-    f, b = motion.rotations.shape[:2]
-    heads = np.zeros((f, b, 3))
-    for i, p in enumerate(parents):
-        if p < 0:
-            heads[:, i] = motion.hips_positions + np.einsum(
-                "fij,j->fi", rot[:, i], motion.rest_heads[i] - motion.rest_heads[i]
-            )
-        else:
-            heads[:, i] = heads[:, p] + np.einsum("fij,j->fi", rot[:, p], motion.rest_heads[i] - motion.rest_heads[p])
-    tails = heads + np.einsum("fbij,bj->fbi", rot, motion.rest_tails - motion.rest_heads)
-    return heads, tails
+    """(heads, tails), each (F, B, 3) in armature space, metres; ``rot``: ``rotations`` as
+    (F, B, 3, 3) matrices, when the caller has them already."""
+    return pose_points(motion.rotations if rot is None else rot, motion.hips_positions, motion.rest_heads,
+                       motion.rest_tails, motion.parents)
 
 
 def foot_contacts(motion: MoveMotion, height: float = 0.05, speed: float = 0.5, own_floor: float = 0.04

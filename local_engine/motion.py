@@ -71,6 +71,12 @@ MOVE_PARENTS = {b[0]: b[1] for b in MOVE_SKELETON}
 MOVE_FINGER_BONES = [b for b in MOVE_BONES if "Hand" in b and b[-1].isdigit()]
 
 
+def parent_indices(bones: list[str]) -> list[int]:
+    """Parent index per bone of ``bones`` (Move's hierarchy; -1 for the root)."""
+    index = {n: i for i, n in enumerate(bones)}
+    return [index[MOVE_PARENTS[n]] if MOVE_PARENTS.get(n) else -1 for n in bones]
+
+
 def bone_name(bone: str, actor: int = 1) -> str:
     """Move's namespaced bone name: ``bone_name("Hips", 1) == "_1:Hips"``."""
     return f"_{actor}:{bone}"
@@ -120,8 +126,7 @@ class MoveMotion:
     @property
     def parents(self) -> list[int]:
         """Parent index per bone (-1 for the root of the hierarchy)."""
-        index = {n: i for i, n in enumerate(self.bones)}
-        return [index[MOVE_PARENTS[n]] if MOVE_PARENTS.get(n) else -1 for n in self.bones]
+        return parent_indices(self.bones)
 
     def save(self, path: str | Path) -> None:
         """Write to a .npz file (the hand-over format between a solver and the output writers)."""

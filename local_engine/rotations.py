@@ -84,15 +84,6 @@ def rotation_between(a: np.ndarray, b: np.ndarray) -> np.ndarray:
     return np.eye(3) + vx + vx @ vx / (1 + c)
 
 
-def matrix_to_euler_xyz(m: np.ndarray) -> np.ndarray:
-    """(..., 3) angles (x, y, z) with m = Rz @ Ry @ Rx (Blender's 'XYZ' euler order)."""
-    sy = np.clip(-m[..., 2, 0], -1.0, 1.0)
-    y = np.arcsin(sy)
-    x = np.arctan2(m[..., 2, 1], m[..., 2, 2])
-    z = np.arctan2(m[..., 1, 0], m[..., 0, 0])
-    return np.stack([x, y, z], -1)
-
-
 def matrix_to_move_euler_xyz(m: np.ndarray) -> np.ndarray:
     """(..., 3) angles (x, y, z) with m = Rx @ Ry @ Rz: Move's MOTION_DATA ``euler_xyz`` (the angles applied
     in the order the axes are named, as Move's own sample file shows)."""
@@ -100,7 +91,3 @@ def matrix_to_move_euler_xyz(m: np.ndarray) -> np.ndarray:
     x = np.arctan2(-m[..., 1, 2], m[..., 2, 2])
     z = np.arctan2(-m[..., 0, 1], m[..., 0, 0])
     return np.stack([x, y, z], -1)
-
-
-def euler_xyz_to_matrix(e: np.ndarray) -> np.ndarray:
-    return axis_matrix("Z", e[..., 2]) @ axis_matrix("Y", e[..., 1]) @ axis_matrix("X", e[..., 0])

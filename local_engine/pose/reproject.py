@@ -24,10 +24,12 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from ..motion import MOVE_BONES, MOVE_PARENTS
+from ..kinematics import pose_points
+from ..motion import MOVE_BONES, MOVE_PARENTS, parent_indices
 from .blazepose import LM
 
 BONE_INDEX = {b: i for i, b in enumerate(MOVE_BONES)}
+_PARENTS = parent_indices(MOVE_BONES)
 #: Landmark -> the Move bone whose head is that joint.
 JOINTS = {f"{s}_{j}": side + bone for side, s in (("Left", "left"), ("Right", "right"))
           for j, bone in (("shoulder", "Arm"), ("elbow", "ForeArm"), ("wrist", "Hand"), ("hip", "UpLeg"),
@@ -139,8 +141,6 @@ def refine(mats: np.ndarray, hips_positions: np.ndarray, heads: np.ndarray, tail
     ``pins``: (joint bone names, targets (F, n, 3), weights (F, n) in 0..1) pulling those joints' heads
     to 3D targets with ``pin_sigma_m``. Frames where no view saw a joint keep the fit there.
     """
-    from .skeleton_fit import forward_kinematics
-
     mats = np.array(mats, np.float64)
     root = np.array(hips_positions, np.float64)
     F = len(root)
@@ -149,7 +149,7 @@ def refine(mats: np.ndarray, hips_positions: np.ndarray, heads: np.ndarray, tail
     jidx = [BONE_INDEX[b] for b in joint_bones]
     pin_bones = list(pins[0]) if pins is not None else []
     paths = _paths(joint_bones + pin_bones)
-    ph, _ = forward_kinematics(mats, root, heads, tails)
+    ph, _ = pose_points(mats, root, heads, tails, _PARENTS)
     hip_mid = 0.5 * (ph[:, BONE_INDEX["LeftUpLeg"]] + ph[:, BONE_INDEX["RightUpLeg"]])
     targets = []
     for v in views:
@@ -160,7 +160,7 @@ def refine(mats: np.ndarray, hips_positions: np.ndarray, heads: np.ndarray, tail
     prior = np.concatenate([np.full(3, 1.0 / root_sigma_m ** 2), np.repeat((reach / bone_sigma_m) ** 2, 3)])
     theta = np.zeros((F, P))
     for _ in range(iterations):
-        ph, _ = forward_kinematics(mats, root, heads, tails)
+        ph, _ = pose_points(mats, root, heads, tails, _PARENTS)
         H = np.zeros((F, P, P))
         g = np.zeros((F, P))
 

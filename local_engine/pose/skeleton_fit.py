@@ -19,7 +19,8 @@ from typing import Any
 import numpy as np
 
 from ..joint_limits import apply_joint_limits
-from ..motion import MOVE_BONES, MOVE_PARENTS, MoveMotion, rest_heads, rest_tails
+from ..kinematics import pose_points
+from ..motion import MOVE_BONES, MoveMotion, parent_indices, rest_heads, rest_tails
 from .blazepose import LM
 from .rotations import (
     continuous,
@@ -218,22 +219,8 @@ def _fingers(rot: np.ndarray, side: str, hand_lm: np.ndarray, hand_rot: np.ndarr
 
 def forward_kinematics(rotations: np.ndarray, hips_positions: np.ndarray, heads: np.ndarray,
                        tails: np.ndarray, bones: list[str] | None = None) -> tuple[np.ndarray, np.ndarray]:
-    """Posed heads and tails (F, B, 3) from armature-space delta quaternions (F, B, 4) or matrices."""
-    bones = bones or MOVE_BONES
-    mats = rotations if rotations.shape[-1] == 3 else quat_to_matrix(rotations)
-    index = {b: i for i, b in enumerate(bones)}
-    n = len(hips_positions)
-    ph = np.zeros((n, len(bones), 3))
-    pt = np.zeros((n, len(bones), 3))
-    for i, b in enumerate(bones):
-        parent = MOVE_PARENTS.get(b)
-        if parent is None:
-            ph[:, i] = hips_positions
-        else:
-            p = index[parent]
-            ph[:, i] = ph[:, p] + mats[:, p] @ (heads[i] - heads[p])
-        pt[:, i] = ph[:, i] + mats[:, i] @ (tails[i] - heads[i])
-    return ph, pt
+    """Posed heads and tails (F, B, 3) on Move's hierarchy (:func:`local_engine.kinematics.pose_points`)."""
+    return pose_points(rotations, hips_positions, heads, tails, parent_indices(bones or MOVE_BONES))
 
 
 def detect_contacts(heads: np.ndarray, rest_heads_: np.ndarray, fps: float, height: float = 0.05,

@@ -10,7 +10,7 @@ from __future__ import annotations
 import numpy as np
 
 from ..calibration import project, projection_matrix, undistort_points
-from ..solvers.base import Camera
+from ..camera import Camera
 
 
 def triangulate_points(cameras: list[Camera], pixels: np.ndarray, weights: np.ndarray,

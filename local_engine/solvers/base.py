@@ -13,25 +13,12 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Protocol
 
+from ..camera import Camera as Camera  # re-exported: the solver interface
 from ..motion import MoveMotion
 
 
 class SolverError(Exception):
     """The footage cannot be solved; the message is shown to the user as the job's failure reason."""
-
-
-@dataclass
-class Camera:
-    """One view of a take: its video file and, for multi-camera takes, its calibration."""
-
-    video: Path
-    device_label: str = ""
-    # Pinhole calibration (OpenCV conventions) when known: 3x3 intrinsics, distortion, world->camera R|t.
-    intrinsics: Any = None
-    distortion: Any = None
-    rotation: Any = None
-    translation: Any = None
-    size: tuple[int, int] | None = None
 
 
 @dataclass
