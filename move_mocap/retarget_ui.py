@@ -1,6 +1,7 @@
 """Retarget panel: the mapping editor (3D View sidebar, tab "Move", panel "Retarget") and its scene
 properties (bpy layer). It only draws and stores; the work is done by the operators in
-:mod:`.retarget_ops`, which read the mapping stored here."""
+:mod:`.retarget_ops`, which read the mapping stored here, and by the apply path (``Runtime.apply_now``),
+which reads the panel's choices as ``RetargetOptions`` through :func:`options_from_settings`."""
 
 from __future__ import annotations
 

@@ -6,9 +6,11 @@ For pipeline TDs: a folder of takes overnight, a render-farm task, a CI check. R
 
 or with the bpy module (``python scripts/mocap.py process take.mp4 --blend scene.blend``). It finds the add-on
 (installed as an extension, or this repository: the repository root goes on ``sys.path`` here, never inside
-the add-on), then drives the same ``Pipeline`` and journal the panel uses (``runtime.RUNTIME``), imports with
-``move_mocap.importers.import_output`` and retargets with the add-on's engine: there is no second
-implementation of anything here, only argument parsing, scheduling, progress and the report.
+the add-on), then drives the same ``Pipeline`` and journal the panel uses (``runtime.RUNTIME``) and applies
+results through the panel's own apply path (``Runtime.apply_now``: the importer and the retarget engine),
+with the output kinds of ``core.outputs`` and a ``RetargetOptions`` built from the flags. What is still
+here beyond argument parsing, scheduling, progress and the report: the resubmission policy (skip what is
+applied, re-apply, adopt a server job, resume, retry), decided from the journal's states.
 
 Threading as in the add-on: pipeline workers upload and poll in parallel; this (main) thread alone imports,
 one result at a time. The API key comes from the add-on's preferences, ``MOVE_API_KEY`` or
