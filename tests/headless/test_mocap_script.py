@@ -153,6 +153,10 @@ def test_bad_usage_exits_2_with_the_reason_on_stderr(tmp_path: Path, local_serve
         (["process", str(tmp_path / "missing.mp4"), *fast(local_server)], "no such file or folder"),
         (["process", str(demo_video), "--target", "Nobody", *fast(local_server)], "no armature"),
         (["process", str(demo_video), *fast(local_server)[:-3], "--clip", "3", "1"], "--clip"),
+        (["process", str(demo_video), *fast(local_server), "--outputs", "main_fbx,MAIN_OBJ"],
+         "unknown output MAIN_OBJ"),
+        (["process", str(demo_video), *fast(local_server), "--translation-scale", "-1"],
+         "translation_scale must be a number, 0 or more"),
         (["share-code", "1234", "--endpoint", local_server.url], "8 digits"),
     ]
     for args, message in cases:
