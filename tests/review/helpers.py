@@ -12,9 +12,7 @@ from move_mocap.retarget import RetargetOptions, retarget_with_report
 def retargeted(world, target_name: str, source: str = "cmu_01_01", frames: tuple[int, int] | None = (1, 600)):
     src = world.obj(source)
     tgt = world.targets[target_name]
-    opts = RetargetOptions()
-    if frames:
-        opts.frame_start, opts.frame_end = frames
+    opts = RetargetOptions(frame_start=frames[0], frame_end=frames[1]) if frames else RetargetOptions()
     report = retarget_with_report(src, tgt, opts)
     bpy.context.view_layer.objects.active = tgt
     return tgt, report.action
