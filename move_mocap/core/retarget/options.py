@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import dataclasses
 import math
+import numbers
 from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
@@ -73,12 +74,12 @@ class RetargetOptions:
             return "mapping must be a bone mapping (load a preset with the Retarget panel)"
         for name in ("source_fps", "target_fps", "translation_scale"):
             value = getattr(self, name)
-            if isinstance(value, bool) or not isinstance(value, (int, float)) or not math.isfinite(value) \
+            if isinstance(value, bool) or not isinstance(value, numbers.Real) or not math.isfinite(value) \
                     or value < 0:
                 return f"{name} must be a number, 0 or more (got {value!r})"
         for name in ("frame_start", "frame_end", "frame_offset"):
             value = getattr(self, name)
-            if value is not None and (isinstance(value, bool) or not isinstance(value, (int, float))
+            if value is not None and (isinstance(value, bool) or not isinstance(value, numbers.Real)
                                       or not math.isfinite(value)):
                 return f"{name} must be a frame number (got {value!r})"
         if self.frame_start is not None and self.frame_end is not None and self.frame_end < self.frame_start:
