@@ -198,8 +198,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--ball", action="store_true", help="track a ball")
     p.add_argument("--floor-plane", action="store_true", help="solve a floor plane")
     p.add_argument("--outputs", default="MAIN_FBX,MOTION_DATA", metavar="A,B",
-                   help="Move outputs to make, comma-separated (default: MAIN_FBX,MOTION_DATA; any of Move's "
-                        "output types, of which FBX, BVH, GLB, .blend and MOTION_DATA can be applied)")
+                   help="Move outputs to make, comma-separated (default: MAIN_FBX,MOTION_DATA): any of Move's "
+                        "output types; the best one the add-on can import is applied")
     p.add_argument("--clip", nargs=2, type=float, metavar=("START", "END"), help="process only this window "
                    "of each video (seconds)")
     p.add_argument("--jobs", type=_positive_int, default=2, metavar="N", help="videos uploaded and polled at "
@@ -511,7 +511,7 @@ def apply_item(session: Session, item: Item, target: Any, action_name: str) -> N
             session.console.info(f"{item.name}: downloaded {', '.join(sorted(row.outputs))} to "
                                  f"{Path(picked[1]).parent}")
             return
-    t0 = time.time()
+    t0 = time.time()  # (with nothing applicable, apply_now records why and fails, --no-apply or not)
     applied = session.runtime.RUNTIME.apply_now(row.id, target, options=session.retarget,
                                                 action_name=action_name, actor=args.actor,
                                                 keep_source=args.keep_source, new_armature_name=action_name)
