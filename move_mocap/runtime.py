@@ -393,8 +393,7 @@ class Runtime:
                                    actor=actor, keep_source=keep_source, set_scene_range=True,
                                    retarget_options=options)
         except Exception as exc:
-            return self._apply_failed(sid, f"importing {Path(path).name} ({key}) failed: {exc}",
-                                      "Check the target armature and the retarget options.")
+            return self._apply_failed(sid, f"importing {Path(path).name} ({key}) failed: {exc}")
         if target is None and new_armature_name:  # Blender keeps the names unique
             result.armature.name = new_armature_name
             result.armature.data.name = result.armature.name
@@ -403,10 +402,12 @@ class Runtime:
         return Applied(True, f"Applied {row.title} to {result.armature.name} (action {result.action.name})",
                        result=result)
 
-    def _apply_failed(self, sid: str, message: str, hint: str) -> Applied:
-        self.get_pipeline().record_apply_failed(sid, message, hint)
+    def _apply_failed(self, sid: str, message: str, hint: str = "") -> Applied:
+        """Journal the failure (no ``hint``: the pipeline's own for a failed apply) and say what it was."""
+        pipeline = self.get_pipeline()
+        pipeline.record_apply_failed(sid, message, hint)
         self._drain_quietly()
-        return Applied(False, message, hint)
+        return Applied(False, message, pipeline.journal.require(sid).error_hint or hint)
 
     def _drain_quietly(self) -> None:
         """Fold events already posted (the apply's own) so the panel is current without waiting a tick."""
