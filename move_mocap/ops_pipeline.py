@@ -23,6 +23,7 @@ from bpy.props import BoolProperty, CollectionProperty, EnumProperty, StringProp
 from .bl_types import OperatorReturn
 from .core.pipeline import Event, ReadyToApply, State, SubmissionSpec
 from .core.pipeline.model import Footage
+from .core.pipeline.plan import outputs_on_disk
 from .online import NetworkPollMixin, network_problem
 from .preferences import get_preferences
 from .props import history, resolve_target, scene_props, tag_target
@@ -429,7 +430,7 @@ class MOVE_MOCAP_OT_apply(bpy.types.Operator):
         sid = self.submission_id
         if not sid and self.job_id:
             row = journal.by_job(self.job_id)
-            if row is not None and row.outputs and all(Path(p).is_file() for p in row.outputs.values()):
+            if row is not None and outputs_on_disk(row):  # the resubmission plan's test: apply, else adopt
                 sid = row.id
             else:  # not on this computer: download it first (a network step)
                 net = network_problem(context)

@@ -669,6 +669,7 @@ def cmd_process(session: Session, args: argparse.Namespace, items: list[Item]) -
     import bpy
 
     pm = session.addon_module("core.pipeline.model")
+    plans = session.addon_module("core.pipeline.plan")
     try:
         outputs = session.addon_module("core.outputs").parse_keys(args.outputs)
     except ValueError as exc:
@@ -704,46 +705,30 @@ def cmd_process(session: Session, args: argparse.Namespace, items: list[Item]) -
         sid, created = pipeline.submit_once(spec)
         item.submission_id, item.created_new = sid, created
         row = journal.require(sid)
-        state = row.state.value
-        if created:
-            item.mode = "start"
-            session.console.info(f"{name}: new submission {sid[:8]}")
-        elif state == "done":
-            action = bpy.data.actions.get(row.applied_action or "")
-            applied_here = action is not None and (row.applied_to or "") in bpy.data.objects
-            if applied_here and (target is None or row.applied_to == target.name):
-                item.outcome, item.armature, item.action = "skipped", row.applied_to or "", row.applied_action or ""
-                item.finished = time.time()
-                session.console.info(f"{name}: already applied ({row.applied_action} on {row.applied_to}); skipped")
-                continue
-            if all(Path(p).is_file() for p in row.outputs.values()) and row.outputs:
-                item.mode, item.outcome = "apply", "reapplied"
-                session.console.info(f"{name}: job {row.job_id} done before; applying its downloaded result")
-            else:
-                # finished on the server, files gone here: download the same job again (no new job)
-                sid = pipeline.adopt_job(row.job_id, name=name, target=item_target(target),
-                                         blend_file=bpy.data.filepath, start=False)
-                item.submission_id, item.mode, item.outcome = sid, "start", "reapplied"
-                session.console.info(f"{name}: job {row.job_id} done before; downloading it again")
-        elif state == "ready" and row.outputs and all(Path(p).is_file() for p in row.outputs.values()):
-            item.mode = "apply"
-            session.console.info(f"{name}: job {row.job_id} downloaded before; applying")
-        elif state == "ready" and row.job_id:  # downloaded files deleted since: the same job again
+        action = bpy.data.actions.get(row.applied_action or "")
+        applied_here = (action is not None and (row.applied_to or "") in bpy.data.objects
+                        and (target is None or row.applied_to == target.name))
+        plan = plans.plan_resubmission(row, created=created, applied_here=applied_here,
+                                       retry_failed=not args.no_retry_failed)
+        step = plan.step.value
+        if step == "skip":
+            item.outcome, item.armature, item.action = "skipped", row.applied_to or "", row.applied_action or ""
+            item.finished = time.time()
+            session.console.info(f"{name}: {plan.message}")
+            continue
+        if step == "leave":
+            item.fail(row.error_stage or row.stage.value, row.error_kind or row.state.value,
+                      row.error_message or row.state.value, "Run without --no-retry-failed to retry it.")
+            session.console.error(f"{name}: {plan.message}")
+            continue
+        if step == "adopt":  # finished on the server, files gone here: download the same job again (no new job)
             sid = pipeline.adopt_job(row.job_id, name=name, target=item_target(target),
                                      blend_file=bpy.data.filepath, start=False)
-            item.submission_id, item.mode = sid, "start"
-            session.console.info(f"{name}: job {row.job_id} finished before; downloading it again")
-        elif state == "active":
-            item.mode = "start"
-            session.console.info(f"{name}: resuming after {row.stage.value} (job {row.job_id or 'not yet'})")
-        elif args.no_retry_failed:
-            item.fail(row.error_stage or row.stage.value, row.error_kind or state, row.error_message or state,
-                      "Run without --no-retry-failed to retry it.")
-            session.console.error(f"{name}: failed in an earlier run: {row.error_message}")
-            continue
-        else:
-            item.mode = "retry"
-            session.console.info(f"{name}: retrying ({state} at {row.error_stage or row.stage.value})")
+            item.submission_id = sid
+        item.mode = {"apply": "apply", "retry": "retry"}.get(step, "start")
+        if plan.reapply:
+            item.outcome = "reapplied"
+        session.console.info(f"{name}: {plan.message}")
         queue_.append(item)
     if queue_:
         runner = Runner(session, args.jobs, _deadline(args))
@@ -805,7 +790,7 @@ def cmd_apply(session: Session, args: argparse.Namespace, items: list[Item]) -> 
             name = client.get_job(row.job_id if row is not None and row.job_id else args.id).name or ""
         name = name or f"job_{args.id[:12]}"
     item.name = name
-    if row is not None and row.outputs and all(Path(p).is_file() for p in row.outputs.values()):
+    if row is not None and session.addon_module("core.pipeline.plan").outputs_on_disk(row):
         item.submission_id, item.mode = row.id, "apply"
         session.console.info(f"{name}: using the result downloaded before ({row.id[:8]})")
     elif row is not None and row.kind.value == "submission" and not row.job_id:
@@ -855,7 +840,7 @@ def cmd_download(session: Session, args: argparse.Namespace, items: list[Item]) 
     items.append(item)
     want_dir = Path(args.to).resolve() if args.to else None
     row = journal.by_job(args.job_id)
-    if (row is not None and row.outputs and all(Path(p).is_file() for p in row.outputs.values())
+    if (row is not None and session.addon_module("core.pipeline.plan").outputs_on_disk(row)
             and (want_dir is None or all(Path(p).resolve().is_relative_to(want_dir) for p in row.outputs.values()))):
         item.submission_id, item.outcome, item.finished = row.id, "downloaded", time.time()
         session.console.info(f"{args.job_id}: already downloaded to {Path(next(iter(row.outputs.values()))).parent}")
