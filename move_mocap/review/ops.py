@@ -40,7 +40,23 @@ def _report_warnings(op: bpy.types.Operator, warnings: list[str]) -> None:
         op.report({"WARNING"}, w)
 
 
-class MOVE_MOCAP_OT_foot_lock(bpy.types.Operator):
+class RigPollMixin:
+    """poll() for the review operators: an armature with a capture (``rig_problem``), then the operator's own
+    ``extra_problem``; the reason becomes the disabled button's poll message."""
+
+    @classmethod
+    def extra_problem(cls, context: Any) -> str | None:
+        return None
+
+    @classmethod
+    def poll(cls, context: Any) -> bool:
+        problem = rig_problem(context) or cls.extra_problem(context)
+        if problem:
+            cls.poll_message_set(problem)  # type: ignore[attr-defined]
+        return problem is None
+
+
+class MOVE_MOCAP_OT_foot_lock(RigPollMixin, bpy.types.Operator):
     """Keep planted feet where they were planted: a new action from the active one (legs' FK adjusted by
     two-bone IK; IK controls keyed to match), the old one kept"""
 
@@ -56,13 +72,6 @@ class MOVE_MOCAP_OT_foot_lock(bpy.types.Operator):
         name="Key IK Controls", default=True,
         description="On rigs with leg IK controls (Rigify, Auto-Rig Pro), also key them onto the locked legs")
 
-    @classmethod
-    def poll(cls, context):  # type: ignore[override]
-        problem = rig_problem(context)
-        if problem:
-            cls.poll_message_set(problem)
-        return problem is None
-
     def execute(self, context):  # type: ignore[override]
         from .legs import foot_lock
 
@@ -76,7 +85,7 @@ class MOVE_MOCAP_OT_foot_lock(bpy.types.Operator):
         return {"FINISHED"}
 
 
-class MOVE_MOCAP_OT_smooth(bpy.types.Operator):
+class MOVE_MOCAP_OT_smooth(RigPollMixin, bpy.types.Operator):
     """Smooth the capture (zero-phase, in rotation space, keeping fast motion and planted feet): a new
     action from the active one, the old one kept"""
 
@@ -89,13 +98,6 @@ class MOVE_MOCAP_OT_smooth(bpy.types.Operator):
         max=1.0, subtype="FACTOR")
     keep_contacts: BoolProperty(  # type: ignore[valid-type]
         name="Keep Planted Feet", default=True, description="Put planted feet back where they were after smoothing")
-
-    @classmethod
-    def poll(cls, context):  # type: ignore[override]
-        problem = rig_problem(context)
-        if problem:
-            cls.poll_message_set(problem)
-        return problem is None
 
     def execute(self, context):  # type: ignore[override]
         from .legs import smooth
@@ -110,7 +112,7 @@ class MOVE_MOCAP_OT_smooth(bpy.types.Operator):
         return {"FINISHED"}
 
 
-class MOVE_MOCAP_OT_ab_toggle(bpy.types.Operator):
+class MOVE_MOCAP_OT_ab_toggle(RigPollMixin, bpy.types.Operator):
     """Switch the rig between the capture and the action it had before"""
 
     bl_idname = "move_mocap.ab_toggle"
@@ -118,15 +120,10 @@ class MOVE_MOCAP_OT_ab_toggle(bpy.types.Operator):
     bl_options = {"REGISTER", "UNDO"}
 
     @classmethod
-    def poll(cls, context):  # type: ignore[override]
+    def extra_problem(cls, context: Any) -> str | None:
         from .compare import partner
 
-        problem = rig_problem(context)
-        if problem is None:
-            problem = partner(context.active_object)[1] or None
-        if problem:
-            cls.poll_message_set(problem)
-        return problem is None
+        return partner(context.active_object)[1] or None
 
     def execute(self, context):  # type: ignore[override]
         from .compare import toggle
@@ -140,7 +137,7 @@ class MOVE_MOCAP_OT_ab_toggle(bpy.types.Operator):
         return {"FINISHED"}
 
 
-class MOVE_MOCAP_OT_source_toggle(bpy.types.Operator):
+class MOVE_MOCAP_OT_source_toggle(RigPollMixin, bpy.types.Operator):
     """Show or hide the imported source armature beside the rig"""
 
     bl_idname = "move_mocap.source_toggle"
@@ -151,15 +148,10 @@ class MOVE_MOCAP_OT_source_toggle(bpy.types.Operator):
         name="Offset", description="How far beside the rig to show it (along X)", default=1.0, unit="LENGTH")
 
     @classmethod
-    def poll(cls, context):  # type: ignore[override]
+    def extra_problem(cls, context: Any) -> str | None:
         from .compare import source_armature
 
-        problem = rig_problem(context)
-        if problem is None:
-            problem = source_armature(context.active_object)[1] or None
-        if problem:
-            cls.poll_message_set(problem)
-        return problem is None
+        return source_armature(context.active_object)[1] or None
 
     def execute(self, context):  # type: ignore[override]
         from .compare import toggle_source
@@ -173,7 +165,7 @@ class MOVE_MOCAP_OT_source_toggle(bpy.types.Operator):
         return {"FINISHED"}
 
 
-class MOVE_MOCAP_OT_footage_camera(bpy.types.Operator):
+class MOVE_MOCAP_OT_footage_camera(RigPollMixin, bpy.types.Operator):
     """Toggle a camera seeing the rig as the footage's camera did, the video as its background (made on
     first use)"""
 
@@ -190,13 +182,6 @@ class MOVE_MOCAP_OT_footage_camera(bpy.types.Operator):
     match_rate: BoolProperty(  # type: ignore[valid-type]
         name="Match Frame Rate", default=True, description="Set the scene's frame rate to the video's")
     rebuild: BoolProperty(name="Rebuild", default=False, description="Make the camera again")  # type: ignore[valid-type]
-
-    @classmethod
-    def poll(cls, context):  # type: ignore[override]
-        problem = rig_problem(context)
-        if problem:
-            cls.poll_message_set(problem)
-        return problem is None
 
     def execute(self, context):  # type: ignore[override]
         from .footage import find_video, footage_camera, make_camera, toggle_camera

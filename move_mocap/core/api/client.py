@@ -283,12 +283,7 @@ class MoveClient:
                                              allow_redirects=False, stream=True)
                 guard.attach(response)
                 with response:
-                    if response.is_redirect:
-                        raise MoveValidationError(
-                            f"{what}: the endpoint answered with a redirect (HTTP {response.status_code}), which "
-                            "API calls never follow; set the endpoint URL in the preferences to the API's own "
-                            "address.", operation=operation.name, status=response.status_code,
-                        )
+                    _refuse_redirect(response, what, operation.name)
                     _read_capped(response, MAX_ANSWER_BYTES, guard, what, operation.name)
                     return self._answer(operation, response, what)
             except _NET_ERRORS as exc:
@@ -680,12 +675,7 @@ class MoveClient:
                                             allow_redirects=False, stream=True)
                 guard.attach(response)
                 with response:
-                    if response.is_redirect:
-                        raise MoveValidationError(
-                            f"{what}: the server answered with a redirect (HTTP {response.status_code}), which "
-                            "share-code requests never follow; check the endpoint URL in the preferences.",
-                            status=response.status_code,
-                        )
+                    _refuse_redirect(response, what, "shareCodeDownload")
                     err = status_error(response, what)
                     if err is not None:
                         raise err from None
@@ -772,6 +762,16 @@ class MoveClient:
         }
         return parse_model(WebhookEndpoint, self.execute(ops.UPSERT_WEBHOOK_ENDPOINT, variables),
                            operation="upsertWebhookEndpoint")
+
+
+def _refuse_redirect(response: requests.Response, what: str, operation: str) -> None:
+    """API calls (GraphQL and the share-code exchange) never follow a redirect: it says so, naming the fix."""
+    if response.is_redirect:
+        raise MoveValidationError(
+            f"{what}: the server answered with a redirect (HTTP {response.status_code}), which API calls never "
+            "follow; set the endpoint URL in the preferences to the API's own address.",
+            operation=operation, status=response.status_code,
+        )
 
 
 def _read_capped(response: requests.Response, limit: int, guard: Guard, what: str, operation: str) -> None:
