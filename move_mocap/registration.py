@@ -11,15 +11,15 @@ import bpy
 # Module names, relative to this package, in registration order (preferences first, panels last).
 _MODULE_NAMES: tuple[str, ...] = (
     ".preferences",
-    ".connection",
-    ".importers.operator",
-    ".props",
-    ".runtime",
-    ".ops_pipeline",
-    ".ui_panel",
-    ".retarget_ui",
-    ".retarget_ops",
-    ".engine_ops",
+    ".capture.client",
+    ".importers.ops",
+    ".capture.props",
+    ".capture.runtime",
+    ".capture.ops",
+    ".capture.panel",
+    ".retarget.settings",
+    ".retarget.ops",
+    ".engine_control.engine",
     ".review",
 )
 

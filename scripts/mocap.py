@@ -359,7 +359,7 @@ class Session:
     def require_network(self, needs_key: bool = True) -> None:
         import bpy
 
-        problem = self.addon_module("online").network_problem(bpy.context, needs_key=needs_key)
+        problem = self.addon_module("capture.network").network_problem(bpy.context, needs_key=needs_key)
         if problem:
             if not bpy.app.online_access and "Online access" in problem:
                 problem += " (in `blender -b`, pass --online-mode)"
@@ -371,7 +371,7 @@ class Session:
 
     @property
     def runtime(self) -> Any:
-        return self.addon_module("runtime")
+        return self.addon_module("capture.runtime")
 
     @property
     def pipeline(self) -> Any:

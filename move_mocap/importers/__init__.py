@@ -10,6 +10,6 @@ from typing import Any
 
 def import_output(*args: Any, **kwargs: Any) -> Any:
     """See :func:`move_mocap.importers.api.import_output` (imported lazily: it needs bpy)."""
-    from .api import import_output as _impl
+    from .load import import_output as _impl
 
     return _impl(*args, **kwargs)

@@ -12,9 +12,9 @@ from typing import Any
 import bpy
 import numpy as np
 
-from .. import action_io
 from ..core.motion_data import MovePose, local_channels
 from ..core.move_skeleton import bone_name
+from ..retarget import action_io
 
 
 def build_armature(pose: MovePose, name: str) -> tuple[Any, Any]:

@@ -16,8 +16,8 @@ from typing import Any
 
 import bpy
 
-from .. import action_io
-from ..retarget import RETARGET_TAG
+from ..retarget import action_io
+from ..retarget.apply import RETARGET_TAG
 from .legs import CLEANED_FROM
 
 PREVIOUS = "move_mocap_previous"  # on a capture: the action the rig had before it

@@ -20,7 +20,7 @@ import bpy
 import numpy as np
 from mathutils import Vector
 
-from .. import action_io
+from ..retarget import action_io
 from .legs import CLEANED_FROM
 
 FOR_RIG = "move_mocap_footage_for"  # on the camera object: the rig it shows
@@ -43,7 +43,7 @@ def find_video(obj: bpy.types.Object, scene: Any) -> tuple[str, str]:
     """(path, where from) of the video for ``obj``'s capture, or ("", why none)."""
     names = _lineage(action_io.object_action(obj))
     try:
-        from ..runtime import RUNTIME
+        from ..capture.runtime import RUNTIME
 
         rows = RUNTIME.journal().all()
     except Exception:  # no journal yet (nothing submitted): the panel's footage may still be there
@@ -74,7 +74,7 @@ def footage_camera(obj: bpy.types.Object) -> bpy.types.Object | None:
 
 def _subject(obj: bpy.types.Object, scene: Any, frame: float) -> tuple[Vector, Vector]:
     """World hips position and facing direction (horizontal) of the rig at ``frame``."""
-    from ..retarget import detect_mapping
+    from ..retarget.apply import detect_mapping
 
     slots = detect_mapping(obj).slots
     scene.frame_set(int(round(frame)))

@@ -12,7 +12,7 @@ from typing import Any
 import bpy
 from bpy.props import BoolProperty, EnumProperty, FloatProperty, IntProperty, StringProperty
 
-from .. import action_io
+from ..retarget import action_io
 
 CONTACT_ITEMS = [
     ("AUTO", "Auto", "The capture's stored contacts (Move's motion data) if any, else detected from the motion"),

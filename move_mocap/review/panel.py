@@ -51,7 +51,7 @@ class MOVE_MOCAP_PT_review(bpy.types.Panel):
         rig = obj if obj is not None and obj.type == "ARMATURE" else None
         ab, source, camera = "A/B: Capture / Before", "Show Source Armature", False
         if rig is not None:
-            from .. import action_io
+            from ..retarget import action_io
             from .compare import CAPTURE, is_capture, source_armature
             from .footage import footage_camera
 

@@ -24,12 +24,12 @@ from typing import Any
 import bpy
 import numpy as np
 
-from .. import action_io
 from ..core.cleanup.rig_pose import Pose, closure, evaluate
 from ..core.retarget import quat as Q
 from ..core.retarget.mapping import FINGER_SLOTS, SLOTS
 from ..core.retarget.skeleton import channels_to_quat, quat_to_channels
 from ..core.retarget.solver import TargetModel, hierarchy_model
+from ..retarget import action_io
 
 #: IK controls per naming profile: (foot IK control, knee pole), ``{s}`` the side suffix.
 IK_CONTROLS = {"rigify_fk": ("foot_ik{s}", "thigh_ik_target{s}", {"L": ".L", "R": ".R"}),
@@ -152,7 +152,7 @@ def rig_fingerprint(obj: bpy.types.Object, probed: Collection[str], props: Colle
 
 def _model(obj: bpy.types.Object, wanted: list[str], warnings: list[str]) -> TargetModel:
     """The retarget's dependency model of ``obj`` for ``wanted`` bones (probed where the rig needs it)."""
-    from ..retarget import _needs_probe, fk_switch_overrides, probe_model, skeleton_from_object
+    from ..retarget.apply import _needs_probe, fk_switch_overrides, probe_model, skeleton_from_object
 
     skel = skeleton_from_object(obj)
     if not _needs_probe(obj):
@@ -183,7 +183,7 @@ def load(obj: bpy.types.Object, action: bpy.types.Action | None = None, extra_bo
 
     ``needed``: slots (``thigh.L``...) or bone names whose pose the caller uses, plus ``"ik"`` for the IK
     controls; only they and the bones they follow are read and evaluated (default: every body bone)."""
-    from ..retarget import detect_mapping
+    from ..retarget.apply import detect_mapping
 
     action = action or action_io.object_action(obj)
     if action is None:

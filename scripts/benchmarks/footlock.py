@@ -49,9 +49,9 @@ def main(argv: list[str]) -> int:
     import bpy
 
     from local_engine.outputs.blender_export import build_armature
-    from move_mocap import action_io
     from move_mocap.core.cleanup import contacts as C
-    from move_mocap.retarget import retarget_with_report
+    from move_mocap.retarget import action_io
+    from move_mocap.retarget.apply import retarget_with_report
     from move_mocap.review.legs import foot_lock, smooth
 
     bpy.ops.wm.read_factory_settings(use_empty=True)

@@ -83,7 +83,7 @@ def _build_source(frames: int, fps: float):
 
     from local_engine.motion import MOVE_SKELETON, bone_name
     from local_engine.outputs.blender_export import build_rest_armature
-    from move_mocap import action_io
+    from move_mocap.retarget import action_io
 
     obj = build_rest_armature(bpy, "move_actor")
     rng = np.random.default_rng(0)
@@ -151,8 +151,8 @@ def main(argv: list[str]) -> int:
 
     import bpy
 
-    from move_mocap import action_io
-    from move_mocap.retarget import RetargetOptions, auto_mapping, retarget_with_report
+    from move_mocap.retarget import action_io
+    from move_mocap.retarget.apply import RetargetOptions, auto_mapping, retarget_with_report
 
     bpy.ops.wm.read_factory_settings(use_empty=True)
     scene = bpy.context.scene

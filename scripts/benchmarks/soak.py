@@ -116,8 +116,8 @@ class Soak:
         """Import the output with the add-on's importer; (keyed frames, animated bones, channel count)."""
         import bpy
 
-        from move_mocap import action_io
         from move_mocap.importers import import_output
+        from move_mocap.retarget import action_io
 
         result = import_output(path, target=None, action_name=f"soak_{sid[:8]}")
         channels = action_io.read_channels(result.action, result.armature)

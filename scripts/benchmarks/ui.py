@@ -58,8 +58,8 @@ def main(argv: list[str]) -> int:
             size = video.stat().st_size
 
             addon_utils.enable("move_mocap", default_set=True, handle_error=lambda exc: (_ for _ in ()).throw(exc))
-            from move_mocap import runtime
-            from move_mocap.ops_pipeline import build_spec
+            from move_mocap.capture import runtime
+            from move_mocap.capture.ops import build_spec
             from move_mocap.preferences import get_preferences
 
             prefs = get_preferences(bpy.context)

@@ -21,7 +21,7 @@ def _free_port() -> int:
 
 @pytest.fixture
 def prefs(addon, cmu_bvh, monkeypatch):
-    from move_mocap import engine_ops
+    from move_mocap.engine_control import engine as engine_ops
     from move_mocap.preferences import get_preferences
 
     monkeypatch.delenv("MOVE_API_KEY", raising=False)
@@ -42,7 +42,7 @@ def prefs(addon, cmu_bvh, monkeypatch):
 
 
 def test_start_use_and_stop(prefs) -> None:
-    from move_mocap import engine_ops
+    from move_mocap.engine_control import engine as engine_ops
     from move_mocap.preferences import secret_store, settings
 
     assert bpy.ops.move_mocap.engine_start.poll()
@@ -72,7 +72,7 @@ def test_start_use_and_stop(prefs) -> None:
 
 
 def test_bad_settings_explain_themselves(prefs, tmp_path) -> None:
-    from move_mocap.engine_ops import _problem
+    from move_mocap.engine_control.engine import _problem
 
     prefs.engine_python = str(tmp_path / "no-python")
     assert not bpy.ops.move_mocap.engine_start.poll()
@@ -91,7 +91,7 @@ def test_port_in_use_is_reported(prefs) -> None:
         busy.listen(1)
         with pytest.raises(RuntimeError, match="already in use by another program"):
             bpy.ops.move_mocap.engine_start()
-    from move_mocap import engine_ops
+    from move_mocap.engine_control import engine as engine_ops
 
     assert engine_ops.engine() is None
 
@@ -111,8 +111,8 @@ def test_engine_that_dies_says_why(prefs, tmp_path) -> None:
 def test_a_second_blender_reuses_the_running_engine(prefs) -> None:
     """The engine.json lock (port, pid, key name) lets another Blender join the engine instead of starting one;
     leaving does not stop it; a stale lock is cleared."""
-    from move_mocap import engine_ops
     from move_mocap.core.engine_process import read_lock
+    from move_mocap.engine_control import engine as engine_ops
     from move_mocap.paths import user_dir
 
     assert engine_ops.start_engine(bpy.context, wait=True) is None
@@ -141,10 +141,10 @@ def test_a_second_blender_reuses_the_running_engine(prefs) -> None:
 
 def test_cancelling_a_job_leaves_the_engine_running(prefs, demo_video) -> None:
     """Cancel stops this Blender's work on the submission; the engine keeps running and the next job runs."""
-    from move_mocap import engine_ops
-    from move_mocap.ops_pipeline import build_spec
-    from move_mocap.props import scene_props
-    from move_mocap.runtime import RUNTIME
+    from move_mocap.capture.ops import build_spec
+    from move_mocap.capture.props import scene_props
+    from move_mocap.capture.runtime import RUNTIME
+    from move_mocap.engine_control import engine as engine_ops
 
     prefs.backend = "LOCAL"
     assert engine_ops.start_engine(bpy.context, wait=True) is None
@@ -176,10 +176,10 @@ def test_interactive_process_never_waits_for_the_engine(prefs, demo_video) -> No
     thread never blocks on its start-up); a timer submits once it answers, and the job is created."""
     import time
 
-    from move_mocap import engine_ops
-    from move_mocap.ops_pipeline import build_spec, submit_when_engine_ready
-    from move_mocap.props import scene_props
-    from move_mocap.runtime import RUNTIME
+    from move_mocap.capture.ops import build_spec, submit_when_engine_ready
+    from move_mocap.capture.props import scene_props
+    from move_mocap.capture.runtime import RUNTIME
+    from move_mocap.engine_control import engine as engine_ops
 
     prefs.backend = "LOCAL"
     p = scene_props(bpy.context)

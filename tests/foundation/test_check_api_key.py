@@ -26,7 +26,7 @@ def test_good_key_is_accepted(prefs, local_server) -> None:
 
 
 def test_wrong_key_is_reported_without_leaking_it(prefs, local_server, capfd) -> None:
-    from move_mocap.connection import _check
+    from move_mocap.capture.client import _check
     from move_mocap.preferences import settings
 
     prefs.endpoint = local_server.url
@@ -43,7 +43,7 @@ def test_wrong_key_is_reported_without_leaking_it(prefs, local_server, capfd) ->
 
 
 def test_endpoint_down_says_so(prefs) -> None:
-    from move_mocap.connection import _check
+    from move_mocap.capture.client import _check
     from move_mocap.preferences import settings
 
     prefs.endpoint = "http://127.0.0.1:9/ugc/graphql"  # nothing listens on the discard port

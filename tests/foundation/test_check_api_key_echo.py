@@ -32,7 +32,7 @@ def _answer(body: dict[str, Any]):
 
 
 def test_error_echoing_the_key(echo_server) -> None:
-    from move_mocap.connection import _check
+    from move_mocap.capture.client import _check
     from move_mocap.preferences import settings
 
     _, stub = echo_server
@@ -47,7 +47,7 @@ def test_error_echoing_the_key(echo_server) -> None:
 
 
 def test_account_named_after_the_key(echo_server) -> None:
-    from move_mocap.connection import _check
+    from move_mocap.capture.client import _check
     from move_mocap.preferences import settings
 
     _, stub = echo_server

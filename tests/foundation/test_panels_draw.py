@@ -54,8 +54,8 @@ def _assert_clean(log: DrawLog) -> None:
 def fresh(addon):
     """A scene with the add-on's defaults, no submissions shown, an empty history; the add-on's folders made
     and its settings read once (as the first poll() does), so each draw is checked for touching nothing."""
-    from move_mocap.online import network_problem
-    from move_mocap.runtime import RUNTIME
+    from move_mocap.capture.network import network_problem
+    from move_mocap.capture.runtime import RUNTIME
 
     bpy.ops.wm.read_homefile(use_empty=True)
     views, notice = dict(RUNTIME.views), RUNTIME.notice
@@ -131,8 +131,8 @@ def test_multi_camera_with_calibration_footage(fresh) -> None:
 
 
 def test_every_submission_state(fresh) -> None:
+    from move_mocap.capture.runtime import RUNTIME, View
     from move_mocap.core.pipeline.model import State
-    from move_mocap.runtime import RUNTIME, View
 
     armature = bpy.data.objects.new("Hero", bpy.data.armatures.new("Hero"))
     fresh.scene.collection.objects.link(armature)
@@ -198,8 +198,8 @@ def _free_port() -> int:
 
 
 def test_local_engine_off_and_on(fresh, cmu_bvh, monkeypatch) -> None:
-    from move_mocap import engine_ops
-    from move_mocap.online import network_problem
+    from move_mocap.capture.network import network_problem
+    from move_mocap.engine_control import engine as engine_ops
     from move_mocap.preferences import get_preferences
 
     monkeypatch.delenv("MOVE_API_KEY", raising=False)
@@ -253,7 +253,7 @@ def test_preferences(fresh, monkeypatch, solver, key_from_env) -> None:
 
 
 def test_import_operator_sidebar(fresh) -> None:
-    from move_mocap.importers.operator import MOVE_MOCAP_OT_import_output
+    from move_mocap.importers.ops import MOVE_MOCAP_OT_import_output
 
     rna = bpy.ops.move_mocap.import_output.get_rna_type()
     values = {p.identifier: p.default for p in rna.properties if p.identifier != "rna_type"
@@ -270,8 +270,8 @@ def test_review_panel_states(fresh) -> None:
     """The Review sub-panel on an armature with a captured action (retarget tagged): without and with the
     action it had before, without and with the imported source armature kept, without and with a footage
     camera; each state drawn, its buttons saying what they will do and their polls agreeing."""
-    from move_mocap import action_io
-    from move_mocap.retarget import RETARGET_TAG
+    from move_mocap.retarget import action_io
+    from move_mocap.retarget.apply import RETARGET_TAG
     from move_mocap.review.footage import FOR_RIG
 
     scene, view_layer = fresh.scene, fresh.view_layer

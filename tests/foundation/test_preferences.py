@@ -96,7 +96,7 @@ def test_download_dir_default_is_in_user_folder(prefs) -> None:
 
 
 def test_network_poll_offline_rules(prefs, monkeypatch) -> None:
-    from move_mocap.online import network_problem
+    from move_mocap.capture.network import network_problem
 
     monkeypatch.setenv("MOVE_API_KEY", "k")
     assert bpy.app.online_access is False  # the bpy module starts offline

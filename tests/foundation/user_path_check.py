@@ -29,7 +29,7 @@ def main(addon_zip: str, engine_zip: str, video: str, port: int, blender: str) -
         out["install_engine"], out["install_engine_error"] = ["REFUSED"], str(exc)
     pkg = "bl_ext.user_default.move_mocap"
     prefs = bpy.context.preferences.addons[pkg].preferences
-    engine_ops = sys.modules[pkg + ".engine_ops"]
+    engine_ops = sys.modules[pkg + ".engine_control.engine"]
     prefs.backend = "LOCAL"  # the switch at the top of the panel
     prefs.engine_port = port
     if blender:

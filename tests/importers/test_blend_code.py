@@ -75,7 +75,7 @@ def crafted(addon, move_take, tmp_path: Path) -> Path:
 
 @pytest.mark.parametrize("keep_source", [False, True])
 def test_nothing_runnable_comes_in(crafted: Path, move_take, tmp_path: Path, keep_source: bool) -> None:
-    from move_mocap.importers.api import import_output
+    from move_mocap.importers.load import import_output
 
     _, files = move_take
     target = import_output(files["MAIN_FBX"]).armature
@@ -102,7 +102,7 @@ def test_nothing_runnable_comes_in(crafted: Path, move_take, tmp_path: Path, kee
 
 
 def test_without_target_only_the_armature_and_its_action(crafted: Path) -> None:
-    from move_mocap.importers.api import import_output
+    from move_mocap.importers.load import import_output
 
     result = import_output(crafted)
     assert _runnable() == {"texts": [], "drivers": [], "id_props": []}

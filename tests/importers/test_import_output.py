@@ -14,7 +14,7 @@ bpy = pytest.importorskip("bpy")
 
 @pytest.fixture
 def api(addon):
-    from move_mocap.importers import api as module
+    from move_mocap.importers import load as module
 
     _clear()
     yield module
@@ -213,7 +213,7 @@ def test_bvh_cmu(api, cmu_bvh: Path):
 # -- actions, targets, errors, the operator ---------------------------------------------------------------
 
 def test_importing_twice_never_overwrites(api, motion_sample: Path):
-    from move_mocap import action_io
+    from move_mocap.retarget import action_io
 
     first = api.import_output(motion_sample)
     keys = {k: v.co.copy() for k, v in action_io.read_channels(first.action, first.armature).items()}
@@ -295,7 +295,7 @@ def test_failure_after_loading_rolls_back(api, motion_sample: Path, monkeypatch)
 
 
 def test_operator(api, motion_sample: Path):
-    from move_mocap.importers.operator import MOVE_MOCAP_OT_import_output as op
+    from move_mocap.importers.ops import MOVE_MOCAP_OT_import_output as op
 
     assert {"REGISTER", "UNDO"} <= set(op.bl_options)
     assert bpy.ops.move_mocap.import_output(filepath=str(motion_sample), set_scene_range=True) == {"FINISHED"}

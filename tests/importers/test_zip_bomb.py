@@ -110,7 +110,7 @@ def test_iter_members_reads_lazily(bomb_member: bytes) -> None:
 def test_the_importer_reports_the_bomb_and_keeps_nothing(addon, tmp_path: Path, bomb_member: bytes) -> None:
     import bpy
 
-    from move_mocap.importers.api import ImportOutputError, import_output
+    from move_mocap.importers.load import ImportOutputError, import_output
 
     path = tmp_path / "motion_data.zip"
     path.write_bytes(_zip({"motion_data.json": bomb_member}))

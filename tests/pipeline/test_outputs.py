@@ -84,7 +84,7 @@ def test_parse_keys_and_the_spec_refuse_unknown_outputs(tmp_path: Path) -> None:
 def test_the_panel_offers_every_output_from_the_registry() -> None:
     import bpy  # noqa: F401  (the props module needs bpy)
 
-    from move_mocap import props
+    from move_mocap.capture import props
 
     assert [i[0] for i in props.OUTPUT_ITEMS] == list(outputs.KEYS)
     assert formats.FILTER_GLOB == outputs.FILTER_GLOB

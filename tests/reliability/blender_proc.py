@@ -30,7 +30,7 @@ def _setup(endpoint: str, download_dir: str):  # type: ignore[no-untyped-def]
         raise exc
 
     addon_utils.enable("move_mocap", default_set=True, handle_error=fail)
-    from move_mocap import runtime
+    from move_mocap.capture import runtime
     from move_mocap.preferences import get_preferences
 
     prefs = get_preferences(bpy.context)

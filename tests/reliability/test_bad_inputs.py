@@ -131,8 +131,8 @@ def test_video_over_the_servers_size_limit(local_server_factory, demo_video, tmp
 
 def test_missing_api_key(wired, demo_video, monkeypatch) -> None:
     bpy, _runtime, server = wired
+    from move_mocap.capture.network import network_problem
     from move_mocap.core.api.client import MoveClient
-    from move_mocap.online import network_problem
 
     monkeypatch.delenv("MOVE_API_KEY")
     add_footage(bpy, demo_video)
@@ -186,7 +186,7 @@ def test_revoked_api_key_while_the_job_runs(local_server, demo_video, tmp_path) 
 
 def test_offline_mode(wired, demo_video) -> None:
     bpy, _runtime, _server = wired
-    from move_mocap.online import network_problem
+    from move_mocap.capture.network import network_problem
     from move_mocap.preferences import get_preferences
 
     if bpy.app.online_access:

@@ -18,7 +18,7 @@ PROFILES = {"rigify": "rigify_fk", "mixamo": "mixamo", "ue5": "unreal", "arp": "
 
 bpy = pytest.importorskip("bpy")
 
-from move_mocap.retarget import RetargetOptions, retarget_with_report  # noqa: E402
+from move_mocap.retarget.apply import RetargetOptions, retarget_with_report  # noqa: E402
 
 
 def _trunk_lengths(obj: bpy.types.Object, hips: str, head: str, frames: list[int]) -> np.ndarray:

@@ -14,10 +14,10 @@ from .accuracy import segment_errors
 
 bpy = pytest.importorskip("bpy")
 
-from move_mocap import action_io  # noqa: E402
 from move_mocap.core.retarget.mapping import FINGER_SLOTS, BoneMapping  # noqa: E402
-from move_mocap.retarget import RetargetOptions, detect_mapping, retarget, retarget_with_report  # noqa: E402
-from move_mocap.retarget_ops import _pair_problem  # noqa: E402
+from move_mocap.retarget import action_io  # noqa: E402
+from move_mocap.retarget.apply import RetargetOptions, detect_mapping, retarget, retarget_with_report  # noqa: E402
+from move_mocap.retarget.ops import _pair_problem  # noqa: E402
 
 
 def _rest(obj):
@@ -98,7 +98,7 @@ def test_operator_runs_and_is_one_undo_step(world) -> None:
     """The operator is REGISTER + UNDO and does all its work in one execute(): one undo step. In the bpy
     module (background) undoing right after *any* operator that creates an action crashes Blender (its own
     nla.bake too), so the undo itself is checked on the same work pushed as one step from Python."""
-    from move_mocap.retarget_ops import MOVE_MOCAP_OT_retarget
+    from move_mocap.retarget.ops import MOVE_MOCAP_OT_retarget
 
     assert {"REGISTER", "UNDO"} <= set(MOVE_MOCAP_OT_retarget.bl_options)
     source, target = world.obj("cmu_01_01"), world.targets["mixamo"]
@@ -388,7 +388,7 @@ def test_preset_round_trip_through_operators(world, tmp_path: Path) -> None:
     assert "forearm.L" not in saved.target and saved.target["forearm.R"] == "mixamorig:RightForeArm"
     settings.slots.clear()
     assert bpy.ops.move_mocap.retarget_preset_load(filepath=str(path)) == {"FINISHED"}
-    from move_mocap.retarget_ui import mapping_from_settings
+    from move_mocap.retarget.settings import mapping_from_settings
 
     assert mapping_from_settings(settings) == saved
     assert bpy.ops.move_mocap.retarget(use_mapping=True, use_frame_range=True, frame_start=1, frame_end=20) == {"FINISHED"}

@@ -30,7 +30,7 @@ bpy = pytest.importorskip("bpy")
 import mathutils  # noqa: E402
 
 from move_mocap.importers import import_output  # noqa: E402
-from move_mocap.retarget import RetargetOptions, detect_mapping, retarget_with_report  # noqa: E402
+from move_mocap.retarget.apply import RetargetOptions, detect_mapping, retarget_with_report  # noqa: E402
 
 from . import rigs  # noqa: E402
 

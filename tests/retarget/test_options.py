@@ -50,9 +50,9 @@ def test_from_dict_names_unknown_fields_and_reads_a_mapping() -> None:
 def test_the_panel_and_both_operators_build_the_same_options(addon) -> None:
     import bpy
 
-    from move_mocap.importers.operator import options_from_operator as from_import
-    from move_mocap.retarget_ops import options_from_operator as from_retarget
-    from move_mocap.retarget_ui import SETTING_OPTIONS, options_from_settings
+    from move_mocap.importers.ops import options_from_operator as from_import
+    from move_mocap.retarget.ops import options_from_operator as from_retarget
+    from move_mocap.retarget.settings import SETTING_OPTIONS, options_from_settings
 
     assert set(SETTING_OPTIONS) <= {f.name for f in dataclasses.fields(RetargetOptions)}
     bpy.ops.wm.read_homefile(use_empty=True)

@@ -6,7 +6,7 @@ from __future__ import annotations
 import bpy
 import numpy as np
 
-from move_mocap.retarget import RetargetOptions, retarget_with_report
+from move_mocap.retarget.apply import RetargetOptions, retarget_with_report
 
 
 def retargeted(world, target_name: str, source: str = "cmu_01_01", frames: tuple[int, int] | None = (1, 600)):

@@ -8,9 +8,9 @@ import pytest
 
 bpy = pytest.importorskip("bpy")
 
-from move_mocap import action_io  # noqa: E402
 from move_mocap.core.cleanup import contacts as C  # noqa: E402
 from move_mocap.core.cleanup.footlock import slide  # noqa: E402
+from move_mocap.retarget import action_io  # noqa: E402
 from move_mocap.review import rig_io  # noqa: E402
 
 from .helpers import evaluated_heads, retargeted  # noqa: E402

@@ -16,7 +16,7 @@ def wired(addon, local_server, tmp_path, monkeypatch):
     """(bpy, runtime module, server): preferences point at the local server, fast polling, fresh file."""
     import bpy
 
-    from move_mocap import runtime
+    from move_mocap.capture import runtime
     from move_mocap.preferences import get_preferences
 
     runtime.RUNTIME.shutdown()

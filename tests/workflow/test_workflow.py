@@ -48,7 +48,7 @@ def test_process_onto_the_active_armature_keeps_existing_actions(wired, demo_vid
     panel = bpy.context.scene.move_mocap_retarget  # the Retarget panel's choices apply to Process too
     panel.root_motion, panel.root_rotation = "OBJECT", True
     # ... and its edited mapping, for the target's side (the source side was detected on another armature)
-    from move_mocap.retarget import detect_mapping
+    from move_mocap.retarget.apply import detect_mapping
 
     slots = detect_mapping(rig).slots
     for slot in ("hips", "thigh.L", "shin.L"):
@@ -61,7 +61,7 @@ def test_process_onto_the_active_armature_keeps_existing_actions(wired, demo_vid
     assert len(armatures(bpy)) == 1
     new = set(bpy.data.actions) - before
     assert len(new) == 1 and first.name in bpy.data.actions and rig.animation_data.action in new
-    from move_mocap import action_io
+    from move_mocap.retarget import action_io
 
     keyed = {fc.data_path for fc in action_io.action_fcurves(rig.animation_data.action, rig)}
     assert {"location", "rotation_euler"} <= keyed
@@ -72,7 +72,7 @@ def test_process_onto_the_active_armature_keeps_existing_actions(wired, demo_vid
 def test_interactive_path_ticks_stay_short(wired, demo_video) -> None:
     bpy, runtime, _server = wired
     add_footage(bpy, demo_video)
-    from move_mocap.ops_pipeline import build_spec
+    from move_mocap.capture.ops import build_spec
 
     seen: list[str] = []
     runtime.RUNTIME.on_event = lambda e: seen.append(getattr(e, "text", type(e).__name__))
@@ -127,7 +127,7 @@ def test_resume_after_a_crash_on_file_load(wired, demo_video, tmp_path, point) -
 def test_cancel_then_retry(wired, demo_video) -> None:
     bpy, runtime, server = wired
     add_footage(bpy, demo_video)
-    from move_mocap.ops_pipeline import build_spec
+    from move_mocap.capture.ops import build_spec
 
     server.set_faults([{"route": "graphql", "kind": "slow", "delay": 0.3, "count": -1, "operation": "getJob"}])
     sid = runtime.RUNTIME.get_pipeline().submit(build_spec(bpy.context))

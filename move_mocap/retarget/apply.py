@@ -25,18 +25,18 @@ import bpy
 import numpy as np
 from mathutils import Euler, Quaternion, Vector
 
-from . import action_io
-from .core.retarget import quat as Q
-from .core.retarget.mapping import SLOTS, BoneMapping, Detection, detect, is_finger
-from .core.retarget.options import RetargetOptions as RetargetOptions  # re-exported: the engine's options
-from .core.retarget.skeleton import (
+from ..core.retarget import quat as Q
+from ..core.retarget.mapping import SLOTS, BoneMapping, Detection, detect, is_finger
+from ..core.retarget.options import RetargetOptions as RetargetOptions  # re-exported: the engine's options
+from ..core.retarget.skeleton import (
     Skeleton,
     bone_major,
     channels_to_quat,
     forward_kinematics,
     quat_to_channels,
 )
-from .core.retarget.solver import SolveOptions, SolveResult, SourceTake, TargetModel, hierarchy_model, solve
+from ..core.retarget.solver import SolveOptions, SolveResult, SourceTake, TargetModel, hierarchy_model, solve
+from . import action_io
 
 
 @dataclass

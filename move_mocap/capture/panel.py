@@ -7,9 +7,9 @@ from __future__ import annotations
 
 import bpy
 
-from .engine_ops import draw_backend, unavailable_outputs
-from .online import network_problem
-from .preferences import get_preferences
+from ..engine_control.engine import draw_backend, unavailable_outputs
+from ..preferences import get_preferences
+from .network import network_problem
 from .props import resolve_target, scene_props
 from .runtime import RUNTIME, View
 

@@ -18,10 +18,10 @@ from bpy.props import (
     StringProperty,
 )
 
-from .core.retarget.mapping import FINGER_SLOTS, PROFILE_LABELS, BoneMapping
-from .core.retarget.options import ROOT_MOTION_ITEMS as _ROOT_MOTION_ITEMS
-from .core.retarget.options import ROOT_ROTATION_DESCRIPTION as ROOT_ROTATION_DESCRIPTION
-from .core.retarget.options import RetargetOptions
+from ..core.retarget.mapping import FINGER_SLOTS, PROFILE_LABELS, BoneMapping
+from ..core.retarget.options import ROOT_MOTION_ITEMS as _ROOT_MOTION_ITEMS
+from ..core.retarget.options import ROOT_ROTATION_DESCRIPTION as ROOT_ROTATION_DESCRIPTION
+from ..core.retarget.options import RetargetOptions
 
 ROOT_MOTION_ITEMS = list(_ROOT_MOTION_ITEMS)  # EnumProperty items
 #: The panel's settings that are retarget options of the same name (what the panel's Retarget button and
@@ -97,7 +97,7 @@ def mapping_from_settings(settings: Any) -> BoneMapping:
 
 
 def settings_from_mapping(settings: Any, mapping: BoneMapping) -> None:
-    from .core.retarget.mapping import SLOTS
+    from ..core.retarget.mapping import SLOTS
 
     settings.slots.clear()
     for slot in SLOTS:

@@ -10,8 +10,8 @@ from __future__ import annotations
 
 import bpy
 
-from .core.endpoints import is_loopback, validate_endpoint
-from .preferences import settings
+from ..core.endpoints import is_loopback, validate_endpoint
+from ..preferences import settings
 
 
 def network_problem(context: bpy.types.Context, *, needs_key: bool = True) -> str | None:
@@ -24,8 +24,8 @@ def network_problem(context: bpy.types.Context, *, needs_key: bool = True) -> st
     if problem:
         return problem
     if s.api_key_source == "local engine":
-        from .engine_ops import engine
-        from .engine_ops import problem as engine_problem
+        from ..engine_control.engine import engine
+        from ..engine_control.engine import problem as engine_problem
 
         return None if engine() is not None else engine_problem(context)
     if not bpy.app.online_access and not is_loopback(s.endpoint):

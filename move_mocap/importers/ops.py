@@ -12,7 +12,7 @@ from bpy.props import BoolProperty, EnumProperty, IntProperty, StringProperty
 
 from ..bl_types import OperatorReturn
 from ..core.retarget.options import RetargetOptions
-from ..retarget_ui import ROOT_MOTION_ITEMS, ROOT_ROTATION_DESCRIPTION
+from ..retarget.settings import ROOT_MOTION_ITEMS, ROOT_ROTATION_DESCRIPTION
 from .formats import FILTER_GLOB, KINDS
 
 _KIND_ITEMS = [("AUTO", "Automatic", "Detect the output from the file's extension and content")] + [
@@ -108,7 +108,7 @@ class MOVE_MOCAP_OT_import_output(bpy.types.Operator):
         sub.prop(self, "retarget_root_rotation")
 
     def execute(self, context: bpy.types.Context) -> OperatorReturn:
-        from .api import ImportOutputError, import_output
+        from .load import ImportOutputError, import_output
 
         try:
             options = options_from_operator(self)

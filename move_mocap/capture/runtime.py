@@ -22,9 +22,8 @@ from typing import Any
 import bpy
 from bpy.app.handlers import persistent
 
-from .connection import client_factory
-from .core.outputs import pick_applicable
-from .core.pipeline import (
+from ..core.outputs import pick_applicable
+from ..core.pipeline import (
     Cancelled,
     Event,
     Failed,
@@ -40,10 +39,11 @@ from .core.pipeline import (
     State,
     SubmissionRow,
 )
-from .core.retarget.options import RetargetOptions
-from .online import network_problem
-from .paths import user_dir
-from .preferences import Settings, settings
+from ..core.retarget.options import RetargetOptions
+from ..paths import user_dir
+from ..preferences import Settings, settings
+from .client import client_factory
+from .network import network_problem
 from .props import find_target
 
 log = logging.getLogger(__name__)
@@ -371,8 +371,8 @@ class Runtime:
         ``new_armature_name`` if given, else after the file) and journal it: the one apply path (Process,
         History's Apply, the command line). ``options``: the retarget options (default: the Retarget panel's
         choices); ``action_name`` default "<title>_move"."""
-        from .importers import import_output
-        from .retarget_ui import options_from_settings
+        from ..importers import import_output
+        from ..retarget.settings import options_from_settings
 
         pipeline = self.get_pipeline()
         row = pipeline.journal.require(sid)

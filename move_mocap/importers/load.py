@@ -15,9 +15,9 @@ from typing import Any
 
 import bpy
 
-from .. import action_io
 from ..core.move_skeleton import actors_in
 from ..core.retarget.options import RetargetOptions
+from ..retarget import action_io
 from . import blend_safety, formats
 
 # bpy's stubs type Object.data as a union of every data kind; these aliases keep annotations readable.
@@ -248,7 +248,7 @@ _LOADERS = {formats.MAIN_FBX: _load_fbx, formats.GLB: _load_glb, formats.BVH: _l
 def _retarget(source: ArmatureObject, target: ArmatureObject, action_name: str,
               options: RetargetOptions | None, actor: int | None) -> tuple[Action, list[str], str]:
     """The one call into the retarget engine (``move_mocap.retarget``)."""
-    from .. import retarget as engine
+    from ..retarget import apply as engine
 
     options = options or RetargetOptions()
     if not options.action_name:

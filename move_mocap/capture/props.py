@@ -20,8 +20,8 @@ from bpy.props import (
     StringProperty,
 )
 
-from .bl_types import BLEND_RELATIVE_PATH
-from .core import outputs as output_kinds
+from ..bl_types import BLEND_RELATIVE_PATH
+from ..core import outputs as output_kinds
 
 #: The panel's output choices: Move's output kinds from the one registry (the bits are saved in .blend files).
 OUTPUT_ITEMS = [(o.key, o.label, o.description, o.flag) for o in output_kinds.OUTPUTS]

@@ -20,12 +20,12 @@ from typing import Any
 import bpy
 from bpy.props import BoolProperty, CollectionProperty, EnumProperty, StringProperty
 
-from .bl_types import OperatorReturn
-from .core.pipeline import Event, ReadyToApply, State, SubmissionSpec
-from .core.pipeline.model import Footage
-from .core.pipeline.plan import outputs_on_disk
-from .online import NetworkPollMixin, network_problem
-from .preferences import get_preferences
+from ..bl_types import OperatorReturn
+from ..core.pipeline import Event, ReadyToApply, State, SubmissionSpec
+from ..core.pipeline.model import Footage
+from ..core.pipeline.plan import outputs_on_disk
+from ..preferences import get_preferences
+from .network import NetworkPollMixin, network_problem
 from .props import history, resolve_target, scene_props, tag_target
 from .runtime import RUNTIME, Runtime
 
@@ -49,7 +49,7 @@ def build_spec(context: bpy.types.Context) -> SubmissionSpec:
     target = resolve_target(context)
     outputs, floor_plane = tuple(sorted(p.outputs)), p.floor_plane
     if get_preferences(context).backend == "LOCAL":  # ask only for what the local engine makes; its defaults
-        from .engine_ops import unavailable_outputs
+        from ..engine_control.engine import unavailable_outputs
 
         missing = unavailable_outputs(context)
         outputs = tuple(o for o in outputs if o not in missing)
@@ -201,7 +201,7 @@ class MOVE_MOCAP_OT_process(NetworkPollMixin, bpy.types.Operator):
         """The submission, checked (footage, target), with the local engine started when it is the backend
         (and, with ``wait_for_engine``, answering); None after reporting why not."""
         if get_preferences(context).backend == "LOCAL":  # on demand: start (or join) the engine first
-            from .engine_ops import start_engine
+            from ..engine_control.engine import start_engine
 
             error = start_engine(context, wait=wait_for_engine)
             if error:
@@ -214,7 +214,7 @@ class MOVE_MOCAP_OT_process(NetworkPollMixin, bpy.types.Operator):
             return None
         target = resolve_target(context)
         if target is not None:
-            from .importers.api import linked_problem
+            from ..importers.load import linked_problem
 
             problem = linked_problem(target)  # found now, not after a paid job
             if problem:
@@ -243,7 +243,7 @@ class MOVE_MOCAP_OT_process(NetworkPollMixin, bpy.types.Operator):
         spec = self._prepare(context, wait_for_engine=False)  # never wait on the main thread
         if spec is None:
             return {"CANCELLED"}
-        from .engine_ops import engine
+        from ..engine_control.engine import engine
 
         eng = engine() if get_preferences(context).backend == "LOCAL" else None
         if eng is not None and not eng.status.running:
@@ -275,7 +275,7 @@ def submit_when_engine_ready(spec: SubmissionSpec) -> Callable[[], float | None]
     the panel's notice). Returns the timer function (registered here; background Blender runs no timers)."""
 
     def tick() -> float | None:
-        from .engine_ops import engine
+        from ..engine_control.engine import engine
 
         eng = engine()
         status = eng.status if eng is not None else None

@@ -10,8 +10,8 @@ from typing import Any
 import bpy
 from bpy.props import BoolProperty, EnumProperty, FloatProperty, IntProperty, StringProperty
 
-from .core.retarget.options import RetargetOptions
-from .retarget_ui import (
+from ..core.retarget.options import RetargetOptions
+from .settings import (
     ROOT_MOTION_ITEMS,
     ROOT_ROTATION_DESCRIPTION,
     mapping_from_settings,
@@ -82,7 +82,7 @@ class MOVE_MOCAP_OT_retarget(bpy.types.Operator):
         return True
 
     def execute(self, context):  # type: ignore[override]
-        from .retarget import retarget_with_report
+        from .apply import retarget_with_report
 
         source, target = retarget_pair(context)
         try:
@@ -119,7 +119,7 @@ class MOVE_MOCAP_OT_retarget_detect(bpy.types.Operator):
         return True
 
     def execute(self, context):  # type: ignore[override]
-        from .retarget import auto_mapping
+        from .apply import auto_mapping
 
         source, target = retarget_pair(context)
         mapping = auto_mapping(source, target)
@@ -172,7 +172,7 @@ class MOVE_MOCAP_OT_retarget_preset_load(bpy.types.Operator):
         return {"RUNNING_MODAL"}
 
     def execute(self, context):  # type: ignore[override]
-        from .core.retarget.mapping import BoneMapping
+        from ..core.retarget.mapping import BoneMapping
 
         try:
             mapping = BoneMapping.load(self.filepath)

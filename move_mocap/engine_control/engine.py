@@ -19,8 +19,8 @@ from pathlib import Path
 
 import bpy
 
-from .bl_types import OperatorReturn
-from .core.engine_process import (
+from ..bl_types import OperatorReturn
+from ..core.engine_process import (
     ENGINE_EXTENSION,
     KEY_NAME,
     EngineError,
@@ -35,8 +35,8 @@ from .core.engine_process import (
     wheels_site_packages,
     write_lock,
 )
-from .paths import user_dir
-from .preferences import get_preferences, secret_store
+from ..paths import user_dir
+from ..preferences import get_preferences, secret_store
 
 _ENGINE: list[LocalEngine] = []  # at most one, used by this Blender session
 _SHOWN: list[str] = [""]

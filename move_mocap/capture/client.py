@@ -15,12 +15,12 @@ from typing import Any
 
 import bpy
 
-from .bl_types import OperatorReturn, ReportLevel
-from .core.api.client import MoveClient
-from .core.api.errors import MoveAPIError
-from .core.api.redact import redact_text
-from .online import NetworkPollMixin
-from .preferences import Settings, settings
+from ..bl_types import OperatorReturn, ReportLevel
+from ..core.api.client import MoveClient
+from ..core.api.errors import MoveAPIError
+from ..core.api.redact import redact_text
+from ..preferences import Settings, settings
+from .network import NetworkPollMixin
 
 
 def client_factory(s: Settings) -> Callable[..., MoveClient]:
