@@ -18,8 +18,11 @@ _MODULE_NAMES: tuple[str, ...] = (
     ".capture.ops",
     ".capture.panel",
     ".retarget.settings",
+    ".retarget.panel",
     ".retarget.ops",
     ".engine_control.engine",
+    ".engine_control.ops",
+    ".engine_control.panel",
     ".review",
 )
 

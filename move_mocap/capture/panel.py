@@ -7,7 +7,8 @@ from __future__ import annotations
 
 import bpy
 
-from ..engine_control.engine import draw_backend, unavailable_outputs
+from ..engine_control.engine import unavailable_outputs
+from ..engine_control.panel import draw_backend
 from ..preferences import get_preferences
 from .network import network_problem
 from .props import resolve_target, scene_props

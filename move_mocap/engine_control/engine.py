@@ -19,7 +19,6 @@ from pathlib import Path
 
 import bpy
 
-from ..bl_types import OperatorReturn
 from ..core.engine_process import (
     ENGINE_EXTENSION,
     KEY_NAME,
@@ -194,60 +193,6 @@ def start_engine(context: bpy.types.Context, *, wait: bool) -> str | None:
     return None
 
 
-class MOVE_MOCAP_OT_engine_start(bpy.types.Operator):
-    """Start the local engine on this computer and process with it (Process also starts it when needed)"""
-
-    bl_idname = "move_mocap.engine_start"
-    bl_label = "Start Local Engine"
-    bl_options = {"REGISTER"}
-
-    @classmethod
-    def poll(cls, context: bpy.types.Context) -> bool:
-        eng = engine()
-        if eng is not None and eng.status.state in ("running", "starting"):
-            cls.poll_message_set("The local engine is already running: stop it first")
-            return False
-        why = problem(context)
-        if why:
-            cls.poll_message_set(why)
-            return False
-        return True
-
-    def execute(self, context: bpy.types.Context) -> OperatorReturn:
-        wait = bpy.app.background or context.window is None  # scripts: wait until it answers
-        error = start_engine(context, wait=wait)
-        if error:
-            self.report({"ERROR"}, error)
-            return {"CANCELLED"}
-        prefs = get_preferences(context)
-        prefs.backend = "LOCAL"
-        eng = engine()
-        assert eng is not None
-        self.report({"INFO"}, f"Local engine {'running' if eng.status.running else 'starting'} at {eng.url}; "
-                              "Process now runs on this computer")
-        return {"FINISHED"}
-
-
-class MOVE_MOCAP_OT_engine_stop(bpy.types.Operator):
-    """Stop the local engine (Process starts it again when it needs it)"""
-
-    bl_idname = "move_mocap.engine_stop"
-    bl_label = "Stop Local Engine"
-    bl_options = {"REGISTER"}
-
-    @classmethod
-    def poll(cls, context: bpy.types.Context) -> bool:
-        if engine() is None:
-            cls.poll_message_set("The local engine is not running")
-            return False
-        return True
-
-    def execute(self, context: bpy.types.Context) -> OperatorReturn:
-        stop_engine(context)
-        self.report({"INFO"}, "Local engine stopped")
-        return {"FINISHED"}
-
-
 def stop_engine(context: bpy.types.Context | None = None) -> None:
     """Stop the engine this Blender started (or stop watching one another Blender started)."""
     eng = engine()
@@ -263,60 +208,6 @@ def stop_engine(context: bpy.types.Context | None = None) -> None:
         remove_lock(folder, eng.process.pid if eng.process is not None else None)
         secret_store().set(KEY_NAME, "")
     secret_store().set("local_engine_url", "")
-
-
-def draw_backend(layout: bpy.types.UILayout, context: bpy.types.Context) -> None:
-    """The top of the Move panel: where Process runs (one click to switch), and the engine's state."""
-    prefs = get_preferences(context)
-    row = layout.row(align=True)
-    row.prop(prefs, "backend", expand=True)
-    if prefs.backend != "LOCAL":
-        return
-    eng = engine()
-    if eng is None:
-        why = problem(context)
-        if why:
-            col = layout.column(align=True)
-            col.alert = True
-            col.label(text=why, icon="ERROR")
-        else:
-            row = layout.row(align=True)
-            row.label(text="Starts when you press Process", icon="RADIOBUT_OFF")
-            row.operator("move_mocap.engine_start", text="", icon="PLAY")
-        return
-    text, icon = status_line()
-    row = layout.row(align=True)
-    row.label(text=text, icon=icon)  # type: ignore[arg-type]
-    row.operator("move_mocap.engine_stop", text="", icon="PAUSE")
-    solver_problem = eng.health.get("solver_problem")
-    if solver_problem:
-        layout.label(text=str(solver_problem), icon="ERROR")
-
-
-class MOVE_MOCAP_PT_engine(bpy.types.Panel):
-    bl_label = "Local Engine"
-    bl_space_type = "VIEW_3D"
-    bl_region_type = "UI"
-    bl_category = "Move"
-    bl_parent_id = "MOVE_MOCAP_PT_main"
-    bl_options = {"DEFAULT_CLOSED"}
-
-    def draw(self, context: bpy.types.Context) -> None:
-        layout = self.layout
-        assert layout is not None
-        text, icon = status_line()
-        layout.label(text=text, icon=icon)  # type: ignore[arg-type]
-        row = layout.row(align=True)
-        row.operator("move_mocap.engine_start", icon="PLAY")
-        row.operator("move_mocap.engine_stop", icon="PAUSE")
-        prefs = get_preferences(context)
-        layout.prop(prefs, "engine_solver")
-        eng = engine()
-        if eng is not None:
-            layout.label(text=f"Engine: {eng.launch.source}, log {eng.log_path.name}", icon="INFO")
-
-
-CLASSES = (MOVE_MOCAP_OT_engine_start, MOVE_MOCAP_OT_engine_stop, MOVE_MOCAP_PT_engine)
 
 
 def unregister_extra() -> None:
