@@ -1,4 +1,4 @@
-"""Operators of the Move workflow: footage list editing, Process, Cancel, Retry, Resume, Apply, history,
+"""Capture operators: footage list editing, Process, Cancel, Retry, Resume, Apply, history,
 share codes, output folder and job id.
 
 Every network operator has two paths: ``invoke()`` (interactive) hands the work to the pipeline's worker
@@ -26,8 +26,9 @@ from ..core.pipeline.model import Footage
 from ..core.pipeline.plan import outputs_on_disk
 from ..preferences import get_preferences
 from .network import NetworkPollMixin, network_problem
-from .props import history, resolve_target, scene_props, tag_target
+from .props import history, scene_props
 from .runtime import RUNTIME, Runtime
+from .target import resolve_target, tag_target
 
 _ROLE_ITEMS = [("TAKE", "Take", "The take's videos"), ("CALIBRATION", "Calibration", "Calibration videos")]
 

@@ -1,6 +1,7 @@
 """The sidebar panels of the 3D view's "Move" tab: footage, options, target, Process, progress of each
 submission, history (with re-apply), share codes. Drawing only: no network, no journal writes, no
-changes to Blender data (buttons call operators; the progress rows read ``runtime.RUNTIME``'s views).
+changes to Blender data (buttons call :mod:`.ops`; the progress rows read :mod:`.runtime`'s views; the
+backend switch at the top is :mod:`..engine_control.panel`).
 """
 
 from __future__ import annotations
@@ -11,8 +12,9 @@ from ..engine_control.engine import unavailable_outputs
 from ..engine_control.panel import draw_backend
 from ..preferences import get_preferences
 from .network import network_problem
-from .props import resolve_target, scene_props
+from .props import scene_props
 from .runtime import RUNTIME, View
+from .target import resolve_target
 
 
 def _progress(layout: bpy.types.UILayout, factor: float, text: str) -> None:

@@ -44,7 +44,7 @@ from ..paths import user_dir
 from ..preferences import Settings, settings
 from .client import client_factory
 from .network import network_problem
-from .props import find_target
+from .target import find_target
 
 log = logging.getLogger(__name__)
 

@@ -1,5 +1,5 @@
 """Starts, watches, shares and stops a local Move-compatible engine (``local_engine serve``) as a child process.
-No bpy here: the bpy layer (engine_ops) finds the paths and passes them in, and reads ``status`` from its timer.
+No bpy here: the bpy layer (``engine_control.engine``) finds the paths and passes them in, and reads ``status`` from its timer.
 
 Installed case (docs/local_engine_packaging.md): the engine is the ``move_mocap_engine`` extension, run with the
 Python Blender itself runs, isolated (``-I -S``: no PYTHONPATH, no user or venv site-packages) with an explicit

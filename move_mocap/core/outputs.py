@@ -3,7 +3,7 @@ its file kind (extension, how the bytes are recognised) and whether and how the 
 importer kind, in which order of preference).
 
 The importer (``importers/formats``), the pipeline (download names, ``model.pick_applicable``), the panel
-(``props.OUTPUT_ITEMS``) and the command line (``--outputs``) read this; none keeps a list of its own.
+(``capture.props.OUTPUT_ITEMS``) and the command line (``--outputs``) read this; none keeps a list of its own.
 Pure data and byte sniffing: must not import bpy, open files or touch the network.
 """
 
@@ -11,7 +11,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-# -- importer kinds: how ``importers.api`` reads a file (the import operator's "Output" choices) -------------
+# -- importer kinds: how ``importers.load`` reads a file (the import operator's "Output" choices) ------------
 
 MAIN_FBX = "MAIN_FBX"
 MAIN_BLEND = "MAIN_BLEND"

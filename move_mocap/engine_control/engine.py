@@ -1,5 +1,6 @@
 """The local engine from Blender: where it is, starting it (on demand from Process, or with Start), sharing it
-with another Blender, stopping it, and the backend switch drawn at the top of the Move panel.
+with another Blender, stopping it, and what the panel shows of it (its status line, the outputs it cannot make).
+No operators here (:mod:`.ops`), no drawing (:mod:`.panel`).
 
 Where the engine comes from (``launch_for``): the Advanced preferences when set (a developer's Python and
 checkout), else the installed ``move_mocap_engine`` extension run with Blender's own Python (``sys.executable``)

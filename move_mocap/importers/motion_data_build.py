@@ -2,7 +2,7 @@
 
 The maths (parsing, pose solving, local channels) is in ``move_mocap.core.motion_data``; this module only
 creates the armature (T-pose rest, Z up, metres, ``_<actor>:`` bone names) and writes the action through
-``move_mocap.action_io``. It must not modify anything but what it creates.
+:mod:`..retarget.action_io`. It must not modify anything but what it creates.
 """
 
 from __future__ import annotations

@@ -1,5 +1,5 @@
 """The ``move_mocap.import_output`` operator (File > Import > Move AI Output) around
-:func:`move_mocap.importers.api.import_output` (bpy layer). One undo step; the work is in the function.
+:func:`.load.import_output` (bpy layer). One undo step; the work is in the function.
 Must not run anything from the imported file or touch the network."""
 
 from __future__ import annotations

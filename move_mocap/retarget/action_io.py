@@ -12,7 +12,7 @@ strips -> channelbag per slot) and 5.0 removed ``Action.fcurves``. This module h
 - :func:`assign_action`, :func:`stash_action` - assign an action (and its slot) and keep an action in an NLA
   track so it is not lost.
 
-Importers (FBX/BVH) and the retarget engine use it; it holds no retarget logic.
+The importers, the retarget engine (:mod:`.apply`) and the review tools use it; it holds no retarget logic.
 """
 
 from __future__ import annotations

@@ -1,7 +1,7 @@
 """The retarget engine's Blender side: ``retarget(source, target, options) -> Action`` (bpy layer).
 
 Reads the source armature's action in bulk (:mod:`.action_io`), evaluates its chains in numpy
-(:mod:`.core.retarget.skeleton`), solves the target pose (:mod:`.core.retarget.solver`) and writes a new
+(:mod:`..core.retarget.skeleton`), solves the target pose (:mod:`..core.retarget.solver`) and writes a new
 action for the target in bulk. No ``frame_set`` per frame, no constraints, no baking. The target's rest pose
 and rolls are never edited; its previous action is kept in a muted NLA track. Root motion to the object is
 keyed from the object's own transform; where the action being replaced animated that transform (an earlier

@@ -1,6 +1,6 @@
 """Retarget operators (bpy layer): ``move_mocap.retarget`` (one undo step, blocking, scriptable),
-``move_mocap.retarget_detect`` (fill the panel's mapping) and JSON preset load/save. The work itself is
-:func:`.retarget.retarget_with_report`; these classes only check the context, translate properties and
+``move_mocap.retarget_detect`` (fill the panel's mapping, :mod:`.settings`) and JSON preset load/save. The work itself is
+:func:`.apply.retarget_with_report`; these classes only check the context, translate properties and
 report."""
 
 from __future__ import annotations

@@ -3,7 +3,7 @@
 - :func:`load` - the rig's mapped bones (the retarget's own detection), its dependency model (probed for
   rigs driven by constraints, like the retarget; the probe is remembered per rig while the rig, its
   constraints, drivers, custom properties and the unprobed bones' pose stay the same, see
-  :func:`rig_fingerprint`), the action's channels sampled on every frame of its range (:mod:`..action_io`;
+  :func:`rig_fingerprint`), the action's channels sampled on every frame of its range (:mod:`..retarget.action_io`;
   only the F-curves of the bones asked for and those they follow), and the object's world transform per
   frame (root motion on the object).
 - :func:`copy_with` - a copy of the action (never the original) with some bones' channels replaced: one
@@ -290,7 +290,7 @@ def copy_with(take: RigTake, name: str, channels: dict[tuple[str, int], np.ndarr
 
     The copy is Blender's own (one pass in C over every curve); a replaced curve whose keys already sit on
     ``take.frames`` (any capture) has its keys, handles and interpolation overwritten in place, in batches
-    sharing one handle computation (:func:`..action_io.key_arrays`); other curves are refilled."""
+    sharing one handle computation (:func:`..retarget.action_io.key_arrays`); other curves are refilled."""
     new = take.action.copy()
     new.name = name
     existing = {(fc.data_path, fc.array_index): fc for fc in action_io.action_fcurves(new, take.obj)}

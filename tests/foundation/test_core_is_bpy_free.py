@@ -69,3 +69,13 @@ def test_init_only_registers() -> None:
     top = [n for n in tree.body if not isinstance(n, ast.Expr)]  # docstring aside
     assert sorted(n.name for n in top if isinstance(n, ast.FunctionDef)) == ["register", "unregister"]
     assert all(isinstance(n, ast.FunctionDef) for n in top)
+
+
+def test_every_module_and_package_has_a_docstring() -> None:
+    """Each module of the extension says at its top what it is for (a package without ``__init__.py`` would be
+    a namespace package with nothing to say, and Blender's extension builder expects regular packages)."""
+    folders = {p.parent for p in PACKAGE.rglob("*.py")} | {PACKAGE}
+    missing = [str(f.relative_to(ROOT)) for f in sorted(folders) if not (f / "__init__.py").is_file()]
+    assert not missing, f"folders without __init__.py: {missing}"
+    for path in PACKAGE.rglob("*.py"):
+        assert ast.get_docstring(ast.parse(path.read_text())), f"{path.relative_to(ROOT)}: no module docstring"

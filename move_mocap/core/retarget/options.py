@@ -1,7 +1,7 @@
 """What a retarget does: :class:`RetargetOptions`, one frozen, typed object, checked when it is made.
 
-The Retarget panel (``retarget_ui.options_from_settings``), the retarget operator
-(``retarget_ops.options_from_operator``), the import operator (``importers.operator.options_from_operator``)
+The Retarget panel (``retarget.settings.options_from_settings``), the retarget operator
+(``retarget.ops.options_from_operator``), the import operator (``importers.ops.options_from_operator``)
 and the command line (``--root-motion`` ...) each build it with one function; JSON presets of extra options
 come in through :meth:`RetargetOptions.from_dict`. Plain data: must not import bpy.
 """
