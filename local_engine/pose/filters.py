@@ -1,6 +1,7 @@
-"""Temporal filtering of landmark trajectories: gap filling and the One Euro filter (speed-adaptive low-pass:
+"""Temporal filtering of landmark trajectories: gap filling, a zero-phase Butterworth low-pass (scipy's
+``filtfilt``, what Pose2Sim applies to multi-view results) and the One Euro filter (speed-adaptive low-pass:
 strong smoothing when a joint is still, little lag when it moves fast), run forward and backward so the whole
-take is filtered without phase lag. Pure numpy on (frames, ...) arrays; it must not know about skeletons or
+take is filtered without phase lag. numpy/scipy on (frames, ...) arrays; it must not know about skeletons or
 video. No bpy here.
 """
 
@@ -26,6 +27,19 @@ def fill_gaps(values: np.ndarray, max_gap: int | None = None) -> tuple[np.ndarra
     for c in range(flat.shape[1]):
         out[:, c] = np.interp(idx, good, flat[ok, c])
     return out.reshape(v.shape), ok
+
+
+def butterworth_zero_phase(values: np.ndarray, fps: float, cutoff_hz: float, order: int = 2) -> np.ndarray:
+    """Butterworth low-pass of ``order`` run forward and backward along axis 0 (no lag; the effective order
+    doubles). Clips too short for the filter's padding, or a cutoff at or above Nyquist, are returned as is."""
+    from scipy.signal import butter, filtfilt
+
+    x = np.asarray(values, dtype=np.float64)
+    nyquist = 0.5 * fps
+    if cutoff_hz >= nyquist or len(x) <= 3 * (order + 1):
+        return x.copy()
+    b, a = butter(order, cutoff_hz / nyquist)
+    return filtfilt(b, a, x, axis=0, padtype="odd", padlen=min(len(x) - 1, 3 * max(len(a), len(b))))
 
 
 def _alpha(cutoff: np.ndarray | float, dt: float) -> np.ndarray | float:

@@ -9,11 +9,12 @@ ones. The floor comes from the feet's lowest points. It must not run models or f
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
+from typing import Any
 
 import numpy as np
 
-from .blazepose import LM
+from .blazepose import LM, MIRROR
 
 #: Focal length used when the camera is unknown: a 26 mm (35 mm-equivalent) lens, what phones and most
 #: action cameras shoot with, i.e. about 69 degrees across the long side of the frame.
@@ -59,6 +60,46 @@ def root_translation(world: np.ndarray, image: np.ndarray, visibility: np.ndarra
         b *= np.concatenate([wt, wt])
         out[f] = np.linalg.lstsq(A, b, rcond=None)[0]
     return out
+
+
+def undo_label_swaps(track: Any, max_turn_deg: float = 90.0) -> tuple[Any, int]:
+    """The PoseTrack with BlazePose's left/right label swaps undone, and how many frames were swapped.
+
+    From one camera BlazePose sometimes mirrors the whole body (it takes a person seen from the side or from
+    behind as facing the other way): the left/right line of its metric hips and shoulders then turns by about
+    180 degrees in one frame, which no body does (90 degrees in a frame is 5,400 degrees/s at 60 fps). The
+    labels are followed frame to frame, swapping back where the line turned more than ``max_turn_deg`` against
+    the last kept frame; of the two labellings the one the model chose for most of the take is kept."""
+    w = track.world
+    line = (w[:, LM["left_hip"]] - w[:, LM["right_hip"]]) + (w[:, LM["left_shoulder"]] - w[:, LM["right_shoulder"]])
+    line = line[:, [0, 2]]  # horizontal plane of the camera (x right, z away)
+    state = np.zeros(len(w), bool)  # True: labels opposite to those of the first seen frame
+    kept: np.ndarray | None = None  # the last seen frame's line, with its labels as kept
+    cos_max = np.cos(np.radians(max_turn_deg))
+    for f in range(len(w)):
+        n = np.linalg.norm(line[f])
+        if not np.isfinite(n) or n < 1e-6:
+            continue
+        v = line[f] / n
+        state[f] = kept is not None and bool(v @ kept < cos_max)
+        kept = -v if state[f] else v
+    seen = np.isfinite(line).all(1)
+    if state[seen].sum() * 2 > seen.sum():  # the model's own choice for most frames wins
+        state = ~state & seen
+    swap = state & seen
+    if not swap.any():
+        return track, 0
+    out = replace(track, world=track.world.copy(), image=track.image.copy(), visibility=track.visibility.copy())
+    out.world[swap] = track.world[swap][:, MIRROR]
+    out.image[swap] = track.image[swap][:, MIRROR]
+    out.visibility[swap] = track.visibility[swap][:, MIRROR]
+    if track.hands_world is not None:
+        out.hands_world = track.hands_world.copy()
+        out.hands_world[swap] = track.hands_world[swap][:, ::-1]
+        if track.hands_image is not None:
+            out.hands_image = track.hands_image.copy()
+            out.hands_image[swap] = track.hands_image[swap][:, ::-1]
+    return out, int(swap.sum())
 
 
 def snap_to_rays(points_cam: np.ndarray, image: np.ndarray, K: np.ndarray, amount: float = 1.0) -> np.ndarray:

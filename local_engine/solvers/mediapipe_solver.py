@@ -28,6 +28,10 @@ import numpy as np
 from ..motion import MoveMotion
 from .base import Camera, SolveRequest, SolverError, SolveResult
 
+#: Zero-phase low-pass of the 3D landmarks (Hz): human movement has little above 6 Hz (Pose2Sim's default
+#: for triangulated results); a single camera's depth is noisier, so it is filtered lower.
+MULTI_VIEW_CUTOFF_HZ = 6.0
+SINGLE_VIEW_CUTOFF_HZ = 4.0
 MODEL = "BlazePose full (mediapipe 0.10.21, model_complexity=1)"
 
 
@@ -138,7 +142,7 @@ class MediapipeSolver:
         track = self._landmarks(camera, request, fingers, overlay_path, (0.0, 0.9))
         mask, selection = blazepose.consistent_person(track)
         _require_person(mask, camera)
-        track = track.subset(mask)
+        track, swapped = monocular.undo_label_swaps(track.subset(mask))
         w, h = track.size
         calibrated = camera.intrinsics is not None
         K = (np.asarray(camera.intrinsics, np.float64) if calibrated
@@ -169,7 +173,7 @@ class MediapipeSolver:
         motion, fit_meta = _fit(world, track.fps, track.visibility, hands, floor, fingers, views=[view])
         meta: dict[str, Any] = {
             "solver": self.name, "model": MODEL, "views": 1, "frames": len(track),
-            "person_selection": selection,
+            "person_selection": selection, "left_right_swaps_fixed": swapped,
             "camera": {"intrinsics": "calibration" if calibrated else f"estimated ({self.focal_35mm:g} mm lens)",
                        "focal_px": round(float(K[0, 0]), 1), "ground": ground_source,
                        "camera_height_m": round(ground.camera_height, 3), "tilt_deg": round(ground.tilt_deg, 2),
@@ -223,7 +227,7 @@ class MediapipeSolver:
         fps = tracks[0].fps
         views = [reproject.View.from_camera(c, pix[v], wts[v]) for v, c in enumerate(cams)]
         motion, fit_meta = _fit(world, fps, np.where(seen, 1.0, 0.0)[:, None].repeat(33, 1), hands, floor, fingers,
-                                floor_known=True, views=views)
+                                floor_known=True, views=views, cutoff_hz=MULTI_VIEW_CUTOFF_HZ)
         ok = np.isfinite(err)
         meta: dict[str, Any] = {
             "solver": self.name, "model": MODEL, "views": n, "frames": frames,
@@ -284,11 +288,12 @@ def _view(camera: Camera, K: np.ndarray, ground: Any, settle: np.ndarray, track:
 
 
 def _fit(world: np.ndarray, fps: float, visibility: np.ndarray, hands: np.ndarray | None, floor: bool,
-         fingers: bool, floor_known: bool = False, views: list[Any] | None = None) -> tuple[MoveMotion, dict[str, Any]]:
+         fingers: bool, floor_known: bool = False, views: list[Any] | None = None,
+         cutoff_hz: float = SINGLE_VIEW_CUTOFF_HZ) -> tuple[MoveMotion, dict[str, Any]]:
     from ..pose import filters, skeleton_fit
 
     filled, observed = filters.fill_gaps(world)
-    smooth = filters.one_euro_zero_phase(filled, fps, min_cutoff=1.5, beta=1.0)
+    smooth = filters.butterworth_zero_phase(filled, fps, cutoff_hz)
     weights = np.where(observed, 1.0, 0.0)
     finger_note = "not tracked: trackFingers is off; fingers stay at rest"
     if fingers:
