@@ -1,6 +1,6 @@
 """Forward kinematics of a MoveMotion (numpy only, no bpy): where every bone's head and tail is per frame.
 
-Used by the MOTION_DATA writer, foot-contact detection, the skeleton fit and its reprojection refinement
+Used by the MOTION_DATA writer, foot-contact detection (local_engine.contacts), the skeleton fit and its reprojection refinement
 (:func:`pose_points`), and the tests that check exported files.
 """
 
@@ -35,32 +35,9 @@ def forward_kinematics(motion: MoveMotion, rot: np.ndarray | None = None) -> tup
                        motion.rest_tails, motion.parents)
 
 
-def foot_contacts(motion: MoveMotion, height: float = 0.05, speed: float = 0.5, own_floor: float = 0.04
-                  ) -> np.ndarray:
-    """(F, 2) bool: left/right foot planted (toe or ankle near the floor and nearly still).
+def foot_contacts(motion: MoveMotion) -> np.ndarray:
+    """(F, 2) bool: left/right foot planted, decided over the whole clip by local_engine.contacts."""
+    from .contacts import detect_on_skeleton
 
-    The floor is the 2nd percentile of the lowest foot point over the clip, so a clip that never touches
-    z = 0 still finds its floor. Each foot is measured from its own lowest level when that is up to
-    ``own_floor`` above the common floor: a retargeted capture can leave one foot a few centimetres higher
-    than the other when both stand.
-    """
     heads, tails = forward_kinematics(motion)
-    index = {n: i for i, n in enumerate(motion.bones)}
-    out = np.zeros((motion.frame_count, 2), dtype=bool)
-    points = []
-    for side in ("Left", "Right"):
-        toe, foot = index[f"{side}ToeBase"], index[f"{side}Foot"]
-        points.append(np.stack([heads[:, toe], tails[:, toe], heads[:, foot]], 1))  # (F, 3, 3)
-    lowest = np.concatenate([p[:, :, 2] for p in points], 1).min(1)
-    floor = np.percentile(lowest, 2) if len(lowest) else 0.0
-    for k, p in enumerate(points):
-        level = min(float(np.percentile(p[:, :, 2].min(1), 2)), floor + own_floor) if len(lowest) else floor
-        low = p[:, :, 2].min(1) - max(level, floor) < height
-        toe_head = p[:, 0]
-        vel = np.zeros(motion.frame_count)
-        if motion.frame_count > 1:
-            v = np.linalg.norm(np.diff(toe_head[:, :2], axis=0), axis=1) * motion.fps
-            vel[1:] = v
-            vel[0] = v[0]
-        out[:, k] = low & (vel < speed)
-    return out
+    return detect_on_skeleton(heads, tails, motion.rest_heads, motion.rest_tails, motion.bones, motion.fps)

@@ -18,6 +18,7 @@ from typing import Any
 
 import numpy as np
 
+from ..contacts import detect_on_skeleton
 from ..joint_limits import apply_joint_limits
 from ..kinematics import pose_points
 from ..motion import MOVE_BONES, MoveMotion, parent_indices, rest_heads, rest_tails
@@ -223,67 +224,63 @@ def forward_kinematics(rotations: np.ndarray, hips_positions: np.ndarray, heads:
     return pose_points(rotations, hips_positions, heads, tails, parent_indices(bones or MOVE_BONES))
 
 
-def detect_contacts(heads: np.ndarray, rest_heads_: np.ndarray, fps: float, height: float = 0.05,
-                    speed: float = 0.5) -> np.ndarray:
-    """(F, 2) bool: left/right foot planted. Judged on the ankle (a body joint, steadier than the foot
-    landmarks): within ``height`` of its lowest level over the take and moving slower than ``speed`` m/s
-    horizontally, with hysteresis and at least 3 frames per contact."""
-    out = np.zeros((len(heads), 2), bool)
-    for c, side in enumerate(("Left", "Right")):
-        i = BONE_INDEX[side + "Foot"]
-        ankle = heads[:, i]
-        low = ankle[:, 2] - rest_heads_[i, 2]
-        level = float(np.clip(np.percentile(low, 5), -0.15, 0.2))
-        v = np.zeros(len(ankle))
-        if len(ankle) > 1:
-            v[1:] = np.linalg.norm(np.diff(ankle[:, :2], axis=0), axis=1) * fps
-            v[0] = v[1]
-        on = False
-        for f in range(len(ankle)):
-            if on:
-                on = low[f] < level + height * 1.5 and v[f] < speed * 1.5
-            else:
-                on = low[f] < level + height and v[f] < speed
-            out[f, c] = on
-        out[:, c] = _min_run(out[:, c], 3)
+def detect_contacts(heads: np.ndarray, tails: np.ndarray, fps: float, rest: tuple[np.ndarray, np.ndarray],
+                    views: list[Any] | None = None) -> np.ndarray:
+    """(F, 2) bool: left/right foot planted (local_engine.contacts over the whole clip). With one view, the
+    feet's speed comes from the image (a single camera's depth would invent motion)."""
+    speed = _image_speed(views[0], heads, fps) if views is not None and len(views) == 1 else None
+    return detect_on_skeleton(heads, tails, rest[0], rest[1], MOVE_BONES, fps, image_speed=speed)
+
+
+def _image_speed(view: Any, heads: np.ndarray, fps: float) -> np.ndarray:
+    """(F, 2) each foot's speed across the image (m/s at the foot's depth): the slowest of its ankle, heel
+    and toe landmarks, low-passed like the 3D landmarks."""
+    from .filters import butterworth_zero_phase, fill_gaps
+
+    out = np.zeros((len(heads), 2))
+    for c, side in enumerate(("left", "right")):
+        px = view.pixels[:, [LM[f"{side}_{n}"] for n in ("ankle", "heel", "foot_index")]].astype(np.float64)
+        if not np.isfinite(px).all(-1).any():
+            continue
+        px = butterworth_zero_phase(fill_gaps(px)[0], fps, 6.0)
+        v = np.zeros(px.shape[:2])
+        v[1:] = np.linalg.norm(np.diff(px, axis=0), axis=-1) * fps
+        v[0] = v[1] if len(v) > 1 else 0.0
+        depth = (heads[:, BONE_INDEX[side.title() + "Foot"]] @ view.R.T + view.t)[:, 2]
+        out[:, c] = v.min(1) * np.maximum(depth, 0.1) / view.K[0, 0]
     return out
 
 
 def flatten_planted_feet(mats: np.ndarray, contacts: np.ndarray, ramp: int = 5) -> np.ndarray:
-    """A planted foot lies flat: keep only its heading (rotation about Z) while in contact, blending back to
-    the observed orientation over ``ramp`` frames around each contact."""
+    """A planted foot lies flat and keeps its heading: while in contact its rotation is the heading (about Z)
+    it had over that contact (the circular mean), so the whole foot stays put once its ball is pinned; it
+    blends back to the observed orientation over ``ramp`` frames around each contact."""
     mats = mats.copy()
     for c, side in enumerate(("Left", "Right")):
         weight = _ramp(contacts[:, c], contacts[:, c].astype(float)[:, None], ramp)[:, 0]
         use = weight > 0
         if not use.any():
             continue
+        runs = _runs(contacts[:, c])
+        starts = np.array([a for a, _ in runs])
+        ends = np.array([b - 1 for _, b in runs])
+        frames = np.nonzero(use)[0]
+        # each frame near or in a contact takes the heading of the nearest contact
+        nearest = np.argmin(np.minimum(np.abs(frames[:, None] - starts[None]), np.abs(frames[:, None] - ends[None]))
+                            + np.where((frames[:, None] >= starts[None]) & (frames[:, None] <= ends[None]), -10**6, 0),
+                            axis=1)
         for b in ("Foot", "ToeBase"):
             i = BONE_INDEX[side + b]
-            fwd = mats[use, i] @ np.array([0.0, -1.0, 0.0])
-            yaw = np.arctan2(fwd[:, 0], -fwd[:, 1])
+            fwd = mats[:, i] @ np.array([0.0, -1.0, 0.0])
+            yaw_all = np.arctan2(fwd[:, 0], -fwd[:, 1])
+            held = np.array([np.arctan2(np.sin(yaw_all[a:e]).mean(), np.cos(yaw_all[a:e]).mean()) for a, e in runs])
+            yaw = held[nearest]
             cz, sz = np.cos(yaw), np.sin(yaw)
-            flat = np.zeros((use.sum(), 3, 3))
+            flat = np.zeros((len(frames), 3, 3))
             flat[:, 0, 0], flat[:, 0, 1], flat[:, 1, 0], flat[:, 1, 1], flat[:, 2, 2] = cz, -sz, sz, cz, 1.0
             q = slerp(quat_from_matrix(mats[use, i]), quat_from_matrix(flat), weight[use][:, None])
             mats[use, i] = quat_to_matrix(q)
     return mats
-
-
-def _min_run(mask: np.ndarray, n: int) -> np.ndarray:
-    m = mask.copy()
-    f = 0
-    while f < len(m):
-        if m[f]:
-            g = f
-            while g < len(m) and m[g]:
-                g += 1
-            if g - f < n:
-                m[f:g] = False
-            f = g
-        else:
-            f += 1
-    return m
 
 
 def _runs(mask: np.ndarray) -> list[tuple[int, int]]:
@@ -426,7 +423,7 @@ def fit(joints: np.ndarray, fps: float, *, weights: np.ndarray | None = None, ha
     rest_hip_mid = 0.5 * (heads[BONE_INDEX["LeftUpLeg"]] + heads[BONE_INDEX["RightUpLeg"]])
     hips_pos = hip_mid + mats[:, BONE_INDEX["Hips"]] @ (heads[BONE_INDEX["Hips"]] - rest_hip_mid)
     ph, pt = forward_kinematics(mats, hips_pos, heads, tails)
-    contacts = detect_contacts(ph, heads, fps)
+    contacts = detect_contacts(ph, pt, fps, (heads, tails), views)
     meta = dict(metadata or {})
     if views:
         from .reproject import refine
