@@ -12,7 +12,8 @@ bones (bone lengths stay fixed by construction):
 
 with a few Gauss-Newton iterations and analytic Jacobians. A motion of a joint along its camera ray is
 invisible to that camera, so the prior keeps it where the 3D fit put it (the minimal change that fixes the
-image). The 2D targets are One-Euro filtered first, like the 3D landmarks, so the refinement adds no jitter.
+image). The 2D targets are low-passed first (zero-phase Butterworth at ``cutoff_hz``, like the 3D landmarks), so
+the refinement adds no jitter.
 
 Views are pinhole cameras (world -> camera ``R @ p + t``; ``t`` may vary per frame, which single-camera
 floor settling needs) with undistorted pixel targets. Pure numpy; no video, no models, no bpy here.
@@ -27,6 +28,7 @@ import numpy as np
 from ..kinematics import pose_points
 from ..motion import MOVE_BONES, MOVE_PARENTS, parent_indices
 from .blazepose import LM
+from .filters import butterworth_zero_phase
 
 BONE_INDEX = {b: i for i, b in enumerate(MOVE_BONES)}
 _PARENTS = parent_indices(MOVE_BONES)
@@ -103,8 +105,9 @@ def _paths(bones: list[str]) -> dict[str, list[tuple[int, int, int]]]:
     return out
 
 
-def _smoothed_targets(view: View, fps: float, depth: float, min_visibility: float) -> tuple[np.ndarray, np.ndarray]:
-    from .filters import fill_gaps, one_euro_zero_phase
+def _smoothed_targets(view: View, fps: float, cutoff_hz: float, min_visibility: float
+                      ) -> tuple[np.ndarray, np.ndarray]:
+    from .filters import fill_gaps
 
     names = list(JOINTS)
     px = view.pixels[:, [LM[n] for n in names]].astype(np.float64)
@@ -113,29 +116,15 @@ def _smoothed_targets(view: View, fps: float, depth: float, min_visibility: floa
     w = np.where(seen & (w >= min_visibility), w, 0.0)
     if seen.any(axis=1).sum() >= 2:
         filled, _ = fill_gaps(px)
-        px = one_euro_zero_phase(filled, fps, min_cutoff=1.5, beta=1.0, scale=view.K[0, 0] / max(depth, 0.5))
+        px = butterworth_zero_phase(filled, fps, cutoff_hz)
     return np.nan_to_num(px), w
-
-
-def _gaussian(x: np.ndarray, sigma: float) -> np.ndarray:
-    """Gaussian low-pass along axis 0 (edges held), sigma in frames."""
-    r = int(np.ceil(3 * sigma))
-    if r < 1 or len(x) < 2:
-        return x
-    k = np.exp(-0.5 * (np.arange(-r, r + 1) / sigma) ** 2)
-    k /= k.sum()
-    pad = np.concatenate([np.repeat(x[:1], r, 0), x, np.repeat(x[-1:], r, 0)])
-    out = np.zeros_like(x)
-    for i, kv in enumerate(k):
-        out += kv * pad[i: i + len(x)]
-    return out
 
 
 def refine(mats: np.ndarray, hips_positions: np.ndarray, heads: np.ndarray, tails: np.ndarray,
            views: list[View], fps: float, *, pins: tuple[list[str], np.ndarray, np.ndarray] | None = None,
            iterations: int = 4, pixel_sigma: float = 2.0, bone_sigma_m: float = 0.05,
            root_sigma_m: float = 0.05, pin_sigma_m: float = 0.0002, huber_px: float = 20.0,
-           min_visibility: float = 0.2, smooth_s: float = 0.03) -> tuple[np.ndarray, np.ndarray, dict]:
+           min_visibility: float = 0.2, cutoff_hz: float = 6.0) -> tuple[np.ndarray, np.ndarray, dict]:
     """Refined (mats (F, B, 3, 3), hips_positions (F, 3)) and statistics.
 
     ``pins``: (joint bone names, targets (F, n, 3), weights (F, n) in 0..1) pulling those joints' heads
@@ -150,11 +139,7 @@ def refine(mats: np.ndarray, hips_positions: np.ndarray, heads: np.ndarray, tail
     pin_bones = list(pins[0]) if pins is not None else []
     paths = _paths(joint_bones + pin_bones)
     ph, _ = pose_points(mats, root, heads, tails, _PARENTS)
-    hip_mid = 0.5 * (ph[:, BONE_INDEX["LeftUpLeg"]] + ph[:, BONE_INDEX["RightUpLeg"]])
-    targets = []
-    for v in views:
-        depth = float(np.nanmedian((hip_mid @ v.R.T + v.t)[..., 2]))
-        targets.append(_smoothed_targets(v, fps, depth, min_visibility))
+    targets = [_smoothed_targets(v, fps, cutoff_hz, min_visibility) for v in views]
     reach = np.array([max(np.linalg.norm(heads[BONE_INDEX[c]] - heads[BONE_INDEX[b]])
                           for c, p in MOVE_PARENTS.items() if p == b) for b in PARAM_BONES])
     prior = np.concatenate([np.full(3, 1.0 / root_sigma_m ** 2), np.repeat((reach / bone_sigma_m) ** 2, 3)])
@@ -207,8 +192,8 @@ def refine(mats: np.ndarray, hips_positions: np.ndarray, heads: np.ndarray, tail
             g += (np.swapaxes(Dw, 1, 2) @ np.nan_to_num(r).reshape(F, -1, 1))[..., 0]
         H[:, np.arange(P), np.arange(P)] += prior
         delta = -np.linalg.solve(H, (g + prior * theta)[..., None])[..., 0]
-        if smooth_s > 0:  # directions the views barely constrain (depth) would otherwise flicker per frame
-            delta = _gaussian(delta, smooth_s * fps)
+        # directions the views barely constrain (depth) would otherwise flicker per frame
+        delta = butterworth_zero_phase(delta, fps, cutoff_hz)
         theta += delta
         root = root + delta[:, :3]
         for k, b in enumerate(PARAM_BONES):

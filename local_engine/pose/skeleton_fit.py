@@ -408,7 +408,7 @@ def _floor_drift(ph: np.ndarray, pt: np.ndarray, contacts: np.ndarray, fps: floa
 
 def fit(joints: np.ndarray, fps: float, *, weights: np.ndarray | None = None, hands: np.ndarray | None = None,
         floor: bool = True, pin: bool = True, views: list[Any] | None = None,
-        metadata: dict[str, Any] | None = None) -> MoveMotion:
+        metadata: dict[str, Any] | None = None, cutoff_hz: float = 6.0) -> MoveMotion:
     """MoveMotion for landmark trajectories (F, 33, 3) in Move's armature space (finite everywhere).
 
     ``views`` (local_engine.pose.reproject.View): the cameras and 2D landmarks the joints came from; when
@@ -428,7 +428,8 @@ def fit(joints: np.ndarray, fps: float, *, weights: np.ndarray | None = None, ha
     if views:
         from .reproject import refine
 
-        mats, hips_pos, meta["reprojection_refinement"] = refine(mats, hips_pos, heads, tails, views, fps)
+        mats, hips_pos, meta["reprojection_refinement"] = refine(mats, hips_pos, heads, tails, views, fps,
+                                                                     cutoff_hz=cutoff_hz)
         ph, pt = forward_kinematics(mats, hips_pos, heads, tails)
     planted = pin and contacts.any()
     if planted:
@@ -446,7 +447,7 @@ def fit(joints: np.ndarray, fps: float, *, weights: np.ndarray | None = None, ha
         ph, pt = forward_kinematics(mats, hips_pos, heads, tails)
         if views:  # refined again around the pinned feet: knees and upper body onto the image, ankles held
             feet = [BONE_INDEX["LeftFoot"], BONE_INDEX["RightFoot"]]
-            mats, hips_pos, _ = refine(mats, hips_pos, heads, tails, views, fps, root_sigma_m=1e-4,
+            mats, hips_pos, _ = refine(mats, hips_pos, heads, tails, views, fps, root_sigma_m=1e-4, cutoff_hz=cutoff_hz,
                                        pins=(["LeftFoot", "RightFoot"], ph[:, feet], (hold | contacts) * 1.0))
             ph, pt = forward_kinematics(mats, hips_pos, heads, tails)
             mats = pin_feet(mats, heads, tails, ph, contacts, floor)

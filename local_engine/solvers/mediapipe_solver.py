@@ -31,7 +31,7 @@ from .base import Camera, SolveRequest, SolverError, SolveResult
 #: Zero-phase low-pass of the 3D landmarks (Hz): human movement has little above 6 Hz (Pose2Sim's default
 #: for triangulated results); a single camera's depth is noisier, so it is filtered lower.
 MULTI_VIEW_CUTOFF_HZ = 6.0
-SINGLE_VIEW_CUTOFF_HZ = 4.0
+SINGLE_VIEW_CUTOFF_HZ = 3.0
 MODEL = "BlazePose full (mediapipe 0.10.21, model_complexity=1)"
 
 
@@ -312,7 +312,7 @@ def _fit(world: np.ndarray, fps: float, visibility: np.ndarray, hands: np.ndarra
             finger_note = "not tracked: the hand model found no hands (too small or hidden); fingers stay at rest"
     else:
         hands = None
-    motion = skeleton_fit.fit(smooth, fps, weights=weights, hands=hands, floor=floor, views=views)
+    motion = skeleton_fit.fit(smooth, fps, weights=weights, hands=hands, floor=floor, views=views, cutoff_hz=cutoff_hz)
     meta = {
         "fingers": finger_note,
         "frames_without_person": int((~observed).sum()),

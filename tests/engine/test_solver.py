@@ -141,12 +141,13 @@ def test_single_view_agrees_with_multi_view_on_joint_angles(single_views, p2s_mu
 
 def test_single_view_skeleton_reprojects_onto_the_2d_landmarks(single_views, p2s_cameras, p2s_tracks):
     """The solved joints, projected through the camera, land on what BlazePose saw in the image (the
-    reprojection refinement after the skeleton fit). Planted feet stay pinned, so an ankle whose landmark
-    rolls or jitters during a contact keeps some error there (knees and ankles have looser p90s)."""
+    reprojection refinement after the skeleton fit). Planted feet stay pinned (whole, with their contact's
+    heading), so an ankle whose landmark rolls or jitters during a contact keeps some error there (knees and
+    ankles have looser limits)."""
     from local_engine.calibration import project
 
     groups = {"hips": (5, 7), "shoulders": (5, 8), "elbows": (5, 10), "wrists": (5.5, 12), "knees": (6.5, 15),
-              "ankles": (7, 23)}  # pixels on 1088x1920 frames: median, p90 limits
+              "ankles": (9, 23)}  # pixels on 1088x1920 frames: median, p90 limits
     report = {}
     for i, (calibrated, _) in single_views.items():
         j = sf.joint_positions(calibrated.motions[0])
