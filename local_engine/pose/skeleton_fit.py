@@ -315,12 +315,13 @@ def _ramp(contact: np.ndarray, values: np.ndarray, ramp: int) -> np.ndarray:
 
 
 def pin_feet(mats: np.ndarray, heads: np.ndarray, tails: np.ndarray, ph: np.ndarray, contacts: np.ndarray,
-             floor: bool, ramp: int = 5) -> np.ndarray:
+             floor_z: float | None, ramp: int = 5) -> np.ndarray:
     """Re-aim thighs and shins (two-bone IK, knee kept in its bend plane) so that a planted foot's ball stays
-    where it landed and, with ``floor``, its lowest point touches Z = 0. The feet keep their orientation
-    (rotations are armature-space), hips and upper body are untouched. Returns corrected matrices."""
+    where it landed and, given ``floor_z``, its lowest point touches that floor. The feet keep their
+    orientation (rotations are armature-space), hips and upper body are untouched. Returns corrected
+    matrices."""
     mats = mats.copy()
-    offsets = pin_offsets(mats, heads, tails, ph, contacts, floor, ramp)
+    offsets = pin_offsets(mats, heads, tails, ph, contacts, floor_z, ramp)
     for c, side in enumerate(("Left", "Right")):
         iu, il, ifoot = (BONE_INDEX[side + b] for b in ("UpLeg", "Leg", "Foot"))
         offset = offsets[:, c]
@@ -350,24 +351,37 @@ def pin_feet(mats: np.ndarray, heads: np.ndarray, tails: np.ndarray, ph: np.ndar
 
 
 def pin_offsets(mats: np.ndarray, heads: np.ndarray, tails: np.ndarray, ph: np.ndarray, contacts: np.ndarray,
-                floor: bool, ramp: int = 5) -> np.ndarray:
+                floor_z: float | None, ramp: int = 5) -> np.ndarray:
     """(F, 2, 3) how far each foot (left, right) must move so that, while planted, its ball stays at the
-    median of where it was during that contact and, with ``floor``, its lowest point is at Z = 0; fading
-    out over ``ramp`` frames around contacts."""
+    median of where it was during that contact and, given a floor height ``floor_z``, its sole is on it;
+    fading out over ``ramp`` frames around contacts."""
     n = len(ph)
     out = np.zeros((n, 2, 3))
     for c, side in enumerate(("Left", "Right")):
-        ifoot, itoe = BONE_INDEX[side + "Foot"], BONE_INDEX[side + "ToeBase"]
-        ball = ph[:, itoe]
-        low = np.minimum(np.minimum(ball[:, 2], tails_z(mats, heads, tails, ph, itoe)), ph[:, ifoot, 2] - 0.06)
+        ball = ph[:, BONE_INDEX[side + "ToeBase"]]
+        low = sole_height(mats, heads, tails, ph, side)
         offset = np.zeros((n, 3))
         for a, b in _runs(contacts[:, c]):
             anchor = np.median(ball[a:b, :2], axis=0)
             offset[a:b, :2] = anchor - ball[a:b, :2]
-            if floor:
-                offset[a:b, 2] = -low[a:b]
+            if floor_z is not None:
+                offset[a:b, 2] = floor_z - low[a:b]
         out[:, c] = _ramp(contacts[:, c], offset, ramp)
     return out
+
+
+def sole_height(mats: np.ndarray, heads: np.ndarray, tails: np.ndarray, ph: np.ndarray, side: str) -> np.ndarray:
+    """(F,) the lowest point of a foot: its ball, its toe tip, or 6 cm below its ankle."""
+    ifoot, itoe = BONE_INDEX[side + "Foot"], BONE_INDEX[side + "ToeBase"]
+    return np.minimum(np.minimum(ph[:, itoe, 2], tails_z(mats, heads, tails, ph, itoe)), ph[:, ifoot, 2] - 0.06)
+
+
+def fit_floor(mats: np.ndarray, heads: np.ndarray, tails: np.ndarray, ph: np.ndarray, contacts: np.ndarray
+              ) -> float | None:
+    """The floor's height: the median sole height over the contact frames of both feet (None without any)."""
+    soles = [sole_height(mats, heads, tails, ph, side)[contacts[:, c]] for c, side in enumerate(("Left", "Right"))]
+    soles = np.concatenate(soles)
+    return float(np.median(soles)) if len(soles) else None
 
 
 def tails_z(mats: np.ndarray, heads: np.ndarray, tails: np.ndarray, ph: np.ndarray, i: int) -> np.ndarray:
@@ -386,30 +400,15 @@ def _rotation_between(a: np.ndarray, b: np.ndarray) -> np.ndarray:
     return np.eye(3) + vx + vx @ vx * k[..., None, None]
 
 
-def _floor_drift(ph: np.ndarray, pt: np.ndarray, contacts: np.ndarray, fps: float) -> np.ndarray:
-    """(F, 3) slow vertical root correction putting planted feet on Z = 0 on average (0.3 Hz low-pass)."""
-    n = len(ph)
-    z = np.full(n, np.nan)
-    for c, side in enumerate(("Left", "Right")):
-        i = BONE_INDEX[side + "ToeBase"]
-        low = np.minimum(np.minimum(ph[:, i, 2], pt[:, i, 2]), ph[:, BONE_INDEX[side + "Foot"], 2] - 0.06)
-        on = contacts[:, c]
-        z[on] = np.where(np.isfinite(z[on]), np.minimum(z[on], low[on]), low[on])
-    ok = np.isfinite(z)
-    out = np.zeros((n, 3))
-    if not ok.any():
-        return out
-    idx = np.arange(n)
-    corr = -np.interp(idx, idx[ok], z[ok])
-    from .filters import one_euro_zero_phase
-    out[:, 2] = one_euro_zero_phase(corr[:, None, None], fps, min_cutoff=0.3, beta=0.0)[:, 0, 0]
-    return out
-
-
 def fit(joints: np.ndarray, fps: float, *, weights: np.ndarray | None = None, hands: np.ndarray | None = None,
         floor: bool = True, pin: bool = True, views: list[Any] | None = None,
-        metadata: dict[str, Any] | None = None, cutoff_hz: float = 6.0) -> MoveMotion:
+        metadata: dict[str, Any] | None = None, cutoff_hz: float = 6.0, world_known: bool = False) -> MoveMotion:
     """MoveMotion for landmark trajectories (F, 33, 3) in Move's armature space (finite everywhere).
+
+    With ``floor`` the floor is fitted to the planted feet's soles (a level plane at their median height) and
+    planted feet are held on it; the body is not moved to it. With ``world_known`` (a calibration's world)
+    the result stays in that world and the fitted floor's height is reported; otherwise (a world estimated
+    from the feet) the whole result is lifted or lowered by that height, so the fitted floor is Z = 0.
 
     ``views`` (local_engine.pose.reproject.View): the cameras and 2D landmarks the joints came from; when
     given, the fitted skeleton is refined so its joints reproject onto them (before the feet are pinned,
@@ -433,26 +432,29 @@ def fit(joints: np.ndarray, fps: float, *, weights: np.ndarray | None = None, ha
         ph, pt = forward_kinematics(mats, hips_pos, heads, tails)
     planted = pin and contacts.any()
     if planted:
-        before = foot_slide(ph, contacts, fps)
+        before = foot_slide(pt, contacts)
         mats = flatten_planted_feet(mats, contacts)
         ph, pt = forward_kinematics(mats, hips_pos, heads, tails)
-        if floor:  # the body's height follows the planted feet slowly (no bobbing), the legs do the rest
-            drift = _floor_drift(ph, pt, contacts, fps)
-            hips_pos = hips_pos + drift
-            ph, pt = forward_kinematics(mats, hips_pos, heads, tails)
-            if views:  # the cameras see the body where it was: they move with it
-                views = [v.moved(drift) for v in views]
-        hold = np.linalg.norm(pin_offsets(mats, heads, tails, ph, contacts, floor), axis=-1) > 0
-        mats = pin_feet(mats, heads, tails, ph, contacts, floor)
+        floor_z = fit_floor(mats, heads, tails, ph, contacts) if floor else None
+        if floor_z is not None:
+            meta["floor_fitted_z_m"] = round(floor_z, 4)
+            if not world_known:  # the world came from the feet: its floor is the fitted one
+                hips_pos = hips_pos - np.array([0.0, 0.0, floor_z])
+                ph, pt = forward_kinematics(mats, hips_pos, heads, tails)
+                if views:  # the cameras see the body where it was: they move with it
+                    views = [v.moved(np.array([0.0, 0.0, -floor_z])) for v in views]
+                floor_z = 0.0
+        hold = np.linalg.norm(pin_offsets(mats, heads, tails, ph, contacts, floor_z), axis=-1) > 0
+        mats = pin_feet(mats, heads, tails, ph, contacts, floor_z)
         ph, pt = forward_kinematics(mats, hips_pos, heads, tails)
         if views:  # refined again around the pinned feet: knees and upper body onto the image, ankles held
             feet = [BONE_INDEX["LeftFoot"], BONE_INDEX["RightFoot"]]
             mats, hips_pos, _ = refine(mats, hips_pos, heads, tails, views, fps, root_sigma_m=1e-4, cutoff_hz=cutoff_hz,
                                        pins=(["LeftFoot", "RightFoot"], ph[:, feet], (hold | contacts) * 1.0))
             ph, pt = forward_kinematics(mats, hips_pos, heads, tails)
-            mats = pin_feet(mats, heads, tails, ph, contacts, floor)
+            mats = pin_feet(mats, heads, tails, ph, contacts, floor_z)
             ph, pt = forward_kinematics(mats, hips_pos, heads, tails)
-        meta["foot_slide_mps"] = {"before": round(before, 4), "after": round(foot_slide(ph, contacts, fps), 4)}
+        meta["foot_slide_mm_per_frame"] = {"before": round(before, 3), "after": round(foot_slide(pt, contacts), 3)}
     if planted or views:
         quats = continuous(quat_from_matrix(mats))
     meta["segment_lengths_m"] = {k: round(v, 4) for k, v in lengths.items()}
@@ -464,15 +466,13 @@ def fit(joints: np.ndarray, fps: float, *, weights: np.ndarray | None = None, ha
     return limited
 
 
-def foot_slide(heads: np.ndarray, contacts: np.ndarray, fps: float) -> float:
-    """Mean horizontal speed (m/s) of the planted feet's balls during contacts."""
-    speeds = []
-    for c, side in enumerate(("Left", "Right")):
-        ball = heads[:, BONE_INDEX[side + "ToeBase"], :2]
-        both = contacts[1:, c] & contacts[:-1, c]
-        if both.any():
-            speeds.append(np.linalg.norm(np.diff(ball, axis=0), axis=1)[both] * fps)
-    return float(np.concatenate(speeds).mean()) if speeds else 0.0
+def foot_slide(tails: np.ndarray, contacts: np.ndarray) -> float:
+    """Planted-foot slide, mm/frame: the toe tips' (posed tails (F, B, 3)) horizontal motion from frame to
+    frame while planted (local_engine.pose.quality, as the accuracy benchmark measures it)."""
+    from .quality import foot_slide_m_per_frame
+
+    toes = tails[:, [BONE_INDEX["LeftToeBase"], BONE_INDEX["RightToeBase"]]]
+    return 1000.0 * foot_slide_m_per_frame(toes, contacts)
 
 
 def joint_positions(motion: MoveMotion) -> dict[str, np.ndarray]:

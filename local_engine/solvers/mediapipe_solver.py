@@ -170,7 +170,8 @@ class MediapipeSolver:
         if fingers and track.hands_world is not None:
             hands = track.hands_world @ ground.R.T
         request.progress(0.93)
-        motion, fit_meta = _fit(world, track.fps, track.visibility, hands, floor, fingers, views=[view])
+        motion, fit_meta = _fit(world, track.fps, track.visibility, hands, floor, fingers, views=[view],
+                                floor_known=ground.source == "calibration")
         meta: dict[str, Any] = {
             "solver": self.name, "model": MODEL, "views": 1, "frames": len(track),
             "person_selection": selection, "left_right_swaps_fixed": swapped,
@@ -312,13 +313,15 @@ def _fit(world: np.ndarray, fps: float, visibility: np.ndarray, hands: np.ndarra
             finger_note = "not tracked: the hand model found no hands (too small or hidden); fingers stay at rest"
     else:
         hands = None
-    motion = skeleton_fit.fit(smooth, fps, weights=weights, hands=hands, floor=floor, views=views, cutoff_hz=cutoff_hz)
+    motion = skeleton_fit.fit(smooth, fps, weights=weights, hands=hands, floor=floor, views=views, cutoff_hz=cutoff_hz,
+                              world_known=floor_known)
     meta = {
         "fingers": finger_note,
         "frames_without_person": int((~observed).sum()),
         "foot_contacts_frames": [int(x) for x in motion.foot_contacts.sum(0)] if motion.foot_contacts is not None
         else None,
-        "floor": "calibration (Z = 0)" if floor_known else ("estimated from the feet" if floor else "not enforced"),
+        "floor": ("fitted to the planted feet in the calibration's world (the body is not moved)" if floor_known
+                  else "estimated from the feet") if floor else "not enforced",
         "jitter_m_per_frame2": {"raw": round(filters.jitter(filled), 5), "filtered": round(filters.jitter(smooth), 5)},
     }
     meta.update({k: v for k, v in motion.metadata.items()})

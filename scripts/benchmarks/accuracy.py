@@ -133,7 +133,7 @@ def pose2sim(run: Run, cams: list[Any]) -> dict[str, Any]:
         "pa_mpjpe_vs_triangulated_mm": _r(Q.pa_mpjpe_mm(ref, tri)),
         "foot_slide_mm_per_frame": _r(1000 * Q.foot_slide_m_per_frame(Q.toes(ref), contacts), 2),
         "contact_frames": [int(x) for x in contacts.sum(0)],
-        "solver_foot_slide": multi.metadata.get("foot_slide_mps"),
+        "solver_foot_slide": multi.metadata.get("foot_slide_mm_per_frame"),
     }
     per_cam: dict[str, Any] = {}
     for cam, track in zip(cams, tracks):
@@ -155,7 +155,7 @@ def pose2sim(run: Run, cams: list[Any]) -> dict[str, Any]:
             "calibrated": measure(jc, ref, centre, contacts, tri, cal.motions[0].foot_contacts),
             "calibrated_world_mm_floor_off": measure(jo, ref, centre, contacts, tri)["world_mm"],
             "calibrated_floor_drop_mm": _r(1000 * np.mean(_hip_height(jo) - _hip_height(jc))),
-            "solver_foot_slide": bare.metadata.get("foot_slide_mps"),
+            "solver_foot_slide": bare.metadata.get("foot_slide_mm_per_frame"),
         }
     return {"four_view": four, "cameras": per_cam}
 
