@@ -171,7 +171,7 @@ class MediapipeSolver:
             hands = track.hands_world @ ground.R.T
         request.progress(0.93)
         motion, fit_meta = _fit(world, track.fps, track.visibility, hands, floor, fingers, views=[view],
-                                floor_known=ground.source == "calibration")
+                                floor_known=ground.source == "calibration", cutoff_hz=SINGLE_VIEW_CUTOFF_HZ)
         meta: dict[str, Any] = {
             "solver": self.name, "model": MODEL, "views": 1, "frames": len(track),
             "person_selection": selection, "left_right_swaps_fixed": swapped,
@@ -290,7 +290,7 @@ def _view(camera: Camera, K: np.ndarray, ground: Any, settle: np.ndarray, track:
 
 def _fit(world: np.ndarray, fps: float, visibility: np.ndarray, hands: np.ndarray | None, floor: bool,
          fingers: bool, floor_known: bool = False, views: list[Any] | None = None,
-         cutoff_hz: float = SINGLE_VIEW_CUTOFF_HZ) -> tuple[MoveMotion, dict[str, Any]]:
+         cutoff_hz: float = MULTI_VIEW_CUTOFF_HZ) -> tuple[MoveMotion, dict[str, Any]]:
     from ..pose import filters, skeleton_fit
 
     filled, observed = filters.fill_gaps(world)

@@ -42,10 +42,9 @@ def test_skeleton_follows_the_triangulated_landmarks(p2s_multi, p2s_triangulated
     joints = sf.joint_positions(m)
     hip_mid = 0.5 * (X[:, LM["left_hip"]] + X[:, LM["right_hip"]])
     solved_mid = 0.5 * (joints["left_hip"] + joints["right_hip"])
-    # horizontally the body is where the landmarks are; vertically the floor constraint lowers it by the
-    # height BlazePose's ankle landmarks keep above the calibration's floor (see the floorPlane=False test)
+    # the floor fitted to the feet does not move the body: it is where the landmarks are, vertically too
     assert np.nanmedian(np.linalg.norm((solved_mid - hip_mid)[:, :2], axis=1)) < 0.03
-    assert np.nanmedian(np.abs((solved_mid - hip_mid)[:, 2])) < 0.1
+    assert np.nanmedian(np.abs((solved_mid - hip_mid)[:, 2])) < 0.03
     for name in ("left_knee", "right_knee", "left_ankle", "right_ankle", "left_elbow", "right_elbow",
                  "left_wrist", "right_wrist", "left_shoulder", "right_shoulder"):
         rel_solved = joints[name] - solved_mid
@@ -71,25 +70,32 @@ def test_without_floor_constraint_the_body_stays_on_its_landmarks(solver, p2s_ca
     hip_mid = 0.5 * (X[:, LM["left_hip"]] + X[:, LM["right_hip"]])
     assert np.nanmedian(np.linalg.norm(solved_mid - hip_mid, axis=1)) < 0.03
     # the planted feet still do not slide (horizontal pinning works without the floor)
-    assert result.metadata["foot_slide_mps"]["after"] < 0.05
+    assert result.metadata["foot_slide_mm_per_frame"]["after"] < 1.0
 
 
-def test_feet_stay_on_the_floor_during_contacts(p2s_multi):
+def test_feet_stay_on_the_floor_during_contacts(p2s_multi, p2s_triangulated):
+    """Planted feet rest on the floor fitted to them, which lies where the four views put the soles (the
+    triangulated heel and toe landmarks), and do not slide."""
+    X, _ = p2s_triangulated
     m = p2s_multi.motions[0]
     assert m.foot_contacts is not None and m.foot_contacts.sum() >= 20
+    floor = m.metadata["floor_fitted_z_m"]
+    seen_soles = []
     j = sf.joint_positions(m)
     for c, side in enumerate(("left", "right")):
         on = m.foot_contacts[:, c]
         if on.sum() < 3:
             continue
+        seen_soles.append(np.nanmin(X[on][:, [LM[f"{side}_heel"], LM[f"{side}_foot_index"]], 2], axis=1))
         lowest = np.minimum(j[f"{side}_ball"][:, 2], j[f"{side}_toe"][:, 2])[on]
-        assert np.abs(lowest).max() < 0.03, side  # metres: the calibration's floor is Z = 0
+        assert np.abs(lowest - floor).max() < 0.03, side  # metres: on the fitted floor, not above or below
         ball = j[f"{side}_ball"][:, :2]
         both = on[1:] & on[:-1]
         speed = np.linalg.norm(np.diff(ball, axis=0), axis=1)[both] * m.fps
         assert speed.mean() < 0.03, (side, speed.mean())  # m/s: planted, not sliding
-    slide = m.metadata["foot_slide_mps"]
-    assert slide["after"] < 0.25 * slide["before"]
+    assert abs(floor - np.median(np.concatenate(seen_soles))) < 0.05, floor
+    slide = m.metadata["foot_slide_mm_per_frame"]
+    assert slide["after"] < 0.25 * slide["before"] and slide["after"] < 0.5, slide
 
 
 def test_feet_contacts_alternate_like_walking(p2s_multi):
@@ -142,12 +148,13 @@ def test_single_view_agrees_with_multi_view_on_joint_angles(single_views, p2s_mu
 def test_single_view_skeleton_reprojects_onto_the_2d_landmarks(single_views, p2s_cameras, p2s_tracks):
     """The solved joints, projected through the camera, land on what BlazePose saw in the image (the
     reprojection refinement after the skeleton fit). Planted feet stay pinned (whole, with their contact's
-    heading), so an ankle whose landmark rolls or jitters during a contact keeps some error there (knees and
-    ankles have looser limits)."""
+    heading), so an ankle whose landmark rolls or jitters during a contact keeps some error there; one camera's
+    result is low-passed at 3 Hz, so the fastest joints (wrists, knees) trail their detections by some pixels
+    at the p90 (limits from bench.py accuracy's runs with about 15 % margin)."""
     from local_engine.calibration import project
 
-    groups = {"hips": (5, 7), "shoulders": (5, 8), "elbows": (5, 10), "wrists": (5.5, 12), "knees": (6.5, 15),
-              "ankles": (9, 23)}  # pixels on 1088x1920 frames: median, p90 limits
+    groups = {"hips": (5, 8), "shoulders": (5, 8), "elbows": (5, 13), "wrists": (6.5, 22), "knees": (7, 20),
+              "ankles": (10, 25)}  # pixels on 1088x1920 frames: median, p90 limits
     report = {}
     for i, (calibrated, _) in single_views.items():
         j = sf.joint_positions(calibrated.motions[0])
@@ -164,7 +171,7 @@ def test_single_view_skeleton_reprojects_onto_the_2d_landmarks(single_views, p2s
             assert med < med_tol and p90 < p90_tol, (i, group, med, p90)
         err = np.concatenate(pooled)
         report[(i, "body")] = (round(float(np.median(err)), 1), round(float(np.percentile(err, 90)), 1))
-        assert np.median(err) < 4.5 and np.percentile(err, 90) < 11, report[(i, "body")]
+        assert np.median(err) < 4.5 and np.percentile(err, 90) < 14, report[(i, "body")]
         assert "rotation_change_deg_p90" in calibrated.metadata["reprojection_refinement"]
     print(report)
 
