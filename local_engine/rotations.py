@@ -71,17 +71,26 @@ def matrix_to_quat(m: np.ndarray) -> np.ndarray:
 
 
 def rotation_between(a: np.ndarray, b: np.ndarray) -> np.ndarray:
-    """The shortest-arc rotation matrix turning direction ``a`` into direction ``b`` (3-vectors)."""
-    a = np.asarray(a, float) / np.linalg.norm(a)
-    b = np.asarray(b, float) / np.linalg.norm(b)
+    """The shortest-arc rotation matrices (..., 3, 3) turning directions ``a`` into directions ``b`` (..., 3);
+    opposite directions turn half a turn about an axis perpendicular to ``a``."""
+    a = np.asarray(a, float)
+    b = np.asarray(b, float)
+    a = a / np.linalg.norm(a, axis=-1, keepdims=True)
+    b = b / np.linalg.norm(b, axis=-1, keepdims=True)
     v = np.cross(a, b)
-    c = float(np.dot(a, b))
-    if c < -0.999999:  # opposite: turn half a turn about any axis perpendicular to a
-        axis = np.cross(a, [1.0, 0.0, 0.0] if abs(a[0]) < 0.9 else [0.0, 1.0, 0.0])
-        axis /= np.linalg.norm(axis)
-        return 2 * np.outer(axis, axis) - np.eye(3)
-    vx = np.array([[0, -v[2], v[1]], [v[2], 0, -v[0]], [-v[1], v[0], 0]])
-    return np.eye(3) + vx + vx @ vx / (1 + c)
+    c = np.einsum("...i,...i->...", a, b)
+    vx = np.zeros((*v.shape[:-1], 3, 3))
+    vx[..., 0, 1], vx[..., 0, 2], vx[..., 1, 2] = -v[..., 2], v[..., 1], -v[..., 0]
+    vx[..., 1, 0], vx[..., 2, 0], vx[..., 2, 1] = v[..., 2], -v[..., 1], v[..., 0]
+    out = np.eye(3) + vx + vx @ vx / np.maximum(1 + c, 1e-12)[..., None, None]
+    opposite = c < -0.999999
+    if np.any(opposite):
+        ao = a[opposite]
+        other = np.where((np.abs(ao[:, 0]) < 0.9)[:, None], [1.0, 0.0, 0.0], [0.0, 1.0, 0.0])
+        axis = np.cross(ao, other)
+        axis /= np.linalg.norm(axis, axis=-1, keepdims=True)
+        out[opposite] = 2 * np.einsum("ni,nj->nij", axis, axis) - np.eye(3)
+    return out
 
 
 def matrix_to_move_euler_xyz(m: np.ndarray) -> np.ndarray:

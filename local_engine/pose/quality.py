@@ -10,6 +10,8 @@ from __future__ import annotations
 
 import numpy as np
 
+from ..kinematics import forward_kinematics
+from ..motion import MoveMotion
 from .blazepose import LM
 
 #: The joints compared (BlazePose landmark names; the Move skeleton's joints at the same places, the toe being
@@ -23,12 +25,19 @@ BONES = [(JOINTS.index(f"{s}_{a}"), JOINTS.index(f"{s}_{b}")) for s in ("left", 
 _HIPS = [JOINTS.index("left_hip"), JOINTS.index("right_hip")]
 
 
-def motion_joints(motion: object) -> np.ndarray:
-    """(F, J, 3) the JOINTS of a MoveMotion (armature space, metres)."""
-    from .skeleton_fit import joint_positions
+#: Where each of JOINTS sits on Move's skeleton: (bone, "head" or "tail").
+_ON_SKELETON = {f"{s}_{j}": (side + bone, end) for side, s in (("Left", "left"), ("Right", "right"))
+                for j, bone, end in (("shoulder", "Arm", "head"), ("elbow", "ForeArm", "head"),
+                                     ("wrist", "Hand", "head"), ("hip", "UpLeg", "head"), ("knee", "Leg", "head"),
+                                     ("ankle", "Foot", "head"), ("toe", "ToeBase", "tail"))}
 
-    j = joint_positions(motion)  # type: ignore[arg-type]
-    return np.stack([j[n] for n in JOINTS], 1)
+
+def motion_joints(motion: MoveMotion) -> np.ndarray:
+    """(F, J, 3) the JOINTS of a MoveMotion (armature space, metres)."""
+    heads, tails = forward_kinematics(motion)
+    index = {b: i for i, b in enumerate(motion.bones)}
+    return np.stack([(heads if end == "head" else tails)[:, index[bone]]
+                     for bone, end in (_ON_SKELETON[n] for n in JOINTS)], 1)
 
 
 def landmark_joints(landmarks: np.ndarray) -> np.ndarray:

@@ -22,7 +22,9 @@ from ..contacts import detect_on_skeleton
 from ..joint_limits import apply_joint_limits
 from ..kinematics import pose_points
 from ..motion import MOVE_BONES, MoveMotion, parent_indices, rest_heads, rest_tails
+from ..rotations import rotation_between
 from .blazepose import LM
+from .quality import foot_slide_m_per_frame
 from .rotations import (
     continuous,
     frame,
@@ -346,7 +348,7 @@ def pin_feet(mats: np.ndarray, heads: np.ndarray, tails: np.ndarray, ph: np.ndar
         knee = hip + u * a[:, None] + pole * h[:, None]
         ankle = hip + u * d[:, None]
         for bone, old_dir, new_dir in ((iu, knee0 - hip, knee - hip), (il, ph[move, ifoot] - knee0, ankle - knee)):
-            mats[move, bone] = _rotation_between(old_dir, new_dir) @ mats[move, bone]
+            mats[move, bone] = rotation_between(old_dir, new_dir) @ mats[move, bone]
     return mats
 
 
@@ -386,18 +388,6 @@ def fit_floor(mats: np.ndarray, heads: np.ndarray, tails: np.ndarray, ph: np.nda
 
 def tails_z(mats: np.ndarray, heads: np.ndarray, tails: np.ndarray, ph: np.ndarray, i: int) -> np.ndarray:
     return (ph[:, i] + mats[:, i] @ (tails[i] - heads[i]))[:, 2]
-
-
-def _rotation_between(a: np.ndarray, b: np.ndarray) -> np.ndarray:
-    """(F, 3, 3) minimal rotations taking directions a onto b."""
-    a, b = normalize(a), normalize(b)
-    v = np.cross(a, b)
-    c = (a * b).sum(-1)
-    vx = np.zeros((*a.shape[:-1], 3, 3))
-    vx[..., 0, 1], vx[..., 0, 2], vx[..., 1, 2] = -v[..., 2], v[..., 1], -v[..., 0]
-    vx[..., 1, 0], vx[..., 2, 0], vx[..., 2, 1] = v[..., 2], -v[..., 1], v[..., 0]
-    k = 1.0 / np.maximum(1.0 + c, 1e-9)
-    return np.eye(3) + vx + vx @ vx * k[..., None, None]
 
 
 def fit(joints: np.ndarray, fps: float, *, weights: np.ndarray | None = None, hands: np.ndarray | None = None,
@@ -462,6 +452,13 @@ def fit(joints: np.ndarray, fps: float, *, weights: np.ndarray | None = None, ha
                         foot_contacts=contacts, metadata=meta)
     # Move's hinges (knees, elbows, toes) within their ranges; ankles and wrists stay where they were fitted
     limited = apply_joint_limits(motion)
+    if planted:  # a clamped knee moves its ankle: the feet pinned again within the limits
+        mats = quat_to_matrix(limited.rotations)
+        ph, _ = forward_kinematics(mats, hips_pos, heads, tails)
+        limited.rotations = quat_from_matrix(pin_feet(mats, heads, tails, ph, contacts, floor_z))
+        limited = apply_joint_limits(limited)
+        _, pt = forward_kinematics(quat_to_matrix(limited.rotations), hips_pos, heads, tails)
+        limited.metadata["foot_slide_mm_per_frame"]["after"] = round(foot_slide(pt, contacts), 3)  # as delivered
     limited.rotations = continuous(limited.rotations)
     return limited
 
@@ -469,8 +466,6 @@ def fit(joints: np.ndarray, fps: float, *, weights: np.ndarray | None = None, ha
 def foot_slide(tails: np.ndarray, contacts: np.ndarray) -> float:
     """Planted-foot slide, mm/frame: the toe tips' (posed tails (F, B, 3)) horizontal motion from frame to
     frame while planted (local_engine.pose.quality, as the accuracy benchmark measures it)."""
-    from .quality import foot_slide_m_per_frame
-
     toes = tails[:, [BONE_INDEX["LeftToeBase"], BONE_INDEX["RightToeBase"]]]
     return 1000.0 * foot_slide_m_per_frame(toes, contacts)
 
