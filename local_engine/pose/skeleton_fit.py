@@ -36,6 +36,9 @@ from .rotations import (
 )
 
 BONE_INDEX = {b: i for i, b in enumerate(MOVE_BONES)}
+#: How long a pinned foot takes to blend back to where the landmarks put it before and after a contact (s):
+#: a single camera's foot can be centimetres from where it was pinned, and a short blend makes it jump.
+RELEASE_S = 0.25
 #: Downward pitch (radians) of the ear->nose line when the head is level (the nose tip sits below the ears).
 NOSE_PITCH = np.radians(18.0)
 
@@ -300,7 +303,7 @@ def _runs(mask: np.ndarray) -> list[tuple[int, int]]:
 
 
 def _ramp(contact: np.ndarray, values: np.ndarray, ramp: int) -> np.ndarray:
-    """Per-frame offsets: ``values`` inside contacts, fading linearly to zero over ``ramp`` frames outside."""
+    """Per-frame offsets: ``values`` inside contacts, fading smoothly to zero over ``ramp`` frames outside."""
     n = len(contact)
     out = np.zeros_like(values)
     out[contact] = values[contact]
@@ -311,7 +314,8 @@ def _ramp(contact: np.ndarray, values: np.ndarray, ramp: int) -> np.ndarray:
         j = idx[np.argmin(np.abs(idx - f))]
         d = abs(int(j) - int(f))
         if d < ramp:
-            out[f] = values[j] * (1.0 - d / ramp)
+            x = 1.0 - d / ramp
+            out[f] = values[j] * x * x * (3.0 - 2.0 * x)  # smoothstep: no kink where the blend starts
     del n
     return out
 
@@ -421,9 +425,10 @@ def fit(joints: np.ndarray, fps: float, *, weights: np.ndarray | None = None, ha
                                                                      cutoff_hz=cutoff_hz)
         ph, pt = forward_kinematics(mats, hips_pos, heads, tails)
     planted = pin and contacts.any()
+    ramp = max(3, int(round(RELEASE_S * fps)))
     if planted:
         before = foot_slide(pt, contacts)
-        mats = flatten_planted_feet(mats, contacts)
+        mats = flatten_planted_feet(mats, contacts, ramp)
         ph, pt = forward_kinematics(mats, hips_pos, heads, tails)
         floor_z = fit_floor(mats, heads, tails, ph, contacts) if floor else None
         if floor_z is not None:
@@ -434,15 +439,15 @@ def fit(joints: np.ndarray, fps: float, *, weights: np.ndarray | None = None, ha
                 if views:  # the cameras see the body where it was: they move with it
                     views = [v.moved(np.array([0.0, 0.0, -floor_z])) for v in views]
                 floor_z = 0.0
-        hold = np.linalg.norm(pin_offsets(mats, heads, tails, ph, contacts, floor_z), axis=-1) > 0
-        mats = pin_feet(mats, heads, tails, ph, contacts, floor_z)
+        hold = np.linalg.norm(pin_offsets(mats, heads, tails, ph, contacts, floor_z, ramp), axis=-1) > 0
+        mats = pin_feet(mats, heads, tails, ph, contacts, floor_z, ramp)
         ph, pt = forward_kinematics(mats, hips_pos, heads, tails)
         if views:  # refined again around the pinned feet: knees and upper body onto the image, ankles held
             feet = [BONE_INDEX["LeftFoot"], BONE_INDEX["RightFoot"]]
             mats, hips_pos, _ = refine(mats, hips_pos, heads, tails, views, fps, root_sigma_m=1e-4, cutoff_hz=cutoff_hz,
                                        pins=(["LeftFoot", "RightFoot"], ph[:, feet], (hold | contacts) * 1.0))
             ph, pt = forward_kinematics(mats, hips_pos, heads, tails)
-            mats = pin_feet(mats, heads, tails, ph, contacts, floor_z)
+            mats = pin_feet(mats, heads, tails, ph, contacts, floor_z, ramp)
             ph, pt = forward_kinematics(mats, hips_pos, heads, tails)
         meta["foot_slide_mm_per_frame"] = {"before": round(before, 3), "after": round(foot_slide(pt, contacts), 3)}
     if planted or views:
@@ -455,7 +460,7 @@ def fit(joints: np.ndarray, fps: float, *, weights: np.ndarray | None = None, ha
     if planted:  # a clamped knee moves its ankle: the feet pinned again within the limits
         mats = quat_to_matrix(limited.rotations)
         ph, _ = forward_kinematics(mats, hips_pos, heads, tails)
-        limited.rotations = quat_from_matrix(pin_feet(mats, heads, tails, ph, contacts, floor_z))
+        limited.rotations = quat_from_matrix(pin_feet(mats, heads, tails, ph, contacts, floor_z, ramp))
         limited = apply_joint_limits(limited)
         _, pt = forward_kinematics(quat_to_matrix(limited.rotations), hips_pos, heads, tails)
         limited.metadata["foot_slide_mm_per_frame"]["after"] = round(foot_slide(pt, contacts), 3)  # as delivered
