@@ -38,7 +38,7 @@ from .rotations import (
 BONE_INDEX = {b: i for i, b in enumerate(MOVE_BONES)}
 #: How long a pinned foot takes to blend back to where the landmarks put it before and after a contact (s):
 #: a single camera's foot can be centimetres from where it was pinned, and a short blend makes it jump.
-RELEASE_S = 0.25
+RELEASE_S = 0.15
 #: Downward pitch (radians) of the ear->nose line when the head is level (the nose tip sits below the ears).
 NOSE_PITCH = np.radians(18.0)
 
