@@ -4,10 +4,12 @@ Input: BlazePose's 33 landmarks per frame, already in Move's armature space (Z u
 when known) and filtered. Output: a :class:`MoveMotion` whose bone lengths are fixed for the take (measured
 from the landmarks, left/right averaged), whose bone rotations point each bone along its landmarks with a
 stable twist (hip and shoulder lines, the bend plane of elbows and knees, hand and foot landmarks), plus
-foot contacts and a root correction that keeps planted feet from sliding. Given the views the landmarks came
-from, the fitted pose is refined onto the 2D landmarks (local_engine.pose.reproject) before the feet are
-pinned, and once more around the pinned feet. Last, the solver's joint limits make knees, elbows and toes
-hinges within their ranges (local_engine.joint_limits).
+foot contacts decided over the whole clip (local_engine.contacts) during which each planted foot is held
+where it stood (flat, with its contact's heading, on the floor fitted to the planted soles when asked) by leg
+IK. Given the views the landmarks came from, the fitted pose is refined onto the 2D landmarks
+(local_engine.pose.reproject) before the feet are pinned, and once more around the pinned feet. Last, the
+solver's joint limits make knees, elbows and toes hinges within their ranges (local_engine.joint_limits),
+and the feet are pinned again within them.
 
 No video, no camera models and no mediapipe here (those feed this module), and no bpy.
 """

@@ -1,14 +1,15 @@
 """The ``mediapipe`` solver: real markerless capture on this machine. Video in, Move skeleton motion out.
 
 Single camera: BlazePose (mediapipe's shipped full model) on each frame, the followed person kept
-consistent, metric landmarks placed in the world through the 2D landmarks and a pinhole camera (given or
-estimated), floor from the feet, One Euro filtering, skeleton fit with fixed bone lengths refined so the
-joints reproject onto the 2D landmarks, foot contacts. Several calibrated cameras: BlazePose per view,
-left/right label swaps undone, weighted DLT triangulation in the calibration's world (Z up, floor at
-Z = 0), then the same filtering, fit and refinement (over all views).
+consistent, whole-body left/right label swaps undone, metric landmarks placed in the world through the 2D
+landmarks and a pinhole camera (given or estimated), ground from the feet, a zero-phase low-pass (3 Hz),
+skeleton fit with fixed bone lengths refined so the joints reproject onto the 2D landmarks, foot contacts
+over the whole clip (their speed from the image). Several calibrated cameras: BlazePose per view, left/right
+label swaps undone, weighted DLT triangulation in the calibration's world (Z up), then the same fit and
+refinement (over all views) after a 6 Hz zero-phase low-pass.
 
-Options (``SolveRequest.options``): ``floorPlane`` (default True: estimate the floor, keep planted feet on
-it), ``trackFingers`` (default False: mediapipe's shipped hand model drives the finger bones where it sees
+Options (``SolveRequest.options``): ``floorPlane`` (default True: fit the floor to the planted feet's soles
+and keep planted feet on it; a calibration's world is not moved), ``trackFingers`` (default False: mediapipe's shipped hand model drives the finger bones where it sees
 the hands), ``outputs`` (when given and without RENDER_OVERLAY_VIDEO, no overlay video is made).
 
 This module orchestrates only: the maths lives in local_engine.pose. It must not import the server or any
