@@ -24,6 +24,7 @@ _MODULE_NAMES: tuple[str, ...] = (
     ".engine_control.ops",
     ".engine_control.panel",
     ".review",
+    ".cli",
 )
 
 

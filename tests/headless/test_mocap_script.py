@@ -147,7 +147,7 @@ def test_help_documents_commands_exit_codes_and_examples(tmp_path: Path) -> None
 
 def test_bad_usage_exits_2_with_the_reason_on_stderr(tmp_path: Path, local_server, env, demo_video) -> None:
     cases = [
-        (["process"], "required"),
+        (["process"], "give the videos to process"),  # videos, or --cameras
         (["frobnicate"], "invalid choice"),
         (["process", str(demo_video), "--jobs", "0"], "--jobs"),
         (["process", str(tmp_path / "missing.mp4"), *fast(local_server)], "no such file or folder"),
@@ -406,12 +406,17 @@ def test_arguments_after_double_dash_inside_blender_and_exit_code_rules() -> Non
     assert m.script_argv(["/opt/blender/blender", "-b", "--python", "scripts/mocap.py"]) == []
     assert m.script_argv([str(SCRIPT), "status", "job-1"]) == ["status", "job-1"]
     assert m.script_argv([str(SCRIPT), "--", "status", "job-1"]) == ["status", "job-1"]
-    ok, bad = m.Item("a", "a", outcome="applied"), m.Item("b", "b", outcome="failed")
-    skipped = m.Item("c", "c", outcome="skipped")
-    assert m.exit_code_for([ok, skipped]) == 0
-    assert m.exit_code_for([ok, bad]) == 3
-    assert m.exit_code_for([bad]) == 1 and m.exit_code_for([]) == 1
-    assert m.EXIT_USAGE == 2 and len({m.EXIT_OK, m.EXIT_FAILURE, m.EXIT_USAGE, m.EXIT_PARTIAL}) == 4
+    from move_mocap.cli import errors
+    from move_mocap.cli.items import Item, exit_code_for
+
+    ok, bad = Item("a", "a", outcome="applied"), Item("b", "b", outcome="failed")
+    skipped = Item("c", "c", outcome="skipped")
+    assert exit_code_for([ok, skipped]) == 0
+    assert exit_code_for([ok, bad]) == 3
+    assert exit_code_for([bad]) == 1 and exit_code_for([]) == 1
+    assert errors.EXIT_USAGE == 2 and len({errors.EXIT_OK, errors.EXIT_FAILURE, errors.EXIT_USAGE,
+                                           errors.EXIT_PARTIAL}) == 4
+    assert (m.EXIT_FAILURE, m.EXIT_USAGE) == (errors.EXIT_FAILURE, errors.EXIT_USAGE)  # the wrapper's own
 
 
 def test_installed_extension_is_found_and_repo_can_be_forced(tmp_path: Path, local_server, env,

@@ -15,10 +15,12 @@ from pathlib import Path
 from typing import Any
 
 from .. import outputs as output_kinds
+from ..safe_paths import UnsafeNameError, check_name, shown
 from .preflight import VIDEO_SUFFIXES as VIDEO_SUFFIXES  # re-exported
 from .preflight import footage_problem
 
 SINGLE_MODELS = ("S1", "S2")
+SYNC_METHODS = ("", "clap", "timecode")
 MULTI_MODELS = ("M1", "M2")
 
 
@@ -85,6 +87,9 @@ class SubmissionSpec:
     outputs: tuple[str, ...] = ("MAIN_FBX",)
     human_height: float = 1.75
     area_type: str = "NORMAL"
+    volume_id: str = ""     # multi-camera: a finished volume to reuse (no calibration footage then)
+    sync_method: str = ""   # multi-camera: "" (the server estimates it), "clap" or "timecode"
+    clap_window: tuple[float, float] | None = None  # with sync_method "clap": where the clap is (seconds)
     name: str = ""
     target: str = ""        # the armature object's name, for the bpy layer
     blend_file: str = ""    # the .blend it was submitted from
@@ -123,6 +128,36 @@ class SubmissionSpec:
             return f"Unknown output {', '.join(unknown)}; Move's outputs are {', '.join(output_kinds.KEYS)}"
         if self.multi_camera and not 0.5 <= self.human_height <= 2.6:
             return "Human height is in metres (0.5 - 2.6)"
+        return self._multi_camera_problem()
+
+    def _multi_camera_problem(self) -> str | None:
+        if not self.multi_camera:
+            if self.volume_id or self.sync_method or self.number_of_actors != 1:
+                return "A volume, a sync method and several actors belong to multi-camera takes"
+            return None
+        if self.volume_id and self.calibration:
+            return "Reuse a volume or give calibration footage, not both"
+        if self.volume_id:
+            try:
+                check_name(self.volume_id, "volume id")
+            except UnsafeNameError as exc:
+                return f"Not a volume id: {exc.reason} ({shown(self.volume_id)})"
+        if self.sync_method not in SYNC_METHODS:
+            return f"Sync method {self.sync_method!r} is not one of: clap, timecode (or none)"
+        if self.sync_method == "clap":
+            if self.clap_window is None:
+                return "A clap sync needs the window (seconds) where the clap is"
+            start, end = self.clap_window
+            if start < 0 or end <= start:
+                return "The clap window must end after it starts (seconds, start >= 0)"
+        return None
+
+    def sync_input(self) -> dict[str, Any] | None:
+        """The ``SyncMethodInput`` for the take and the volume (None: the server estimates the sync)."""
+        if self.sync_method == "clap" and self.clap_window is not None:
+            return {"clap_window": {"start_time": float(self.clap_window[0]), "end_time": float(self.clap_window[1])}}
+        if self.sync_method == "timecode":
+            return {"timecode_sync": {"use_timecode": True}}
         return None
 
     def labels(self) -> list[str]:
@@ -137,8 +172,9 @@ class SubmissionSpec:
         data["footage"] = tuple(Footage(**f) for f in data.get("footage", ()))
         data["calibration"] = tuple(Footage(**f) for f in data.get("calibration", ()))
         data["outputs"] = tuple(data.get("outputs", ()))
-        if data.get("clip_window") is not None:
-            data["clip_window"] = tuple(data["clip_window"])
+        for window in ("clip_window", "clap_window"):
+            if data.get(window) is not None:
+                data[window] = tuple(data[window])
         known = set(cls.__dataclass_fields__)
         return cls(**{k: v for k, v in data.items() if k in known})
 
@@ -176,5 +212,10 @@ def submission_key(spec: SubmissionSpec) -> str:
         "human_height": round(float(spec.human_height), 4) if spec.multi_camera else None,
         "area_type": spec.area_type if spec.multi_camera else None,
     }
+    # later fields count only when set, so the keys of submissions made before them stay the same
+    if spec.volume_id:
+        doc["volume_id"] = spec.volume_id
+    if spec.sync_input() is not None:
+        doc["sync"] = spec.sync_input()
     text = json.dumps(doc, sort_keys=True, separators=(",", ":"))
     return hashlib.sha256(text.encode()).hexdigest()[:32]

@@ -622,14 +622,18 @@ class _Worker(threading.Thread):
     def _volume(self) -> None:
         row = self._row()
         volume_id = row.volume_id
-        if not volume_id:
+        if not volume_id and row.spec.volume_id:  # a finished volume reused: checked below, never created
+            volume_id = row.spec.volume_id
+            self.j.set_id(self.sid, "volume", volume_id)
+        elif not volume_id:
             role = "volume" if row.spec.calibration else "take"
             spec = row.spec
             volume_id = self._create_once(
                 "volume",
                 lambda: self.client.create_volume_with_human(
                     self._sources(role), human_height=spec.human_height, area_type=spec.area_type,
-                    name=f"{spec.name or 'move_mocap'} volume", metadata=self.tag),
+                    sync_method=spec.sync_input(), name=f"{spec.name or 'move_mocap'} volume",
+                    metadata=self.tag),
                 self._find_volumes,
             )
             self.j.set_id(self.sid, "volume", volume_id)
@@ -664,7 +668,8 @@ class _Worker(threading.Thread):
             volume_id = row.volume_id
 
             def create() -> Any:
-                return self.client.create_multi_cam_take(volume_id, self._sources("take"), name=name,
+                return self.client.create_multi_cam_take(volume_id, self._sources("take"),
+                                                         sync_method=spec.sync_input(), name=name,
                                                          metadata=self.tag)
         else:
             def create() -> Any:
