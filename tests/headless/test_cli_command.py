@@ -21,6 +21,7 @@ from typing import Any
 import numpy as np
 import pytest
 
+from tests.engine.conftest import requires_mediapipe  # noqa: F401  (the gate of every test running BlazePose)
 from tests.hostile.server import API_KEY as HOSTILE_KEY
 from tests.hostile.server import Behaviour, HostileServer
 

@@ -25,7 +25,7 @@ from move_mocap.core.pipeline import (
     SubmissionSpec,
 )
 from move_mocap.core.pipeline.failures import ErrorKind, classify
-from move_mocap.core.pipeline.model import Footage
+from move_mocap.core.pipeline.model import Footage, submission_key
 from tests.fixtures.fake_video import write_mp4_shell
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -51,6 +51,47 @@ def test_spec_round_trips_and_validates(video: Path, tmp_path: Path) -> None:
                                                  multi_camera=True, model="M1").validate() or "")
     assert "not found" in (SubmissionSpec(footage=(Footage(str(tmp_path / "nope.mp4")),)).validate() or "")
     assert "not a format Move accepts" in (SubmissionSpec(footage=(Footage(str(tmp_path / "x.txt")),)).validate() or "")
+
+
+def test_multi_camera_volume_reuse_and_sync_in_the_spec(video: Path, tmp_path: Path) -> None:
+    other = write_mp4_shell(tmp_path / "b.mp4", 1)
+    cams = (Footage(str(video)), Footage(str(other)))
+    plain = SubmissionSpec(footage=cams, multi_camera=True, model="M2")
+    clap = SubmissionSpec(footage=cams, multi_camera=True, model="M2", sync_method="clap", clap_window=(0.5, 2.0))
+    reuse = SubmissionSpec(footage=cams, multi_camera=True, model="M2", volume_id="vol-123")
+    assert clap.validate() is None and reuse.validate() is None
+    assert SubmissionSpec.from_json(clap.to_json()) == clap  # the window comes back a tuple
+    # what the API is sent: SyncMethodInput's own shape (the client's model checks it as well)
+    assert clap.sync_input() == {"clap_window": {"start_time": 0.5, "end_time": 2.0}}
+    assert plain.sync_input() is None
+    assert SubmissionSpec(footage=cams, multi_camera=True, model="M2", sync_method="timecode").sync_input() == {
+        "timecode_sync": {"use_timecode": True}}
+    from move_mocap.core.api.models import SyncMethodInput
+
+    assert SyncMethodInput.model_validate(clap.sync_input()).to_variables() == {
+        "clapWindow": {"startTime": 0.5, "endTime": 2.0}}
+    # another volume or sync is another job; a spec without them keeps the key it had before they existed
+    keys = {submission_key(s) for s in (plain, clap, reuse)}
+    assert len(keys) == 3
+    import json
+
+    old_json = json.loads(plain.to_json())
+    for name in ("volume_id", "sync_method", "clap_window"):
+        old_json.pop(name)
+    assert submission_key(SubmissionSpec.from_json(json.dumps(old_json))) == submission_key(plain)
+    bad = {
+        "A clap sync needs the window": dict(sync_method="clap"),
+        "end after it starts": dict(sync_method="clap", clap_window=(2.0, 1.0)),
+        "not one of": dict(sync_method="whistle"),
+        "not both": dict(volume_id="vol-1", calibration=cams),
+        "Not a volume id": dict(volume_id="../x"),
+    }
+    for message, fields in bad.items():
+        problem = SubmissionSpec(footage=cams, multi_camera=True, model="M2", **fields).validate() or ""
+        assert message in problem, (fields, problem)
+    single = SubmissionSpec(footage=cams[:1], volume_id="vol-1").validate() or ""
+    assert "belong to multi-camera" in single
+    assert "belong to multi-camera" in (SubmissionSpec(footage=cams[:1], number_of_actors=2).validate() or "")
 
 
 def test_journal_survives_a_killed_process(video: Path, tmp_path: Path) -> None:
