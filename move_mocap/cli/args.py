@@ -145,12 +145,16 @@ def _process_options(p: argparse.ArgumentParser) -> None:
     m = p.add_argument_group("multi-camera (one take filmed by several cameras)")
     m.add_argument("--cameras", nargs="+", metavar="VIDEO", help="the take: one video per camera (2 or more), "
                    "instead of VIDEO_OR_FOLDER")
+    m.add_argument("--multi-camera", action="store_true", help="a batch of multi-camera takes: each "
+                   "VIDEO_OR_FOLDER is a folder holding one take's camera videos (sorted by name: the same "
+                   "order in every folder); with --volume-video the first take calibrates the volume and "
+                   "the others reuse it")
     m.add_argument("--volume-video", nargs="+", metavar="VIDEO", help="the volume: a person of known height "
                    "walking through the area, one video per camera in --cameras' order (default: the take's "
                    "own videos calibrate)")
     m.add_argument("--volume", metavar="ID", help="reuse a finished volume (the same cameras, not moved) "
                    "instead of calibrating a new one")
-    m.add_argument("--human-height", type=positive_float, default=1.75, metavar="METRES",
+    m.add_argument("--human-height", type=positive_float, metavar="METRES",
                    help="height of the person in the volume videos (default: 1.75)")
     m.add_argument("--area-type", choices=("NORMAL", "LARGE"), default="NORMAL",
                    help="size of the capture area (default: NORMAL)")

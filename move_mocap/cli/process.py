@@ -9,13 +9,22 @@ from __future__ import annotations
 
 import argparse
 import time
+from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
 import bpy
 
 from ..core.outputs import parse_keys
-from ..core.pipeline.model import MULTI_MODELS, SINGLE_MODELS, VIDEO_SUFFIXES, Footage, SubmissionSpec
+from ..core.pipeline.model import (
+    DEFAULT_HUMAN_HEIGHT,
+    MULTI_MODELS,
+    SINGLE_MODELS,
+    VIDEO_SUFFIXES,
+    Footage,
+    Stage,
+    SubmissionSpec,
+)
 from ..core.pipeline.plan import plan_resubmission
 from ..core.safe_paths import UnsafeNameError, check_name, shown
 from .errors import UsageError
@@ -61,6 +70,14 @@ def _files(flag: str, paths: list[str]) -> list[Path]:
     return out
 
 
+def _take_folder(text: str, recursive: bool) -> list[Path]:
+    """``--multi-camera``: one take folder's videos (sorted by name: the cameras' order)."""
+    folder = Path(text).expanduser()
+    if not folder.is_dir():
+        raise UsageError(f"--multi-camera: {folder} is not a folder (one folder of camera videos per take)")
+    return collect_videos([str(folder)], recursive)
+
+
 def camera_labels(cameras: list[Path]) -> list[str]:
     """Device labels: the videos' names when they differ (cam01.mp4 -> cam01), else cam01, cam02, ..."""
     stems = [p.stem for p in cameras]
@@ -68,11 +85,11 @@ def camera_labels(cameras: list[Path]) -> list[str]:
     return stems if usable else [f"cam{i + 1:02d}" for i in range(len(cameras))]
 
 
-def multi_camera_spec(args: argparse.Namespace) -> dict[str, Any]:
-    """The multi-camera part of a ``SubmissionSpec`` from ``--cameras`` and its companions (usage-checked)."""
-    cameras = _files("--cameras", args.cameras)
+def multi_camera_spec(args: argparse.Namespace, cameras: list[Path], flag: str = "--cameras") -> dict[str, Any]:
+    """The multi-camera part of a ``SubmissionSpec`` for ``cameras`` from the volume, lens, sync and actor
+    flags (usage-checked)."""
     if len(cameras) < 2:
-        raise UsageError("--cameras: a multi-camera take needs two videos or more (one per camera)")
+        raise UsageError(f"{flag}: a multi-camera take needs two videos or more (one per camera)")
     if args.volume and args.volume_video:
         raise UsageError("--volume and --volume-video: give one (reuse a volume, or calibrate a new one)")
     volume = _files("--volume-video", args.volume_video) if args.volume_video else []
@@ -97,7 +114,7 @@ def multi_camera_spec(args: argparse.Namespace) -> dict[str, Any]:
     return {
         "footage": tuple(Footage(str(p), labels[i], lenses[i]) for i, p in enumerate(cameras)),
         "calibration": tuple(Footage(str(p), labels[i], lenses[i]) for i, p in enumerate(volume)),
-        "multi_camera": True, "number_of_actors": args.actors, "human_height": args.human_height,
+        "multi_camera": True, "number_of_actors": args.actors, "human_height": args.human_height or DEFAULT_HUMAN_HEIGHT,
         "area_type": args.area_type, "volume_id": volume_id,
         "sync_method": args.sync_method or "",
         "clap_window": tuple(args.clap_window) if args.clap_window else None,
@@ -110,6 +127,8 @@ def _single_camera_only(args: argparse.Namespace) -> None:
                                       ("--clap-window", args.clap_window)) if value]
     if args.actors != 1:
         given.append("--actors")
+    if args.human_height is not None:
+        given.append("--human-height")
     if given:
         raise UsageError(f"{', '.join(given)}: multi-camera options; name the cameras' videos with --cameras "
                          "(a single-camera job captures one person)")
@@ -137,12 +156,25 @@ def build_specs(args: argparse.Namespace, target: Any) -> list[tuple[Item, Submi
     if args.cameras:
         if args.inputs:
             raise UsageError("give videos (one job each) or --cameras (one multi-camera take), not both")
-        multi = multi_camera_spec(args)
+        takes = [_files("--cameras", args.cameras)]
+    elif args.multi_camera:
+        takes = [_take_folder(text, args.recursive) for text in args.inputs]
+        if not takes:
+            raise UsageError("--multi-camera: give the take folders (one folder of camera videos per take)")
+    else:
+        takes = []
+    if takes:
         model = _model(args, True)
-        first = Path(multi["footage"][0].path)
-        name = first.parent.name if first.parent.name else first.stem
-        item = Item(" ".join(f.path for f in multi["footage"]), name)
-        return [(item, SubmissionSpec(model=model, name=name, **multi, **common))]
+        out = []
+        taken: set[str] = set()
+        for cameras in takes:
+            multi = multi_camera_spec(args, cameras, "--cameras" if args.cameras else str(cameras[0].parent))
+            name = cameras[0].parent.name or cameras[0].stem
+            name = name if name not in taken else f"{name}_{len(taken) + 1}"
+            taken.add(name)
+            item = Item(" ".join(str(p) for p in cameras), name)
+            out.append((item, SubmissionSpec(model=model, name=name, **multi, **common)))
+        return out
     if not args.inputs:
         raise UsageError("give the videos to process (files or folders), or --cameras for a multi-camera take")
     _single_camera_only(args)
@@ -161,6 +193,50 @@ def cmd_process(session: Session, args: argparse.Namespace, items: list[Item], e
     target = resolve_target(args)
     wanted = build_specs(args, target)
     session.require_network()
+    check_lenses(session, [spec for _item, spec in wanted])
+    shared = len(wanted) > 1 and wanted[0][1].multi_camera and bool(wanted[0][1].calibration)
+    if args.create_anyway:
+        session.console.info("--create-anyway: a take or job whose create got no answer is created again "
+                             "without looking for it; if the server had made it, that is a second paid job")
+    if shared:  # one volume for the batch: the first take calibrates it, then the others use it
+        first, rest = wanted[:1], wanted[1:]
+        _run(session, args, items, first, target)
+        row = session.pipeline.journal.get(first[0][0].submission_id) if first[0][0].submission_id else None
+        volume_id = row.volume_id if row is not None and row.stage.order >= Stage.VOLUME.order else ""
+        if not volume_id:
+            for item, _spec in rest:
+                items.append(item)
+                item.fail("volume", "volume", f"the volume was not calibrated (see {first[0][0].name})",
+                          "Fix the volume videos, then run the same command again.")
+            save_blend(session)
+            return
+        wanted = [(item, replace(spec, calibration=(), volume_id=volume_id)) for item, spec in rest]
+    _run(session, args, items, wanted, target)
+    save_blend(session)
+
+
+def check_lenses(session: Session, specs: list[SubmissionSpec]) -> None:
+    """``--lens`` names a lens the server lists (``listCameraSettings``); a server that lists none, or cannot
+    be asked, is left to judge it."""
+    asked = sorted({f.lens for spec in specs for f in (*spec.footage, *spec.calibration) if f.lens})
+    if not asked:
+        return
+    try:
+        with session.pipeline.client_factory(sleep=time.sleep) as client:
+            known = {s.lens for s in client.list_camera_settings().items if s is not None and s.lens}
+    except Exception as exc:  # the job's own calls will say what is wrong with the server
+        session.console.info(f"--lens not checked: the server's lenses could not be listed "
+                             f"({session.scrub(str(exc))[:200]})")
+        return
+    unknown = [lens for lens in asked if known and lens not in known]
+    if unknown:
+        raise UsageError(f"--lens {', '.join(unknown)}: not a lens this server knows (it lists: "
+                         f"{', '.join(sorted(known))})")
+
+
+def _run(session: Session, args: argparse.Namespace, items: list[Item],
+         wanted: list[tuple[Item, SubmissionSpec]], target: Any) -> None:
+    """Plan each wanted submission (``core.pipeline.plan``), carry out its step, then follow and apply them."""
     pipeline = session.pipeline
     journal = pipeline.journal
     queue_: list[Item] = []
@@ -202,8 +278,4 @@ def cmd_process(session: Session, args: argparse.Namespace, items: list[Item], e
         session.console.info(f"{name}: {plan.message}")
         queue_.append(item)
     if queue_:
-        if args.create_anyway:
-            session.console.info("--create-anyway: a take or job whose create got no answer is created again "
-                                 "without looking for it; if the server had made it, that is a second paid job")
         run_items(session, queue_, target, jobs=args.jobs, create_anyway=bool(args.create_anyway))
-    save_blend(session)

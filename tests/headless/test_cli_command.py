@@ -213,6 +213,8 @@ def test_multi_camera_volume_take_and_job_then_the_volume_reused(command: Regist
         (["--cameras", *map(str, cams), "--model", "S2"], "not a multi-camera model"),
         ([str(cams[0]), "--actors", "2"], "--actors"),
         ([str(cams[0]), "--volume", "vol-1"], "--volume"),
+        ([str(cams[0]), "--human-height", "1.8"], "--human-height"),
+        ([str(cams[0]), "--multi-camera"], "is not a folder"),
         ([str(cams[0]), "--cameras", *map(str, cams)], "not both"),
         (["--cameras", *map(str, cams), "--volume", "../../etc"], "Not a volume id"),
     ]
@@ -220,6 +222,12 @@ def test_multi_camera_volume_take_and_job_then_the_volume_reused(command: Regist
         code = command.execute(["process", *args, *base])
         err = capsys.readouterr().err
         assert code == 2 and message in err, (args, code, err)
+    assert counts(local_server) == before
+
+    # a lens the server does not list: named, with the ones it does (listCameraSettings)
+    assert command.execute(["process", "--cameras", *map(str, cams), "--lens", "nikon-50mm", *base]) == 2
+    err = capsys.readouterr().err
+    assert "--lens nikon-50mm: not a lens this server knows" in err and "iphone-main-wide" in err
     assert counts(local_server) == before
 
     # a volume from the people in the videos (the replay solver's volume is ready at once), then the take and job
@@ -311,7 +319,8 @@ def test_apply_each_actor_of_a_two_actor_result(command: Registered, monkeypatch
 
 
 @pytest.mark.skipif(not SLOW, reason="the real four-camera solve takes minutes: MOVE_MOCAP_SLOW=1 runs it")
-def test_multi_camera_calibrated_from_the_person_end_to_end(requires_mediapipe, command: Registered,
+@pytest.mark.usefixtures("requires_mediapipe")
+def test_multi_camera_calibrated_from_the_person_end_to_end(command: Registered,
                                                              local_server_factory, monkeypatch, tmp_path: Path,
                                                              pose2sim_single: Path, capsys) -> None:
     import bpy
@@ -333,3 +342,30 @@ def test_multi_camera_calibrated_from_the_person_end_to_end(requires_mediapipe, 
     arm = bpy.data.objects[item["armature"]]
     hips = armature_hips(arm, "_1:Hips", [1, 30, 60])
     assert np.ptp(hips, axis=0).max() > 0.05  # the person moves
+
+
+def test_a_batch_of_multi_camera_takes_shares_one_volume(command: Registered, local_server, monkeypatch,
+                                                         tmp_path: Path, pose2sim_single: Path, capsys) -> None:
+    env_for(monkeypatch, local_server.api_key)
+    views = sorted((pose2sim_single / "videos").glob("cam0*.mp4"))
+    takes = [tmp_path / "shoot" / "take_a", tmp_path / "shoot" / "take_b"]
+    for folder in takes:
+        for p in views:
+            fresh_copy(p, folder, p.name)
+    volume = [fresh_copy(p, tmp_path / "volume", f"vol_{p.name}") for p in views]
+    before = counts(local_server)
+    rep = tmp_path / "b.json"
+    args = ["process", *map(str, takes), "--multi-camera", "--volume-video", *map(str, volume),
+            "--human-height", "1.70", *fast(local_server, tmp_path), "--report", str(rep)]
+    assert command.execute(args) == 0, capsys.readouterr().err
+    items = json.loads(rep.read_text())["items"]
+    assert [i["name"] for i in items] == ["take_a", "take_b"] and {i["outcome"] for i in items} == {"applied"}
+    assert items[0]["volume_id"] and items[1]["volume_id"] == items[0]["volume_id"]
+    assert len(items[0]["file_ids"]) == 8 and len(items[1]["file_ids"]) == 4  # the volume's videos sent once
+    assert counts(local_server) == {"volume": before["volume"] + 1, "take": before["take"] + 2,
+                                    "job": before["job"] + 2}
+    # the same command again: both already applied, nothing new anywhere
+    assert command.execute(args) == 0, capsys.readouterr().err
+    assert [i["outcome"] for i in json.loads(rep.read_text())["items"]] == ["skipped", "skipped"]
+    assert counts(local_server) == {"volume": before["volume"] + 1, "take": before["take"] + 2,
+                                    "job": before["job"] + 2}

@@ -21,6 +21,7 @@ from .preflight import footage_problem
 
 SINGLE_MODELS = ("S1", "S2")
 SYNC_METHODS = ("", "clap", "timecode")
+DEFAULT_HUMAN_HEIGHT = 1.75  # metres
 MULTI_MODELS = ("M1", "M2")
 
 
@@ -85,7 +86,7 @@ class SubmissionSpec:
     number_of_actors: int = 1
     clip_window: tuple[float, float] | None = None
     outputs: tuple[str, ...] = ("MAIN_FBX",)
-    human_height: float = 1.75
+    human_height: float = DEFAULT_HUMAN_HEIGHT
     area_type: str = "NORMAL"
     volume_id: str = ""     # multi-camera: a finished volume to reuse (no calibration footage then)
     sync_method: str = ""   # multi-camera: "" (the server estimates it), "clap" or "timecode"
