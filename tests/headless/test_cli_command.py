@@ -268,9 +268,10 @@ def test_multi_camera_volume_take_and_job_then_the_volume_reused(command: Regist
     assert counts(local_server)["take"] == before["take"] + 2
 
 
-def _two_actor_motion_data(cmu_bvh: Path, out: Path) -> bytes:
-    """MOTION_DATA written by the engine's own writer for two actors: CMU 01_03 as actor 1 and the same
-    capture two metres to the side, played backwards, as actor 2."""
+def _two_actor_outputs(cmu_bvh: Path, out: Path) -> dict[str, bytes]:
+    """MOTION_DATA and MAIN_FBX written by the engine's own writers for two actors: CMU 01_03 as actor 1 and
+    the same capture two metres to the side, played backwards, as actor 2 (the FBX by Blender's exporter, run
+    by this Python's bpy module in a subprocess)."""
     from local_engine.outputs import write_outputs
     from local_engine.solvers import make_solver
     from local_engine.solvers.base import SolveRequest
@@ -281,19 +282,21 @@ def _two_actor_motion_data(cmu_bvh: Path, out: Path) -> bytes:
                      hips_positions=first.hips_positions[::-1] + np.array([2.0, 0.0, 0.0]),
                      foot_contacts=None if first.foot_contacts is None else first.foot_contacts[::-1].copy(),
                      metadata=dict(first.metadata))
-    files = write_outputs([first, second], out / "files", ["MOTION_DATA"], python="")
-    data = Path(files["MOTION_DATA"]).read_bytes()
-    assert {"mocap_data", "mocap_data_actor_2"} <= set(json.loads(data))  # Move's keys, one per actor
+    files = write_outputs([first, second], out / "files", ["MOTION_DATA", "MAIN_FBX"])
+    data = {key: Path(path).read_bytes() for key, path in files.items()}
+    assert {"mocap_data", "mocap_data_actor_2"} <= set(json.loads(data["MOTION_DATA"]))  # Move's keys, per actor
     return data
 
 
-def test_apply_each_actor_of_a_two_actor_result(command: Registered, monkeypatch, tmp_path: Path, cmu_bvh: Path,
-                                                capsys) -> None:
+@pytest.mark.parametrize("key", ["MOTION_DATA", "MAIN_FBX"])
+def test_apply_each_actor_of_a_two_actor_result(key: str, command: Registered, monkeypatch, tmp_path: Path,
+                                                cmu_bvh: Path, capsys) -> None:
     import bpy
 
-    body = _two_actor_motion_data(cmu_bvh, tmp_path / "engine")
+    body = _two_actor_outputs(cmu_bvh, tmp_path / "engine")[key]
     env_for(monkeypatch, HOSTILE_KEY)
-    behaviour = Behaviour(outputs=[{"key": "MOTION_DATA", "format": "json", "name": "motion_data.json"}],
+    name = {"MOTION_DATA": "motion_data.json", "MAIN_FBX": "main.fbx"}[key]
+    behaviour = Behaviour(outputs=[{"key": key, "format": name.rsplit(".", 1)[1], "name": name}],
                           states=["FINISHED"])
     with HostileServer(behaviour, output_body=body) as server:
         server.jobs.append({"id": "job-two-actors", "metadata": None, "take": "take-1", "polls": 0})
@@ -309,7 +312,7 @@ def test_apply_each_actor_of_a_two_actor_result(command: Registered, monkeypatch
             arm = bpy.data.objects[item["armature"]]
             assert f"_{actor}:Hips" in arm.pose.bones and f"_{3 - actor}:Hips" not in arm.pose.bones
             hips[actor] = armature_hips(arm, f"_{actor}:Hips", [1, 20, 40])
-        # actor 2 is actor 1 two metres away, backwards: the first frame of one is the last of the other
+        # actor 2 is actor 1 two metres away (and backwards): each applied as itself
         d = np.linalg.norm((hips[2] - hips[1]).mean(axis=0))
         assert 1.5 < d < 2.5, hips
         code = command.execute(["apply", "job-two-actors", "--actor", "3", *common])
