@@ -116,8 +116,8 @@ def multi_camera_spec(args: argparse.Namespace, cameras: list[Path], flag: str =
         "calibration": tuple(Footage(str(p), labels[i], lenses[i]) for i, p in enumerate(volume)),
         "multi_camera": True, "number_of_actors": args.actors, "human_height": args.human_height or DEFAULT_HUMAN_HEIGHT,
         "area_type": args.area_type, "volume_id": volume_id,
-        "sync_method": args.sync_method or "",
-        "clap_window": tuple(args.clap_window) if args.clap_window else None,
+        "sync_window": tuple(args.clap_window) if args.clap_window else None,
+        "sync_timecode": args.sync_method == "timecode",
     }
 
 

@@ -253,11 +253,15 @@ def test_multi_camera_volume_take_and_job_then_the_volume_reused(command: Regist
     assert got["getJob"]["inputs"]["numberOfActors"] == 2
 
     # the same cameras with that volume: a new take and job, no new volume, no calibration footage sent
-    args = ["process", "--cameras", *map(str, cams), "--volume", item["volume_id"], *base[:-5], "--clip", "0",
-            "1.0", *base[-2:], "--report", str(rep)]
+    args = ["process", "--cameras", *map(str, cams), "--volume", item["volume_id"], "--sync-method", "timecode",
+            *base[:-5], "--clip", "0", "1.0", *base[-2:], "--report", str(rep)]
     assert command.execute(args) == 0, capsys.readouterr().err
     again = json.loads(rep.read_text())["items"][0]
     assert again["created_new"] and again["volume_id"] == item["volume_id"] and again["job_id"] != item["job_id"]
+    assert len(again["file_ids"]) == 4
+    take = local_server.graphql("query($t: ID!) { getTake(takeId: $t) { syncMethod { timecodeSync { useTimecode } "
+                                "clapWindow { startTime } } } }", {"t": again["take_id"]})["data"]["getTake"]
+    assert take["syncMethod"] == {"timecodeSync": {"useTimecode": True}, "clapWindow": None}
     assert counts(local_server) == {"volume": before["volume"] + 1, "take": before["take"] + 2,
                                     "job": before["job"] + 2}
     # a volume the server does not have: the run fails at the volume stage, saying so

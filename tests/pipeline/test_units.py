@@ -57,14 +57,14 @@ def test_multi_camera_volume_reuse_and_sync_in_the_spec(video: Path, tmp_path: P
     other = write_mp4_shell(tmp_path / "b.mp4", 1)
     cams = (Footage(str(video)), Footage(str(other)))
     plain = SubmissionSpec(footage=cams, multi_camera=True, model="M2")
-    clap = SubmissionSpec(footage=cams, multi_camera=True, model="M2", sync_method="clap", clap_window=(0.5, 2.0))
+    clap = SubmissionSpec(footage=cams, multi_camera=True, model="M2", sync_window=(0.5, 2.0))
     reuse = SubmissionSpec(footage=cams, multi_camera=True, model="M2", volume_id="vol-123")
     assert clap.validate() is None and reuse.validate() is None
     assert SubmissionSpec.from_json(clap.to_json()) == clap  # the window comes back a tuple
     # what the API is sent: SyncMethodInput's own shape (the client's model checks it as well)
     assert clap.sync_input() == {"clap_window": {"start_time": 0.5, "end_time": 2.0}}
     assert plain.sync_input() is None
-    assert SubmissionSpec(footage=cams, multi_camera=True, model="M2", sync_method="timecode").sync_input() == {
+    assert SubmissionSpec(footage=cams, multi_camera=True, model="M2", sync_timecode=True).sync_input() == {
         "timecode_sync": {"use_timecode": True}}
     from move_mocap.core.api.models import SyncMethodInput
 
@@ -76,14 +76,13 @@ def test_multi_camera_volume_reuse_and_sync_in_the_spec(video: Path, tmp_path: P
     import json
 
     old_json = json.loads(plain.to_json())
-    for name in ("volume_id", "sync_method", "clap_window"):
+    for name in ("volume_id", "sync_window", "sync_timecode"):
         old_json.pop(name)
     assert submission_key(SubmissionSpec.from_json(json.dumps(old_json))) == submission_key(plain)
     bad = {
-        "A clap sync needs the window": dict(sync_method="clap"),
-        "end after it starts": dict(sync_method="clap", clap_window=(2.0, 1.0)),
-        "not one of": dict(sync_method="whistle"),
-        "not both": dict(volume_id="vol-1", calibration=cams),
+        "end after it starts": dict(sync_window=(2.0, 1.0)),
+        "on the timecode, not both": dict(sync_window=(0.0, 1.0), sync_timecode=True),
+        "calibration footage, not both": dict(volume_id="vol-1", calibration=cams),
         "Not a volume id": dict(volume_id="../x"),
     }
     for message, fields in bad.items():

@@ -20,7 +20,6 @@ from .preflight import VIDEO_SUFFIXES as VIDEO_SUFFIXES  # re-exported
 from .preflight import footage_problem
 
 SINGLE_MODELS = ("S1", "S2")
-SYNC_METHODS = ("", "clap", "timecode")
 DEFAULT_HUMAN_HEIGHT = 1.75  # metres
 MULTI_MODELS = ("M1", "M2")
 
@@ -88,9 +87,9 @@ class SubmissionSpec:
     outputs: tuple[str, ...] = ("MAIN_FBX",)
     human_height: float = DEFAULT_HUMAN_HEIGHT
     area_type: str = "NORMAL"
-    volume_id: str = ""     # multi-camera: a finished volume to reuse (no calibration footage then)
-    sync_method: str = ""   # multi-camera: "" (the server estimates it), "clap" or "timecode"
-    clap_window: tuple[float, float] | None = None  # with sync_method "clap": where the clap is (seconds)
+    volume_id: str = ""  # multi-camera: reuse this finished volume (empty: calibrate one from the footage)
+    sync_window: tuple[float, float] | None = None  # multi-camera: clap window (s) the cameras sync on
+    sync_timecode: bool = False  # multi-camera: the videos' timecode says they are in sync
     name: str = ""
     target: str = ""        # the armature object's name, for the bpy layer
     blend_file: str = ""    # the .blend it was submitted from
@@ -133,7 +132,7 @@ class SubmissionSpec:
 
     def _multi_camera_problem(self) -> str | None:
         if not self.multi_camera:
-            if self.volume_id or self.sync_method or self.number_of_actors != 1:
+            if self.volume_id or self.sync_input() is not None or self.number_of_actors != 1:
                 return "A volume, a sync method and several actors belong to multi-camera takes"
             return None
         if self.volume_id and self.calibration:
@@ -143,21 +142,19 @@ class SubmissionSpec:
                 check_name(self.volume_id, "volume id")
             except UnsafeNameError as exc:
                 return f"Not a volume id: {exc.reason} ({shown(self.volume_id)})"
-        if self.sync_method not in SYNC_METHODS:
-            return f"Sync method {self.sync_method!r} is not one of: clap, timecode (or none)"
-        if self.sync_method == "clap":
-            if self.clap_window is None:
-                return "A clap sync needs the window (seconds) where the clap is"
-            start, end = self.clap_window
+        if self.sync_window is not None:
+            if self.sync_timecode:
+                return "Sync on a clap or on the timecode, not both"
+            start, end = self.sync_window
             if start < 0 or end <= start:
                 return "The clap window must end after it starts (seconds, start >= 0)"
         return None
 
     def sync_input(self) -> dict[str, Any] | None:
-        """The ``SyncMethodInput`` for the take and the volume (None: the server estimates the sync)."""
-        if self.sync_method == "clap" and self.clap_window is not None:
-            return {"clap_window": {"start_time": float(self.clap_window[0]), "end_time": float(self.clap_window[1])}}
-        if self.sync_method == "timecode":
+        """The ``SyncMethodInput`` for the volume and the take (None: the server estimates the sync)."""
+        if self.sync_window is not None:
+            return {"clap_window": {"start_time": float(self.sync_window[0]), "end_time": float(self.sync_window[1])}}
+        if self.sync_timecode:
             return {"timecode_sync": {"use_timecode": True}}
         return None
 
@@ -173,7 +170,7 @@ class SubmissionSpec:
         data["footage"] = tuple(Footage(**f) for f in data.get("footage", ()))
         data["calibration"] = tuple(Footage(**f) for f in data.get("calibration", ()))
         data["outputs"] = tuple(data.get("outputs", ()))
-        for window in ("clip_window", "clap_window"):
+        for window in ("clip_window", "sync_window"):
             if data.get(window) is not None:
                 data[window] = tuple(data[window])
         known = set(cls.__dataclass_fields__)
@@ -214,9 +211,10 @@ def submission_key(spec: SubmissionSpec) -> str:
         "area_type": spec.area_type if spec.multi_camera else None,
     }
     # later fields count only when set, so the keys of submissions made before them stay the same
-    if spec.volume_id:
+    if spec.volume_id or spec.sync_window is not None:
         doc["volume_id"] = spec.volume_id
-    if spec.sync_input() is not None:
-        doc["sync"] = spec.sync_input()
+        doc["sync_window"] = [float(x) for x in spec.sync_window] if spec.sync_window is not None else None
+    if spec.sync_timecode:
+        doc["sync_timecode"] = True
     text = json.dumps(doc, sort_keys=True, separators=(",", ":"))
     return hashlib.sha256(text.encode()).hexdigest()[:32]
