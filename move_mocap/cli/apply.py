@@ -25,17 +25,19 @@ from .session import Session, item_target, resolve_target
 
 def _action_name(session: Session, args: argparse.Namespace, row: Any) -> str:
     """``--action-name``, else the title of this machine's submission of that job, else the server's job
-    name (the take's), else ``job_<id>``."""
+    name (the take's), else ``job_<id>``; with ``--actor N``, ``_actorN`` after it."""
     journal = session.pipeline.journal
     title_row = next((r for r in journal.all(limit=5000) if r.job_id == args.id and r.kind.value == "submission"),
                      row)
-    name = args.action_name or (title_row.title if title_row is not None else "")
+    if args.action_name:
+        return str(args.action_name)
+    name = title_row.title if title_row is not None else ""
     if not name:
         session.require_network()
         with contextlib.suppress(Exception), session.pipeline.client_factory(sleep=time.sleep) as client:
             name = client.get_job(row.job_id if row is not None and row.job_id else args.id).name or ""
         name = name or f"job_{args.id[:12]}"
-    return str(name)
+    return f"{name}_actor{args.actor}" if args.actor else str(name)
 
 
 def cmd_apply(session: Session, args: argparse.Namespace, items: list[Item], extra: dict[str, Any]) -> None:

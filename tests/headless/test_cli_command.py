@@ -319,6 +319,10 @@ def test_apply_each_actor_of_a_two_actor_result(key: str, command: Registered, m
         # actor 2 is actor 1 two metres away (and backwards): each applied as itself
         d = np.linalg.norm((hips[2] - hips[1]).mean(axis=0))
         assert 1.5 < d < 2.5, hips
+        # without --action-name: the result's title (the first apply named it), and the actor
+        rep = tmp_path / "named.json"
+        assert command.execute(["apply", "job-two-actors", "--actor", "2", *common, "--report", str(rep)]) == 0
+        assert json.loads(rep.read_text())["items"][0]["action"] == "actor1_actor2"
         code = command.execute(["apply", "job-two-actors", "--actor", "3", *common])
         err = capsys.readouterr().err
         assert code == 1 and "Actor 3 is not in" in err and "1, 2" in err, err
