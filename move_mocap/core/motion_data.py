@@ -425,6 +425,13 @@ def solve_pose(take: ActorTake) -> MovePose:
                 heads[i] = heads[hand] + (move_heads[i] - move_heads[hand]) * scale
                 tails[i] = heads[hand] + (move_tails[i] - move_heads[hand]) * scale
 
+    # The rest stands on the file's floor (z = 0) as the data's feet do: its toe joints as high as the lowest
+    # the file's reach (Move's stand about 10 cm up), not wherever straight legs under the median hips end.
+    toes = [idx["LeftToeBase"], idx["RightToeBase"]]
+    rise = min(float(P["Left_toe"][:, 2].min()), float(P["Right_toe"][:, 2].min())) - float(heads[toes, 2].mean())
+    heads[:, 2] += rise
+    tails[:, 2] += rise
+
     # Posed rotations: predicted by the rotation chain, swung so that each bone points at its data child.
     Q = np.zeros((F, len(names), 3, 3))
 

@@ -28,6 +28,7 @@ from mathutils import Euler, Quaternion, Vector
 from ..core.retarget import quat as Q
 from ..core.retarget.mapping import SLOTS, BoneMapping, Detection, detect, is_finger
 from ..core.retarget.options import RetargetOptions as RetargetOptions  # re-exported: the engine's options
+from ..core.retarget.report import summary_line
 from ..core.retarget.skeleton import (
     Skeleton,
     bone_major,
@@ -51,31 +52,8 @@ class RetargetReport:
     timings: dict[str, float] = field(default_factory=dict)  # seconds per stage
     floor: float = 0.0  # world height of the floor the feet were put on
     hips_height: float = 0.0  # median height of the hips above that floor
-    floor_shift: float = 0.0  # how far the take was lowered to put the feet on the floor (<= 0)
+    floor_shift: float = 0.0  # how far the take was moved up (> 0) or down to put the feet on the floor
     summary: str = ""  # one line for the user: scale, floor, hips height (see :func:`summary_line`)
-
-
-#: How far (metres) the lowest foot point over a whole take may stay above or go below the floor before the
-#: result is reported as floating or sinking.
-FLOOR_TOLERANCE = 0.03
-
-
-def summary_line(result: SolveResult) -> tuple[str, list[str]]:
-    """The line a user reads after a retarget (scale, floor, hips height) and warnings when the result's feet
-    never touch the floor or go far below it."""
-    line = (f"scale {result.scale:.3f}, floor at {result.floor:.3f} m, hips {result.hips_height:.2f} m above it")
-    if result.floor_shift:
-        line += f" (take lowered {-100 * result.floor_shift:.1f} cm to put the feet on the floor)"
-    warnings = []
-    if result.feet_lowest is not None and len(result.feet_lowest):
-        gap = float(result.feet_lowest.min()) - result.floor
-        if gap > FLOOR_TOLERANCE:
-            warnings.append(f"the feet never touch the floor: the lowest foot point over the take stays "
-                            f"{100 * gap:.0f} cm above it (check the translation scale and Floor Clamp)")
-        elif gap < -FLOOR_TOLERANCE:
-            warnings.append(f"the feet go {-100 * gap:.0f} cm below the floor (check the translation scale and "
-                            "enable Floor Clamp)")
-    return line, warnings
 
 
 # -- reading armatures ---------------------------------------------------------------------------------------

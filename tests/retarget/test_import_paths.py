@@ -5,11 +5,17 @@ rolls and lengths: glTF stores none), and appended from a .blend; real motion fr
 MOTION_DATA (Move's own sample and the local engine's writer).
 
 What the user sees, checked with Blender's depsgraph (``frame_set``), independent of the engine's kinematics:
-limb directions follow the source's; the hips (the point between the hip joints) stay at the source's height
-scaled by the leg-length ratio; the feet reach the floor (the lowest toe over the clip within 2 cm of the
-source's lowest, scaled: a two-sided bound, a floating character fails); feet slide no more than the
-source's do. The toe tip is a point fixed to the toe bone where the rig as built ends its toe (what a skinned
-mesh's toe does), not the imported bone's tail, which an importer guesses.
+limb directions follow the source's; the feet stand on the floor: the lowest toe over the clip within 2 cm
+(above or below: a floating character fails) of where the source's feet touch its floor, scaled, plus the
+character's own height of that point above its floor (its lowest foot point at rest: each character's
+proportions below the ankles are its own; Move's MOTION_DATA toe joints stand 10 cm above its floor, a Rigify
+rig's toes 2 cm); the hips (the point between the hip joints) stay at the source's height above its floor scaled
+by the leg-length ratio, within 2 cm, once moved by the one constant for the whole take that the report states
+(what those proportions need); feet slide no more than the source's do. Where the source's feet touch
+its floor comes from the data, not from the engine: the ground of a capture is its world's zero height (Move's
+MOTION_DATA, CMU's captures, the local engine's writer), which every importer here keeps at the object's
+origin. The toe tip is a point fixed to the toe bone where the rig as built ends its toe (what a skinned mesh's
+toe does), not the imported bone's tail, which an importer guesses.
 
 Everything is built once per module; each case uses a short slice of its clip and removes its action after.
 """
@@ -64,6 +70,7 @@ def _new_armature(before: set) -> bpy.types.Object:
 class Matrix:
     names: dict[tuple[str, str], str]  # (rig, path) -> object name
     tips: dict[str, dict[str, np.ndarray]]  # rig -> side -> world rest toe tip (as built)
+    soles: dict[str, float]  # rig -> height of its lowest foot point above its origin at rest (as built)
     legs: dict[str, float]  # rig -> leg length (world, as built)
     cache: dict
 
@@ -81,13 +88,14 @@ def _leg_length(obj: bpy.types.Object, slots: dict[str, str]) -> float:
 def matrix(tmp_path_factory: pytest.TempPathFactory, cmu_bvh: Path, cmu_bvh_01: Path) -> Matrix:
     from local_engine.bvh import read_bvh
     from local_engine.outputs.motion_data import write_motion_data
-    from local_engine.solvers.replay import retarget_cmu
+    from local_engine.solvers.replay import ground_offset, retarget_cmu
 
     tmp = tmp_path_factory.mktemp("import_paths")
     sample = require_move_api("motion_data_excerpt.json")
     move_sample = tmp / "move_sample.json"
     move_sample.write_text(sample.read_text())
-    engine_md = write_motion_data([retarget_cmu(read_bvh(cmu_bvh), 0, 480, 4)], tmp / "engine_md.json")
+    bvh = read_bvh(cmu_bvh)  # as the engine's replay solver writes it: its feet on z = 0
+    engine_md = write_motion_data([retarget_cmu(bvh, 0, 480, 4, lift=ground_offset(bvh))], tmp / "engine_md.json")
 
     bpy.ops.wm.read_factory_settings(use_empty=True)
     bpy.context.scene.render.fps = 120
@@ -108,11 +116,14 @@ def matrix(tmp_path_factory: pytest.TempPathFactory, cmu_bvh: Path, cmu_bvh_01: 
         names[(rig, "built")] = obj.name
     tips: dict[str, dict[str, np.ndarray]] = {}
     legs: dict[str, float] = {}
+    soles: dict[str, float] = {}
     for rig, obj in built.items():
         slots = detect_mapping(obj).slots
         mw = obj.matrix_world
         tips[rig] = {s: np.array(mw @ obj.data.bones[slots[f"toe.{s}"]].tail_local) for s in ("L", "R")}
         legs[rig] = _leg_length(obj, slots)
+        rest = [(mw @ obj.data.bones[slots[f"{p}.{s}"]].head_local).z for p in ("foot", "toe") for s in ("L", "R")]
+        soles[rig] = min(*rest, *(t[2] for t in tips[rig].values())) - mw.translation.z
     library = tmp / "characters.blend"
     bpy.ops.wm.save_as_mainfile(filepath=str(library), copy=True)
 
@@ -139,7 +150,7 @@ def matrix(tmp_path_factory: pytest.TempPathFactory, cmu_bvh: Path, cmu_bvh_01: 
     import_output(move_sample).armature.name = "move_sample"
     import_output(engine_md).armature.name = "engine_md"
     bpy.ops.object.select_all(action="DESELECT")
-    return Matrix(names, tips, legs, {})
+    return Matrix(names, tips, soles, legs, {})
 
 
 def _pose_points(obj: bpy.types.Object, slots: dict[str, str], tips: dict[str, np.ndarray]
@@ -231,46 +242,75 @@ def test_retarget_onto_imported_character(matrix: Matrix, source_name: str, rig:
         cos = np.sum(ds * dt, 1) / (np.linalg.norm(ds, axis=1) * np.linalg.norm(dt, axis=1))
         angles.append(np.degrees(np.arccos(np.clip(cos, -1, 1))))
     mean_angle = float(np.mean(angles))
-    # Floors: the source's is its lowest foot point over the clip; the target's is expected at the same height
-    # relative to its object origin, scaled.
-    floor_s = float(src["lowest"].min())
+    # Floors: the source's is where its feet touch it, its world's zero height (the module docstring); the
+    # target's is that floor scaled about each object's origin, and the target's lowest foot point touches it
+    # as high above it as at rest.
+    floor_s = 0.0
     origin_s, origin_t = float(source.matrix_world[2][3]), float(target.matrix_world[2][3])
     floor_t = origin_t + (floor_s - origin_s) * ratio
-    # The engine may lower the whole take (by at most a few cm, reported) so feet that would hover reach the floor.
-    assert -0.05 <= report.floor_shift <= 0.0
+    contact_t = floor_t + matrix.soles[rig]
+    lowest_s, lowest = float(src["lowest"].min()), float(tgt["lowest"].min())
+    # The hips: the source's height above its floor, scaled by the legs, moved by one constant for the whole take
+    # (stated in the report): what the feet need, as each character's proportions below the ankles are its own.
+    # That constant is the difference in heights of the lowest foot points above the floor (the target's at rest,
+    # the source's when its feet touch), give or take what the feet's own pitch at rest changes over their length.
     hips_err = (tgt["pelvis"][:, 2] - floor_t) - ratio * (src["pelvis"][:, 2] - floor_s) - report.floor_shift
-    lowest = float(tgt["lowest"].min())
-    contact = {s: src["feet"][s][..., 2].min(1) < floor_s + 0.03 for s in ("L", "R")}
+    shift = matrix.soles[rig] - ratio * (lowest_s - floor_s)
+    contact = {s: src["feet"][s][..., 2].min(1) < lowest_s + 0.03 for s in ("L", "R")}
     slide_s, slide_t = ratio * _sliding(src["feet"], contact), _sliding(tgt["feet"], contact)
     print(f"\n{source_name} -> {rig}@{path}: scale {report.scale:.4f} (legs {ratio:.4f}), limbs {mean_angle:.4f} deg, "
-          f"shift {report.floor_shift:+.4f}, "
+          f"shift {report.floor_shift:+.4f} (expected {shift:+.4f}), "
           f"hips err median {np.median(np.abs(hips_err)):.4f} max {np.abs(hips_err).max():.4f}, "
-          f"lowest toe {lowest - floor_t:+.4f} from floor {floor_t:.4f}, slide {slide_t:.5f} vs {slide_s:.5f}")
+          f"lowest toe {lowest - contact_t:+.4f} from {contact_t:.4f} (floor {floor_t:.4f}, source's toes "
+          f"{lowest_s - floor_s:.4f} above theirs), slide {slide_t:.5f} vs {slide_s:.5f}")
     assert report.scale == pytest.approx(ratio, rel=0.01)
     assert mean_angle <= 1.0
     assert np.median(np.abs(hips_err)) <= 0.02
-    assert abs(lowest - floor_t) <= 0.02, "the feet do not reach the floor (or sink through it)"
+    assert abs(lowest - contact_t) <= 0.02, "the feet do not stand on the floor (they float or sink)"
+    assert report.floor == pytest.approx(floor_t, abs=0.02)
+    assert report.floor_shift == pytest.approx(shift, abs=0.05)
     assert slide_t <= slide_s * 1.25 + 0.001
 
 
 @pytest.mark.parametrize("case", ["floats", "sinks", "on_floor"])
-def test_report_states_floor_and_warns_when_feet_miss_it(matrix: Matrix, case: str) -> None:
-    """The report line states the scale, the floor and the hips height; a take made to float (translation
-    scaled up, floor clamp off) or to sink (scaled down) is reported with a warning; a normal one is not."""
-    source, frames, _ = _source(matrix, "cmu_01_03")
-    target = bpy.data.objects[matrix.names[("mixamo", "gltf")]]
+@pytest.mark.parametrize("source_name", ["cmu_01_03", "move_sample"])
+def test_report_states_floor_and_warns_when_feet_miss_it(matrix: Matrix, source_name: str, case: str) -> None:
+    """The report line states the scale, the floor and the hips height, each what the scene shows; a take made to
+    float (translation scaled up, floor clamp off) or to sink (scaled down) is reported with a warning; a normal
+    one is not."""
+    source, frames, (_, _, legs_s) = _source(matrix, source_name)
+    rig = "mixamo"
+    target = bpy.data.objects[matrix.names[(rig, "gltf")]]
     opts = {"floats": {"translation_scale": 1.5, "floor_clamp": False},
             "sinks": {"translation_scale": 0.6, "floor_clamp": False}, "on_floor": {}}[case]
     report = retarget_with_report(source, target, RetargetOptions(frame_start=frames[0], frame_end=frames[-1],
                                                                   **opts))
-    target.animation_data.action = None
-    bpy.data.actions.remove(report.action)
-    assert f"scale {report.scale:.3f}" in report.summary and f"floor at {report.floor:.3f} m" in report.summary
-    assert f"hips {report.hips_height:.2f} m above it" in report.summary
+    try:
+        slots = report.mapping.target
+        lowest = float(_measure(target, slots, matrix.tips[rig], frames)["lowest"].min())
+        hips = []
+        for f in frames:
+            bpy.context.scene.frame_set(f)
+            hips.append((target.matrix_world @ target.pose.bones[slots["hips"]].head).z)
+    finally:
+        target.animation_data.action = None
+        bpy.data.actions.remove(report.action)
+    assert report.summary.startswith(f"scale {report.scale:.3f}, floor at {report.floor:.3f} m, "
+                                     f"hips {report.hips_height:.2f} m above it"), report.summary
+    # The figures are what the scene shows: the floor where the source's is (its world's zero height), scaled
+    # about the objects' origins, and the hips bone's median height above it.
+    origin_s, origin_t = float(source.matrix_world[2][3]), float(target.matrix_world[2][3])
+    ratio = matrix.legs[rig] / legs_s if case == "on_floor" else opts["translation_scale"]
+    assert report.scale == pytest.approx(ratio, rel=0.01)
+    assert report.floor == pytest.approx(origin_t + (0.0 - origin_s) * ratio, abs=0.02)
+    assert report.hips_height == pytest.approx(float(np.median(hips)) - report.floor, abs=0.01)
+    gap = lowest - (report.floor + matrix.soles[rig])  # the feet over where they touch the floor
     floating = [w for w in report.warnings if "never touch the floor" in w]
     sinking = [w for w in report.warnings if "below the floor" in w]
+    print(f"\n{source_name} {case}: {report.summary}; feet {gap:+.3f} m; {report.warnings}")
     assert (bool(floating), bool(sinking)) == {"floats": (True, False), "sinks": (False, True),
                                                "on_floor": (False, False)}[case], report.warnings
+    assert {"floats": gap > 0.03, "sinks": gap < -0.03, "on_floor": abs(gap) <= 0.02}[case]
     if case == "on_floor":
         assert 0.7 < report.hips_height < 1.0  # a 1.62 m character's hips, not metres up
 

@@ -10,8 +10,12 @@ Method (all in world space, whole take at once):
 3. The target bone's world orientation is ``D(f) C R_tgt_rest``: its segment points where the source's points.
    Spine and neck chains of different lengths are matched by length along the chain (slerp between bones).
 4. Hips translation is scaled by the leg-length ratio; heights are scaled about the ground plane each object
-   stands on (its origin's height), so the floor the source's feet touch (their lowest point over the take)
-   becomes the target's floor, scaled like the hips above it. Root
+   stands on (its origin's height), so the floor the source's feet touch becomes the target's floor, scaled
+   like the hips above it. That floor is where the soles touch, not the lowest foot joint (:func:`_floors`: a
+   capture's ground is its world's zero height, which importers keep at the object's origin), and the
+   target's feet stand on it as high as they do at rest: the proportions below the ankles are each
+   character's own (Move's MOTION_DATA toe joints are 10 cm above its floor, a Rigify rig's 2 cm above its),
+   which moves the whole take up or down by a constant (``floor_shift``). Root
    motion goes to the hips, the armature object, a root bone, or is removed (in place). The object or the
    root bone can also carry the turn about the up axis (the hips' heading: the twist about world Z of their
    rotation change, relative to the first frame); the bones below are counter-turned, so the pose in the
@@ -89,7 +93,10 @@ class SolveResult:
     slots: dict[str, str] = field(default_factory=dict)  # slot -> target bone solved
     hips_height: float = 0.0  # median height of the target's hips bone above the floor over the take
     feet_lowest: np.ndarray | None = None  # (F,) world height of the target's lowest foot point per frame
-    floor_shift: float = 0.0  # how far the whole take was lowered so the feet reach the floor (<= 0)
+    # (it touches the floor at ``floor + sole_height``)
+    floor_shift: float = 0.0  # how far the whole take was moved up (> 0) or down beyond the scaled source's so
+    # the feet stand on the floor at the target's own height above it (its proportions below the ankles)
+    sole_height: float = 0.0  # height of the target's lowest foot point above the floor when it touches it
     warnings: list[str] = field(default_factory=list)
 
 
@@ -341,6 +348,72 @@ def _leg_length(rig: _Rig) -> float:
     return total / n if n else 0.0
 
 
+#: How far (times the leg length, hip to ankle) the lowest foot point of a rig standing on its floor may be
+#: above it (Move's MOTION_DATA toe joints stand 10 cm up on a 0.8 m leg: 0.13) or below it (a capture's feet
+#: going a little through its floor).
+SOLE_ABOVE, SOLE_BELOW = 0.25, 0.1
+
+
+def _sole(height: float, leg: float) -> float | None:
+    """``height`` (of a lowest foot point above a floor) when it is one a standing foot can have, else None."""
+    return height if leg > 0 and -SOLE_BELOW * leg <= height <= SOLE_ABOVE * leg else None
+
+
+@dataclass
+class _Floors:
+    """Where the source's feet touch its floor and how the target's must stand on its own (world heights)."""
+
+    floor_s: float  # the source's floor: where its soles touch
+    sole_t: float  # height of the target's lowest foot point above its floor when it touches it
+    offset: float  # constant height added to the target's hips beyond the scaled source's (the difference in
+    # proportions below the ankles: target sole height less the source's, scaled)
+    with_tips: bool  # lowest foot points compared with the toe tips (both rigs have them) or joints only
+    src_lowest: np.ndarray | None  # (F,) the source's lowest foot point per frame
+
+
+def _rest_lowest(rig: _Rig, toe_length: float | None, with_tips: bool) -> tuple[float | None, bool]:
+    """World height of the rig's lowest foot point at rest, and whether both its feet have toe tips."""
+    feet = [i for i in (rig.idx(f"{p}.{x}") for p in ("foot", "toe") for x in ("L", "R")) if i is not None]
+    rest = _contact(rig, {i: rig.rot[i][None] for i in feet}, {i: rig.head[i][None] for i in feet}, toe_length)
+    low = rest.lowest(with_tips and rest.tips)
+    return (float(low[0]) if low is not None else None), rest.tips
+
+
+def _floors(src: _Rig, tgt: _Rig, src_contact: _Contact, toe_t: float | None, scale: float, ls: float,
+            lt: float) -> _Floors:
+    """The floors of a take, the same rule for every source (BVH, MOTION_DATA, FBX, a rig in the scene).
+
+    The source's floor is where its feet touch it, not its lowest foot point: joints sit above the soles (Move's
+    MOTION_DATA toe joints 10 cm up, CMU's toe ends 0-3 cm). A capture's ground is its world's zero height, which
+    importers keep at the object's origin: when the source's lowest foot point over the take stands on that plane
+    (:func:`_sole`), that is its floor. Otherwise its rest pose tells, when it stands on its origin (the lowest
+    foot point over the take is that high above the floor); else the feet touch it once, as high as the
+    target's do, scaled. The target stands on its own floor as at rest (a character is built standing on its
+    origin): its lowest foot point over the take is as high above the floor as at rest, unless its rest does not
+    stand on its origin (then as high as the source's, scaled)."""
+    _, tgt_tips = _rest_lowest(tgt, toe_t, True)
+    with_tips = src_contact.tips and tgt_tips
+    origin_s, origin_t = float(src.skel.object_loc[2]), float(tgt.skel.object_loc[2])
+    rest_t, _ = _rest_lowest(tgt, toe_t, with_tips)
+    sole_t = _sole(rest_t - origin_t, lt) if rest_t is not None else None
+    low = src_contact.lowest(with_tips)
+    if low is None:
+        return _Floors(0.0, sole_t or 0.0, 0.0, with_tips, None)
+    low_min = float(low.min())
+    if _sole(low_min - origin_s, ls) is not None:
+        floor_s = origin_s
+    else:
+        rest_s, _ = _rest_lowest(src, None, with_tips)
+        sole_s = _sole(rest_s - origin_s, ls) if rest_s is not None else None
+        if sole_s is None:
+            sole_s = sole_t / scale if sole_t is not None and scale > 0 else 0.0
+        floor_s = low_min - sole_s
+    src_sole = scale * (low_min - floor_s)
+    if sole_t is None:
+        sole_t = src_sole
+    return _Floors(floor_s, sole_t, sole_t - src_sole, with_tips, low)
+
+
 def _position_followers(model: TargetModel, k: int) -> list[str]:
     """Bones whose position follows bone k (directly or through others), k included."""
     out = {k}
@@ -410,20 +483,13 @@ def solve(
             delta = Q.slerp(world_delta(i0), world_delta(i1), w)
             want_rot[d.target] = Q.mul(delta, after)
 
-    # Hips translation: scaled about the floor the source stands on.
+    # Hips translation: scaled about the floor the source stands on, with the feet at the target's own height
+    # above its floor (see :func:`_floors`).
     hs, ht = src.idx("hips"), tgt.idx("hips")
     assert hs is not None and ht is not None
-    feet_idx = [i for i in (src.idx(f"{p}.{x}") for p in ("foot", "toe") for x in ("L", "R")) if i is not None]
-    src_contact = _contact(src, {i: s_rot(i) for i in feet_idx}, {i: s_head(i) for i in feet_idx})
-    src_lowest = src_contact.lowest(True)
-    if src_lowest is not None:
-        floor_s = float(src_lowest.min())
-    else:
-        floor_s = float(min(s_head(i)[:, 2].min() for i in range(len(sk))))
-        warnings.append("no feet mapped on the source: its floor is its lowest joint")
     scale = opts.translation_scale
+    ls, lt = _leg_length(src), _leg_length(tgt)
     if scale <= 0:
-        ls, lt = _leg_length(src), _leg_length(tgt)
         if ls > 0 and lt > 0:
             scale = lt / ls
         else:
@@ -431,10 +497,18 @@ def solve(
             ht_h = tgt.head[ht, 2] - tgt.end[:, 2].min()
             scale = float(ht_h / hs_h) if hs_h > 0 else 1.0
             warnings.append("legs not mapped on both armatures: translation scaled by hips height")
-    # Heights are scaled about the ground plane each object stands on (its origin's height): the floor the
-    # source's feet touch, its hips and everything else above that plane.
+    feet_idx = [i for i in (src.idx(f"{p}.{x}") for p in ("foot", "toe") for x in ("L", "R")) if i is not None]
+    src_contact = _contact(src, {i: s_rot(i) for i in feet_idx}, {i: s_head(i) for i in feet_idx})
+    src_toe = _toe_length(src)
+    toe_t = scale * src_toe if src_toe else None  # a guessed target toe gets the source's length, scaled
+    floors = _floors(src, tgt, src_contact, toe_t, scale, ls, lt)
+    if floors.src_lowest is None:
+        warnings.append("no feet mapped on the source: its floor is its lowest joint")
+        floors.floor_s = float(min(s_head(i)[:, 2].min() for i in range(len(sk))))
+    floor_s = floors.floor_s
     origin_s, origin_t = float(sk.object_loc[2]), float(target.object_loc[2])
     floor_t = origin_t + scale * (floor_s - origin_s)
+    contact_t = floor_t + floors.sole_t  # where the target's lowest foot point is when it touches the floor
     # The pelvis point (between the hip joints) is what the legs carry: place it, then hang the hips bone
     # from it with the target's own offset, turned with the target's hips.
     legs_s = [src.idx(f"thigh.{x}") for x in ("L", "R")]
@@ -447,7 +521,7 @@ def solve(
         pel_s, pel_s0, pel_t0 = s_head(hs), src.head[hs], tgt.head[ht]
     pel_t = np.empty((frames, 3))
     pel_t[:, :2] = pel_t0[:2] + scale * (pel_s[:, :2] - pel_s0[:2])
-    pel_t[:, 2] = floor_t + scale * (pel_s[:, 2] - floor_s)
+    pel_t[:, 2] = floor_t + scale * (pel_s[:, 2] - floor_s) + floors.offset
     hips_delta = Q.mul(want_rot[ht], Q.conj(tgt.rot[ht])[None])
     hips_w = pel_t + Q.rotate(hips_delta, (tgt.head[ht] - pel_t0)[None])
     offset = np.zeros((frames, 3))
@@ -542,23 +616,13 @@ def solve(
     rot_w = {target.index[b]: target.to_world_rot(r) for b, r in pose_rot.items() if b in feet_bones}
     pos_w = {target.index[b]: target.to_world_points(p) + (offset if mode == "OBJECT" else 0.0)
              for b, p in pose_head.items() if b in feet_bones}
-    # A target toe whose length an importer guessed is given the source's, scaled like the take; without
-    # tips on the source, contact is compared like with like: the target's ankles and balls go where the
-    # source's go at their lowest, scaled.
-    src_toe = _toe_length(src)
-    tgt_contact = _contact(tgt, rot_w, pos_w, scale * src_toe if src_toe else None)
-    with_tips = src_contact.tips and tgt_contact.tips
-    lowest = tgt_contact.lowest(with_tips)
-    contact_t = floor_t
-    if not with_tips and src_lowest is not None:
-        joints_s = src_contact.lowest(False)
-        assert joints_s is not None
-        contact_t = origin_t + scale * (float(joints_s.min()) - origin_s)
+    tgt_contact = _contact(tgt, rot_w, pos_w, toe_t)
+    lowest = tgt_contact.lowest(floors.with_tips)
     shift = 0.0
     if opts.floor_clamp and lowest is not None:
-        # Feet on the floor as the source's are: never below it, and down on it at least once (the source's
-        # floor is its lowest foot point over the take). Feet that would sink lift the hips on those frames;
-        # feet that never reach it (other proportions below the ankle) lower the whole take.
+        # Feet on the floor as the source's are: never below it, and down on it at least once (as the source's
+        # touch theirs). Feet that would sink lift the hips on those frames; feet that never reach it (other
+        # proportions in the legs' poses) lower the whole take.
         if lowest.min() < contact_t:
             lift = np.maximum(contact_t - lowest, 0.0)
         else:
@@ -578,8 +642,6 @@ def solve(
             for b in followers:
                 pose_head[b] = pose_head[b] + up_arm
             lowest = lowest + lift
-    if lowest is not None:
-        lowest = lowest + (floor_t - contact_t)  # where the lowest foot point is, as far as the joints tell
     hips_z = target.to_world_points(pose_head[target.names[ht]])[:, 2]
     solved_slots = {d.slot: target.names[d.target] for d in drivers}
     if root_bone:
@@ -599,6 +661,7 @@ def solve(
         slots=solved_slots,
         hips_height=float(np.median(hips_z)) - floor_t,
         feet_lowest=lowest,
-        floor_shift=shift,
+        floor_shift=floors.offset + shift,
+        sole_height=floors.sole_t,
         warnings=warnings,
     )
