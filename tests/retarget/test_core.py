@@ -333,3 +333,80 @@ def test_bones_end_at_joints_not_at_guessed_tails() -> None:
         hips.append(res.pose_head[mapping.target["hips"]])
         assert res.scale == pytest.approx(1.0)
     assert np.abs(hips[1] - hips[0]).max() < 0.03
+
+
+def _standing_take(src: Skeleton, frames: int, rise: float) -> SourceTake:
+    """The source at rest (a standing pose) with its hips swaying 2 cm, ``rise`` metres above its rest."""
+    basis = np.tile(Q.IDENTITY, (frames, len(src), 1))
+    loc = np.zeros((frames, len(src), 3))
+    hips = src.index[detect(src.names).slots["hips"]]
+    up = np.zeros((frames, 3))
+    up[:, 2] = rise + 0.02 * np.sin(np.linspace(0, np.pi, frames)) ** 2
+    loc[:, hips] = Q.rotate(Q.conj(src.rest_rot[hips]), up)  # the hips' own axes
+    rot, head = forward_kinematics(src, basis, loc)
+    return SourceTake(src, rot, head)
+
+
+def _lowered(skel: Skeleton, dz: float) -> Skeleton:
+    """The same skeleton with its rest moved ``dz`` up in armature space (a BVH's rest hangs from its origin)."""
+    return Skeleton(list(skel.names), skel.parents.copy(), skel.rest_rot.copy(), skel.rest_head + np.array([0.0, 0.0, dz]),
+                    skel.rest_tail + np.array([0.0, 0.0, dz]), skel.connected, skel.inherit_rotation, skel.object_rot,
+                    skel.object_loc, skel.object_scale)
+
+
+@pytest.mark.parametrize("case", ["joints_above_floor", "object_lifted", "bvh_rest", "on_a_box", "target_rest_hangs"])
+def test_feet_stand_on_the_floor_where_the_source_touches_its(case: str) -> None:
+    """One rule for every source: the source's floor is where its feet touch it (its world's zero height when its
+    feet stand on it, else as its rest says, else touching once); the target's lowest foot point stands on its
+    own floor as high as at rest. Move's MOTION_DATA toe joints stand 10 cm above its floor: scaled as the
+    floor, they left the target floating (the bug this pins)."""
+    src = _move_skeleton(rest="T")
+    tgt = _move_skeleton([f"t_{n}" for n in MOVE_BONES], rest="A")
+    toe_rest = float(src.rest_head[src.index["LeftToeBase"], 2])  # 0.02: Move's skeleton stands on its origin
+    rise, want_floor, want_toes = {  # hips raised by; target floor; its toes' lowest height above it
+        "joints_above_floor": (0.08, 0.0, toe_rest),  # the toes 10 cm up, as in Move's sample: floor at z = 0
+        "object_lifted": (0.08, 0.0, toe_rest),  # the same take on an object 1 m up: its floor moves with it
+        "bvh_rest": (0.0, 0.0, toe_rest),  # rest hanging from the origin (BVH): the feet touch the target's
+        "on_a_box": (0.5, 0.5, toe_rest),  # far above the origin, its rest standing on it: a raised floor
+        "target_rest_hangs": (0.08, 0.0, None),  # a target not standing on its origin: the source's toe height
+    }[case]
+    if case == "object_lifted":
+        src.object_loc = np.array([0.0, 0.0, 1.0])
+    if case == "bvh_rest":
+        src = _lowered(src, -0.95)
+    if case == "target_rest_hangs":
+        tgt = _lowered(tgt, -0.95)
+    take = _standing_take(src, 20, rise)
+    src_slots = detect(src.names).slots
+    mapping = BoneMapping(source=src_slots, target={s: f"t_{b}" for s, b in src_slots.items()})
+    model = hierarchy_model(tgt, list(mapping.target.values()))
+    res = solve(take, tgt, model, mapping, SolveOptions())
+    assert res.scale == pytest.approx(1.0)
+    toes = np.stack([tgt.to_world_points(res.pose_head[f"t_{s}ToeBase"])[:, 2] for s in ("Left", "Right")])
+    src_toes = src.to_world_points(take.head[:, src.index["LeftToeBase"]])[:, 2]
+    assert res.floor == pytest.approx(want_floor, abs=1e-6)
+    if want_toes is None:  # as high above the floor as the source's
+        want_toes = float(src_toes.min()) - float(src.object_loc[2])
+    assert float(toes.min()) == pytest.approx(want_floor + want_toes, abs=1e-6), res.floor_shift
+    assert res.feet_lowest is not None and float(res.feet_lowest.min()) == pytest.approx(res.floor + res.sole_height)
+    # The hips keep the source's sway; one constant moves the take (the report states it).
+    hips_t = tgt.to_world_points(res.pose_head["t_Hips"])[:, 2]
+    hips_s = src.to_world_points(take.head[:, src.index["Hips"]])[:, 2]
+    assert np.ptp(hips_t - hips_s) < 1e-9
+    floor_s = {"object_lifted": 1.0, "bvh_rest": -0.95, "on_a_box": 0.5}.get(case, 0.0)  # where its feet touch
+    assert float(np.median(hips_t - hips_s)) == pytest.approx(res.floor - floor_s + res.floor_shift)
+
+
+@pytest.mark.parametrize("gap, warned", [(0.10, "never touch"), (0.0, None), (-0.10, "below the floor")])
+def test_report_line_and_floor_warnings(gap: float, warned: str | None) -> None:
+    """The line states scale, floor and hips height; feet that stay above where they touch the floor, or go below
+    it, are warned about, measured from the character's own height of its feet above the floor."""
+    from move_mocap.core.retarget.report import summary_line
+    from move_mocap.core.retarget.solver import SolveResult
+
+    res = SolveResult({}, {}, None, None, {}, {}, scale=1.245, floor=0.5, hips_height=0.93,
+                      feet_lowest=np.array([0.3, 0.0]) + 0.5 + 0.017 + gap, floor_shift=-0.111, sole_height=0.017)
+    line, warnings = summary_line(res)
+    assert line == "scale 1.245, floor at 0.500 m, hips 0.93 m above it (take lowered 11.1 cm so the feet stand " \
+                   "on the floor as at rest)"
+    assert [w for w in warnings if warned and warned in w] == warnings and len(warnings) == (warned is not None)

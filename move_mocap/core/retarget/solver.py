@@ -369,6 +369,7 @@ class _Floors:
     # proportions below the ankles: target sole height less the source's, scaled)
     with_tips: bool  # lowest foot points compared with the toe tips (both rigs have them) or joints only
     src_lowest: np.ndarray | None  # (F,) the source's lowest foot point per frame
+    known: bool = True  # the source's floor is known relative to its origin (else the target's is its origin)
 
 
 def _rest_lowest(rig: _Rig, toe_length: float | None, with_tips: bool) -> tuple[float | None, bool]:
@@ -387,10 +388,11 @@ def _floors(src: _Rig, tgt: _Rig, src_contact: _Contact, toe_t: float | None, sc
     MOTION_DATA toe joints 10 cm up, CMU's toe ends 0-3 cm). A capture's ground is its world's zero height, which
     importers keep at the object's origin: when the source's lowest foot point over the take stands on that plane
     (:func:`_sole`), that is its floor. Otherwise its rest pose tells, when it stands on its origin (the lowest
-    foot point over the take is that high above the floor); else the feet touch it once, as high as the
-    target's do, scaled. The target stands on its own floor as at rest (a character is built standing on its
-    origin): its lowest foot point over the take is as high above the floor as at rest, unless its rest does not
-    stand on its origin (then as high as the source's, scaled)."""
+    foot point over the take is that high above the floor: it stands on a raised floor); else the feet touch it
+    once, as high as the target's do, scaled, and nothing tells where it is relative to the source's origin
+    (a BVH whose rest hangs from it): the target's floor is its origin. The target stands on its own floor as
+    at rest (a character is built standing on its origin): its lowest foot point over the take is as high above
+    the floor as at rest, unless its rest does not stand on its origin (then as high as the source's, scaled)."""
     _, tgt_tips = _rest_lowest(tgt, toe_t, True)
     with_tips = src_contact.tips and tgt_tips
     origin_s, origin_t = float(src.skel.object_loc[2]), float(tgt.skel.object_loc[2])
@@ -400,6 +402,7 @@ def _floors(src: _Rig, tgt: _Rig, src_contact: _Contact, toe_t: float | None, sc
     if low is None:
         return _Floors(0.0, sole_t or 0.0, 0.0, with_tips, None)
     low_min = float(low.min())
+    known = True
     if _sole(low_min - origin_s, ls) is not None:
         floor_s = origin_s
     else:
@@ -407,11 +410,12 @@ def _floors(src: _Rig, tgt: _Rig, src_contact: _Contact, toe_t: float | None, sc
         sole_s = _sole(rest_s - origin_s, ls) if rest_s is not None else None
         if sole_s is None:
             sole_s = sole_t / scale if sole_t is not None and scale > 0 else 0.0
+            known = False
         floor_s = low_min - sole_s
     src_sole = scale * (low_min - floor_s)
     if sole_t is None:
         sole_t = src_sole
-    return _Floors(floor_s, sole_t, sole_t - src_sole, with_tips, low)
+    return _Floors(floor_s, sole_t, sole_t - src_sole, with_tips, low, known)
 
 
 def _position_followers(model: TargetModel, k: int) -> list[str]:
@@ -507,7 +511,7 @@ def solve(
         floors.floor_s = float(min(s_head(i)[:, 2].min() for i in range(len(sk))))
     floor_s = floors.floor_s
     origin_s, origin_t = float(sk.object_loc[2]), float(target.object_loc[2])
-    floor_t = origin_t + scale * (floor_s - origin_s)
+    floor_t = origin_t + scale * (floor_s - origin_s) if floors.known else origin_t
     contact_t = floor_t + floors.sole_t  # where the target's lowest foot point is when it touches the floor
     # The pelvis point (between the hip joints) is what the legs carry: place it, then hang the hips bone
     # from it with the target's own offset, turned with the target's hips.
