@@ -410,3 +410,19 @@ def test_report_line_and_floor_warnings(gap: float, warned: str | None) -> None:
     assert line == "scale 1.245, floor at 0.500 m, hips 0.93 m above it (take lowered 11.1 cm so the feet stand " \
                    "on the floor as at rest)"
     assert [w for w in warnings if warned and warned in w] == warnings and len(warnings) == (warned is not None)
+
+
+def test_a_child_on_the_head_gives_no_end() -> None:
+    """A big-toe bone at its toe's ball (Character Creator's) is no joint the toe leads to: through glTF its
+    offset is float32 noise, which pointed a right toe's tip 2 cm into the floor and sank the character."""
+    real = _move_skeleton([f"t_{n}" for n in MOVE_BONES], rest="A")
+    toe = real.index["t_RightToeBase"]
+    tail = real.rest_tail[toe] - real.rest_head[toe]
+    down = Q.from_axis_angle(np.cross(tail, [0.0, 0.0, -1.0]), np.radians(20))  # 20 degrees into the floor
+    noise = Q.rotate(down, tail / np.linalg.norm(tail)) * 2e-4 * real.height()  # below a millimetre
+    skel = Skeleton([*real.names, "t_RightBigToe1"], [*real.parents, toe],
+                    np.vstack([real.rest_rot, real.rest_rot[toe]]),
+                    np.vstack([real.rest_head, real.rest_head[toe] + noise]),
+                    np.vstack([real.rest_tail, real.rest_tail[toe] + noise]))
+    end = skel.rest_ends()[toe] - real.rest_head[toe]
+    assert np.degrees(Q.angle_between(end, tail)) < 1e-6 and np.linalg.norm(end) > 0.5 * np.linalg.norm(tail)

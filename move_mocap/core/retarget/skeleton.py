@@ -101,6 +101,9 @@ class Skeleton:
         length = np.linalg.norm(d, axis=1)
         extent = float(np.ptp(self.rest_head, axis=0).max()) if n else 0.0
         eps = 1e-6 * max(extent, 1e-9)
+        # A child on the bone's head (a big-toe bone at its ball: Character Creator's) gives no direction; at
+        # float32 precision (glTF) its offset is noise that can point anywhere.
+        near = 1e-3 * max(extent, 1e-9)
         ends = self.rest_tail.copy()
         led = np.zeros(n, dtype=bool)
         ratios = []
@@ -115,7 +118,7 @@ class Skeleton:
             for j in kids[i]:
                 v = self.rest_head[j] - self.rest_head[i]
                 dist = float(np.linalg.norm(v))
-                if dist <= eps:
+                if dist <= near:
                     continue
                 c = float(v @ d[i]) / (dist * length[i])
                 if c > best_cos:
