@@ -3,6 +3,7 @@
 #   bvh/01_01.bvh, bvh/01_03.bvh      CMU motion capture (Debian assimp-testmodels)
 #   sports2d/demo.mp4                  real footage, one camera, 30 fps (PyPI sports2d)
 #   pose2sim/Demo_SinglePerson/...     four synchronised 60 fps views + calibration (PyPI pose2sim)
+#   pose2sim/Demo_MultiPerson/...      the same four cameras filming two people (same wheel)
 # Idempotent: what is already there is kept.
 set -euo pipefail
 root="$(cd "$(dirname "$0")/.." && pwd)"
@@ -33,7 +34,7 @@ with zipfile.ZipFile(whl) as z:
 PY
 fi
 
-if [ ! -d "$dest/pose2sim/Demo_SinglePerson/videos" ]; then
+if [ ! -d "$dest/pose2sim/Demo_SinglePerson/videos" ] || [ ! -d "$dest/pose2sim/Demo_MultiPerson/videos" ]; then
   echo "fetch_test_data: multi-camera footage and calibration from PyPI pose2sim" >&2
   "$PY" -m pip download -q --no-deps -d "$tmp/p2s" pose2sim >/dev/null
   mkdir -p "$dest/pose2sim"
@@ -42,12 +43,15 @@ import sys, zipfile, pathlib
 whl = next(pathlib.Path(sys.argv[1]).glob("*.whl"))
 out = pathlib.Path(sys.argv[2])
 with zipfile.ZipFile(whl) as z:
-    for n in z.namelist():
-        marker = "Pose2Sim/Demo_SinglePerson/"
-        if marker in n and ("/videos/" in n or "/calibration/" in n) and not n.endswith("/"):
-            target = out / "Demo_SinglePerson" / n.split(marker, 1)[1]
-            target.parent.mkdir(parents=True, exist_ok=True)
-            target.write_bytes(z.read(n))
+    for demo in ("Demo_SinglePerson", "Demo_MultiPerson"):
+        if (out / demo / "videos").is_dir():
+            continue  # kept as it is (landmark caches are keyed by the files' times)
+        marker = f"Pose2Sim/{demo}/"
+        for n in z.namelist():
+            if marker in n and ("/videos/" in n or "/calibration/" in n) and not n.endswith("/"):
+                target = out / demo / n.split(marker, 1)[1]
+                target.parent.mkdir(parents=True, exist_ok=True)
+                target.write_bytes(z.read(n))
 PY
 fi
 echo "fetch_test_data: ready in $dest" >&2
