@@ -149,6 +149,9 @@ class JobWorker:
                 self._fail(job_id, str(exc))
                 return
             options["syncMethod"] = take.get("syncMethod")
+        metadata = job.get("metadata")
+        if isinstance(metadata, dict) and "person" in metadata:
+            options["person"] = metadata["person"]  # a single-camera job capturing someone else (solver checks it)
         inputs = job["inputs"]
         clip = inputs.get("clipWindow")
         last = [0.0]

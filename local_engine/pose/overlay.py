@@ -65,8 +65,9 @@ class OverlayWriter:
         self._error: BaseException | None = None
         self._thread: threading.Thread | None = None
 
-    def __call__(self, image: np.ndarray, frame_number: int, uv: np.ndarray | None,
-                 visibility: np.ndarray | None) -> None:
+    def __call__(self, image: np.ndarray, frame_number: int, uv: np.ndarray | list[np.ndarray] | None,
+                 visibility: np.ndarray | list[np.ndarray] | None) -> None:
+        """One frame with one person's landmarks (33, 2), or a list of several people's."""
         if self._error is not None:
             raise self._error
         if self._thread is None:
@@ -93,7 +94,13 @@ class OverlayWriter:
                         break
                     t = time.perf_counter()
                     image, uv, vis = item
-                    frame = av.VideoFrame.from_ndarray(draw_skeleton(image, uv, vis), format="rgb24")
+                    if isinstance(uv, list):  # everyone followed (local_engine.pose.people)
+                        for person_uv, person_vis in zip(uv, vis):
+                            image = draw_skeleton(image, person_uv, person_vis)
+                        drawn = image
+                    else:
+                        drawn = draw_skeleton(image, uv, vis)
+                    frame = av.VideoFrame.from_ndarray(drawn, format="rgb24")
                     for packet in stream.encode(frame):
                         container.mux(packet)
                     self.frames += 1

@@ -1,16 +1,24 @@
 """The ``mediapipe`` solver: real markerless capture on this machine. Video in, Move skeleton motion out.
 
-Single camera: BlazePose (mediapipe's shipped full model) on each frame, the followed person kept
-consistent, whole-body left/right label swaps undone, metric landmarks placed in the world through the 2D
-landmarks and a pinhole camera (given or estimated), ground from the feet, a zero-phase low-pass (3 Hz),
-skeleton fit with fixed bone lengths refined so the joints reproject onto the 2D landmarks, foot contacts
-over the whole clip (their speed from the image). Several calibrated cameras: BlazePose per view, left/right
+Everyone in the footage is detected and followed with a stable identity (local_engine.pose.people: BlazePose's
+shipped detection and full landmark models run per person); people are numbered main subject first (most
+present) and listed in the result's metadata (``people``: who was captured, who else was seen, how long, the
+frame where each is best seen).
+
+Single camera: the main subject (or the person the job's metadata names as ``person``), whole-body left/right
+label swaps undone, metric landmarks placed in the world through the 2D landmarks and a pinhole camera (given or
+estimated), ground from the feet, a zero-phase low-pass (3 Hz), skeleton fit with fixed bone lengths refined so
+the joints reproject onto the 2D landmarks, foot contacts over the whole clip (their speed from the image).
+Several calibrated cameras: everyone per view, people matched across views by epipolar consistency
+(local_engine.pose.association), the ``number_of_actors`` most seen captured (up to 5), each with left/right
 label swaps undone, weighted DLT triangulation in the calibration's world (Z up), then the same fit and
 refinement (over all views) after a 6 Hz zero-phase low-pass.
 
 Options (``SolveRequest.options``): ``floorPlane`` (default True: fit the floor to the planted feet's soles
-and keep planted feet on it; a calibration's world is not moved), ``trackFingers`` (default False: mediapipe's shipped hand model drives the finger bones where it sees
-the hands), ``outputs`` (when given and without RENDER_OVERLAY_VIDEO, no overlay video is made).
+and keep planted feet on it; a calibration's world is not moved), ``trackFingers`` (default False: mediapipe's
+shipped hand model drives the finger bones where it sees the hands), ``outputs`` (when given and without
+RENDER_OVERLAY_VIDEO, no overlay video is made), ``person`` (single camera: capture that person of the
+``people`` list instead of the main subject).
 
 This module orchestrates only: the maths lives in local_engine.pose. It must not import the server or any
 writer, and no bpy.
@@ -34,6 +42,8 @@ from .base import Camera, SolveRequest, SolverError, SolveResult
 MULTI_VIEW_CUTOFF_HZ = 6.0
 SINGLE_VIEW_CUTOFF_HZ = 3.0
 MODEL = "BlazePose full (mediapipe 0.10.21, model_complexity=1)"
+#: Move's multi-camera model captures up to this many people.
+MAX_ACTORS = 5
 
 
 class MediapipeSolver:
@@ -56,9 +66,14 @@ class MediapipeSolver:
         cams = list(request.cameras)
         if not cams:
             raise SolverError("The take has no video to solve.")
-        if request.number_of_actors and request.number_of_actors > 1:
-            raise SolverError(f"The local mediapipe solver tracks one person; {request.number_of_actors} actors "
-                              "were asked for. Multi-person capture is not supported by this engine.")
+        actors = int(request.number_of_actors or 1)
+        if actors > MAX_ACTORS:
+            raise SolverError(f"{actors} actors were asked for; the engine captures up to {MAX_ACTORS} people. "
+                              f"Ask for {MAX_ACTORS} or fewer.")
+        if actors > 1 and len(cams) == 1:
+            raise SolverError(f"{actors} actors were asked for from one camera: a single-camera job captures one "
+                              "person (the main subject; the job's metadata lists everyone seen, and a job with "
+                              "metadata {\"person\": N} captures person N). Film with several cameras for more.")
         if request.clip_window is not None:
             a, b = request.clip_window
             if not (b > a >= 0):
@@ -73,8 +88,9 @@ class MediapipeSolver:
         try:
             if len(cams) == 1:
                 motion, meta, extra = self._single(request, cams[0], floor, fingers, want_overlay)
+                motions = [motion]
             else:
-                motion, meta, extra = self._multi(request, cams, floor, fingers, want_overlay)
+                motions, meta, extra = self._multi(request, cams, floor, fingers, want_overlay, actors)
         except (decode.DecodeError, blazepose.MediapipeUnavailable) as exc:
             raise SolverError(str(exc)) from exc
         notes = {}
@@ -84,9 +100,12 @@ class MediapipeSolver:
             notes["mocapModel"] = f"{opts['mocapModel']} requested; the local engine always runs {MODEL}"
         meta.update(notes)
         meta["solve_wall_s"] = round(time.perf_counter() - t0, 3)
-        motion.metadata.update({k: v for k, v in meta.items() if k not in ("stats",)})
+        for motion in motions:
+            own = motion.metadata.pop("actor_fit", {})
+            motion.metadata.update({k: v for k, v in meta.items() if k not in ("stats", "actors_fit")})
+            motion.metadata.update(own)
         request.progress(1.0)
-        return SolveResult(motions=[motion], metadata=meta, extra_outputs=extra)
+        return SolveResult(motions=motions, metadata=meta, extra_outputs=extra)
 
     # ------------------------------------------------------------------ landmarks
     def landmarks(self, camera: Camera, clip_window: tuple[float, float] | None = None,
@@ -127,23 +146,63 @@ class MediapipeSolver:
             track.save(cache)
         return track
 
-    def _cache_path(self, video: Path, clip: tuple[float, float] | None, fingers: bool) -> Path | None:
+    def _cache_path(self, video: Path, clip: tuple[float, float] | None, fingers: bool,
+                    kind: str = "landmarks") -> Path | None:
         if self.cache_dir is None:
             return None
         st = Path(video).stat()
         key = json.dumps([str(Path(video).resolve()), st.st_size, st.st_mtime_ns, clip, fingers, self.max_side])
-        return self.cache_dir / f"landmarks-{hashlib.sha256(key.encode()).hexdigest()[:16]}.npz"
+        return self.cache_dir / f"{kind}-{hashlib.sha256(key.encode()).hexdigest()[:16]}.npz"
+
+    def people(self, camera: Camera, clip_window: tuple[float, float] | None = None, fingers: bool = False) -> Any:
+        """Everyone in one view (local_engine.pose.people.People), from the cache when this solver has one."""
+        request = SolveRequest(cameras=[camera], work_dir=self.cache_dir or Path("."), clip_window=clip_window)
+        return self._people(camera, request, fingers, None, (0.0, 1.0))
+
+    def _people(self, camera: Camera, request: SolveRequest, fingers: bool, overlay_path: Path | None,
+                span: tuple[float, float]) -> Any:
+        from ..pose import people
+        from ..pose.overlay import OverlayWriter
+
+        def progress(x: float) -> None:
+            request.progress(span[0] + (span[1] - span[0]) * x)
+
+        cache = self._cache_path(camera.video, request.clip_window, fingers, "people")
+        if cache is not None and cache.exists() and overlay_path is None:
+            progress(1.0)
+            return people.People.load(cache)
+        writer = OverlayWriter(overlay_path, _probe(camera.video).fps) if overlay_path is not None else None
+        try:
+            found = people.extract_people(camera.video, max_side=self.max_side, clip_window=request.clip_window,
+                                          hands=fingers, progress=progress, frame_sink=writer)
+        finally:
+            if writer is not None:
+                try:
+                    writer.close()
+                except Exception:  # the overlay is an extra: never fail the solve for it
+                    overlay_path.unlink(missing_ok=True)  # type: ignore[union-attr]
+        if writer is not None and writer.busy_s > 0:
+            found.stats["overlay_fps"] = round(writer.frames / writer.busy_s, 2)
+        if cache is not None:
+            cache.parent.mkdir(parents=True, exist_ok=True)
+            found.save(cache)
+        return found
 
     # ------------------------------------------------------------------ single camera
     def _single(self, request: SolveRequest, camera: Camera, floor: bool, fingers: bool,
                 want_overlay: bool) -> tuple[MoveMotion, dict[str, Any], dict[str, Path]]:
-        from ..pose import blazepose, monocular
+        from ..pose import monocular
 
         overlay_path = request.work_dir / "render_overlay.mp4" if want_overlay else None
-        track = self._landmarks(camera, request, fingers, overlay_path, (0.0, 0.9))
-        mask, selection = blazepose.consistent_person(track)
-        _require_person(mask, camera)
-        track, swapped = monocular.undo_label_swaps(track.subset(mask))
+        found = self._people(camera, request, fingers, overlay_path, (0.0, 0.9))
+        if not found.tracks:
+            _require_person(np.zeros(max(1, int(found.stats.get("frames", 1))), bool), camera)
+        asked = (request.options or {}).get("person")
+        chosen = _chosen_person(asked, len(found.tracks))
+        _require_person(found.tracks[chosen - 1].present, camera)
+        track, swapped = monocular.undo_label_swaps(found.tracks[chosen - 1])
+        selection = {"captured": chosen, "asked": asked, "rule": "most frames seen, then larger, then first seen",
+                     "seen": found.summary}
         w, h = track.size
         calibrated = camera.intrinsics is not None
         K = (np.asarray(camera.intrinsics, np.float64) if calibrated
@@ -175,12 +234,12 @@ class MediapipeSolver:
                                 floor_known=ground.source == "calibration", cutoff_hz=SINGLE_VIEW_CUTOFF_HZ)
         meta: dict[str, Any] = {
             "solver": self.name, "model": MODEL, "views": 1, "frames": len(track),
-            "person_selection": selection, "left_right_swaps_fixed": swapped,
+            "people": selection, "left_right_swaps_fixed": swapped,
             "camera": {"intrinsics": "calibration" if calibrated else f"estimated ({self.focal_35mm:g} mm lens)",
                        "focal_px": round(float(K[0, 0]), 1), "ground": ground_source,
                        "camera_height_m": round(ground.camera_height, 3), "tilt_deg": round(ground.tilt_deg, 2),
                        "floor_drift_removed_m": round(drift, 3)},
-            "stats": {"landmarks": track.stats},
+            "stats": {"landmarks": found.stats},
             **fit_meta,
         }
         extra = {"RENDER_OVERLAY_VIDEO": overlay_path} if overlay_path is not None and overlay_path.exists() else {}
@@ -188,61 +247,135 @@ class MediapipeSolver:
 
     # ------------------------------------------------------------------ several cameras
     def _multi(self, request: SolveRequest, cams: list[Camera], floor: bool, fingers: bool,
-               want_overlay: bool) -> tuple[MoveMotion, dict[str, Any], dict[str, Path]]:
-        from ..pose import blazepose, reproject, triangulate
+               want_overlay: bool, actors: int = 1) -> tuple[list[MoveMotion], dict[str, Any], dict[str, Path]]:
+        from ..pose import association
 
         missing = [c.device_label or c.video.name for c in cams
                    if c.intrinsics is None or c.rotation is None or c.translation is None]
         if missing:
             raise SolverError("Multi-camera solving needs every camera calibrated; no calibration for: "
                               + ", ".join(missing))
-        tracks = []
         n = len(cams)
+        views = []
         for v, cam in enumerate(cams):
             overlay_path = request.work_dir / "render_overlay.mp4" if want_overlay and v == 0 else None
-            t = self._landmarks(cam, request, fingers, overlay_path, (0.85 * v / n, 0.85 * (v + 1) / n))
-            mask, _ = blazepose.consistent_person(t)
-            tracks.append(t.subset(mask))
+            views.append(self._people(cam, request, fingers, overlay_path, (0.8 * v / n, 0.8 * (v + 1) / n)))
+        for cam, found in zip(cams, views):
+            if not found.tracks:
+                _require_person(np.zeros(max(1, int(found.stats.get("frames", 1))), bool), cam)
+        per_view = [list(found.tracks) for found in views]
         sync_meta: dict[str, Any] = {"method": "none", "offsets_frames": [0] * n}
         if "syncMethod" in (request.options or {}):  # a take of the API: synchronise (local_engine.volumes)
             from ..pose.sync import SyncError, shift_tracks
             from ..volumes import VolumeError, align_tracks
 
-            try:
-                offsets, sync_meta = align_tracks(tracks, request.options["syncMethod"], cams)
-                tracks = shift_tracks(tracks, offsets)
+            try:  # on each view's main subject; then everyone in that view moves by the same offset
+                offsets, sync_meta = align_tracks([t[0] for t in per_view], request.options["syncMethod"], cams)
+                flat = shift_tracks([t for ts in per_view for t in ts],
+                                    [o for o, ts in zip(offsets, per_view) for _ in ts])
             except (VolumeError, SyncError) as exc:
                 raise SolverError(str(exc)) from exc
-        frames = min(len(t) for t in tracks)
+            it = iter(flat)
+            per_view = [[next(it) for _ in ts] for ts in per_view]
+        frames = min(len(ts[0]) for ts in per_view)
+        per_view = [[_cut(t, frames) for t in ts] for ts in per_view]
+        groups = association.associate(cams, [[t.image for t in ts] for ts in per_view],
+                                       [[t.visibility for t in ts] for ts in per_view])
+        if not groups:
+            raise SolverError("No person was seen by two calibrated cameras at once (people were found in each "
+                              "view, but none matched across views): check the volume's calibration and that "
+                              "the cameras film the same space.")
+        request.progress(0.82)
+        motions = []
+        fits = []
+        for k, person in enumerate(groups[:actors]):
+            tracks = [per_view[v][i] if i is not None else _cut(per_view[v][0], frames, blank=True)
+                      for v, i in enumerate(person.tracks)]
+            motion, fit = self._triangulated(cams, tracks, frames, floor, fingers)
+            motion.actor = k + 1
+            motion.metadata["actor_fit"] = fit
+            motions.append(motion)
+            fits.append(fit)
+            request.progress(0.82 + 0.17 * (k + 1) / min(actors, len(groups)))
+        people_meta = {
+            "asked": actors, "captured": len(motions),
+            "rule": "people seen by two cameras or more, most frames seen first",
+            "seen": [{"person": k + 1, "frames_seen_by_two_views": g.frames_seen,
+                      "epipolar_px": round(g.cost_px, 2),
+                      "per_view": [None if i is None else views[v].summary[i] for v, i in enumerate(g.tracks)]}
+                     for k, g in enumerate(groups)],
+        }
+        if len(motions) < actors:
+            people_meta["note"] = (f"{actors} actors were asked for; {len(motions)} people were seen by two "
+                                   "cameras or more")
+        meta: dict[str, Any] = {
+            "solver": self.name, "model": MODEL, "views": n, "frames": frames,
+            "sync": sync_meta,
+            "people": people_meta,
+            "stats": {"landmarks": [found.stats for found in views]},
+            **{k: v for k, v in fits[0].items() if k != "triangulation"},
+            "triangulation": fits[0]["triangulation"],
+        }
+        if len(fits) > 1:
+            meta["actors_fit"] = fits
+        overlay = request.work_dir / "render_overlay.mp4"
+        extra = {"RENDER_OVERLAY_VIDEO": overlay} if want_overlay and overlay.exists() else {}
+        return motions, meta, extra
+
+    def _triangulated(self, cams: list[Camera], tracks: list[Any], frames: int, floor: bool,
+                      fingers: bool) -> tuple[MoveMotion, dict[str, Any]]:
+        """One person's motion from their tracks in every view (synchronised, ``frames`` long)."""
+        from ..pose import blazepose, reproject, triangulate
+
         pix = np.stack([t.image[:frames] for t in tracks])
         wts = np.stack([t.visibility[:frames] for t in tracks])
         pix, wts, swaps = triangulate.fix_left_right(cams, pix, wts, blazepose.MIRROR)
-        request.progress(0.88)
         world = triangulate.triangulate_sequence(cams, pix, wts)
         seen = np.isfinite(world).all(-1).mean(1) > 0.8
         _require_person(seen, cams[0])
         err = triangulate.reprojection_errors(cams, world, pix)
-        request.progress(0.93)
-        hands = None
-        if fingers:
-            hands = _hands_from_views(tracks, cams, frames)
+        hands = _hands_from_views(tracks, cams, frames) if fingers else None
         fps = tracks[0].fps
         views = [reproject.View.from_camera(c, pix[v], wts[v]) for v, c in enumerate(cams)]
         motion, fit_meta = _fit(world, fps, np.where(seen, 1.0, 0.0)[:, None].repeat(33, 1), hands, floor, fingers,
                                 floor_known=True, views=views, cutoff_hz=MULTI_VIEW_CUTOFF_HZ)
         ok = np.isfinite(err)
-        meta: dict[str, Any] = {
-            "solver": self.name, "model": MODEL, "views": n, "frames": frames,
-            "sync": sync_meta,
-            "triangulation": {"left_right_swaps_fixed": int(swaps),
-                              "reprojection_px_median": round(float(np.median(err[ok])), 2) if ok.any() else None,
-                              "reprojection_px_p90": round(float(np.percentile(err[ok], 90)), 2) if ok.any() else None},
-            "stats": {"landmarks": [t.stats for t in tracks]},
-            **fit_meta,
-        }
-        overlay = request.work_dir / "render_overlay.mp4"
-        extra = {"RENDER_OVERLAY_VIDEO": overlay} if want_overlay and overlay.exists() else {}
-        return motion, meta, extra
+        fit_meta["triangulation"] = {
+            "left_right_swaps_fixed": int(swaps),
+            "reprojection_px_median": round(float(np.median(err[ok])), 2) if ok.any() else None,
+            "reprojection_px_p90": round(float(np.percentile(err[ok], 90)), 2) if ok.any() else None}
+        return motion, fit_meta
+
+
+def _chosen_person(asked: Any, count: int) -> int:
+    """The person a single-camera job captures: the one the job's metadata names, else the main subject."""
+    if asked is None:
+        return 1
+    if isinstance(asked, bool) or not isinstance(asked, int) or not 1 <= asked <= count:
+        raise SolverError(f"The job asks for person {asked!r}, but the footage shows {count} "
+                          f"{'person' if count == 1 else 'people'} (1 to {count}, as listed in an earlier job's "
+                          "metadata 'people'): ask for one of those.")
+    return asked
+
+
+def _cut(track: Any, frames: int, blank: bool = False) -> Any:
+    """The track's first ``frames`` frames (padded with unseen frames when shorter); all unseen if ``blank``."""
+    from dataclasses import replace
+
+    def fit(a: Any, fill: float) -> Any:
+        if a is None:
+            return None
+        out = np.full((frames, *a.shape[1:]), fill, a.dtype)
+        m = min(frames, len(a))
+        if not blank:
+            out[:m] = a[:m]
+        return out
+
+    return replace(track, frames=np.arange(frames) if len(track.frames) < frames else track.frames[:frames],
+                   times=(np.arange(frames) / track.fps) if len(track.times) < frames else track.times[:frames],
+                   world=fit(track.world, np.nan), image=fit(track.image, np.nan),
+                   visibility=fit(track.visibility, 0.0), hands_world=fit(track.hands_world, np.nan),
+                   hands_image=fit(track.hands_image, np.nan))
 
 
 def _probe(video: Path) -> Any:

@@ -196,8 +196,8 @@ def test_demo_two_people_single_camera_with_overlay(demo_result):
 
     m = demo_result.motions[0]
     assert m.fps == 30 and m.frame_count == 121  # 0..4 s inclusive at 30 fps
-    sel = demo_result.metadata["person_selection"]
-    assert sel["kept_frames"] > 60
+    sel = demo_result.metadata["people"]
+    assert sel["captured"] == 1 and sel["seen"][0]["frames_visible"] > 60
     overlay = demo_result.extra_outputs["RENDER_OVERLAY_VIDEO"]
     assert Path(overlay).exists()
     with av.open(str(overlay)) as c:

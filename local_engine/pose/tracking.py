@@ -1,0 +1,249 @@
+"""Keeping people's identities in one video: regions of interest from detections and landmarks, frame-to-frame
+assignment (Hungarian, on box overlap), linking of broken tracklets into one identity (re-entry, occlusion),
+the presence summary of each person and the deterministic choice of the main subject.
+
+Pure numpy/scipy on pixel coordinates: it must not run models, decode video or know about cameras. No bpy here.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+
+#: BlazePose's own region-of-interest rules (mediapipe's pose_detection_to_roi / pose_landmarks_to_roi
+#: graphs): the box is centred on the hips, twice the hips-to-alignment-point distance, scaled by 1.25.
+ROI_SCALE = 1.25
+
+
+@dataclass(frozen=True)
+class Roi:
+    """A square region in pixels: centre, side and rotation (radians, counter-clockwise as mediapipe's)."""
+
+    cx: float
+    cy: float
+    size: float
+    rotation: float
+
+    def box(self) -> np.ndarray:
+        """Axis-aligned (x0, y0, x1, y1) of the upright square (what overlaps are measured on)."""
+        h = 0.5 * self.size
+        return np.array([self.cx - h, self.cy - h, self.cx + h, self.cy + h])
+
+
+def roi_from_points(centre: np.ndarray, align: np.ndarray) -> Roi | None:
+    """The ROI BlazePose derives from its two alignment points (hip centre, and the point above the head
+    that gives scale and rotation), both in pixels; None when they are degenerate."""
+    d = np.asarray(align, float) - np.asarray(centre, float)
+    dist = float(np.hypot(*d))
+    if not np.isfinite(dist) or dist < 1.0:
+        return None
+    rot = np.pi / 2 - np.arctan2(-d[1], d[0])
+    rot = rot - 2 * np.pi * np.floor((rot + np.pi) / (2 * np.pi))
+    return Roi(float(centre[0]), float(centre[1]), 2.0 * dist * ROI_SCALE, float(rot))
+
+
+def landmark_box(uv: np.ndarray, vis: np.ndarray | None = None, min_vis: float = 0.3) -> np.ndarray:
+    """Axis-aligned (x0, y0, x1, y1) of the landmarks (33, 2) seen well enough (all when too few are)."""
+    ok = np.isfinite(uv).all(-1)
+    if vis is not None and (ok & (vis >= min_vis)).sum() >= 4:
+        ok &= vis >= min_vis
+    if not ok.any():
+        return np.full(4, np.nan)
+    p = uv[ok]
+    return np.array([p[:, 0].min(), p[:, 1].min(), p[:, 0].max(), p[:, 1].max()])
+
+
+def iou(a: np.ndarray, b: np.ndarray) -> float:
+    """Intersection over union of two (x0, y0, x1, y1) boxes (0 for empty or NaN boxes)."""
+    if not (np.isfinite(a).all() and np.isfinite(b).all()):
+        return 0.0
+    w = min(a[2], b[2]) - max(a[0], b[0])
+    h = min(a[3], b[3]) - max(a[1], b[1])
+    if w <= 0 or h <= 0:
+        return 0.0
+    inter = w * h
+    union = (a[2] - a[0]) * (a[3] - a[1]) + (b[2] - b[0]) * (b[3] - b[1]) - inter
+    return float(inter / union) if union > 0 else 0.0
+
+
+def assign(cost: np.ndarray, max_cost: float) -> list[tuple[int, int]]:
+    """Rows matched to columns minimising the total cost (Hungarian), pairs above ``max_cost`` dropped."""
+    if cost.size == 0:
+        return []
+    from scipy.optimize import linear_sum_assignment
+
+    big = max_cost * 10 + 1.0
+    c = np.where(np.isfinite(cost), np.minimum(cost, big), big)
+    rows, cols = linear_sum_assignment(c)
+    return [(int(r), int(k)) for r, k in zip(rows, cols) if c[r, k] <= max_cost]
+
+
+def match_detections(track_boxes: list[np.ndarray], det_boxes: list[np.ndarray],
+                     min_iou: float = 0.3) -> tuple[list[tuple[int, int]], list[int]]:
+    """Detections matched to tracked people by box overlap; the unmatched detections that overlap nobody
+    (new people). Returns (pairs (track, detection), new detection indices)."""
+    cost = np.array([[1.0 - iou(t, d) for d in det_boxes] for t in track_boxes]).reshape(len(track_boxes),
+                                                                                          len(det_boxes))
+    pairs = assign(cost, 1.0 - min_iou)
+    matched = {d for _, d in pairs}
+    fresh = [d for d in range(len(det_boxes))
+             if d not in matched and all(iou(t, det_boxes[d]) < min_iou for t in track_boxes)]
+    return pairs, fresh
+
+
+def duplicates(boxes: list[np.ndarray], ages: list[int], max_iou: float = 0.5) -> set[int]:
+    """Indices of tracks that follow the same person as an older track (their landmark boxes overlap more
+    than ``max_iou``): the younger one is the duplicate."""
+    drop: set[int] = set()
+    order = sorted(range(len(boxes)), key=lambda i: (-ages[i], i))
+    for a_pos, i in enumerate(order):
+        if i in drop:
+            continue
+        for j in order[a_pos + 1:]:
+            if j not in drop and iou(boxes[i], boxes[j]) > max_iou:
+                drop.add(j)
+    return drop
+
+
+def colour_signature(image: np.ndarray, uv: np.ndarray, vis: np.ndarray) -> np.ndarray | None:
+    """A small appearance descriptor of a person: hue-saturation histogram (8 x 4) of the torso and of the
+    thighs, each normalised; None when the torso is not seen."""
+    sides = []
+    for quad in ((11, 12, 24, 23), (23, 24, 26, 25)):
+        if (vis[list(quad)] < 0.5).any() or not np.isfinite(uv[list(quad)]).all():
+            return None
+        p = uv[list(quad)]
+        x0, y0 = np.floor(p.min(0)).astype(int)
+        x1, y1 = np.ceil(p.max(0)).astype(int)
+        h, w = image.shape[:2]
+        x0, x1 = max(0, x0), min(w, x1)
+        y0, y1 = max(0, y0), min(h, y1)
+        if x1 - x0 < 2 or y1 - y0 < 2:
+            return None
+        patch = image[y0:y1, x0:x1].reshape(-1, 3).astype(np.float32) / 255.0
+        mx, mn = patch.max(1), patch.min(1)
+        sat = np.where(mx > 0, (mx - mn) / np.maximum(mx, 1e-6), 0.0)
+        r, g, b = patch.T
+        delta = np.maximum(mx - mn, 1e-6)
+        hue = np.where(mx == r, ((g - b) / delta) % 6, np.where(mx == g, (b - r) / delta + 2, (r - g) / delta + 4))
+        hist = np.histogram2d(hue / 6.0, sat, bins=(8, 4), range=((0, 1), (0, 1)))[0].ravel()
+        sides.append(hist / max(hist.sum(), 1.0))
+    return np.concatenate(sides)
+
+
+def signature_distance(a: np.ndarray | None, b: np.ndarray | None) -> float:
+    """Bhattacharyya distance (0 = same colours, 1 = disjoint) averaged over torso and thighs; 0.3 unknown."""
+    if a is None or b is None:
+        return 0.3
+    n = len(a) // 2
+    d = [1.0 - float(np.sum(np.sqrt(a[k * n:(k + 1) * n] * b[k * n:(k + 1) * n]))) for k in (0, 1)]
+    return float(np.clip(np.mean(d), 0.0, 1.0))
+
+
+@dataclass
+class Tracklet:
+    """One person followed without a break: per-frame landmarks (frame positions in the clip)."""
+
+    id: int
+    frames: list[int] = field(default_factory=list)
+    image: list[np.ndarray] = field(default_factory=list)  # (33, 2) pixels of the original size
+    world: list[np.ndarray] = field(default_factory=list)  # (33, 3) metres, camera axes
+    visibility: list[np.ndarray] = field(default_factory=list)  # (33,)
+    signatures: list[np.ndarray] = field(default_factory=list)
+    roi: Roi | None = None  # where to look in the next frame (decoded pixels)
+
+    def box(self, k: int = -1) -> np.ndarray:
+        return landmark_box(self.image[k], self.visibility[k])
+
+    def signature(self) -> np.ndarray | None:
+        return np.mean(self.signatures, axis=0) if self.signatures else None
+
+
+def torso_length(uv: np.ndarray) -> float:
+    """Shoulder centre to hip centre in pixels: a body scale that crouching, jumping or turning change little."""
+    d = 0.5 * (uv[11] + uv[12]) - 0.5 * (uv[23] + uv[24])
+    return float(np.hypot(*d))
+
+
+def _scale(tr: Tracklet, first: bool) -> tuple[np.ndarray, float]:
+    """Hip centre and torso length at one end of a tracklet (median over up to 5 frames at that end)."""
+    idx = range(min(5, len(tr.frames))) if first else range(len(tr.frames) - 1, max(-1, len(tr.frames) - 6), -1)
+    k = 0 if first else -1
+    torso = float(np.nanmedian([torso_length(tr.image[i]) for i in idx]))
+    return 0.5 * (tr.image[k][23] + tr.image[k][24]), max(torso, 1.0)
+
+
+def link_tracklets(tracklets: list[Tracklet], fps: float, max_gap_s: float = 4.0,
+                   max_cost: float = 1.2) -> list[list[Tracklet]]:
+    """Chains of tracklets that are the same person (a person lost, then found again: occlusion, leaving and
+    re-entering the frame). A link from the end of A to the start of B (B starting after A ends) costs the
+    distance between A's last and B's first hip centre in A's body heights (3.3 torso lengths), less what
+    the time between them allows (1.5 body heights per second), plus the change of torso length and the
+    difference of colours; links are taken cheapest first, each tracklet having at most one successor and
+    predecessor. Deterministic: ties go to the earlier tracklet."""
+    n = len(tracklets)
+    cands: list[tuple[float, int, int]] = []
+    for i, a in enumerate(tracklets):
+        ca, ta = _scale(a, first=False)
+        for j, b in enumerate(tracklets):
+            if i == j or b.frames[0] <= a.frames[-1]:
+                continue
+            gap = (b.frames[0] - a.frames[-1]) / fps
+            if gap > max_gap_s:
+                continue
+            cb, tb = _scale(b, first=True)
+            move = max(0.0, float(np.linalg.norm(cb - ca)) / (3.3 * ta) - 1.5 * gap - 0.2)
+            size = abs(np.log(tb / ta))
+            cost = move + size + signature_distance(a.signature(), b.signature())
+            if cost <= max_cost:
+                cands.append((cost, i, j))
+    cands.sort()
+    nxt: dict[int, int] = {}
+    prv: dict[int, int] = {}
+    for _, i, j in cands:
+        if i in nxt or j in prv:
+            continue
+        nxt[i] = j
+        prv[j] = i
+    chains = []
+    for i in range(n):
+        if i in prv:
+            continue
+        chain = [tracklets[i]]
+        while i in nxt:
+            i = nxt[i]
+            chain.append(tracklets[i])
+        chains.append(chain)
+    return chains
+
+
+def summarise(present: np.ndarray, size: np.ndarray, frames: np.ndarray, times: np.ndarray) -> dict[str, Any]:
+    """What the add-on shows of one person: how long they are seen and the frame where they are seen best
+    (the largest body among the frames where the whole body is in view, else the largest)."""
+    seen = np.nonzero(present)[0]
+    if not len(seen):
+        return {"frames_visible": 0}
+    best = int(seen[np.argmax(np.where(np.isfinite(size[seen]), size[seen], -1.0))])
+    fps_dt = float(np.median(np.diff(times))) if len(times) > 1 else 0.0
+    return {
+        "frames_visible": int(len(seen)),
+        "seconds_visible": round(len(seen) * fps_dt, 3),
+        "fraction_visible": round(len(seen) / len(present), 3),
+        "first_frame": int(frames[seen[0]]),
+        "last_frame": int(frames[seen[-1]]),
+        "best_frame": int(frames[best]),
+        "best_time_s": round(float(times[best]), 3),
+    }
+
+
+def presence_order(present: np.ndarray, size: np.ndarray) -> list[int]:
+    """People (rows of ``present`` (P, F)) ordered main subject first: most frames seen, then the larger
+    median body, then who appeared first. The same footage always gives the same order."""
+    keys = []
+    for p in range(present.shape[0]):
+        seen = np.nonzero(present[p])[0]
+        med = float(np.nanmedian(size[p, seen])) if len(seen) else 0.0
+        keys.append((-len(seen), -round(med, 1), int(seen[0]) if len(seen) else 1 << 30, p))
+    return [k[-1] for k in sorted(keys)]
