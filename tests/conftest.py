@@ -63,6 +63,12 @@ def pose2sim_single() -> Path:
 
 
 @pytest.fixture(scope="session")
+def pose2sim_multi() -> Path:
+    """Pose2Sim Demo_MultiPerson: the same four cameras filming two people (videos/, calibration/)."""
+    return _require(TESTDATA / "pose2sim" / "Demo_MultiPerson")
+
+
+@pytest.fixture(scope="session")
 def blender_version() -> tuple[int, int]:
     """(major, minor) of the bpy module running this suite."""
     import bpy
