@@ -1,4 +1,6 @@
-"""A small BVH reader (numpy only, no bpy): hierarchy, channels, motion, and world-space forward kinematics.
+"""A small BVH reader (numpy only, no bpy): hierarchy, channels, motion, and world-space forward kinematics;
+and :func:`merge_roots`, which puts several single-skeleton files side by side in one (one ROOT per actor, as
+Blender's BVH importer and this reader accept).
 
 BVH conventions: a joint's rotation channels compose in the order listed (``Zrotation Yrotation Xrotation``
 means R = Rz @ Ry @ Rx on column vectors); rest pose has every rotation at zero; the root's position channels
@@ -146,3 +148,31 @@ def read_bvh(path: str | Path) -> BVH:
         raise BVHError(f"motion has {values.size} values, expected {frames} x {width}")
     return BVH(names, parents, np.array(offsets), channels, end_sites, frame_time,
                values[: frames * width].reshape(frames, width), columns)
+
+
+def merge_roots(texts: list[str]) -> str:
+    """One BVH holding every skeleton of ``texts`` (each a whole BVH file with the same frame count and frame
+    time): their ROOT blocks one after the other, each frame's values concatenated in the same order."""
+    hierarchy: list[str] = []
+    motion: list[list[str]] = []
+    header: tuple[str, str] | None = None
+    for k, text in enumerate(texts):
+        lines = text.splitlines()
+        try:
+            at = next(i for i, ln in enumerate(lines) if ln.strip().upper() == "MOTION")
+        except StopIteration:
+            raise BVHError(f"skeleton {k + 1}: missing MOTION") from None
+        if not lines or lines[0].strip().upper() != "HIERARCHY" or at + 2 >= len(lines):
+            raise BVHError(f"skeleton {k + 1}: not a BVH file")
+        frames_line, time_line = lines[at + 1].strip(), lines[at + 2].strip()
+        if header is None:
+            header = (frames_line, time_line)
+        elif (frames_line, time_line) != header:
+            raise BVHError(f"skeleton {k + 1}: {frames_line!r}, {time_line!r} differ from the first "
+                           f"skeleton's {header[0]!r}, {header[1]!r}")
+        hierarchy.extend(lines[1:at])
+        rows = [ln.strip() for ln in lines[at + 3:] if ln.strip()]
+        motion = [r.split() for r in rows] if k == 0 else [a + r.split() for a, r in zip(motion, rows)]
+    if header is None:
+        raise BVHError("no skeleton to merge")
+    return "\n".join(["HIERARCHY", *hierarchy, "MOTION", *header, *(" ".join(r) for r in motion)]) + "\n"

@@ -5,8 +5,8 @@
 
 It builds one armature per actor (Move's bone names with the ``_1:`` namespace, T-pose rest, Z up, metres),
 bakes each MoveMotion into an action with bulk key writes (``keyframe_points.add`` + ``foreach_set``), then
-calls Blender's own exporters. Handles Blender 4.2 (``Action.fcurves``) and 5.0 (slotted actions: layers ->
-strips -> channelbag). The last stdout line is JSON ``{output type: path}``. Never import this module from
+calls Blender's own exporters (ALL_BVH: one ROOT per actor in one file). Handles Blender 4.2
+(``Action.fcurves``) and 5.0 (slotted actions: layers -> strips -> channelbag). The last stdout line is JSON ``{output type: path}``. Never import this module from
 the server process: it imports bpy.
 """
 
@@ -16,6 +16,7 @@ import argparse
 import json
 import sys
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 
@@ -185,6 +186,26 @@ def _own_arguments(argv: list[str]) -> list[str]:
     return argv[argv.index("--") + 1:] if "--" in argv else argv[1:]
 
 
+def _export_bvh(bpy: Any, objects: list[Any], path: Path, frame_end: int) -> None:
+    """ALL_BVH: Blender's BVH exporter per armature, then every actor's skeleton in one file (one ROOT each:
+    local_engine.bvh.merge_roots)."""
+    from local_engine.bvh import merge_roots
+
+    texts = []
+    for k, obj in enumerate(objects):
+        for o in bpy.context.view_layer.objects:
+            o.select_set(o is obj)
+        bpy.context.view_layer.objects.active = obj
+        part = path if len(objects) == 1 else path.with_name(f"{path.stem}.actor{k + 1}.bvh")
+        bpy.ops.export_anim.bvh(filepath=str(part), frame_start=0, frame_end=frame_end, rotate_mode="NATIVE",
+                                root_transform_only=True)
+        if len(objects) > 1:
+            texts.append(part.read_text())
+            part.unlink()
+    if texts:
+        path.write_text(merge_roots(texts))
+
+
 def main(argv: list[str] | None = None) -> int:
     _die_with_parent()
     if argv is None:
@@ -232,18 +253,13 @@ def main(argv: list[str] | None = None) -> int:
         elif key == "MAIN_BLEND":
             bpy.ops.wm.save_as_mainfile(filepath=str(path), copy=True)
         elif key == "MAIN_GLB":
+            # every actor's action in one glTF animation, so an importer plays all of them together
             bpy.ops.export_scene.gltf(filepath=str(path), export_format="GLB", export_animations=True,
-                                      export_force_sampling=True)
+                                      export_force_sampling=True, export_animation_mode="ACTIVE_ACTIONS")
         elif key in ("MAIN_USDC", "MAIN_USDZ"):
             bpy.ops.wm.usd_export(filepath=str(path), export_animation=True, export_armatures=True)
         elif key == "ALL_BVH":
-            if len(objects) > 1:
-                print("warning: ALL_BVH holds actor 1 only", file=sys.stderr)
-            for o in bpy.context.view_layer.objects:
-                o.select_set(o is objects[0])
-            bpy.context.view_layer.objects.active = objects[0]
-            bpy.ops.export_anim.bvh(filepath=str(path), frame_start=0, frame_end=scene.frame_end,
-                                    rotate_mode="NATIVE", root_transform_only=True)
+            _export_bvh(bpy, objects, path, scene.frame_end)
         if not path.exists():
             raise SystemExit(f"{key}: Blender wrote no {path.name}")
         written[key] = str(path)
