@@ -447,10 +447,12 @@ def r_job_take(job, info):
 @job_type.field("metadata")
 def r_job_metadata(job, info):
     """The client's metadata; a failed job adds ``error`` (the user-facing reason) to it, a finished
-    multi-camera job ``sync`` (how its views were synchronised, the offsets found)."""
+    multi-camera job ``sync`` (how its views were synchronised, the offsets found), a finished job ``people``
+    (who was captured as which actor, and everyone seen: how long, the frame where each is best seen)."""
     meta = job.get("metadata")
-    extra = {k: v for k, v in (("error", job.get("error")),
-                               ("sync", (job.get("solverMetadata") or {}).get("sync"))) if v}
+    solved = job.get("solverMetadata") or {}
+    extra = {k: v for k, v in (("error", job.get("error")), ("sync", solved.get("sync")),
+                               ("people", solved.get("people"))) if v}
     if extra:
         base = meta if isinstance(meta, dict) else ({} if meta is None else {"value": meta})
         return {**base, **extra}

@@ -210,10 +210,11 @@ def _calibrate(tracks: list[Any], offsets: list[int], videos: list[Camera], doc:
 
 
 def align_tracks(tracks: list[Any], sync_method: dict[str, Any] | None,
-                 cameras: list[Camera] | None) -> tuple[list[int], dict[str, Any]]:
+                 cameras: list[Camera] | None, joints: list[int] | None = None) -> tuple[list[int], dict[str, Any]]:
     """Per-view frame offsets (view v's frame k + offset[v] shows view 1's frame k) from the take's or
     volume's syncMethod: timecodeSync = already in sync; clapWindow = the clap found in each view; none = the
-    motion (epipolar agreement of the landmarks, with ``cameras``' geometry when calibrated)."""
+    motion (epipolar agreement of the landmarks, with ``cameras``' geometry when calibrated; ``joints``: which
+    landmark columns, e.g. of several people side by side, default the body of one)."""
     from .pose import sync
 
     fps = tracks[0].fps
@@ -247,7 +248,7 @@ def align_tracks(tracks: list[Any], sync_method: dict[str, Any] | None,
         Es = None  # type: ignore[assignment]
     try:
         offsets, scores = sync.epipolar_offsets([t.image for t in tracks], [t.visibility for t in tracks], Ks,
-                                                max_lag, essentials=Es)
+                                                max_lag, essentials=Es, joints=joints)
     except sync.SyncError as exc:
         raise VolumeError(str(exc)) from exc
     return offsets, {"method": "motion", "offsets_frames": offsets, "offsets_s": [round(o / fps, 4) for o in offsets],

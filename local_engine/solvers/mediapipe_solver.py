@@ -269,8 +269,9 @@ class MediapipeSolver:
             from ..pose.sync import SyncError, shift_tracks
             from ..volumes import VolumeError, align_tracks
 
-            try:  # on each view's main subject; then everyone in that view moves by the same offset
-                offsets, sync_meta = align_tracks([t[0] for t in per_view], request.options["syncMethod"], cams)
+            try:  # on everyone matched across views at once; then everyone in a view moves by its offset
+                combined, joints = _sync_tracks(cams, per_view)
+                offsets, sync_meta = align_tracks(combined, request.options["syncMethod"], cams, joints)
                 flat = shift_tracks([t for ts in per_view for t in ts],
                                     [o for o, ts in zip(offsets, per_view) for _ in ts])
             except (VolumeError, SyncError) as exc:
@@ -345,6 +346,33 @@ class MediapipeSolver:
             "reprojection_px_median": round(float(np.median(err[ok])), 2) if ok.any() else None,
             "reprojection_px_p90": round(float(np.percentile(err[ok], 90)), 2) if ok.any() else None}
         return motion, fit_meta
+
+
+def _sync_tracks(cams: list[Camera], per_view: list[list[Any]]) -> tuple[list[Any], list[int]]:
+    """Per view, one track holding every person matched across views side by side (33 landmarks each, the
+    same person in the same columns in every view; NaN where a view lacks them), and the body columns: the
+    views are synchronised on everyone at once (one person barely moving cannot tell the offsets). People are
+    matched before synchronisation with a tolerance wide enough for half a second of offset."""
+    from dataclasses import replace
+
+    from ..pose import association
+
+    frames = min(len(ts[0]) for ts in per_view)
+    sizes = [max(c.size) if c.size else 2.0 * float(np.asarray(c.intrinsics)[0, 2]) for c in cams]
+    groups = association.associate(cams, [[t.image[:frames] for t in ts] for ts in per_view],
+                                   [[t.visibility[:frames] for t in ts] for ts in per_view],
+                                   max_px=0.15 * float(max(sizes)))
+    picks = [g.tracks for g in groups] or [[0] * len(per_view)]
+    out = []
+    for v, ts in enumerate(per_view):
+        image = np.full((len(ts[0]), 33 * len(picks), 2), np.nan, np.float32)
+        vis = np.zeros((len(ts[0]), 33 * len(picks)), np.float32)
+        for k, pick in enumerate(picks):
+            if pick[v] is not None:
+                image[:, 33 * k:33 * (k + 1)] = ts[pick[v]].image
+                vis[:, 33 * k:33 * (k + 1)] = ts[pick[v]].visibility
+        out.append(replace(ts[0], image=image, visibility=vis))
+    return out, [33 * k + j for k in range(len(picks)) for j in range(11, 33)]
 
 
 def _chosen_person(asked: Any, count: int) -> int:

@@ -9,7 +9,7 @@ import time
 
 import requests
 
-from tests.local_engine.flows import JOB, ok, upload
+from tests.local_engine.flows import JOB, make_job, make_take, ok, upload, wait_job
 
 VOLUME = "id state humanHeight metadata progress { state percentageComplete }"
 
@@ -61,3 +61,44 @@ def test_volume_take_and_job_through_the_api(requires_mediapipe, local_server_fa
     assert out["key"] == "MOTION_DATA"
     data = requests.get(out["file"]["presignedUrl"], timeout=30)
     assert data.status_code == 200 and len(data.content) > 1000
+
+
+def test_two_actors_and_another_person_through_the_api(requires_mediapipe, local_server_factory, pose2sim_multi,
+                                                       demo_video):
+    """Demo_MultiPerson on a volume given its calibration file: a job with numberOfActors 2 captures both
+    people, one MOTION_DATA key each, and says who it captured in the job's metadata; a single-camera job on the
+    Sports2D demo lists the people seen, and one whose metadata names person 2 captures the other person."""
+    server = local_server_factory(solver="mediapipe", motion=None)
+    srcs = sources(server, sorted((pose2sim_multi / "videos").glob("cam0*.mp4")))
+    calib = upload(server, (pose2sim_multi / "calibration" / "Calib.qca.txt").read_bytes(), ext="txt")
+    q = ("mutation($s: [SourceInput!]) { createVolumeWithHuman(humanHeight: 1.70, areaType: NORMAL, sources: $s) "
+         f"{{ {VOLUME} }} }}")
+    vol = ok(server.graphql(q, {"s": [*srcs, {"deviceLabel": "calibration", "fileId": calib, "format": "MP4"}]}))
+    vol = wait_volume(server, vol["createVolumeWithHuman"]["id"])
+    assert vol["state"] == "FINISHED", vol
+    q = "mutation($v: String!, $s: [SourceInput!]) { createMultiCamTake(volumeId: $v, sources: $s) { id } }"
+    take = ok(server.graphql(q, {"v": vol["id"], "s": srcs}))["createMultiCamTake"]
+    q = f'mutation($t: String!) {{ createMultiCamJob(takeId: $t, numberOfActors: 2, outputs: [MOTION_DATA]) {{ {JOB} }} }}'
+    job = wait_job(server, ok(server.graphql(q, {"t": take["id"]}))["createMultiCamJob"]["id"], timeout=300)
+    assert job["progress"]["state"] == "FINISHED", (job, server.log())
+    people = json.loads(job["metadata"])["people"]
+    assert people["asked"] == 2 and people["captured"] == 2 and [p["person"] for p in people["seen"]] == [1, 2]
+    doc = requests.get(job["outputs"][0]["file"]["presignedUrl"], timeout=30).json()
+    assert sorted(doc) == ["mocap_data", "mocap_data_actor_2"]
+    # pose2sim's views are synchronised: found so from both people's motion, so every frame is kept
+    assert json.loads(job["metadata"])["sync"]["offsets_frames"] == [0, 0, 0, 0]
+    assert len(doc["mocap_data"]) == len(doc["mocap_data_actor_2"]) == 100
+
+    take = make_take(server, upload(server, demo_video.read_bytes()))
+    first = wait_job(server, make_job(server, take, ["MOTION_DATA"], clip=(0.0, 4.0))["id"], timeout=300)
+    assert first["progress"]["state"] == "FINISHED", (first, server.log())
+    seen = json.loads(first["metadata"])["people"]
+    assert seen["captured"] == 1 and len(seen["seen"]) == 2
+    other = wait_job(server, make_job(server, take, ["MOTION_DATA"], clip=(0.0, 4.0),
+                                      metadata=json.dumps({"person": 2}))["id"], timeout=300)
+    assert other["progress"]["state"] == "FINISHED", (other, server.log())
+    meta = json.loads(other["metadata"])
+    assert meta["person"] == 2 and meta["people"]["captured"] == 2 and meta["people"]["seen"] == seen["seen"]
+    wrong = wait_job(server, make_job(server, take, ["MOTION_DATA"], clip=(0.0, 4.0),
+                                      metadata=json.dumps({"person": 5}))["id"], timeout=300)
+    assert wrong["progress"]["state"] == "FAILED" and "person 5" in json.loads(wrong["metadata"])["error"]
