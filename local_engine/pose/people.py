@@ -68,8 +68,8 @@ class People:
         arrays: dict[str, Any] = {k: np.stack([getattr(t, k) for t in self.tracks])
                                   for k in ("world", "image", "visibility")}
         if t0.hands_world is not None:
-            arrays["hands_world"] = np.stack([t.hands_world for t in self.tracks])
-            arrays["hands_image"] = np.stack([t.hands_image for t in self.tracks])
+            arrays["hands_world"] = np.stack([_hands_or_unseen(t.hands_world, t0.hands_world) for t in self.tracks])
+            arrays["hands_image"] = np.stack([_hands_or_unseen(t.hands_image, t0.hands_image) for t in self.tracks])
         np.savez_compressed(path, count=np.array(len(self.tracks)), fps=np.array(t0.fps), size=np.array(t0.size),
                             frames=t0.frames, times=t0.times, **arrays)
 
@@ -85,6 +85,11 @@ class People:
                                 z["visibility"][p], None if hw is None else hw[p], None if hi is None else hi[p])
                       for p in range(int(z["count"]))]
         return cls(tracks, describe(tracks))
+
+
+def _hands_or_unseen(hands: np.ndarray | None, like: np.ndarray | None) -> np.ndarray:
+    assert like is not None
+    return np.full_like(like, np.nan) if hands is None else hands
 
 
 def body_size(track: PoseTrack) -> np.ndarray:
@@ -260,12 +265,12 @@ def extract_people(video: str | Path, *, max_side: int = 640, clip_window: tuple
                     out = models.landmarks(img, dets[d][1])
                     if out is None:
                         continue
-                    tr = back.get(d)
-                    if tr is None:
-                        tr = tracking.Tracklet(next_id)
+                    resumed_tr = back.get(d)
+                    if resumed_tr is None:
+                        resumed_tr = tracking.Tracklet(next_id)
                         next_id += 1
-                    _record(tr, n, out, info.width, info.height)
-                    active.append(tr)
+                    _record(resumed_tr, n, out, info.width, info.height)
+                    active.append(resumed_tr)
                 lost = [(m, tr) for m, tr in lost if all(tr is not b for b in back.values())]
             # two followers on one person: the younger one goes
             if len(active) > 1:

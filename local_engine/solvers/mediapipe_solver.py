@@ -368,9 +368,10 @@ def _sync_tracks(cams: list[Camera], per_view: list[list[Any]]) -> tuple[list[An
         image = np.full((len(ts[0]), 33 * len(picks), 2), np.nan, np.float32)
         vis = np.zeros((len(ts[0]), 33 * len(picks)), np.float32)
         for k, pick in enumerate(picks):
-            if pick[v] is not None:
-                image[:, 33 * k:33 * (k + 1)] = ts[pick[v]].image
-                vis[:, 33 * k:33 * (k + 1)] = ts[pick[v]].visibility
+            i = pick[v]
+            if i is not None:
+                image[:, 33 * k:33 * (k + 1)] = ts[i].image
+                vis[:, 33 * k:33 * (k + 1)] = ts[i].visibility
         out.append(replace(ts[0], image=image, visibility=vis))
     return out, [33 * k + j for k in range(len(picks)) for j in range(11, 33)]
 
