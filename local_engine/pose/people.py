@@ -170,9 +170,9 @@ class _Models:
         return kept
 
     def landmarks(self, img: np.ndarray, roi: tracking.Roi) -> tuple[np.ndarray, np.ndarray, np.ndarray,
-                                                                     tracking.Roi | None] | None:
-        """(image landmarks normalised (33, 2), world (33, 3), visibility (33,), next region) of the person
-        in ``roi``, or None when the model finds no person there."""
+                                                                     np.ndarray | None] | None:
+        """(image landmarks normalised (33, 2), world (33, 3), visibility (33,), the two alignment points
+        (2, 2) in ``img``'s pixels) of the person in ``roi``, or None when the model finds no person there."""
         t = time.perf_counter()
         h, w = img.shape[:2]
         rect = self._rect(x_center=roi.cx / w, y_center=roi.cy / h, width=roi.size / w, height=roi.size / h,
@@ -186,11 +186,11 @@ class _Models:
         uv = np.array([(p.x, p.y) for p in lm], np.float32)
         vis = np.array([p.visibility for p in lm], np.float32)
         world = np.array([(p.x, p.y, p.z) for p in res.world_landmarks.landmark], np.float32)
-        nxt = None
+        align = None
         if res.auxiliary is not None and len(res.auxiliary.landmark) >= 2:
             a = res.auxiliary.landmark
-            nxt = tracking.roi_from_points(np.array([a[0].x * w, a[0].y * h]), np.array([a[1].x * w, a[1].y * h]))
-        return uv, world, vis, nxt
+            align = np.array([[a[0].x * w, a[0].y * h], [a[1].x * w, a[1].y * h]])
+        return uv, world, vis, align
 
 
 PeopleSink = Callable[[np.ndarray, int, list[np.ndarray], list[np.ndarray]], None]
@@ -244,7 +244,7 @@ def extract_people(video: str | Path, *, max_side: int = 640, clip_window: tuple
                 if out is None:
                     lost.append((n, tr))
                     continue
-                _record(tr, n, out, info.width, info.height)
+                _record(tr, n, out, info.width, info.height, info.fps, (img.shape[1], img.shape[0]))
                 kept.append(tr)
             active = kept
             # people lost for longer than a detection interval are finished
@@ -269,7 +269,7 @@ def extract_people(video: str | Path, *, max_side: int = 640, clip_window: tuple
                     if resumed_tr is None:
                         resumed_tr = tracking.Tracklet(next_id)
                         next_id += 1
-                    _record(resumed_tr, n, out, info.width, info.height)
+                    _record(resumed_tr, n, out, info.width, info.height, info.fps, (img.shape[1], img.shape[0]))
                     active.append(resumed_tr)
                 lost = [(m, tr) for m, tr in lost if all(tr is not b for b in back.values())]
             # two followers on one person: the younger one goes
@@ -343,14 +343,25 @@ def extract_people(video: str | Path, *, max_side: int = 640, clip_window: tuple
     return People(tracks, describe(tracks), stats)
 
 
-def _record(tr: tracking.Tracklet, n: int, out: tuple[np.ndarray, np.ndarray, np.ndarray, tracking.Roi | None],
-            width: int, height: int) -> None:
-    uv, world, vis, nxt = out
+def _record(tr: tracking.Tracklet, n: int, out: tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray | None],
+            width: int, height: int, fps: float, img_size: tuple[int, int]) -> None:
+    """Keep one frame's landmarks and derive where to look next (alignment points smoothed in time; the
+    smoothing starts again after a frame without the person)."""
+    uv, world, vis, align = out
+    if tr.smoother is None:
+        tr.smoother = tracking.AlignmentFilter(fps)
+    if tr.frames and tr.frames[-1] != n - 1:
+        tr.smoother.reset()
     tr.frames.append(n)
     tr.image.append(uv * np.array([width, height], np.float32))
     tr.world.append(world)
     tr.visibility.append(vis)
-    tr.roi = nxt
+    tr.roi = None
+    if align is not None:
+        box = tracking.landmark_box(uv * np.array(img_size, np.float32), vis)
+        scale = 0.5 * float((box[2] - box[0]) + (box[3] - box[1])) if np.isfinite(box).all() else 1.0
+        smooth = tr.smoother(align, scale)  # the person's scale: their landmarks' box
+        tr.roi = tracking.roi_from_points(smooth[0], smooth[1])
 
 
 def _unrecord_last(tr: tracking.Tracklet) -> None:

@@ -142,6 +142,37 @@ def signature_distance(a: np.ndarray | None, b: np.ndarray | None) -> float:
     return float(np.clip(np.mean(d), 0.0, 1.0))
 
 
+class AlignmentFilter:
+    """One Euro filter of a person's two alignment points between frames, as mediapipe's own pose graph
+    smooths them before deriving the next region (min cutoff 0.01 Hz, beta 10, derivative cutoff 1 Hz, values
+    in units of the person's size): a steady region while the person holds still, no lag when they move."""
+
+    def __init__(self, fps: float, min_cutoff: float = 0.01, beta: float = 10.0, d_cutoff: float = 1.0) -> None:
+        self.fps, self.min_cutoff, self.beta, self.d_cutoff = fps, min_cutoff, beta, d_cutoff
+        self.x: np.ndarray | None = None
+        self.dx = np.zeros((2, 2))
+
+    def _alpha(self, cutoff: np.ndarray | float) -> np.ndarray | float:
+        tau = 1.0 / (2 * np.pi * cutoff)
+        return 1.0 / (1.0 + tau * self.fps)
+
+    def reset(self) -> None:
+        self.x = None
+
+    def __call__(self, points: np.ndarray, scale: float) -> np.ndarray:
+        """Filtered (2, 2) points (pixels); ``scale`` is the person's size in pixels."""
+        p = np.asarray(points, float) / max(scale, 1e-6)
+        if self.x is None or not np.isfinite(p).all():
+            self.x = p
+            self.dx = np.zeros((2, 2))
+            return np.asarray(points, float)
+        dx = (p - self.x) * self.fps
+        self.dx = self.dx + self._alpha(self.d_cutoff) * (dx - self.dx)
+        a = self._alpha(self.min_cutoff + self.beta * np.abs(self.dx))
+        self.x = self.x + a * (p - self.x)
+        return self.x * scale
+
+
 @dataclass
 class Tracklet:
     """One person followed without a break: per-frame landmarks (frame positions in the clip)."""
@@ -153,6 +184,7 @@ class Tracklet:
     visibility: list[np.ndarray] = field(default_factory=list)  # (33,)
     signatures: list[np.ndarray] = field(default_factory=list)
     roi: Roi | None = None  # where to look in the next frame (decoded pixels)
+    smoother: AlignmentFilter | None = None  # of the alignment points the next region comes from
 
     def box(self, k: int = -1) -> np.ndarray:
         return landmark_box(self.image[k], self.visibility[k])

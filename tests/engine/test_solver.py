@@ -145,12 +145,13 @@ def test_single_view_agrees_with_multi_view_on_joint_angles(single_views, p2s_mu
     assert np.median(corr["knee"]) > 0.4, corr["knee"]
 
 
-def test_single_view_skeleton_reprojects_onto_the_2d_landmarks(single_views, p2s_cameras, p2s_tracks):
+def test_single_view_skeleton_reprojects_onto_the_2d_landmarks(solver, single_views, p2s_cameras):
     """The solved joints, projected through the camera, land on what BlazePose saw in the image (the
-    reprojection refinement after the skeleton fit). Planted feet stay pinned (whole, with their contact's
-    heading), so an ankle whose landmark rolls or jitters during a contact keeps some error there; one camera's
-    result is low-passed at 3 Hz, so the fastest joints (wrists, knees) trail their detections by some pixels
-    at the p90 (limits from bench.py accuracy's runs with about 15 % margin)."""
+    reprojection refinement after the skeleton fit), i.e. the landmarks of the person captured. Planted feet
+    stay pinned (whole, with their contact's heading), so an ankle whose landmark rolls or jitters during a
+    contact keeps some error there; one camera's result is low-passed at 3 Hz, so the fastest joints (wrists,
+    knees) trail their detections by some pixels at the p90 (limits from bench.py accuracy's runs with about
+    15 % margin)."""
     from local_engine.calibration import project
 
     groups = {"hips": (5, 8), "shoulders": (5, 8), "elbows": (5, 13), "wrists": (6.5, 22), "knees": (7, 20),
@@ -158,7 +159,7 @@ def test_single_view_skeleton_reprojects_onto_the_2d_landmarks(single_views, p2s
     report = {}
     for i, (calibrated, _) in single_views.items():
         j = sf.joint_positions(calibrated.motions[0])
-        seen = p2s_tracks[i].image
+        seen = solver.people(p2s_cameras[i]).tracks[calibrated.metadata["people"]["captured"] - 1].image
         pooled = []
         for group, (med_tol, p90_tol) in groups.items():
             names = [f"{s}_{group[:-1]}" for s in ("left", "right")]
