@@ -349,9 +349,7 @@ def _record(tr: tracking.Tracklet, n: int, out: tuple[np.ndarray, np.ndarray, np
     smoothing starts again after a frame without the person)."""
     uv, world, vis, align = out
     if tr.smoother is None:
-        # clocked as mediapipe's legacy solution clocks every video (SolutionBase stamps frames 1/30 s apart),
-        # for which the filter's constants were made
-        tr.smoother = tracking.AlignmentFilter(30.0)
+        tr.smoother = tracking.AlignmentFilter(fps)
     if tr.frames and tr.frames[-1] != n - 1:
         tr.smoother.reset()
     tr.frames.append(n)

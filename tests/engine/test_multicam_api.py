@@ -85,9 +85,10 @@ def test_two_actors_and_another_person_through_the_api(requires_mediapipe, local
     assert people["asked"] == 2 and people["captured"] == 2 and [p["person"] for p in people["seen"]] == [1, 2]
     doc = requests.get(job["outputs"][0]["file"]["presignedUrl"], timeout=30).json()
     assert sorted(doc) == ["mocap_data", "mocap_data_actor_2"]
-    # pose2sim's views are synchronised: found so from both people's motion, so every frame is kept
-    assert json.loads(job["metadata"])["sync"]["offsets_frames"] == [0, 0, 0, 0]
-    assert len(doc["mocap_data"]) == len(doc["mocap_data_actor_2"]) == 100
+    # pose2sim's views are synchronised: found so (within a frame) from both people's motion
+    sync = json.loads(job["metadata"])["sync"]
+    assert sync["method"] == "motion" and max(abs(o) for o in sync["offsets_frames"]) <= 1, sync
+    assert len(doc["mocap_data"]) == len(doc["mocap_data_actor_2"]) >= 99
 
     take = make_take(server, upload(server, demo_video.read_bytes()))
     first = wait_job(server, make_job(server, take, ["MOTION_DATA"], clip=(0.0, 4.0))["id"], timeout=300)
