@@ -10,6 +10,11 @@ pixels of the original video and the mean world-landmark difference in mm (hip-c
 2D difference as a ratio to the baseline's own mean frame-to-frame landmark motion; the speed ratio
 (candidate pose fps / baseline pose fps).
 
+Accuracy against something neither runtime made alone: pose2sim's cameras 2-4 (calibrated) triangulate each
+runtime's own landmarks, and cam01's 12 limb landmarks (shoulders to ankles) are compared with those points
+projected into cam01 (``cam01_reprojection_px``, mean and median); ``accuracy_ratio`` is the candidate's mean
+over the baseline's (1.0: the same accuracy, below 1: better).
+
 Usage: python scripts/bench.py backends [--baseline PY] [--candidate PY]
 (defaults: .venv/blender-4.2/bin/python and .venv/blender-5.2/bin/python). No landmark is cached.
 """
@@ -27,10 +32,13 @@ import numpy as np
 
 ROOT = Path(__file__).resolve().parents[2]
 TESTDATA = ROOT / ".cache" / "testdata"
+P2S = TESTDATA / "pose2sim" / "Demo_SinglePerson"
 CLIPS = {  # name -> (video, clip window in seconds or None for the whole video)
-    "pose2sim_cam01": (TESTDATA / "pose2sim" / "Demo_SinglePerson" / "videos" / "cam01.mp4", (0.0, 99 / 60)),
+    "pose2sim_cam01": (P2S / "videos" / "cam01.mp4", (0.0, 99 / 60)),
     "sports2d_demo": (TESTDATA / "sports2d" / "demo.mp4", None),
 }
+OTHER_VIEWS = {f"pose2sim_cam0{k}": (P2S / "videos" / f"cam0{k}.mp4", (0.0, 99 / 60)) for k in (2, 3, 4)}
+LIMBS = [11, 12, 13, 14, 15, 16, 23, 24, 25, 26, 27, 28]  # shoulders, elbows, wrists, hips, knees, ankles
 
 
 def _worker(out: Path) -> int:
@@ -39,8 +47,9 @@ def _worker(out: Path) -> int:
     arrays: dict[str, np.ndarray] = {}
     meta: dict[str, object] = {"runtime": landmarker.describe(), "python": sys.version.split()[0],
                                "numpy": np.__version__}
-    for name, (video, window) in CLIPS.items():
+    for name, (video, window) in {**CLIPS, **OTHER_VIEWS}.items():
         track = blazepose.extract(video, max_side=640, clip_window=window)
+        arrays[f"{name}.vis"] = track.visibility
         arrays[f"{name}.image"] = track.image
         arrays[f"{name}.world"] = track.world
         arrays[f"{name}.frames"] = track.frames
@@ -83,6 +92,25 @@ def compare(base: dict, cand: dict, name: str) -> dict:
     }
 
 
+def cam01_reprojection(run: dict) -> dict:
+    """cam01's limb landmarks against the same runtime's cams 2-4, triangulated and projected into cam01."""
+    from local_engine.calibration import project, read_qca
+    from local_engine.pose.blazepose import MIRROR
+    from local_engine.pose.triangulate import fix_left_right, triangulate_sequence
+
+    cams = read_qca(P2S / "calibration" / "Calib.qca.txt", video_dir=P2S / "videos")
+    names = ["pose2sim_cam01", *OTHER_VIEWS]
+    n = min(len(run[f"{k}.image"]) for k in names)
+    pix = np.stack([run[f"{k}.image"][:n] for k in names]).astype(np.float64)
+    w = np.stack([run[f"{k}.vis"][:n] for k in names]).astype(np.float64)
+    w = np.where(np.isfinite(pix[..., 0]), w, 0.0)
+    pix, w, _ = fix_left_right(cams, np.nan_to_num(pix), w, MIRROR)
+    points = triangulate_sequence(cams[1:], pix[1:], w[1:])
+    err = np.linalg.norm(project(cams[0], points) - pix[0], axis=-1)[:, LIMBS]
+    err = err[(w[0][:, LIMBS] > 0) & np.isfinite(err)]
+    return {"mean": round(float(err.mean()), 2), "median": round(float(np.median(err)), 2), "n": int(err.size)}
+
+
 def main(argv: list[str]) -> int:
     parser = argparse.ArgumentParser(prog="bench.py backends", description=__doc__.split("\n\n")[0])
     parser.add_argument("--baseline", default=str(ROOT / ".venv" / "blender-4.2" / "bin" / "python"))
@@ -91,7 +119,7 @@ def main(argv: list[str]) -> int:
     args = parser.parse_args(argv)
     if args.worker:
         return _worker(args.worker)
-    for video, _ in CLIPS.values():
+    for video, _ in {**CLIPS, **OTHER_VIEWS}.values():
         if not video.exists():
             raise SystemExit(f"bench backends: {video} is missing: run scripts/fetch_test_data.sh")
     with tempfile.TemporaryDirectory() as tmp:
@@ -102,12 +130,15 @@ def main(argv: list[str]) -> int:
             raise SystemExit(f"bench backends: the {label} Python has no BlazePose runtime: "
                              f"{result['meta']['runtime'].get('problem')}")
     clips = {name: compare(base, cand, name) for name in CLIPS}
+    reproj = {"baseline": cam01_reprojection(base), "candidate": cam01_reprojection(cand)}
     print(json.dumps({
         "benchmark": "backends",
         "baseline": {k: base["meta"][k] for k in ("runtime", "python", "numpy")},
         "candidate": {k: cand["meta"][k] for k in ("runtime", "python", "numpy")},
         "mean_2d_px": round(float(np.mean([c["mean_2d_px"] for c in clips.values()])), 2),
         "mean_world_mm": round(float(np.mean([c["mean_world_mm"] for c in clips.values()])), 1),
+        "cam01_reprojection_px": reproj,
+        "accuracy_ratio": round(reproj["candidate"]["mean"] / reproj["baseline"]["mean"], 3),
         "clips": clips,
     }))
     return 0
