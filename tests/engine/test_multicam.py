@@ -34,11 +34,19 @@ def self_calibrated(p2s_cameras, p2s_tracks, p2s_triangulated):
     return res, pix, w, height
 
 
-def test_cameras_from_the_person_match_the_calibration_file(self_calibrated, p2s_cameras, p2s_triangulated):
+#: Worst camera rotation error of the self-calibration per BlazePose runtime. Measured with decode sizes 624-672:
+#: 1.64-1.75 deg with 0.10.21's legacy solution, 2.11-2.23 deg with the Tasks runtime on the same models (its
+#: landmarks diverge from the legacy ones by a few pixels once tracking starts, and the four views' left/right
+#: flips land on other frames; reprojection against the other views is the same: bench.py backends).
+MAX_ROT_ERR_DEG = {"legacy": 2.0, "tasks": 2.5}
+
+
+def test_cameras_from_the_person_match_the_calibration_file(self_calibrated, p2s_cameras, p2s_triangulated,
+                                                             requires_mediapipe):
     res = self_calibrated[0]
     person = np.nanmedian(p2s_triangulated[0].reshape(-1, 3), axis=0)
     m = compare_cameras(res.cameras, p2s_cameras, person)
-    assert max(m["rot_err_deg"]) <= 2.0, m
+    assert max(m["rot_err_deg"]) <= MAX_ROT_ERR_DEG[requires_mediapipe], m
     assert max(m["centre_err_pct"]) <= 5.0, m
     assert m["scale"][0] == pytest.approx(1.0, abs=0.05), "metric from the person's height"
     # focal lengths estimated (no lens given) within 8 % of the file's
