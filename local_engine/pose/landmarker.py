@@ -116,6 +116,24 @@ def kind(mp: Any | None = None) -> str:
     return "tasks"
 
 
+def problem_without_import() -> str | None:
+    """Why no runtime would load here, judged from the files alone (cheap: for the health route), or None."""
+    import importlib.util
+
+    try:
+        spec = importlib.util.find_spec("mediapipe")
+    except (ImportError, ValueError):
+        spec = None
+    if spec is None or not spec.origin:
+        return _missing("mediapipe is not installed in this Python")
+    if (Path(spec.origin).parent / "python" / "solutions" / "pose.py").is_file():
+        return None
+    if model_dir() is None:
+        return _missing(f"this mediapipe ships no model, and {POSE_TASK} was found in none of "
+                        + ", ".join(str(d) for d in model_dirs()))
+    return None
+
+
 def describe() -> dict[str, Any]:
     """What would run here, for the health route and benchmarks (never raises)."""
     try:
