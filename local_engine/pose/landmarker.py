@@ -204,11 +204,14 @@ class Landmarker:
     def _timestamp(self) -> int:
         """The next frame's stamp for the Tasks graph: strictly increasing, and :data:`FRAME_STEP_MS` apart.
 
-        In VIDEO mode the Tasks pose graph always smooths landmarks with a One Euro filter whose weights
-        depend on the time between frames (the legacy solution lets us turn it off: ``smooth_landmarks=False``,
-        and the engine filters the whole take itself, zero-phase). Frames 10^4 s apart make that filter pass
-        each frame's landmarks through (the previous frame keeps a weight of 3e-4), so both runtimes record
-        what the model saw; tracking (each frame's region from the previous landmarks) does not look at time.
+        In VIDEO mode the Tasks pose graph smooths the output landmarks with One Euro filters whose weights
+        depend on the time between frames; the legacy solution lets us turn that off (``smooth_landmarks=False``:
+        the engine filters the whole take itself, zero-phase). Frames 10^4 s apart make those filters pass each
+        frame through (the previous frame keeps a weight of 3e-4), so both runtimes record what the model saw.
+        The cost: the Tasks graph drives the filter of the tracking region's auxiliary landmarks by the same
+        clock, which the legacy solution always applies, so the region, and the landmarks, jitter about 15 %
+        more from frame to frame (docs/local_engine_packaging.md; real-time stamps, which smooth the outputs
+        too, gave worse multi-view results). Tracking itself does not look at time.
         """
         self._last_ms += FRAME_STEP_MS
         return self._last_ms

@@ -145,7 +145,8 @@ def test_single_view_agrees_with_multi_view_on_joint_angles(single_views, p2s_mu
     assert np.median(corr["knee"]) > 0.4, corr["knee"]
 
 
-def test_single_view_skeleton_reprojects_onto_the_2d_landmarks(single_views, p2s_cameras, p2s_tracks):
+def test_single_view_skeleton_reprojects_onto_the_2d_landmarks(single_views, p2s_cameras, p2s_tracks,
+                                                               requires_mediapipe):
     """The solved joints, projected through the camera, land on what BlazePose saw in the image (the
     reprojection refinement after the skeleton fit). Planted feet stay pinned (whole, with their contact's
     heading), so an ankle whose landmark rolls or jitters during a contact keeps some error there; one camera's

@@ -116,3 +116,48 @@ def test_capture_on_this_computer_from_the_installed_extensions(user_zips, demo_
     assert out["action"] and 60 <= end - start <= 120, out["frame_range"]
     assert abs(out["hips_z"] - out["rest_hips_z"]) > 1e-3 and out["hips_z"] > max(out["feet_z"]) + 0.3, (
         out["hips_z"], out["rest_hips_z"], out["feet_z"])
+
+
+#: The Python of each platform's newest and oldest supported Blender (Intel Macs stop at 4.5 LTS, Python 3.11).
+PLATFORM_PYTHONS = {"linux-x64": ((3, 11), (3, 13)), "windows-x64": ((3, 11), (3, 13)),
+                    "macos-arm64": ((3, 11), (3, 13)), "macos-x64": ((3, 11),)}
+
+
+def test_engine_zips_give_each_blender_one_runtime_and_the_models(user_zips) -> None:
+    """Every engine zip the build made (all four platforms), read as Blender reads it: for each Python of the
+    platform, of the wheels whose Python tag fits (Blender's own tag parser, from bl_pkg), one version per
+    distribution (Blender installs only the newest), mediapipe among them (0.10.35's Tasks runtime, or 0.10.21
+    on Intel Macs), and the pose bundles with mediapipe's Apache-2.0 LICENSE and our NOTICE beside them."""
+    import importlib.util
+    import zipfile
+
+    spec = importlib.util.spec_from_file_location("build_extension", ROOT / "scripts" / "build_extension.py")
+    assert spec is not None and spec.loader is not None
+    build = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(build)
+    spec = importlib.util.spec_from_file_location("blender_ext", build._bl_pkg_dir() / "blender_ext.py")
+    assert spec is not None and spec.loader is not None
+    blender_ext = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(blender_ext)
+    manifest = ROOT / "engine_extension" / "blender_manifest.toml"
+    for platform, pythons in PLATFORM_PYTHONS.items():
+        path = _zip(manifest, platform)
+        assert path.exists() and path.stat().st_mtime >= user_zips[1].stat().st_mtime - 600, f"no fresh {path.name}"
+        with zipfile.ZipFile(path) as z:
+            names = z.namelist()
+            wheels = [n.rsplit("/", 1)[-1] for n in names if n.endswith(".whl")]
+            models = "local_engine/pose/models/"
+            assert {models + f for f in ("pose_landmarker_full.task", "hand_landmarker_full.task")} <= set(names)
+            assert z.read(models + "LICENSE").decode().lstrip().startswith("Apache License")
+            notice = z.read(models + "NOTICE").decode()
+            assert "mediapipe-0.10.21" in notice and "sha256" in notice and "metadata" in notice
+        for py in pythons:
+            fits = [w for w in wheels if py in (v := blender_ext.python_versions_from_wheel(w)) or (3,) in v]
+            versions: dict[str, set[str]] = {}
+            for w in fits:
+                versions.setdefault(w.split("-")[0].lower(), set()).add(w.split("-")[1])
+            assert all(len(v) == 1 for v in versions.values()), (platform, py, versions)
+            expected = "0.10.21" if platform == "macos-x64" else "0.10.35"
+            assert versions.get("mediapipe") == {expected}, (platform, py, versions.get("mediapipe"))
+            for compiled in ("av", "opencv_contrib_python_headless", "matplotlib", "pillow"):
+                assert compiled in versions, (platform, py, compiled)
