@@ -7,8 +7,8 @@ frames, 30 fps, two people), decoded as the engine does (long side 640). Each ru
 ``local_engine.pose.blazepose.extract`` in a subprocess of its venv's Python (``--worker``). Figures: frames with
 a person for each; on frames where both found one, the mean and 95th percentile 2D landmark difference in
 pixels of the original video and the mean world-landmark difference in mm (hip-centred, both metric); the
-2D difference as a ratio to the baseline's own mean frame-to-frame landmark motion; the speed ratio
-(candidate pose fps / baseline pose fps).
+2D difference as a ratio to the baseline's own mean frame-to-frame landmark motion; the limb landmarks' jitter
+(median second difference, px) of each and their ratio; the speed ratio (candidate pose fps / baseline pose fps).
 
 Accuracy against something neither runtime made alone: pose2sim's cameras 2-4 (calibrated) triangulate each
 runtime's own landmarks, and cam01's 12 limb landmarks (shoulders to ankles) are compared with those points
@@ -81,6 +81,7 @@ def compare(base: dict, cand: dict, name: str) -> dict:
     motion = np.linalg.norm(np.diff(bi, axis=0), axis=-1)
     motion_px = float(np.nanmean(motion)) if np.isfinite(motion).any() else float("nan")
     mean_2d = float(d2.mean()) if d2.size else float("nan")
+    jitter = [float(np.nanmedian(np.linalg.norm(np.diff(t[:, LIMBS], 2, axis=0), axis=-1))) for t in (bi, ci)]
     return {
         "frames": int(len(bi)), "found_baseline": int(np.isfinite(bi[:, 0, 0]).sum()),
         "found_candidate": int(np.isfinite(ci[:, 0, 0]).sum()), "compared": int(both.sum()),
@@ -88,6 +89,8 @@ def compare(base: dict, cand: dict, name: str) -> dict:
         "mean_world_mm": round(float(dw.mean()), 1) if dw.size else None,
         "baseline_motion_px_per_frame": round(motion_px, 2),
         "ratio_2d_to_motion": round(mean_2d / motion_px, 3) if motion_px else None,
+        "limb_jitter_px": [round(j, 2) for j in jitter],  # median frame-to-frame 2nd difference, base / cand
+        "jitter_ratio": round(jitter[1] / jitter[0], 3),
         "speed_ratio": round(cand["meta"][name]["pose_fps"] / base["meta"][name]["pose_fps"], 3),
     }
 
