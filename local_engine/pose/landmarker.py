@@ -134,6 +134,27 @@ def problem_without_import() -> str | None:
     return None
 
 
+def fingerprint() -> str:
+    """Which runtime would make this Python's landmarks, judged from the files alone (mediapipe is not
+    imported): the kind, mediapipe's version and, for the Tasks runtime, the pose bundle's size. Landmark
+    caches are keyed by it, so the two runtimes never share detections."""
+    import importlib.metadata
+    import importlib.util
+
+    try:
+        spec = importlib.util.find_spec("mediapipe")
+        version = importlib.metadata.version("mediapipe")
+    except (ImportError, ValueError, importlib.metadata.PackageNotFoundError):
+        return "no mediapipe"
+    if spec is None or not spec.origin:
+        return "no mediapipe"
+    if (Path(spec.origin).parent / "python" / "solutions" / "pose.py").is_file():
+        return f"legacy mediapipe {version}"
+    models = model_dir()
+    bundle = f"{POSE_TASK} {(models / POSE_TASK).stat().st_size} bytes" if models is not None else "no bundle"
+    return f"tasks mediapipe {version} {bundle}"
+
+
 def describe() -> dict[str, Any]:
     """What would run here, for the health route and benchmarks (never raises)."""
     try:

@@ -306,6 +306,23 @@ def test_tasks_runtime_without_its_bundle_is_a_solver_error(tmp_path, demo_video
         MediapipeSolver().solve(request)
 
 
+def test_landmark_cache_is_per_runtime(tmp_path, demo_video, monkeypatch, requires_mediapipe):
+    """The solver's landmark cache (shared by the 4.2 and 5.2 venvs under .cache/bench) is keyed by the runtime
+    that made the landmarks: this venv's fingerprint names its runtime, and another runtime's key is another
+    file."""
+    from local_engine.pose import landmarker
+    from local_engine.solvers.mediapipe_solver import MediapipeSolver
+
+    mine = landmarker.fingerprint()
+    assert mine.startswith(requires_mediapipe + " mediapipe "), mine
+    solver = MediapipeSolver(cache_dir=tmp_path)
+    here = solver._cache_path(demo_video, None, False)
+    assert here == solver._cache_path(demo_video, None, False)
+    other = "tasks mediapipe 0.10.35" if requires_mediapipe == "legacy" else "legacy mediapipe 0.10.21"
+    monkeypatch.setattr(landmarker, "fingerprint", lambda: other)
+    assert solver._cache_path(demo_video, None, False) != here
+
+
 def test_fingers_requested(solver, p2s_cameras, tmp_path):
     """trackFingers runs mediapipe's shipped hand model; the result says whether it saw the hands, and
     finger bones leave the hand's rotation only where it did."""
