@@ -453,17 +453,16 @@ async def health_route(request: Request) -> Response:
     import sys
 
     from . import __version__
+    from .pose import landmarker
 
     state: ServerState = request.app.state.server
     return JSONResponse({
         "ok": True, "version": __version__, "solver": state.config.solver, "pid": os.getpid(),
         "python": ".".join(map(str, sys.version_info[:3])), "executable": sys.executable,
         "outputs": sorted(state.supported_outputs()), "unavailable_outputs": state.unavailable_outputs(),
-        "modules": (modules := module_origins()),
-        "solver_problem": (f"markerless capture needs mediapipe 0.10.21, which this Python "
-                           f"({sys.version_info.major}.{sys.version_info.minor}) does not have (its wheels exist for "
-                           "Python 3.11 with numpy 1, i.e. Blender 4.2 to 5.0): use Move's cloud")
-                          if state.config.solver == "mediapipe" and modules["mediapipe"] is None else None,
+        "modules": module_origins(),
+        "solver_problem": landmarker.problem_without_import() if state.config.solver == "mediapipe" else None,
+        "pose_models": str(landmarker.model_dir() or "") or None,
     })
 
 

@@ -2,10 +2,12 @@
 
 Two extensions (docs/local_engine_packaging.md says why): the add-on ``move_mocap`` (``blender_manifest.toml``
 + ``move_mocap/`` + pydantic wheels for cp311 and cp313), and, with ``--engine``, the local engine
-``move_mocap_engine`` (``engine_extension/`` + ``local_engine/`` + the wheels of requirements/engine-wheels.txt,
-cp311 only). Blender's validator wants the manifest beside the package's ``__init__.py``, so each is staged into
-``build/stage/<id>`` and built there by Blender's extension builder with ``--split-platforms``, then each zip is
-``validate``d (with Blender's tag list) and checked.
+``move_mocap_engine`` (``engine_extension/`` + ``local_engine/`` + the pose model bundles built by
+scripts/build_pose_models.py into ``local_engine/pose/models`` + the wheels of requirements/engine-wheels.txt and
+one BlazePose runtime per platform: engine-wheels-tasks.txt, cp311 and cp313, or engine-wheels-legacy.txt on
+macos-x64, cp311 only). Blender's validator wants the manifest beside the package's ``__init__.py``, so each is
+staged into ``build/stage/<id>`` and built there by Blender's extension builder with ``--split-platforms``, then
+each zip is ``validate``d (with Blender's tag list) and checked.
 
 The builder is ``blender --command extension build`` when ``--blender`` is given, otherwise the same
 program (``bl_pkg/cli/blender_ext.py``) shipped inside the installed bpy wheel.
@@ -60,13 +62,21 @@ class Extension(NamedTuple):
     pythons: tuple[str, ...]
     cache: Path
     strict: bool  # every platform must build (the add-on); else incomplete platforms are left out
+    #: platform -> (its Pythons, a second pin file) where a platform differs from ``pins`` / ``pythons``
+    per_platform: dict[str, tuple[tuple[str, ...], Path]] = {}
+    models: str = ""  # where in the zip scripts/build_pose_models.py's output goes ("" : none)
 
 
 ADDON = Extension(MANIFEST, ((PACKAGE, "."),), WHEEL_PINS, PYTHON_VERSIONS, WHEEL_CACHE, strict=True)
+_TASKS = (PYTHON_VERSIONS, ROOT / "requirements" / "engine-wheels-tasks.txt")
 ENGINE = Extension(ROOT / "engine_extension" / "blender_manifest.toml",
                    ((ROOT / "engine_extension" / "__init__.py", "__init__.py"), (ROOT / "local_engine", "local_engine")),
-                   ROOT / "requirements" / "engine-wheels.txt", ("3.11",), ROOT / ".cache" / "wheels-engine",
-                   strict=False)
+                   ROOT / "requirements" / "engine-wheels.txt", PYTHON_VERSIONS, ROOT / ".cache" / "wheels-engine",
+                   strict=False,
+                   # Intel Macs run Blender up to 4.5 LTS (Python 3.11); mediapipe >= 0.10.30 has no wheel for them.
+                   per_platform={"linux-x64": _TASKS, "windows-x64": _TASKS, "macos-arm64": _TASKS,
+                                 "macos-x64": (("3.11",), ROOT / "requirements" / "engine-wheels-legacy.txt")},
+                   models="local_engine/pose/models")
 
 
 class BuildError(Exception):
@@ -98,6 +108,12 @@ def _pins(path: Path = WHEEL_PINS) -> list[str]:
     return [ln for ln in lines if ln]
 
 
+def pins_for(ext: Extension, platform: str) -> tuple[list[str], tuple[str, ...]]:
+    """The pins and Pythons of one platform's zip."""
+    pythons, extra = ext.per_platform.get(platform, (ext.pythons, None))
+    return _pins(ext.pins) + (_pins(extra) if extra else []), pythons
+
+
 def _pip_download(args: list[str], offline: bool, cache: Path = WHEEL_CACHE) -> None:
     cmd = [sys.executable, "-m", "pip", "download", "-q", "--disable-pip-version-check", "--no-deps",
            "--only-binary=:all:", "-d", str(cache), *args]
@@ -119,13 +135,13 @@ def fetch_wheels(platforms: list[str], offline: bool, ext: Extension = ADDON) ->
     """Download the pinned wheel set for every platform and Python version. Returns the files to bundle and,
     per platform whose set is incomplete, what it lacks (an error for a strict extension)."""
     ext.cache.mkdir(parents=True, exist_ok=True)
-    pins = _pins(ext.pins)
     failed: dict[str, str] = {}
     for platform in platforms:
+        pins, pythons = pins_for(ext, platform)
         tag_args: list[str] = []
         for tag in PIP_PLATFORMS[platform]:
             tag_args += ["--platform", tag]
-        for py in ext.pythons:
+        for py in pythons:
             try:
                 _pip_download([*tag_args, "--python-version", py, "--implementation", "cp", *pins], offline,
                               ext.cache)
@@ -138,27 +154,47 @@ def fetch_wheels(platforms: list[str], offline: bool, ext: Extension = ADDON) ->
                                       ext.cache)
                     except BuildError:
                         pass
-    chosen = _without_thin_duplicates(
-        sorted(w for w in ext.cache.glob("*.whl") if any(_wheel_matches(w.name, pin) for pin in pins)))
-    names = [w.name for w in chosen]
+    cached = sorted(ext.cache.glob("*.whl"))
+    chosen: set[Path] = set()
     for platform in platforms:
-        missing = missing_wheels(names, pins, [platform], ext.pythons)
+        pins, pythons = pins_for(ext, platform)
+        mine = [w for w in cached if any(_wheel_matches(w.name, pin) for pin in pins)
+                and (not _platforms_of(w.name) or platform in _platforms_of(w.name))]
+        shared = {pin for other in platforms if other != platform and other.startswith("macos")
+                  for pin in pins_for(ext, other)[0]}
+        mine = _one_build_per_platform(mine, platform, [pin for pin in pins if pin in shared])
+        missing = missing_wheels([w.name for w in mine], pins, [platform], pythons)
         if missing:
             failed[platform] = "; ".join(missing)
+        chosen.update(mine)
     if failed and ext.strict:
         raise BuildError("the bundled wheels do not cover every Blender: " + "; ".join(failed.values()))
-    return chosen, failed
+    return sorted(chosen), failed
 
 
-def _without_thin_duplicates(wheels: list[Path]) -> list[Path]:
-    """One wheel per package, version and Python on macOS: a universal2 wheel wins over the thin ones (else
-    a macos-x64 zip would carry, and Blender install, two copies of the same package)."""
+def _one_build_per_platform(wheels: list[Path], platform: str, shared_pins: list[str]) -> list[Path]:
+    """One wheel per package, version and Python for a macOS platform: a universal2 wheel where the other
+    macOS zip bundles the same pin (one file serves both), else the thin one when it exists (a universal2 wheel
+    goes into both macOS zips, where the other one may bundle another version of that package: Blender would
+    install only the newest). Without this a zip would carry, and Blender install, two copies of a package."""
+    if not platform.startswith("macos"):
+        return wheels
+
     def key(name: str) -> tuple[str, ...]:
         parts = name[:-4].split("-")
         return (parts[0].lower(), parts[1], parts[-3], parts[-2])
 
-    universal = {key(w.name) for w in wheels if "universal2" in w.name}
-    return [w for w in wheels if "universal2" in w.name or "macosx" not in w.name or key(w.name) not in universal]
+    out = []
+    for w in wheels:
+        same = [o for o in wheels if o is not w and key(o.name) == key(w.name)]
+        if not same or "macosx" not in w.name:
+            out.append(w)
+            continue
+        is_shared = any(_wheel_matches(w.name, pin) for pin in shared_pins)
+        universal = "universal2" in w.name
+        if universal == is_shared:
+            out.append(w)
+    return out
 
 
 def missing_wheels(wheel_names: list[str], pins: list[str], platforms: list[str],
@@ -216,7 +252,8 @@ def _platform_of(wheel_name: str) -> str | None:
     return next(iter(found)) if len(found) == 1 else None
 
 
-def stage(wheels: list[Path], ext: Extension = ADDON, platforms: list[str] | None = None) -> tuple[Path, dict]:
+def stage(wheels: list[Path], ext: Extension = ADDON, platforms: list[str] | None = None,
+          offline: bool = False) -> tuple[Path, dict]:
     """Copy the sources, the wheels and the manifest (with its wheel list, and ``platforms`` when given) into
     build/stage/<id>; returns that folder and the staged manifest."""
     ext_id = tomllib.loads(ext.manifest.read_text())["id"]
@@ -230,6 +267,8 @@ def stage(wheels: list[Path], ext: Extension = ADDON, platforms: list[str] | Non
                             dirs_exist_ok=True)
         else:
             shutil.copy2(source, where / name)
+    if ext.models:
+        _build_models(where / ext.models, ext.cache, offline)
     (where / "wheels").mkdir()
     for wheel in wheels:
         shutil.copy2(wheel, where / "wheels" / wheel.name)
@@ -243,6 +282,18 @@ def stage(wheels: list[Path], ext: Extension = ADDON, platforms: list[str] | Non
                       + "]", text, flags=re.M)
     (where / "blender_manifest.toml").write_text(text)
     return where, tomllib.loads(text)
+
+
+def _build_models(out: Path, wheel_cache: Path, offline: bool = False) -> None:
+    """The pose/hand model bundles, their LICENSE and NOTICE, by scripts/build_pose_models.py (sha256-checked)."""
+    spec = importlib.util.spec_from_file_location("build_pose_models", ROOT / "scripts" / "build_pose_models.py")
+    assert spec is not None and spec.loader is not None
+    models = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(models)
+    try:
+        models.build(out, models.fetch_wheel(wheel_cache, offline))
+    except models.ModelBuildError as exc:
+        raise BuildError(f"the pose models: {exc}") from exc
 
 
 def _run_builder(blender: str | None, args: list[str]) -> None:
@@ -271,7 +322,7 @@ def build(blender: str | None, offline: bool, ext: Extension = ADDON) -> tuple[l
             f"{p}: {why}" for p, why in failed.items()))
     wheels = [w for w in wheels if _platform_of(w.name) is None or _platform_of(w.name) in platforms
               or _platforms_of(w.name) & set(platforms)]
-    where, staged = stage(wheels, ext, platforms)
+    where, staged = stage(wheels, ext, platforms, offline)
     DIST.mkdir(exist_ok=True)
     for old in DIST.glob(f"{staged['id']}-{staged['version']}-*.zip"):
         old.unlink()
@@ -301,7 +352,8 @@ def _check_zip(path: Path, platform: str, ext: Extension = ADDON) -> None:
     foreign = [w for w in wheels if _platforms_of(w) and platform not in _platforms_of(w)]
     if foreign:
         raise BuildError(f"{path.name} carries wheels of other platforms: {foreign}")
-    missing = missing_wheels([w.rsplit("/", 1)[-1] for w in wheels], _pins(ext.pins), [platform], ext.pythons)
+    pins, pythons = pins_for(ext, platform)
+    missing = missing_wheels([w.rsplit("/", 1)[-1] for w in wheels], pins, [platform], pythons)
     if missing:
         raise BuildError(f"{path.name}: " + "; ".join(missing))
     generated = manifest.get("build", {}).get("generated", {})
@@ -312,6 +364,11 @@ def _check_zip(path: Path, platform: str, ext: Extension = ADDON) -> None:
         raise BuildError(f"{path.name}: the generated wheel list does not match the wheels in the zip")
     if not any(n == "__init__.py" for n in names):
         raise BuildError(f"{path.name} has no __init__.py at its top level")
+    if ext.models:
+        lacking = [f for f in ("pose_landmarker_full.task", "hand_landmarker_full.task", "LICENSE", "NOTICE")
+                   if f"{ext.models}/{f}" not in names]
+        if lacking:
+            raise BuildError(f"{path.name} lacks {', '.join(lacking)} in {ext.models}/")
 
 
 def main(argv: list[str]) -> int:

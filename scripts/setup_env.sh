@@ -2,9 +2,12 @@
 # Creates (or reuses) one test environment per supported Blender, each a venv of the Python that Blender runs:
 #   .venv/blender-4.2  Python 3.11  bpy==4.2.*  numpy 1  (Blender 4.2 LTS: Action.fcurves)
 #   .venv/blender-5.0  Python 3.11  bpy==5.0.*  numpy 1  (Blender 5.0: slotted actions only)
-#   .venv/blender-5.2  Python 3.13  bpy==5.2.*  numpy 2  (Blender 5.2 LTS, no mediapipe)
-# What each installs is requirements/blender-<version>.txt (with the files it includes); the Python 3.11 venvs also
-# get requirements/nodeps.txt without dependencies (mediapipe). Re-installs only when a requirements file changed.
+#   .venv/blender-5.2  Python 3.13  bpy==5.2.*  numpy 2  (Blender 5.2 LTS)
+# What each installs is requirements/blender-<version>.txt (with the files it includes), then mediapipe without its
+# declared dependencies: requirements/nodeps.txt (0.10.21, legacy solutions) in the Python 3.11 venvs,
+# requirements/nodeps-tasks.txt (0.10.35, Tasks API) in the Python 3.13 one. Re-installs only when a requirements
+# file changed. Then the pose model bundles for the Tasks API are built once into .cache/models
+# (scripts/build_pose_models.py, from the sha256-checked mediapipe 0.10.21 wheel).
 # Usage: scripts/setup_env.sh [4.2|5.0|5.2 ...]     scripts/setup_env.sh --list  (prints the tested versions)
 # Python is found on PATH (python3.11 / python3.13), then in pyenv; PYTHON311 / PYTHON313 override.
 set -euo pipefail
@@ -13,6 +16,8 @@ cd "$root"
 
 # The test matrix: Blender version -> the Python its bpy wheel is built for.
 declare -A PYTHON_OF=([4.2]=3.11 [5.0]=3.11 [5.2]=3.13)
+# Python -> the mediapipe installed without deps (0.10.21 has no cp313 wheel; 0.10.35 has no legacy solutions).
+declare -A NODEPS_OF=([3.11]=requirements/nodeps.txt [3.13]=requirements/nodeps-tasks.txt)
 ALL_VERSIONS=(4.2 5.0 5.2)
 
 if [ "${1:-}" = "--list" ]; then echo "${ALL_VERSIONS[*]}"; exit 0; fi
@@ -62,8 +67,7 @@ for v in "${versions[@]}"; do
   if [ -z "$want" ] || [ ! -f "requirements/blender-$v.txt" ]; then
     echo "setup_env: unknown Blender version '$v' (supported: ${ALL_VERSIONS[*]})" >&2; exit 2
   fi
-  nodeps=()
-  [ "$want" = 3.11 ] && nodeps=(requirements/nodeps.txt)
+  nodeps=("${NODEPS_OF[$want]}")
   venv=".venv/blender-$v"
   mapfile -t files < <(req_files_of "$v")
   stamp_want="python$want $(cat "${files[@]}" "${nodeps[@]}" | sha256sum | cut -c1-16)"
@@ -81,9 +85,21 @@ for v in "${versions[@]}"; do
     grep -v "^WARNING: Location" || true
   "$venv/bin/python" -c "import bpy, numpy, pydantic, requests, pytest, av" ||
     { echo "setup_env: $venv is incomplete" >&2; exit 1; }
-  if [ ${#nodeps[@]} -gt 0 ]; then
-    "$venv/bin/python" -m pip install -q --disable-pip-version-check --no-deps -r "${nodeps[0]}" 2>&1 |
-      grep -v "^WARNING: Location" || true
-  fi
+  "$venv/bin/python" -m pip install -q --disable-pip-version-check --no-deps -r "${nodeps[0]}" 2>&1 |
+    grep -v "^WARNING: Location" || true
   echo "$stamp_want" > "$venv/.setup-stamp"
+done
+
+# The Tasks API's model bundles (pose and hands), built from mediapipe 0.10.21's models, shared by every venv.
+models=".cache/models"
+if [ ! -f "$models/pose_landmarker_full.task" ] || [ ! -f "$models/hand_landmarker_full.task" ] ||
+   [ "scripts/build_pose_models.py" -nt "$models/pose_landmarker_full.task" ]; then
+  "$venv/bin/python" scripts/build_pose_models.py "$models"
+fi
+for v in "${versions[@]}"; do
+  ".venv/blender-$v/bin/python" -c "
+import sys
+from local_engine.pose.landmarker import describe
+d = describe()
+sys.exit(f'setup_env: no BlazePose runtime in .venv/blender-$v: {d[\"problem\"]}' if d['runtime'] is None else 0)"
 done

@@ -1,15 +1,15 @@
-"""BlazePose landmarks for one video: mediapipe's legacy Pose (and optionally Hands) solution, run offline
-on frames decoded on another thread, gathered into a :class:`PoseTrack`.
+"""BlazePose landmarks for one video: mediapipe's pose (and optionally hands) model in tracking mode, run
+offline on frames decoded on another thread, gathered into a :class:`PoseTrack`.
 
 Only the models shipped inside the mediapipe 0.10.21 wheel are used (pose full = ``model_complexity=1``,
-hands full); the lite/heavy pose models would be downloaded at run time, so this module must never ask for
-them. It does not fit skeletons nor filter: it records what the model saw. No bpy here.
+hands full), through whichever runtime this Python has (local_engine.pose.landmarker: 0.10.21's legacy
+solutions, or the Tasks API of mediapipe >= 0.10.30 with bundles of the same models); the lite/heavy pose
+models would be downloaded at run time, so this module must never ask for them. It does not fit skeletons
+nor filter: it records what the model saw. No bpy here.
 """
 
 from __future__ import annotations
 
-import os
-import sys
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -19,6 +19,8 @@ from typing import Any
 import numpy as np
 
 from .decode import DecodeError, probe, threaded_frames
+from .landmarker import HandSeen, Landmarker
+from .landmarker import MediapipeUnavailable as MediapipeUnavailable  # extract() raises it
 
 LANDMARKS = [
     "nose", "left_eye_inner", "left_eye", "left_eye_outer", "right_eye_inner", "right_eye", "right_eye_outer",
@@ -98,28 +100,6 @@ class PoseTrack:
         return out
 
 
-def _quiet_mediapipe() -> None:
-    os.environ.setdefault("GLOG_minloglevel", "2")
-    os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
-
-
-class MediapipeUnavailable(RuntimeError):
-    """mediapipe cannot be imported in this Python (its 0.10.21 wheels exist up to Python 3.12, numpy 1 only)."""
-
-
-def _import_mediapipe() -> Any:
-    _quiet_mediapipe()
-    try:
-        import mediapipe as mp
-    except ImportError as exc:
-        version = f"{sys.version_info.major}.{sys.version_info.minor}"
-        raise MediapipeUnavailable(
-            f"The mediapipe solver needs mediapipe 0.10.21, which is not installed in this Python ({version}, "
-            f"numpy {np.__version__}); it has no wheel for Python 3.13 and needs numpy 1. Run the local engine "
-            "with Python 3.11 and numpy<2 (see requirements/mediapipe.txt), or use the replay solver.") from exc
-    return mp
-
-
 FrameSink = Callable[[np.ndarray, int, np.ndarray | None, np.ndarray | None], None]
 
 
@@ -132,7 +112,6 @@ def extract(video: str | Path, *, max_side: int = 640, clip_window: tuple[float,
     (scaled) frame and its landmarks in that frame's pixels, e.g. to draw the overlay video while decoding.
     Raises DecodeError for unreadable footage.
     """
-    mp = _import_mediapipe()
     info = probe(video)
     if info.width <= 0 or info.height <= 0:
         raise DecodeError(f"{Path(video).name}: video has no picture size")
@@ -151,36 +130,32 @@ def extract(video: str | Path, *, max_side: int = 640, clip_window: tuple[float,
     t_hands = 0.0
     t_sink = 0.0
     t0 = time.perf_counter()
-    pose = mp.solutions.pose.Pose(static_image_mode=False, model_complexity=1, smooth_landmarks=False,
-                                  enable_segmentation=False, min_detection_confidence=0.5,
-                                  min_tracking_confidence=0.5)
-    hand_model = (mp.solutions.hands.Hands(static_image_mode=False, max_num_hands=2, model_complexity=1,
-                                           min_detection_confidence=0.5, min_tracking_confidence=0.5)
-                  if hands else None)
-    try:
+    model = Landmarker(hands=hands)
+    with model:
         dstats: dict[str, float] = {}
         for n, fr in enumerate(threaded_frames(video, max_side, clip_window, stats=dstats)):
             img = fr.image
             img.flags.writeable = False
             ta = time.perf_counter()
-            res = pose.process(img)
+            seen, hands_seen = model.process(img)
             t_infer += time.perf_counter() - ta
             frames.append(fr.index)
             times.append(fr.time)
-            if res.pose_world_landmarks is not None and res.pose_landmarks is not None:
-                w = np.array([(p.x, p.y, p.z) for p in res.pose_world_landmarks.landmark], np.float32)
-                lm = res.pose_landmarks.landmark
-                uv = np.array([(p.x * info.width, p.y * info.height) for p in lm], np.float32)
-                v = np.array([p.visibility for p in lm], np.float32)
+            if seen is not None:
+                w = seen.world
+                uv = seen.image * np.array([info.width, info.height], np.float32)
+                v = seen.visibility
             else:
                 w, uv, v = nan33, nan33[:, :2], np.zeros(33, np.float32)
             world.append(w)
             image.append(uv)
             vis.append(v)
-            if hand_model is not None:
+            if hands:
                 ta = time.perf_counter()
-                hw, hi = _hands(hand_model, img, uv, info.width, info.height)
-                t_hands += time.perf_counter() - ta
+                hw, hi = _hands(hands_seen, uv, info.width, info.height)
+                t_hands += time.perf_counter() - ta + model.hands_s
+                t_infer -= model.hands_s
+                model.hands_s = 0.0
                 h_world.append(hw)
                 h_image.append(hi)
             if frame_sink is not None:
@@ -190,10 +165,6 @@ def extract(video: str | Path, *, max_side: int = 640, clip_window: tuple[float,
                 t_sink += time.perf_counter() - ta
             if progress is not None and n % 10 == 0:
                 progress(min(1.0, (n + 1) / expected))
-    finally:
-        pose.close()
-        if hand_model is not None:
-            hand_model.close()
     wall = time.perf_counter() - t0
     if not frames:
         raise DecodeError(f"{Path(video).name}: no frames could be decoded"
@@ -212,31 +183,31 @@ def extract(video: str | Path, *, max_side: int = 640, clip_window: tuple[float,
         "overlay_submit_s": round(t_sink, 3) if t_sink else None,
         "decode_size": list(img.shape[1::-1]),
         "found": int(track.present.sum()),
+        "runtime": f"mediapipe {model.version} ({model.kind})",
     }
     if progress is not None:
         progress(1.0)
     return track
 
 
-def _hands(model: Any, img: np.ndarray, pose_uv: np.ndarray, width: int, height: int) -> tuple[np.ndarray, np.ndarray]:
+def _hands(seen: list[HandSeen], pose_uv: np.ndarray, width: int, height: int) -> tuple[np.ndarray, np.ndarray]:
     """Hands of the tracked person: each detected hand goes to the pose wrist nearest its own wrist
     (mediapipe's handedness label assumes mirrored selfie footage, so it is not trusted)."""
     hw = np.full((2, 21, 3), np.nan, np.float32)
     hi = np.full((2, 21, 2), np.nan, np.float32)
-    res = model.process(img)
-    if not res.multi_hand_landmarks or not np.isfinite(pose_uv).all():
+    if not seen or not np.isfinite(pose_uv).all():
         return hw, hi
     wrists = pose_uv[[LM["left_wrist"], LM["right_wrist"]]]
     forearm = np.linalg.norm(pose_uv[LM["left_elbow"]] - pose_uv[LM["left_wrist"]]) + 1e-6
     best = [np.inf, np.inf]
-    for lms, wlms in zip(res.multi_hand_landmarks, res.multi_hand_world_landmarks or []):
-        uv = np.array([(p.x * width, p.y * height) for p in lms.landmark], np.float32)
+    for norm, wlm in seen:
+        uv = norm * np.array([width, height], np.float32)
         d = np.linalg.norm(wrists - uv[0], axis=1)
         side = int(np.argmin(d))
         if d[side] < best[side] and d[side] < 0.8 * forearm + 0.05 * max(width, height):
             best[side] = d[side]
             hi[side] = uv
-            hw[side] = np.array([(p.x, p.y, p.z) for p in wlms.landmark], np.float32)
+            hw[side] = wlm
     return hw, hi
 
 

@@ -20,6 +20,11 @@ from .blazepose import LM, MIRROR
 #: action cameras shoot with, i.e. about 69 degrees across the long side of the frame.
 DEFAULT_FOCAL_35MM = 26.0
 FEET = [LM[n] for n in ("left_heel", "right_heel", "left_foot_index", "right_foot_index")]
+#: The legs from the knee down, left then right: BlazePose sometimes mirrors the upper body alone.
+LEGS = [LM[f"{s}_{n}"] for s in ("left", "right") for n in ("knee", "ankle", "heel", "foot_index")]
+#: What keeping a frame's legs against the body's labelling costs, in leg lengths (hip to ankle in the image)
+#: of the legs' mean frame-to-frame travel: only clear jumps of the leg labels are undone.
+LEG_SWAP_COST = 0.25
 
 
 def guess_intrinsics(width: int, height: int, focal_35mm: float = DEFAULT_FOCAL_35MM) -> np.ndarray:
@@ -63,13 +68,18 @@ def root_translation(world: np.ndarray, image: np.ndarray, visibility: np.ndarra
 
 
 def undo_label_swaps(track: Any, max_turn_deg: float = 90.0) -> tuple[Any, int]:
-    """The PoseTrack with BlazePose's left/right label swaps undone, and how many frames were swapped.
+    """The PoseTrack with BlazePose's left/right label swaps undone, and on how many frames labels changed.
 
     From one camera BlazePose sometimes mirrors the whole body (it takes a person seen from the side or from
     behind as facing the other way): the left/right line of its metric hips and shoulders then turns by about
     180 degrees in one frame, which no body does (90 degrees in a frame is 5,400 degrees/s at 60 fps). The
     labels are followed frame to frame, swapping back where the line turned more than ``max_turn_deg`` against
-    the last kept frame; of the two labellings the one the model chose for most of the take is kept."""
+    the last kept frame; of the two labellings the one the model chose for most of the take is kept.
+
+    The model sometimes mirrors only the upper body for a frame (from the side, with the feet far apart: the
+    hips and shoulders flip, the knees and feet do not). The legs then follow the image on their own
+    (:func:`_leg_swaps`), so a planted foot does not jump to the other foot's place for a frame (which made
+    the foot's image speed, hence its contact, fail for a fifth of a second)."""
     w = track.world
     line = (w[:, LM["left_hip"]] - w[:, LM["right_hip"]]) + (w[:, LM["left_shoulder"]] - w[:, LM["right_shoulder"]])
     line = line[:, [0, 2]]  # horizontal plane of the camera (x right, z away)
@@ -87,19 +97,55 @@ def undo_label_swaps(track: Any, max_turn_deg: float = 90.0) -> tuple[Any, int]:
     if state[seen].sum() * 2 > seen.sum():  # the model's own choice for most frames wins
         state = ~state & seen
     swap = state & seen
-    if not swap.any():
+    labels = np.where(swap[:, None], np.array(MIRROR)[None], np.arange(len(MIRROR))[None])  # (F, 33)
+    legs = _leg_swaps(track.image[np.arange(len(w))[:, None], labels])
+    labels[np.ix_(legs, LEGS)] = labels[np.ix_(legs, np.array(MIRROR)[LEGS])]
+    changed = swap | legs
+    if not changed.any():
         return track, 0
-    out = replace(track, world=track.world.copy(), image=track.image.copy(), visibility=track.visibility.copy())
-    out.world[swap] = track.world[swap][:, MIRROR]
-    out.image[swap] = track.image[swap][:, MIRROR]
-    out.visibility[swap] = track.visibility[swap][:, MIRROR]
+    rows = np.arange(len(w))[:, None]
+    out = replace(track, world=track.world[rows, labels], image=track.image[rows, labels],
+                  visibility=track.visibility[rows, labels])
     if track.hands_world is not None:
         out.hands_world = track.hands_world.copy()
         out.hands_world[swap] = track.hands_world[swap][:, ::-1]
         if track.hands_image is not None:
             out.hands_image = track.hands_image.copy()
             out.hands_image[swap] = track.hands_image[swap][:, ::-1]
-    return out, int(swap.sum())
+    return out, int(changed.sum())
+
+
+def _leg_swaps(image: np.ndarray, cost: float = LEG_SWAP_COST) -> np.ndarray:
+    """(F,) bool: the frames whose leg labels (:data:`LEGS`) to swap, given 2D landmarks (F, 33, 2) already
+    labelled for the whole body, so that the legs move least across the image from frame to frame.
+
+    Two states per frame (legs as labelled, or swapped) and the cheapest path through the take (Viterbi):
+    a step costs the legs' mean travel between the two frames' labellings, in leg lengths, and every swapped
+    frame costs ``cost`` more, so only legs that jump to the other leg's place and back are swapped (legs
+    crossing, whose labellings cost the same, stay as the body's labels say)."""
+    out = np.zeros(len(image), bool)
+    legs, other = np.array(LEGS), np.array(MIRROR)[LEGS]
+    seen = np.nonzero(np.isfinite(image[:, legs]).all(axis=(1, 2)))[0]
+    if len(seen) < 3:
+        return out
+    pix = image[seen].astype(np.float64)
+    hips, ankles = pix[:, [LM["left_hip"], LM["right_hip"]]], pix[:, [LM["left_ankle"], LM["right_ankle"]]]
+    leg = float(np.nanmedian(np.linalg.norm(ankles - hips, axis=-1)))
+    if not np.isfinite(leg) or leg <= 0:
+        return out
+    same = np.linalg.norm(pix[1:, legs] - pix[:-1, legs], axis=-1).mean(1) / leg
+    cross = np.linalg.norm(pix[1:, other] - pix[:-1, legs], axis=-1).mean(1) / leg
+    total = np.array([0.0, cost])  # cheapest path ending in each state
+    back = np.zeros((len(seen), 2), int)  # the previous frame's state on that path
+    for k in range(1, len(seen)):
+        stay, switch = total + same[k - 1], total[::-1] + cross[k - 1]
+        back[k] = np.where(stay <= switch, [0, 1], [1, 0])
+        total = np.minimum(stay, switch) + np.array([0.0, cost])
+    state = int(np.argmin(total))
+    for k in range(len(seen) - 1, -1, -1):
+        out[seen[k]] = bool(state)
+        state = int(back[k, state])
+    return out
 
 
 def snap_to_rays(points_cam: np.ndarray, image: np.ndarray, K: np.ndarray, amount: float = 1.0) -> np.ndarray:

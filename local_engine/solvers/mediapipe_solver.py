@@ -150,8 +150,11 @@ class MediapipeSolver:
                     kind: str = "landmarks") -> Path | None:
         if self.cache_dir is None:
             return None
+        from ..pose.landmarker import fingerprint
+
         st = Path(video).stat()
-        key = json.dumps([str(Path(video).resolve()), st.st_size, st.st_mtime_ns, clip, fingers, self.max_side])
+        key = json.dumps([str(Path(video).resolve()), st.st_size, st.st_mtime_ns, clip, fingers, self.max_side,
+                          fingerprint()])  # one runtime's detections are not another's
         return self.cache_dir / f"{kind}-{hashlib.sha256(key.encode()).hexdigest()[:16]}.npz"
 
     def people(self, camera: Camera, clip_window: tuple[float, float] | None = None, fingers: bool = False) -> Any:

@@ -43,8 +43,11 @@ _SHOWN: list[str] = [""]
 #: Outputs the local engine never makes, and why (the panel greys them out; Process leaves them out).
 NEVER_LOCAL = {"RENDER_VIDEO": "The local engine does not render preview videos (Move's cloud does)"}
 BLENDER_FORMATS = ("MAIN_FBX", "MAIN_BLEND", "MAIN_GLB", "MAIN_USDC", "ALL_BVH")
-PY313_MESSAGE = ("Capture on this computer needs Blender 4.2 to 5.0: its pose model (mediapipe 0.10.21) has no "
-                 "build for the Python {py} of this Blender. Use Move's cloud")
+#: Said where Blender refuses to enable an installed engine extension on Python 3.12+: a build from before the
+#: engine carried its Python 3.13 packages (mediapipe's Tasks runtime, cp313 wheels).
+OLD_ENGINE_MESSAGE = ("The installed Move Mocap Local Engine extension has no packages for the Python {py} of this "
+                      "Blender: install its current version (Preferences > Get Extensions, or its zip with Install "
+                      "from Disk), or use Move's cloud")
 
 
 def engine() -> LocalEngine | None:
@@ -61,13 +64,11 @@ def installed_engine(context: bpy.types.Context | None = None) -> tuple[Path | N
         folder = Path(repo.directory) / ENGINE_EXTENSION
         if (folder / "local_engine" / "__main__.py").is_file():
             if f"bl_ext.{repo.module}.{ENGINE_EXTENSION}" not in context.preferences.addons:
-                if sys.version_info >= (3, 12):  # Blender refuses to enable it: its wheels are cp311 only
-                    return folder, PY313_MESSAGE.format(py=f"{sys.version_info.major}.{sys.version_info.minor}")
+                if sys.version_info >= (3, 12) and not any(folder.glob("wheels/*-cp313-*.whl")):
+                    return folder, OLD_ENGINE_MESSAGE.format(py=f"{sys.version_info.major}.{sys.version_info.minor}")
                 return folder, ("The Move Mocap Local Engine extension is installed but disabled: enable it in "
                                 "Preferences > Add-ons (Blender installs its packages then)")
             return folder, None
-    if sys.version_info >= (3, 12):
-        return None, PY313_MESSAGE.format(py=f"{sys.version_info.major}.{sys.version_info.minor}")
     return None, ("Capture on this computer needs the Move Mocap Local Engine extension: install it from "
                   "Preferences > Get Extensions (or its zip with Install from Disk), or use Move's cloud")
 

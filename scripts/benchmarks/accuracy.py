@@ -10,9 +10,11 @@ for calibrated runs the world-frame error against the triangulated landmarks (an
 reference: DLT of the four views' 2D landmarks) with floorPlane on and off. The figures are those of
 local_engine.pose.quality, which the solver's metadata and the tests use too.
 
-BlazePose's detections are cached per video under .cache/bench/accuracy (the solver's own landmark cache), so
-re-runs only solve. Prints one JSON line; ``ratio`` is the single-camera PA-MPJPE over the raw baseline's.
-Run with the 4.2 venv's python (mediapipe): ``python scripts/bench.py accuracy``. No bpy here.
+BlazePose's detections are cached per video and BlazePose runtime under .cache/bench/accuracy (the solver's own
+landmark cache, keyed by local_engine.pose.landmarker.fingerprint), so re-runs only solve and the 4.2 and 5.2
+venvs never share detections. Prints one JSON line; ``ratio`` is the single-camera PA-MPJPE over the raw baseline's.
+Run with a venv's python that has a BlazePose runtime (4.2: the legacy one, 5.2: the Tasks one; the line says
+which): ``python scripts/bench.py accuracy``. No bpy here.
 """
 
 from __future__ import annotations
@@ -190,6 +192,7 @@ def main(argv: list[str]) -> int:
             raise SystemExit(f"bench.py accuracy: {need} is missing (run scripts/fetch_test_data.sh)")
     os.environ.setdefault("GLOG_minloglevel", "2")
     from local_engine.calibration import read_qca
+    from local_engine.pose.landmarker import fingerprint
 
     cams = read_qca(P2S / "calibration" / "Calib.qca.txt", video_dir=P2S / "videos")
     t0 = time.perf_counter()
@@ -227,6 +230,7 @@ def main(argv: list[str]) -> int:
         "world_mono_calibrated_mm": {"floor_on": mean("calibrated", "world_mm"),
                                      "floor_off": _r(np.mean([c["calibrated_world_mm_floor_off"] for c in cams_]))},
         "world_drop_floor_mono_mm": _r(np.mean([c["calibrated_floor_drop_mm"] for c in cams_])),
+        "runtime": fingerprint(),
         "units": "mm, mm/frame, mm/frame^2 (60 fps)",
         "pose2sim": p2s,
         "sports2d": sanity,

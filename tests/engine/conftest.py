@@ -12,23 +12,17 @@ import pytest
 os.environ.setdefault("GLOG_minloglevel", "2")
 
 
-MEDIAPIPE_MISSING = ("mediapipe 0.10.21 has no Python 3.13 / numpy 2 wheel; see issue 'Capture on your own "
-                     "computer'")
-
-
 @pytest.fixture(scope="session")
-def requires_mediapipe() -> None:
-    """The one gate of every test that runs BlazePose: skipped (with the reason) where mediapipe cannot be
-    installed at all (Python 3.13 or numpy 2, i.e. Blender 5.2), a failure where it could be but is missing."""
-    import sys
+def requires_mediapipe() -> str:
+    """The one gate of every test that runs BlazePose: the runtime this venv has (mediapipe 0.10.21's legacy
+    solutions on Python 3.11, the Tasks API of mediapipe 0.10.35 with the bundles in .cache/models on Python
+    3.13), or a failure saying what is missing and how to get it (scripts/setup_env.sh installs both)."""
+    from local_engine.pose.landmarker import describe
 
-    try:
-        import mediapipe  # noqa: F401
-    except ImportError as exc:
-        if sys.version_info >= (3, 13) or int(np.__version__.split(".")[0]) >= 2:
-            pytest.skip(f"{MEDIAPIPE_MISSING} (this is Python {sys.version_info.major}.{sys.version_info.minor}, "
-                        f"numpy {np.__version__})")
-        pytest.fail(f"mediapipe is not importable here ({exc}): run scripts/setup_env.sh (requirements/nodeps.txt)")
+    found = describe()
+    if found["runtime"] is None:
+        pytest.fail(f"{found['problem']} Run scripts/setup_env.sh.")
+    return str(found["runtime"])
 
 
 @pytest.fixture(scope="session")

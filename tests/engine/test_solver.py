@@ -261,15 +261,69 @@ def test_footage_errors(solver, tmp_path):
 
 
 def test_missing_mediapipe_is_a_solver_error(tmp_path, demo_video, monkeypatch):
-    """Where mediapipe cannot be imported (Python 3.13, numpy 2) a job fails with a SolverError that says why
-    and what to do, not an ImportError from inside the worker."""
+    """Where mediapipe cannot be imported a job fails with a SolverError that says why and what to do, not an
+    ImportError from inside the worker."""
     import sys
 
     from local_engine.solvers.mediapipe_solver import MediapipeSolver
 
     monkeypatch.setitem(sys.modules, "mediapipe", None)  # `import mediapipe` raises ImportError
-    with pytest.raises(SolverError, match=r"needs mediapipe 0\.10\.21.*Python 3\.11.*replay solver"):
+    with pytest.raises(SolverError, match=r"mediapipe is not installed.*0\.10\.21.*0\.10\.30.*replay solver"):
         MediapipeSolver().solve(SolveRequest(cameras=[Camera(demo_video)], work_dir=tmp_path, options={"outputs": []}))
+
+
+def test_runtime_choice(tmp_path, monkeypatch):
+    """0.10.21's legacy solutions when present; else a Tasks mediapipe (>= 0.10.30) only with the pose bundle,
+    found in the first model folder that has it; an older Tasks-only mediapipe is refused."""
+    from types import SimpleNamespace
+
+    from local_engine.pose import landmarker
+
+    folders = [tmp_path / "override", tmp_path / "installed"]
+    monkeypatch.setattr(landmarker, "model_dirs", lambda: iter(folders))
+    tasks = SimpleNamespace(__version__="0.10.35")
+    with pytest.raises(landmarker.MediapipeUnavailable, match=r"ships no model.*pose_landmarker_full\.task.*installed"):
+        landmarker.kind(tasks)
+    folders[1].mkdir()
+    (folders[1] / landmarker.POSE_TASK).write_bytes(b"")
+    assert landmarker.kind(tasks) == "tasks" and landmarker.model_dir() == folders[1]
+    legacy = SimpleNamespace(__version__="0.10.21", solutions=SimpleNamespace(pose=object()))
+    assert landmarker.kind(legacy) == "legacy"
+    with pytest.raises(landmarker.MediapipeUnavailable, match="neither the legacy pose solution"):
+        landmarker.kind(SimpleNamespace(__version__="0.10.14"))
+
+
+def test_tasks_runtime_without_its_bundle_is_a_solver_error(tmp_path, demo_video, monkeypatch, requires_mediapipe):
+    """The real Tasks mediapipe (Blender 5.1+ venvs) with no bundle anywhere: the job fails naming the bundle
+    and where it was looked for; nothing is downloaded. (The legacy venvs need no bundle.)"""
+    from local_engine.pose import landmarker
+    from local_engine.solvers.mediapipe_solver import MediapipeSolver
+
+    monkeypatch.setattr(landmarker, "model_dirs", lambda: iter([tmp_path / "nowhere"]))
+    request = SolveRequest(cameras=[Camera(demo_video)], work_dir=tmp_path, clip_window=(0.0, 0.3),
+                           options={"outputs": []})
+    if requires_mediapipe == "legacy":
+        assert MediapipeSolver().solve(request).motions  # 0.10.21 runs its own models, wherever the bundles are
+        return
+    with pytest.raises(SolverError, match=r"ships no model.*pose_landmarker_full\.task.*nowhere"):
+        MediapipeSolver().solve(request)
+
+
+def test_landmark_cache_is_per_runtime(tmp_path, demo_video, monkeypatch, requires_mediapipe):
+    """The solver's landmark cache (shared by the 4.2 and 5.2 venvs under .cache/bench) is keyed by the runtime
+    that made the landmarks: this venv's fingerprint names its runtime, and another runtime's key is another
+    file."""
+    from local_engine.pose import landmarker
+    from local_engine.solvers.mediapipe_solver import MediapipeSolver
+
+    mine = landmarker.fingerprint()
+    assert mine.startswith(requires_mediapipe + " mediapipe "), mine
+    solver = MediapipeSolver(cache_dir=tmp_path)
+    here = solver._cache_path(demo_video, None, False)
+    assert here == solver._cache_path(demo_video, None, False)
+    other = "tasks mediapipe 0.10.35" if requires_mediapipe == "legacy" else "legacy mediapipe 0.10.21"
+    monkeypatch.setattr(landmarker, "fingerprint", lambda: other)
+    assert solver._cache_path(demo_video, None, False) != here
 
 
 def test_fingers_requested(solver, p2s_cameras, tmp_path):

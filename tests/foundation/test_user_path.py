@@ -1,8 +1,8 @@
 """Tested as a user would: the built add-on and engine zips installed with Blender's own operator, Process on
 "This Computer" from the panel's operators onto a Rigify rig, in a fresh bpy process started outside the
-repository with the repository on neither sys.path nor PYTHONPATH. The engine must load local_engine, mediapipe
-and its other packages from the installed extension and nothing from the checkout. In Blender 5.1+ (Python
-3.13), where mediapipe 0.10.21 has no build, Blender refuses the engine zip and the add-on says why."""
+repository with the repository on neither sys.path nor PYTHONPATH. The engine must load local_engine, mediapipe, its pose model
+bundles and its other packages from the installed extension and nothing from the checkout, on every Blender (4.2
+runs the linux zip's mediapipe 0.10.35 with numpy 1, 5.2 with numpy 2: one py3 wheel serves both)."""
 
 from __future__ import annotations
 
@@ -34,7 +34,8 @@ def user_zips() -> tuple[Path, Path]:
     for zip_path, sources, args in (
         (addon, [*ROOT.joinpath("move_mocap").rglob("*.py"), ROOT / "blender_manifest.toml"], []),
         (engine, [*ROOT.joinpath("local_engine").rglob("*.py"), *ROOT.joinpath("engine_extension").iterdir(),
-                  ROOT / "requirements" / "engine-wheels.txt"], ["--engine-only"]),
+                  *ROOT.joinpath("requirements").glob("engine-wheels*.txt"), ROOT / "scripts" / "build_pose_models.py",
+                  ROOT / "scripts" / "build_extension.py"], ["--engine-only"]),
     ):
         newest = max(p.stat().st_mtime for p in sources)
         if not zip_path.exists() or zip_path.stat().st_mtime < newest:
@@ -87,13 +88,6 @@ def test_capture_on_this_computer_from_the_installed_extensions(user_zips, demo_
     user = os.path.realpath(tmp_path / "user")
     assert not any(_from_checkout(p or ".") for p in out["sys_path"]), out["sys_path"]
     assert out["install_addon"] == ["FINISHED"]
-    if tuple(out["python"]) >= (3, 12):  # Blender 5.1+: no mediapipe build, Blender refuses the engine zip
-        assert out["install_engine"] == ["REFUSED"] and "3.13" in out.get("install_engine_error", "") + str(
-            out["engine_problem"]), out
-        print("Blender refused the engine zip:", out.get("install_engine_error"))
-        assert "Blender 4.2 to 5.0" in (out["engine_problem"] or "")
-        assert out["process"] == ["ERROR"] and "Blender 4.2 to 5.0" in out["process_error"]
-        return
     assert out["install_engine"] == ["FINISHED"], out
     assert out["engine_problem"] is None and out["launch"]["source"] == "installed", out
     assert out["process"] == ["FINISHED"], out.get("process_error")
@@ -101,6 +95,7 @@ def test_capture_on_this_computer_from_the_installed_extensions(user_zips, demo_
     modules = health["modules"]
     for name in ("local_engine", "mediapipe", "av", "cv2", "uvicorn", "starlette", "ariadne"):
         assert modules[name] and os.path.realpath(modules[name]).startswith(user), (name, modules[name])
+    assert health["solver_problem"] is None and os.path.realpath(health["pose_models"]).startswith(user), health
     assert health["version"] and health["solver"] == "mediapipe"
     if with_blender:  # the engine writes FBX with the Blender binary the add-on passed
         assert "MAIN_FBX" in health["outputs"] and health["unavailable_outputs"] == {}
@@ -121,3 +116,48 @@ def test_capture_on_this_computer_from_the_installed_extensions(user_zips, demo_
     assert out["action"] and 60 <= end - start <= 120, out["frame_range"]
     assert abs(out["hips_z"] - out["rest_hips_z"]) > 1e-3 and out["hips_z"] > max(out["feet_z"]) + 0.3, (
         out["hips_z"], out["rest_hips_z"], out["feet_z"])
+
+
+#: The Python of each platform's newest and oldest supported Blender (Intel Macs stop at 4.5 LTS, Python 3.11).
+PLATFORM_PYTHONS = {"linux-x64": ((3, 11), (3, 13)), "windows-x64": ((3, 11), (3, 13)),
+                    "macos-arm64": ((3, 11), (3, 13)), "macos-x64": ((3, 11),)}
+
+
+def test_engine_zips_give_each_blender_one_runtime_and_the_models(user_zips) -> None:
+    """Every engine zip the build made (all four platforms), read as Blender reads it: for each Python of the
+    platform, of the wheels whose Python tag fits (Blender's own tag parser, from bl_pkg), one version per
+    distribution (Blender installs only the newest), mediapipe among them (0.10.35's Tasks runtime, or 0.10.21
+    on Intel Macs), and the pose bundles with mediapipe's Apache-2.0 LICENSE and our NOTICE beside them."""
+    import importlib.util
+    import zipfile
+
+    spec = importlib.util.spec_from_file_location("build_extension", ROOT / "scripts" / "build_extension.py")
+    assert spec is not None and spec.loader is not None
+    build = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(build)
+    spec = importlib.util.spec_from_file_location("blender_ext", build._bl_pkg_dir() / "blender_ext.py")
+    assert spec is not None and spec.loader is not None
+    blender_ext = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(blender_ext)
+    manifest = ROOT / "engine_extension" / "blender_manifest.toml"
+    for platform, pythons in PLATFORM_PYTHONS.items():
+        path = _zip(manifest, platform)
+        assert path.exists() and path.stat().st_mtime >= user_zips[1].stat().st_mtime - 600, f"no fresh {path.name}"
+        with zipfile.ZipFile(path) as z:
+            names = z.namelist()
+            wheels = [n.rsplit("/", 1)[-1] for n in names if n.endswith(".whl")]
+            models = "local_engine/pose/models/"
+            assert {models + f for f in ("pose_landmarker_full.task", "hand_landmarker_full.task")} <= set(names)
+            assert z.read(models + "LICENSE").decode().lstrip().startswith("Apache License")
+            notice = z.read(models + "NOTICE").decode()
+            assert "mediapipe-0.10.21" in notice and "sha256" in notice and "metadata" in notice
+        for py in pythons:
+            fits = [w for w in wheels if py in (v := blender_ext.python_versions_from_wheel(w)) or (3,) in v]
+            versions: dict[str, set[str]] = {}
+            for w in fits:
+                versions.setdefault(w.split("-")[0].lower(), set()).add(w.split("-")[1])
+            assert all(len(v) == 1 for v in versions.values()), (platform, py, versions)
+            expected = "0.10.21" if platform == "macos-x64" else "0.10.35"
+            assert versions.get("mediapipe") == {expected}, (platform, py, versions.get("mediapipe"))
+            for compiled in ("av", "opencv_contrib_python_headless", "matplotlib", "pillow"):
+                assert compiled in versions, (platform, py, compiled)

@@ -1,0 +1,276 @@
+"""The BlazePose runtime of this Python, behind one small interface: mediapipe 0.10.21's legacy ``solutions``
+(Python 3.11, numpy 1: Blender 4.2-5.0) or the Tasks API of mediapipe >= 0.10.30 (``PoseLandmarker`` /
+``HandLandmarker``, any Python 3, numpy 2: Blender 5.1+) with model bundles built from 0.10.21's own models.
+
+Both run the same networks (pose detection + pose landmark *full*, palm detection + hand landmark *full*) in
+tracking mode (the Tasks ones in VIDEO mode with each frame's timestamp), and both give, per frame, the 33
+landmarks normalised to the image with their visibility and the 33 metric world landmarks, unsmoothed. Which one runs is
+decided by what is importable: 0.10.21 when present, else the Tasks API with the bundles found by
+:func:`model_dir`. Nothing is downloaded at run time.
+
+The bundles (``pose_landmarker_full.task``, ``hand_landmarker_full.task``, with mediapipe's LICENSE and a NOTICE)
+are built by ``scripts/build_pose_models.py`` and looked for in ``$MOVE_MOCAP_POSE_MODELS``, then in
+``local_engine/pose/models`` (the engine extension carries them there), then in a checkout's ``.cache/models``
+(scripts/setup_env.sh builds them there). This module decodes no video and keeps no track; no bpy here.
+"""
+
+from __future__ import annotations
+
+import os
+import sys
+import time
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+POSE_TASK = "pose_landmarker_full.task"
+HAND_TASK = "hand_landmarker_full.task"
+MODELS_ENV = "MOVE_MOCAP_POSE_MODELS"
+#: mediapipe releases whose Tasks API runs our bundles (0.10.30 is the first with cp313-usable wheels).
+TASKS_MIN = (0, 10, 30)
+# Same thresholds for both runtimes (mediapipe's defaults; the legacy solution is built with them too).
+MIN_DETECTION = 0.5
+MIN_TRACKING = 0.5
+#: Milliseconds between two frames' stamps in the Tasks VIDEO mode (see Landmarker._timestamp). int64
+#: nanoseconds inside mediapipe hold 9e5 such frames (4 h of 60 fps).
+FRAME_STEP_MS = 10_000_000
+
+
+class MediapipeUnavailable(RuntimeError):
+    """No BlazePose runtime in this Python: mediapipe missing, or a Tasks-only mediapipe without the bundles."""
+
+
+@dataclass
+class PoseSeen:
+    """One frame's pose: ``image`` (33, 2) normalised 0..1 (x right, y down), ``visibility`` (33,),
+    ``world`` (33, 3) metres in the camera's axes centred between the hips."""
+
+    image: np.ndarray
+    visibility: np.ndarray
+    world: np.ndarray
+
+
+#: One hand: (image (21, 2) normalised, world (21, 3) metres).
+HandSeen = tuple[np.ndarray, np.ndarray]
+
+
+def _quiet() -> None:
+    os.environ.setdefault("GLOG_minloglevel", "2")
+    os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+
+
+def model_dirs() -> Iterator[Path]:
+    """Where the Tasks bundles are looked for, in order (see the module docstring)."""
+    if os.environ.get(MODELS_ENV):
+        yield Path(os.environ[MODELS_ENV])
+    here = Path(__file__).resolve().parent
+    yield here / "models"
+    yield here.parents[1] / ".cache" / "models"
+
+
+def model_dir() -> Path | None:
+    """The first folder of :func:`model_dirs` holding the pose bundle, or None."""
+    return next((d for d in model_dirs() if (d / POSE_TASK).is_file()), None)
+
+
+def _version(mp: Any) -> tuple[int, ...]:
+    parts = []
+    for p in str(getattr(mp, "__version__", "0")).split(".")[:3]:
+        digits = "".join(c for c in p if c.isdigit())
+        parts.append(int(digits or 0))
+    return tuple(parts)
+
+
+def _mediapipe() -> Any:
+    _quiet()
+    try:
+        import mediapipe as mp
+    except ImportError as exc:
+        raise MediapipeUnavailable(_missing(f"mediapipe is not installed in this Python ({exc})")) from exc
+    return mp
+
+
+def _missing(what: str) -> str:
+    version = f"{sys.version_info.major}.{sys.version_info.minor}"
+    return (f"The mediapipe solver cannot run: {what}. It needs mediapipe 0.10.21 (Python 3.11, numpy 1) or "
+            f"mediapipe >= 0.10.30 with the pose model bundle built by scripts/build_pose_models.py (this is "
+            f"Python {version}, numpy {np.__version__}; see requirements/mediapipe*.txt and scripts/setup_env.sh), "
+            "or use the replay solver.")
+
+
+def kind(mp: Any | None = None) -> str:
+    """``"legacy"`` (mediapipe 0.10.21's solutions) or ``"tasks"``; raises MediapipeUnavailable."""
+    mp = mp if mp is not None else _mediapipe()
+    if hasattr(mp, "solutions") and hasattr(mp.solutions, "pose"):
+        return "legacy"
+    if _version(mp) < TASKS_MIN:
+        raise MediapipeUnavailable(_missing(f"mediapipe {mp.__version__} has neither the legacy pose solution "
+                                            "nor a Tasks API that runs our bundles"))
+    if model_dir() is None:
+        looked = ", ".join(str(d) for d in model_dirs())
+        raise MediapipeUnavailable(_missing(f"mediapipe {mp.__version__} ships no model, and {POSE_TASK} was "
+                                            f"found in none of {looked}"))
+    return "tasks"
+
+
+def problem_without_import() -> str | None:
+    """Why no runtime would load here, judged from the files alone (cheap: for the health route), or None."""
+    import importlib.util
+
+    try:
+        spec = importlib.util.find_spec("mediapipe")
+    except (ImportError, ValueError):
+        spec = None
+    if spec is None or not spec.origin:
+        return _missing("mediapipe is not installed in this Python")
+    if (Path(spec.origin).parent / "python" / "solutions" / "pose.py").is_file():
+        return None
+    if model_dir() is None:
+        return _missing(f"this mediapipe ships no model, and {POSE_TASK} was found in none of "
+                        + ", ".join(str(d) for d in model_dirs()))
+    return None
+
+
+def fingerprint() -> str:
+    """Which runtime would make this Python's landmarks, judged from the files alone (mediapipe is not
+    imported): the kind, mediapipe's version and, for the Tasks runtime, the pose bundle's size. Landmark
+    caches are keyed by it, so the two runtimes never share detections."""
+    import importlib.metadata
+    import importlib.util
+
+    try:
+        spec = importlib.util.find_spec("mediapipe")
+        version = importlib.metadata.version("mediapipe")
+    except (ImportError, ValueError, importlib.metadata.PackageNotFoundError):
+        return "no mediapipe"
+    if spec is None or not spec.origin:
+        return "no mediapipe"
+    if (Path(spec.origin).parent / "python" / "solutions" / "pose.py").is_file():
+        return f"legacy mediapipe {version}"
+    models = model_dir()
+    bundle = f"{POSE_TASK} {(models / POSE_TASK).stat().st_size} bytes" if models is not None else "no bundle"
+    return f"tasks mediapipe {version} {bundle}"
+
+
+def describe() -> dict[str, Any]:
+    """What would run here, for the health route and benchmarks (never raises)."""
+    try:
+        mp = _mediapipe()
+        runtime = kind(mp)
+    except MediapipeUnavailable as exc:
+        return {"runtime": None, "problem": str(exc)}
+    out: dict[str, Any] = {"runtime": runtime, "mediapipe": mp.__version__, "problem": None}
+    if runtime == "tasks":
+        out["models"] = str(model_dir())
+    return out
+
+
+class Landmarker:
+    """BlazePose (and optionally hands) over consecutive frames of one video, in tracking mode. Use as a
+    context manager; feed RGB uint8 frames in order."""
+
+    def __init__(self, hands: bool = False) -> None:
+        mp = _mediapipe()
+        self.kind = kind(mp)
+        self.version = str(mp.__version__)
+        self._mp = mp
+        self._last_ms = 0
+        self.hands_s = 0.0  # seconds spent in the hand model since the caller last reset it
+        self._pose: Any = None
+        self._hands: Any = None
+        if self.kind == "legacy":
+            self._pose = mp.solutions.pose.Pose(static_image_mode=False, model_complexity=1, smooth_landmarks=False,
+                                                enable_segmentation=False, min_detection_confidence=MIN_DETECTION,
+                                                min_tracking_confidence=MIN_TRACKING)
+            if hands:
+                self._hands = mp.solutions.hands.Hands(static_image_mode=False, max_num_hands=2,
+                                                       model_complexity=1, min_detection_confidence=MIN_DETECTION,
+                                                       min_tracking_confidence=MIN_TRACKING)
+            return
+        from mediapipe.tasks.python import BaseOptions, vision
+
+        models = model_dir()
+        assert models is not None  # kind() checked
+        self._pose = vision.PoseLandmarker.create_from_options(vision.PoseLandmarkerOptions(
+            base_options=BaseOptions(model_asset_path=str(models / POSE_TASK)),
+            running_mode=vision.RunningMode.VIDEO, num_poses=1, min_pose_detection_confidence=MIN_DETECTION,
+            min_pose_presence_confidence=MIN_TRACKING, min_tracking_confidence=MIN_TRACKING))
+        if hands:
+            if not (models / HAND_TASK).is_file():
+                self.close()
+                raise MediapipeUnavailable(_missing(f"{HAND_TASK} is missing from {models}"))
+            self._hands = vision.HandLandmarker.create_from_options(vision.HandLandmarkerOptions(
+                base_options=BaseOptions(model_asset_path=str(models / HAND_TASK)),
+                running_mode=vision.RunningMode.VIDEO, num_hands=2, min_hand_detection_confidence=MIN_DETECTION,
+                min_hand_presence_confidence=MIN_TRACKING, min_tracking_confidence=MIN_TRACKING))
+
+    def __enter__(self) -> Landmarker:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    def close(self) -> None:
+        for model in (self._pose, self._hands):
+            if model is not None:
+                model.close()
+        self._pose = self._hands = None
+
+    def _image(self, img: np.ndarray) -> Any:
+        return self._mp.Image(image_format=self._mp.ImageFormat.SRGB, data=np.ascontiguousarray(img))
+
+    def _timestamp(self) -> int:
+        """The next frame's stamp for the Tasks graph: strictly increasing, and :data:`FRAME_STEP_MS` apart.
+
+        In VIDEO mode the Tasks pose graph smooths the output landmarks with One Euro filters whose weights
+        depend on the time between frames; the legacy solution lets us turn that off (``smooth_landmarks=False``:
+        the engine filters the whole take itself, zero-phase). Frames 10^4 s apart make those filters pass each
+        frame through (the previous frame keeps a weight of 3e-4), so both runtimes record what the model saw.
+        The cost: the Tasks graph drives the filter of the tracking region's auxiliary landmarks by the same
+        clock, which the legacy solution always applies, so the region, and the landmarks, jitter about 15 %
+        more from frame to frame (docs/local_engine_packaging.md; real-time stamps, which smooth the outputs
+        too, gave worse multi-view results). Tracking itself does not look at time.
+        """
+        self._last_ms += FRAME_STEP_MS
+        return self._last_ms
+
+    def process(self, img: np.ndarray) -> tuple[PoseSeen | None, list[HandSeen]]:
+        """The pose in this frame (None: nobody) and the hands seen (empty unless built with hands)."""
+        if self.kind == "legacy":
+            res = self._pose.process(img)
+            pose = None
+            if res.pose_world_landmarks is not None and res.pose_landmarks is not None:
+                lm = res.pose_landmarks.landmark
+                pose = PoseSeen(np.array([(p.x, p.y) for p in lm], np.float32),
+                                np.array([p.visibility for p in lm], np.float32),
+                                np.array([(p.x, p.y, p.z) for p in res.pose_world_landmarks.landmark], np.float32))
+            hands: list[HandSeen] = []
+            if self._hands is not None:
+                t0 = time.perf_counter()
+                hres = self._hands.process(img)
+                for lms, wlms in zip(hres.multi_hand_landmarks or [], hres.multi_hand_world_landmarks or []):
+                    hands.append((np.array([(p.x, p.y) for p in lms.landmark], np.float32),
+                                  np.array([(p.x, p.y, p.z) for p in wlms.landmark], np.float32)))
+                self.hands_s += time.perf_counter() - t0
+            return pose, hands
+        image = self._image(img)
+        ms = self._timestamp()
+        r = self._pose.detect_for_video(image, ms)
+        pose = None
+        if r.pose_landmarks and r.pose_world_landmarks:
+            lm = r.pose_landmarks[0]
+            pose = PoseSeen(np.array([(p.x, p.y) for p in lm], np.float32),
+                            np.array([p.visibility if p.visibility is not None else 0.0 for p in lm], np.float32),
+                            np.array([(p.x, p.y, p.z) for p in r.pose_world_landmarks[0]], np.float32))
+        hands = []
+        if self._hands is not None:
+            t0 = time.perf_counter()
+            hr = self._hands.detect_for_video(image, ms)
+            for lms, wlms in zip(hr.hand_landmarks or [], hr.hand_world_landmarks or []):
+                hands.append((np.array([(p.x, p.y) for p in lms], np.float32),
+                              np.array([(p.x, p.y, p.z) for p in wlms], np.float32)))
+            self.hands_s += time.perf_counter() - t0
+        return pose, hands
