@@ -170,9 +170,13 @@ def describe() -> dict[str, Any]:
 
 class Landmarker:
     """BlazePose (and optionally hands) over consecutive frames of one video, in tracking mode. Use as a
-    context manager; feed RGB uint8 frames in order."""
+    context manager; feed RGB uint8 frames in order.
 
-    def __init__(self, hands: bool = False) -> None:
+    ``num_poses`` > 1 (everyone in the frame, Tasks runtime only: the legacy solution follows one person,
+    local_engine.pose.people drives its graphs itself) and ``num_hands`` set how many are looked for;
+    ``pose=False`` builds the hand model alone (hands of people found by other means)."""
+
+    def __init__(self, hands: bool = False, num_poses: int = 1, num_hands: int = 2, pose: bool = True) -> None:
         mp = _mediapipe()
         self.kind = kind(mp)
         self.version = str(mp.__version__)
@@ -182,11 +186,14 @@ class Landmarker:
         self._pose: Any = None
         self._hands: Any = None
         if self.kind == "legacy":
-            self._pose = mp.solutions.pose.Pose(static_image_mode=False, model_complexity=1, smooth_landmarks=False,
-                                                enable_segmentation=False, min_detection_confidence=MIN_DETECTION,
-                                                min_tracking_confidence=MIN_TRACKING)
+            if num_poses != 1:
+                raise ValueError("the legacy pose solution follows one person (num_poses=1)")
+            if pose:
+                    self._pose = mp.solutions.pose.Pose(
+                    static_image_mode=False, model_complexity=1, smooth_landmarks=False, enable_segmentation=False,
+                    min_detection_confidence=MIN_DETECTION, min_tracking_confidence=MIN_TRACKING)
             if hands:
-                self._hands = mp.solutions.hands.Hands(static_image_mode=False, max_num_hands=2,
+                self._hands = mp.solutions.hands.Hands(static_image_mode=False, max_num_hands=num_hands,
                                                        model_complexity=1, min_detection_confidence=MIN_DETECTION,
                                                        min_tracking_confidence=MIN_TRACKING)
             return
@@ -194,17 +201,19 @@ class Landmarker:
 
         models = model_dir()
         assert models is not None  # kind() checked
-        self._pose = vision.PoseLandmarker.create_from_options(vision.PoseLandmarkerOptions(
-            base_options=BaseOptions(model_asset_path=str(models / POSE_TASK)),
-            running_mode=vision.RunningMode.VIDEO, num_poses=1, min_pose_detection_confidence=MIN_DETECTION,
-            min_pose_presence_confidence=MIN_TRACKING, min_tracking_confidence=MIN_TRACKING))
+        if pose:
+            self._pose = vision.PoseLandmarker.create_from_options(vision.PoseLandmarkerOptions(
+                base_options=BaseOptions(model_asset_path=str(models / POSE_TASK)),
+                running_mode=vision.RunningMode.VIDEO, num_poses=num_poses,
+                min_pose_detection_confidence=MIN_DETECTION, min_pose_presence_confidence=MIN_TRACKING,
+                min_tracking_confidence=MIN_TRACKING))
         if hands:
             if not (models / HAND_TASK).is_file():
                 self.close()
                 raise MediapipeUnavailable(_missing(f"{HAND_TASK} is missing from {models}"))
             self._hands = vision.HandLandmarker.create_from_options(vision.HandLandmarkerOptions(
                 base_options=BaseOptions(model_asset_path=str(models / HAND_TASK)),
-                running_mode=vision.RunningMode.VIDEO, num_hands=2, min_hand_detection_confidence=MIN_DETECTION,
+                running_mode=vision.RunningMode.VIDEO, num_hands=num_hands, min_hand_detection_confidence=MIN_DETECTION,
                 min_hand_presence_confidence=MIN_TRACKING, min_tracking_confidence=MIN_TRACKING))
 
     def __enter__(self) -> Landmarker:
@@ -232,21 +241,31 @@ class Landmarker:
         The cost: the Tasks graph drives the filter of the tracking region's auxiliary landmarks by the same
         clock, which the legacy solution always applies, so the region, and the landmarks, jitter about 15 %
         more from frame to frame (docs/local_engine_packaging.md; real-time stamps, which smooth the outputs
-        too, gave worse multi-view results). Tracking itself does not look at time.
+        too, gave worse multi-view results). Tracking itself does not look at time. With ``num_poses`` > 1
+        the spacing matters more: the graph's filters are kept per output slot, not per person, and the slots'
+        order can change between frames (new detections merged with the tracked regions), so smoothing would
+        blend two people's landmarks; passed-through frames cannot.
         """
         self._last_ms += FRAME_STEP_MS
         return self._last_ms
 
     def process(self, img: np.ndarray) -> tuple[PoseSeen | None, list[HandSeen]]:
         """The pose in this frame (None: nobody) and the hands seen (empty unless built with hands)."""
+        poses, hands = self.process_all(img)
+        return (poses[0] if poses else None), hands
+
+    def process_all(self, img: np.ndarray) -> tuple[list[PoseSeen], list[HandSeen]]:
+        """Every pose found in this frame (at most ``num_poses``; none without the pose model) and the hands
+        seen (empty unless built with hands)."""
         if self.kind == "legacy":
-            res = self._pose.process(img)
-            pose = None
-            if res.pose_world_landmarks is not None and res.pose_landmarks is not None:
+            poses: list[PoseSeen] = []
+            res = self._pose.process(img) if self._pose is not None else None
+            if res is not None and res.pose_world_landmarks is not None and res.pose_landmarks is not None:
                 lm = res.pose_landmarks.landmark
-                pose = PoseSeen(np.array([(p.x, p.y) for p in lm], np.float32),
-                                np.array([p.visibility for p in lm], np.float32),
-                                np.array([(p.x, p.y, p.z) for p in res.pose_world_landmarks.landmark], np.float32))
+                poses.append(PoseSeen(np.array([(p.x, p.y) for p in lm], np.float32),
+                                      np.array([p.visibility for p in lm], np.float32),
+                                      np.array([(p.x, p.y, p.z) for p in res.pose_world_landmarks.landmark],
+                                               np.float32)))
             hands: list[HandSeen] = []
             if self._hands is not None:
                 t0 = time.perf_counter()
@@ -255,16 +274,17 @@ class Landmarker:
                     hands.append((np.array([(p.x, p.y) for p in lms.landmark], np.float32),
                                   np.array([(p.x, p.y, p.z) for p in wlms.landmark], np.float32)))
                 self.hands_s += time.perf_counter() - t0
-            return pose, hands
+            return poses, hands
         image = self._image(img)
         ms = self._timestamp()
-        r = self._pose.detect_for_video(image, ms)
-        pose = None
-        if r.pose_landmarks and r.pose_world_landmarks:
-            lm = r.pose_landmarks[0]
-            pose = PoseSeen(np.array([(p.x, p.y) for p in lm], np.float32),
-                            np.array([p.visibility if p.visibility is not None else 0.0 for p in lm], np.float32),
-                            np.array([(p.x, p.y, p.z) for p in r.pose_world_landmarks[0]], np.float32))
+        poses = []
+        if self._pose is not None:
+            r = self._pose.detect_for_video(image, ms)
+            for lm, wlm in zip(r.pose_landmarks or [], r.pose_world_landmarks or []):
+                poses.append(PoseSeen(
+                    np.array([(p.x, p.y) for p in lm], np.float32),
+                    np.array([p.visibility if p.visibility is not None else 0.0 for p in lm], np.float32),
+                    np.array([(p.x, p.y, p.z) for p in wlm], np.float32)))
         hands = []
         if self._hands is not None:
             t0 = time.perf_counter()
@@ -273,4 +293,4 @@ class Landmarker:
                 hands.append((np.array([(p.x, p.y) for p in lms], np.float32),
                               np.array([(p.x, p.y, p.z) for p in wlms], np.float32)))
             self.hands_s += time.perf_counter() - t0
-        return pose, hands
+        return poses, hands

@@ -1,8 +1,14 @@
-"""Everyone in one video: BlazePose's own detection and landmark models (shipped inside the mediapipe 0.10.21
-wheel) run per person, each person followed with a stable identity, gathered into one :class:`PoseTrack`
-per person plus a summary of who was seen, for how long and where best.
+"""Everyone in one video: BlazePose's own detection and landmark models run per person, each person followed
+with a stable identity, gathered into one :class:`PoseTrack` per person plus a summary of who was seen, for
+how long and where best. Both BlazePose runtimes of local_engine.pose.landmarker work:
 
-mediapipe's legacy Pose solution follows one person; here its two subgraphs are driven directly:
+Tasks runtime (mediapipe >= 0.10.30): ``PoseLandmarker`` in VIDEO mode with ``num_poses`` =
+:data:`MAX_PEOPLE` (through landmarker.Landmarker: same bundle, same timestamp spacing) gives everyone per
+frame; each pose becomes a detection (its landmark box) matched to the people followed by overlap.
+The graph detects on the whole frame only (no tiles): small people may be found later or not at all.
+
+Legacy runtime (mediapipe 0.10.21): its Pose solution follows one person; here its two subgraphs are driven
+directly:
 ``PoseDetectionCpu`` (every detection, on the whole frame and on overlapping square tiles so that smaller
 people are found too) every few frames, and ``PoseLandmarkByRoiCpu`` once per tracked person per frame on
 that person's region (from the previous frame's landmarks, as the legacy solution does for its one person).
@@ -22,8 +28,8 @@ from typing import Any
 
 import numpy as np
 
-from . import tracking
-from .blazepose import PoseTrack, _hands, _import_mediapipe
+from . import landmarker, tracking
+from .blazepose import PoseTrack, _hands
 from .decode import DecodeError, probe, threaded_frames
 
 _DETECT_GRAPH = """
@@ -49,6 +55,8 @@ MIN_SECONDS = 0.5
 MIN_FRAMES = 10
 #: Detections below this score are ignored (mediapipe's own default for the legacy solution).
 MIN_SCORE = 0.5
+#: At most this many people per frame on the Tasks runtime (the graph's ``num_poses``).
+MAX_PEOPLE = 5
 
 
 @dataclass
@@ -119,7 +127,7 @@ class _Models:
     """The two mediapipe graphs (detection, landmarks by region), built once per video."""
 
     def __init__(self) -> None:
-        _import_mediapipe()
+        landmarker._mediapipe()
         from mediapipe.framework.formats import rect_pb2
         from mediapipe.python import solution_base
 
@@ -207,7 +215,9 @@ def extract_people(video: str | Path, *, max_side: int = 640, clip_window: tuple
     frame_number, [uv (33, 2) in that image's pixels per person followed], [visibility])`` sees every
     decoded frame, e.g. to draw the overlay. Raises DecodeError for unreadable footage.
     """
-    mp = _import_mediapipe()
+    if landmarker.kind() == "tasks":
+        return _extract_tasks(video, max_side=max_side, clip_window=clip_window, hands=hands,
+                              detect_every_s=detect_every_s, progress=progress, frame_sink=frame_sink)
     info = probe(video)
     if info.width <= 0 or info.height <= 0:
         raise DecodeError(f"{Path(video).name}: video has no picture size")
@@ -216,9 +226,7 @@ def extract_people(video: str | Path, *, max_side: int = 640, clip_window: tuple
     every = max(1, round(detect_every_s * info.fps))
 
     models = _Models()
-    hand_model = (mp.solutions.hands.Hands(static_image_mode=False, max_num_hands=4, model_complexity=1,
-                                           min_detection_confidence=0.5, min_tracking_confidence=0.5)
-                  if hands else None)
+    hand_model = landmarker.Landmarker(hands=True, pose=False, num_hands=2 * MAX_PEOPLE) if hands else None
     active: list[tracking.Tracklet] = []
     lost: list[tuple[int, tracking.Tracklet]] = []  # (frame lost, tracklet) not yet given up
     done: list[tracking.Tracklet] = []
@@ -290,8 +298,9 @@ def extract_people(video: str | Path, *, max_side: int = 640, clip_window: tuple
                             tr.signatures.append(sig)
             if hand_model is not None and active:
                 ta = time.perf_counter()
+                seen = hand_model.process_all(img)[1]
                 for tr in active:
-                    hand_data[(tr.id, n)] = _hands(hand_model, img, tr.image[-1], info.width, info.height)
+                    hand_data[(tr.id, n)] = _hands(seen, tr.image[-1], info.width, info.height)
                 t_hands += time.perf_counter() - ta
             if frame_sink is not None:
                 frame_sink(img, fr.index, [tr.image[-1] / np.array([sx, sy], np.float32) for tr in active],
@@ -302,6 +311,22 @@ def extract_people(video: str | Path, *, max_side: int = 640, clip_window: tuple
         models.close()
         if hand_model is not None:
             hand_model.close()
+    counts = {"runtime": "legacy", "detector_runs": models.detect_runs, "detect_s": round(models.detect_s, 3),
+              "landmark_runs": models.landmark_runs, "landmark_s": round(models.landmark_s, 3),
+              "pose_fps": round(len(frames) / (models.detect_s + models.landmark_s), 2) if models.landmark_s
+              else None}
+    return _gather(video, info, clip_window, start, end, frames, times, done, active, lost, hand_data if hands
+                   else None, t0, t_hands, dstats, img, counts, progress)
+
+
+def _gather(video: str | Path, info: Any, clip_window: tuple[float, float] | None, start: float, end: float,
+            frames: list[int], times: list[float], done: list[tracking.Tracklet], active: list[tracking.Tracklet],
+            lost: list[tuple[int, tracking.Tracklet]],
+            hand_data: dict[tuple[int, int], tuple[np.ndarray, np.ndarray]] | None, t0: float, t_hands: float,
+            dstats: dict[str, float], img: np.ndarray, counts: dict[str, Any],
+            progress: Callable[[float], None] | None) -> People:
+    """The people of one video from its tracklets (either runtime): broken tracklets linked, people seen too
+    briefly dropped, main subject first, with the run's figures."""
     wall = time.perf_counter() - t0
     if not frames:
         raise DecodeError(f"{Path(video).name}: no frames could be decoded"
@@ -315,7 +340,7 @@ def extract_people(video: str | Path, *, max_side: int = 640, clip_window: tuple
     min_frames = max(MIN_FRAMES, round(MIN_SECONDS * info.fps))
     tracks = []
     for chain in chains:
-        t = _to_track(chain, F, info, np.array(frames), np.array(times), hand_data if hands else None)
+        t = _to_track(chain, F, info, np.array(frames), np.array(times), hand_data)
         if int(t.present.sum()) >= min_frames:
             tracks.append(t)
     order = tracking.presence_order(np.array([t.present for t in tracks]).reshape(len(tracks), F),
@@ -325,11 +350,7 @@ def extract_people(video: str | Path, *, max_side: int = 640, clip_window: tuple
         "frames": F,
         "wall_s": round(wall, 3),
         "pipeline_fps": round(F / wall, 2) if wall else None,
-        "detector_runs": models.detect_runs,
-        "detect_s": round(models.detect_s, 3),
-        "landmark_runs": models.landmark_runs,
-        "landmark_s": round(models.landmark_s, 3),
-        "pose_fps": round(F / (models.detect_s + models.landmark_s), 2) if models.landmark_s else None,
+        **counts,
         "hands_fps": round(F / t_hands, 2) if t_hands else None,
         "decode_fps": round(F / dstats["decode_s"], 2) if dstats.get("decode_s") else None,
         "decode_size": list(img.shape[1::-1]),
@@ -341,6 +362,105 @@ def extract_people(video: str | Path, *, max_side: int = 640, clip_window: tuple
     if progress is not None:
         progress(1.0)
     return People(tracks, describe(tracks), stats)
+
+
+def _extract_tasks(video: str | Path, *, max_side: int, clip_window: tuple[float, float] | None, hands: bool,
+                   detect_every_s: float, progress: Callable[[float], None] | None,
+                   frame_sink: PeopleSink | None) -> People:
+    """extract_people on the Tasks runtime: the graph finds and follows up to MAX_PEOPLE itself (it runs
+    its detector while it follows fewer); identities come from matching each frame's poses to the people
+    followed (landmark boxes), as the legacy path matches its detections. ``detect_every_s`` is how long a
+    person may be missing and still continue their tracklet."""
+    info = probe(video)
+    if info.width <= 0 or info.height <= 0:
+        raise DecodeError(f"{Path(video).name}: video has no picture size")
+    start, end = clip_window if clip_window else (0.0, info.duration or float("inf"))
+    expected = max(1, round((min(end, info.duration or end) - start) * info.fps) + 1)
+    every = max(1, round(detect_every_s * info.fps))
+    full = np.array([info.width, info.height], np.float32)
+    model = landmarker.Landmarker(hands=hands, num_poses=MAX_PEOPLE, num_hands=2 * MAX_PEOPLE)
+    active: list[tracking.Tracklet] = []
+    lost: list[tuple[int, tracking.Tracklet]] = []
+    done: list[tracking.Tracklet] = []
+    hand_data: dict[tuple[int, int], tuple[np.ndarray, np.ndarray]] = {}
+    frames: list[int] = []
+    times: list[float] = []
+    next_id = 0
+    t0 = time.perf_counter()
+    pose_s = 0.0
+    dstats: dict[str, float] = {}
+    img = np.zeros((1, 1, 3), np.uint8)
+    try:
+        for n, fr in enumerate(threaded_frames(video, max_side, clip_window, stats=dstats)):
+            img = fr.image
+            img.flags.writeable = False
+            frames.append(fr.index)
+            times.append(fr.time)
+            scale = full / np.array([img.shape[1], img.shape[0]], np.float32)
+            tp = time.perf_counter()
+            hands_before = model.hands_s
+            poses, seen_hands = model.process_all(img)
+            pose_s += time.perf_counter() - tp - (model.hands_s - hands_before)
+            boxes = [tracking.landmark_box(p.image * full, p.visibility) for p in poses]
+            pairs, fresh = tracking.match_detections([tr.box() for tr in active], boxes)
+            matched = {k: d for k, d in pairs}
+            kept: list[tracking.Tracklet] = []
+            for k, tr in enumerate(active):
+                if k in matched:
+                    _append(tr, n, poses[matched[k]], full)
+                    kept.append(tr)
+                else:
+                    lost.append((n, tr))
+            active = kept
+            done.extend(tr for m, tr in lost if n - m > every)
+            lost = [(m, tr) for m, tr in lost if n - m <= every]
+            resumed = tracking.match_detections([tr.box() for _, tr in lost], [boxes[d] for d in fresh],
+                                                min_iou=0.1)[0]
+            back = {fresh[d]: lost[k][1] for k, d in resumed}
+            new_people = False
+            for d in fresh:
+                tr = back.get(d)
+                if tr is None:
+                    tr = tracking.Tracklet(next_id)
+                    next_id += 1
+                    new_people = True
+                _append(tr, n, poses[d], full)
+                active.append(tr)
+            lost = [(m, tr) for m, tr in lost if all(tr is not b for b in back.values())]
+            if len(active) > 1:
+                drop = tracking.duplicates([tr.box() for tr in active], [len(tr.frames) for tr in active])
+                for i in sorted(drop):
+                    tr = active[i]
+                    _unrecord_last(tr)
+                    if tr.frames:
+                        done.append(tr)
+                active = [tr for i, tr in enumerate(active) if i not in drop]
+            if n % every == 0 or new_people or back:
+                for tr in active:
+                    sig = tracking.colour_signature(img, tr.image[-1] / scale, tr.visibility[-1])
+                    if sig is not None:
+                        tr.signatures.append(sig)
+            if hands and active:
+                for tr in active:
+                    hand_data[(tr.id, n)] = _hands(seen_hands, tr.image[-1], info.width, info.height)
+            if frame_sink is not None:
+                frame_sink(img, fr.index, [tr.image[-1] / scale for tr in active], [tr.visibility[-1] for tr in active])
+            if progress is not None and n % 10 == 0:
+                progress(min(1.0, (n + 1) / expected))
+    finally:
+        model.close()
+    counts = {"runtime": "tasks", "max_people": MAX_PEOPLE, "landmark_s": round(pose_s, 3),
+              "pose_fps": round(len(frames) / pose_s, 2) if pose_s else None}
+    return _gather(video, info, clip_window, start, end, frames, times, done, active, lost,
+                   hand_data if hands else None, t0, model.hands_s, dstats, img, counts, progress)
+
+
+def _append(tr: tracking.Tracklet, n: int, pose: landmarker.PoseSeen, full: np.ndarray) -> None:
+    """Keep one frame's landmarks of a person (Tasks runtime: the graph derives the next region itself)."""
+    tr.frames.append(n)
+    tr.image.append(pose.image * full)
+    tr.world.append(pose.world)
+    tr.visibility.append(pose.visibility)
 
 
 def _record(tr: tracking.Tracklet, n: int, out: tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray | None],
