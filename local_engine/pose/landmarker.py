@@ -174,20 +174,24 @@ class Landmarker:
 
     ``num_poses`` > 1 (everyone in the frame, Tasks runtime only: the legacy solution follows one person,
     local_engine.pose.people drives its graphs itself) and ``num_hands`` set how many are looked for;
-    ``pose=False`` builds the hand model alone (hands of people found by other means)."""
+    ``pose=False`` builds the hand model alone (hands of people found by other means); ``still=True`` (Tasks
+    runtime only) treats each image on its own (IMAGE mode: detection every time, nothing followed), for
+    crops and tiles."""
 
-    def __init__(self, hands: bool = False, num_poses: int = 1, num_hands: int = 2, pose: bool = True) -> None:
+    def __init__(self, hands: bool = False, num_poses: int = 1, num_hands: int = 2, pose: bool = True,
+                 still: bool = False) -> None:
         mp = _mediapipe()
         self.kind = kind(mp)
         self.version = str(mp.__version__)
         self._mp = mp
+        self._still = False
         self._last_ms = 0
         self.hands_s = 0.0  # seconds spent in the hand model since the caller last reset it
         self._pose: Any = None
         self._hands: Any = None
         if self.kind == "legacy":
-            if num_poses != 1:
-                raise ValueError("the legacy pose solution follows one person (num_poses=1)")
+            if num_poses != 1 or still:
+                raise ValueError("the legacy pose solution follows one person (num_poses=1), in tracking mode")
             if pose:
                     self._pose = mp.solutions.pose.Pose(
                     static_image_mode=False, model_complexity=1, smooth_landmarks=False, enable_segmentation=False,
@@ -201,10 +205,12 @@ class Landmarker:
 
         models = model_dir()
         assert models is not None  # kind() checked
+        self._still = still
+        mode = vision.RunningMode.IMAGE if still else vision.RunningMode.VIDEO
         if pose:
             self._pose = vision.PoseLandmarker.create_from_options(vision.PoseLandmarkerOptions(
                 base_options=BaseOptions(model_asset_path=str(models / POSE_TASK)),
-                running_mode=vision.RunningMode.VIDEO, num_poses=num_poses,
+                running_mode=mode, num_poses=num_poses,
                 min_pose_detection_confidence=MIN_DETECTION, min_pose_presence_confidence=MIN_TRACKING,
                 min_tracking_confidence=MIN_TRACKING))
         if hands:
@@ -213,7 +219,7 @@ class Landmarker:
                 raise MediapipeUnavailable(_missing(f"{HAND_TASK} is missing from {models}"))
             self._hands = vision.HandLandmarker.create_from_options(vision.HandLandmarkerOptions(
                 base_options=BaseOptions(model_asset_path=str(models / HAND_TASK)),
-                running_mode=vision.RunningMode.VIDEO, num_hands=num_hands, min_hand_detection_confidence=MIN_DETECTION,
+                running_mode=mode, num_hands=num_hands, min_hand_detection_confidence=MIN_DETECTION,
                 min_hand_presence_confidence=MIN_TRACKING, min_tracking_confidence=MIN_TRACKING))
 
     def __enter__(self) -> Landmarker:
@@ -279,7 +285,7 @@ class Landmarker:
         ms = self._timestamp()
         poses = []
         if self._pose is not None:
-            r = self._pose.detect_for_video(image, ms)
+            r = self._pose.detect(image) if self._still else self._pose.detect_for_video(image, ms)
             for lm, wlm in zip(r.pose_landmarks or [], r.pose_world_landmarks or []):
                 poses.append(PoseSeen(
                     np.array([(p.x, p.y) for p in lm], np.float32),
@@ -288,7 +294,7 @@ class Landmarker:
         hands = []
         if self._hands is not None:
             t0 = time.perf_counter()
-            hr = self._hands.detect_for_video(image, ms)
+            hr = self._hands.detect(image) if self._still else self._hands.detect_for_video(image, ms)
             for lms, wlms in zip(hr.hand_landmarks or [], hr.hand_world_landmarks or []):
                 hands.append((np.array([(p.x, p.y) for p in lms], np.float32),
                               np.array([(p.x, p.y, p.z) for p in wlms], np.float32)))

@@ -57,6 +57,9 @@ MIN_FRAMES = 10
 MIN_SCORE = 0.5
 #: At most this many people per frame on the Tasks runtime (the graph's ``num_poses``).
 MAX_PEOPLE = 5
+#: Tasks runtime: pieces of track shorter than this many frames are dropped before linking (the graph's
+#: stray poses: a second slot on one person, shapes in the scenery), so they cannot bridge two people.
+MIN_PIECE = 5
 
 
 @dataclass
@@ -147,14 +150,7 @@ class _Models:
         """(score, region) of every person found in the frame: the whole frame and square tiles along its
         longer side (overlapping by a quarter at least), duplicates merged keeping the best score."""
         t = time.perf_counter()
-        h, w = img.shape[:2]
-        side = min(h, w)
-        crops = [(0, 0, img)]
-        if max(h, w) > side * 1.2:
-            n = int(np.ceil((max(h, w) - side) / (0.75 * side))) + 1
-            for off in np.linspace(0, max(h, w) - side, n).astype(int):
-                x0, y0 = (int(off), 0) if w >= h else (0, int(off))
-                crops.append((x0, y0, np.ascontiguousarray(img[y0:y0 + side, x0:x0 + side])))
+        crops = [(0, 0, img), *_tiles(img)]
         found: list[tuple[float, tracking.Roi]] = []
         for x0, y0, crop in crops:
             res = self.detector.process({"image": crop})
@@ -199,6 +195,20 @@ class _Models:
             a = res.auxiliary.landmark
             align = np.array([[a[0].x * w, a[0].y * h], [a[1].x * w, a[1].y * h]])
         return uv, world, vis, align
+
+
+def _tiles(img: np.ndarray) -> list[tuple[int, int, np.ndarray]]:
+    """(x0, y0, crop) square tiles along the frame's longer side, overlapping by a quarter at least (none for
+    a nearly square frame): where the detector also looks, so that smaller people are found too."""
+    h, w = img.shape[:2]
+    side = min(h, w)
+    out = []
+    if max(h, w) > side * 1.2:
+        n = int(np.ceil((max(h, w) - side) / (0.75 * side))) + 1
+        for off in np.linspace(0, max(h, w) - side, n).astype(int):
+            x0, y0 = (int(off), 0) if w >= h else (0, int(off))
+            out.append((x0, y0, np.ascontiguousarray(img[y0:y0 + side, x0:x0 + side])))
+    return out
 
 
 PeopleSink = Callable[[np.ndarray, int, list[np.ndarray], list[np.ndarray]], None]
@@ -324,7 +334,7 @@ def _gather(video: str | Path, info: Any, clip_window: tuple[float, float] | Non
             lost: list[tuple[int, tracking.Tracklet]],
             hand_data: dict[tuple[int, int], tuple[np.ndarray, np.ndarray]] | None, t0: float, t_hands: float,
             dstats: dict[str, float], img: np.ndarray, counts: dict[str, Any],
-            progress: Callable[[float], None] | None) -> People:
+            progress: Callable[[float], None] | None, min_piece: int = 1) -> People:
     """The people of one video from its tracklets (either runtime): broken tracklets linked, people seen too
     briefly dropped, main subject first, with the run's figures."""
     wall = time.perf_counter() - t0
@@ -333,7 +343,7 @@ def _gather(video: str | Path, info: Any, clip_window: tuple[float, float] | Non
                           + (f" in the clip window {start:.2f}-{end:.2f} s" if clip_window else ""))
     done.extend(active)
     done.extend(tr for _, tr in lost)
-    done = [tr for tr in done if tr.frames]
+    done = [tr for tr in done if len(tr.frames) >= max(1, min_piece)]
     done.sort(key=lambda tr: (tr.frames[0], tr.id))
     chains = tracking.link_tracklets(done, info.fps)
     F = len(frames)
@@ -379,6 +389,8 @@ def _extract_tasks(video: str | Path, *, max_side: int, clip_window: tuple[float
     every = max(1, round(detect_every_s * info.fps))
     full = np.array([info.width, info.height], np.float32)
     model = landmarker.Landmarker(hands=hands, num_poses=MAX_PEOPLE, num_hands=2 * MAX_PEOPLE)
+    still = landmarker.Landmarker(num_poses=2, still=True)
+    crop_s = 0.0
     active: list[tracking.Tracklet] = []
     lost: list[tuple[int, tracking.Tracklet]] = []
     done: list[tracking.Tracklet] = []
@@ -401,16 +413,33 @@ def _extract_tasks(video: str | Path, *, max_side: int, clip_window: tuple[float
             hands_before = model.hands_s
             poses, seen_hands = model.process_all(img)
             pose_s += time.perf_counter() - tp - (model.hands_s - hands_before)
+            # the whole frame is not enough for small people: tiles of it too, every detection interval, while
+            # nobody is followed and while someone was just lost (fast motion, occlusion)
+            if n % every == 0 or not active or lost:
+                tp = time.perf_counter()
+                for x0, y0, tile in _tiles(img):
+                    poses.extend(_placed(still.process_all(tile)[0], x0, y0, tile, img))
+                crop_s += time.perf_counter() - tp
             boxes = [tracking.landmark_box(p.image * full, p.visibility) for p in poses]
-            pairs, fresh = tracking.match_detections([tr.box() for tr in active], boxes)
+            pairs, fresh = _match_poses(active, poses, boxes, full)
+            fresh = [d for i, d in enumerate(fresh) if all(tracking.iou(boxes[d], boxes[e]) < 0.4 for e in fresh[:i])]
             matched = {k: d for k, d in pairs}
             kept: list[tracking.Tracklet] = []
             for k, tr in enumerate(active):
                 if k in matched:
                     _append(tr, n, poses[matched[k]], full)
                     kept.append(tr)
-                else:
+                    continue
+                # the graph let this person go: look again around where they were (as the legacy path
+                # follows each person from their own region)
+                tp = time.perf_counter()
+                again = _around(still, img, tr.box() / np.concatenate([scale, scale]), tr.box(), full)
+                crop_s += time.perf_counter() - tp
+                if again is None:
                     lost.append((n, tr))
+                else:
+                    _append(tr, n, again, full)
+                    kept.append(tr)
             active = kept
             done.extend(tr for m, tr in lost if n - m > every)
             lost = [(m, tr) for m, tr in lost if n - m <= every]
@@ -449,10 +478,65 @@ def _extract_tasks(video: str | Path, *, max_side: int, clip_window: tuple[float
                 progress(min(1.0, (n + 1) / expected))
     finally:
         model.close()
+        still.close()
     counts = {"runtime": "tasks", "max_people": MAX_PEOPLE, "landmark_s": round(pose_s, 3),
-              "pose_fps": round(len(frames) / pose_s, 2) if pose_s else None}
+              "crops_s": round(crop_s, 3),
+              "pose_fps": round(len(frames) / (pose_s + crop_s), 2) if pose_s else None}
     return _gather(video, info, clip_window, start, end, frames, times, done, active, lost,
-                   hand_data if hands else None, t0, model.hands_s, dstats, img, counts, progress)
+                   hand_data if hands else None, t0, model.hands_s, dstats, img, counts, progress, MIN_PIECE)
+
+
+def _match_poses(active: list[tracking.Tracklet], poses: list[landmarker.PoseSeen], boxes: list[np.ndarray],
+                 full: np.ndarray) -> tuple[list[tuple[int, int]], list[int]]:
+    """This frame's poses matched to the people followed by their landmarks (median distance of the joints
+    both see, in units of the person's box; a box overlap alone swaps people who cross), and the poses
+    overlapping nobody (new people). Returns (pairs (person, pose), new pose indices)."""
+    cost = np.full((len(active), len(poses)), np.inf)
+    for k, tr in enumerate(active):
+        prev, pv = tr.image[-1], tr.visibility[-1]
+        b = tr.box()
+        size = max(float(np.hypot(b[2] - b[0], b[3] - b[1])), 1.0) if np.isfinite(b).all() else 1.0
+        for d, p in enumerate(poses):
+            ok = (pv > 0.3) & (p.visibility > 0.3)
+            if ok.sum() < 4:
+                ok = np.ones_like(ok)
+            cost[k, d] = float(np.median(np.linalg.norm(p.image[ok] * full - prev[ok], axis=1))) / size
+    pairs = tracking.assign(np.where(np.isfinite(cost), cost, 1e6), 0.25)
+    matched = {d for _, d in pairs}
+    fresh = [d for d in range(len(poses))
+             if d not in matched and all(tracking.iou(tr.box(), boxes[d]) < 0.3 for tr in active)]
+    return pairs, fresh
+
+
+def _placed(poses: list[landmarker.PoseSeen], x0: int, y0: int, crop: np.ndarray,
+            img: np.ndarray) -> list[landmarker.PoseSeen]:
+    """Poses found in a crop of ``img`` (at x0, y0), their image landmarks normalised to ``img``."""
+    ch, cw = crop.shape[:2]
+    h, w = img.shape[:2]
+    return [landmarker.PoseSeen(((p.image * np.array([cw, ch], np.float32) + np.array([x0, y0], np.float32))
+                                 / np.array([w, h], np.float32)), p.visibility, p.world) for p in poses]
+
+
+def _around(still: landmarker.Landmarker, img: np.ndarray, box: np.ndarray, full_box: np.ndarray,
+            full: np.ndarray) -> landmarker.PoseSeen | None:
+    """The pose of the person last seen in ``box`` (decoded pixels), looked for in a square crop around it
+    half as large again; None when nobody there overlaps their last box (``full_box``, original pixels)."""
+    if not np.isfinite(box).all():
+        return None
+    h, w = img.shape[:2]
+    c = 0.5 * (box[:2] + box[2:])
+    half = 0.75 * max(float(box[2] - box[0]), float(box[3] - box[1]), 16.0)
+    x0, y0 = max(0, int(c[0] - half)), max(0, int(c[1] - half))
+    x1, y1 = min(w, int(c[0] + half)), min(h, int(c[1] + half))
+    if x1 - x0 < 16 or y1 - y0 < 16:
+        return None
+    crop = np.ascontiguousarray(img[y0:y1, x0:x1])
+    found = _placed(still.process_all(crop)[0], x0, y0, crop, img)
+    best = max(found, key=lambda p: tracking.iou(tracking.landmark_box(p.image * full, p.visibility), full_box),
+               default=None)
+    if best is None or tracking.iou(tracking.landmark_box(best.image * full, best.visibility), full_box) < 0.3:
+        return None
+    return best
 
 
 def _append(tr: tracking.Tracklet, n: int, pose: landmarker.PoseSeen, full: np.ndarray) -> None:
