@@ -433,7 +433,7 @@ def _extract_tasks(video: str | Path, *, max_side: int, clip_window: tuple[float
                 # the graph let this person go: look again around where they were (as the legacy path
                 # follows each person from their own region)
                 tp = time.perf_counter()
-                again = _around(still, img, tr.box() / np.concatenate([scale, scale]), tr.box(), full)
+                again = _around(still, img, tr, scale, full, [t.box() for t in kept])
                 crop_s += time.perf_counter() - tp
                 if again is None:
                     lost.append((n, tr))
@@ -486,22 +486,36 @@ def _extract_tasks(video: str | Path, *, max_side: int, clip_window: tuple[float
                    hand_data if hands else None, t0, model.hands_s, dstats, img, counts, progress, MIN_PIECE)
 
 
+#: Tasks runtime: a pose continues a person when their joints moved less than this (median, in units of the
+#: diagonal of the person's box) since the previous frame.
+MAX_POSE_COST = 0.12
+
+
+def _pose_cost(tr: tracking.Tracklet, pose: landmarker.PoseSeen, full: np.ndarray) -> float:
+    """How far ``pose`` is from the person's last landmarks: the median distance of the joints both see
+    (all when fewer than 4), or the hip centre's move if more, in units of the diagonal of the
+    person's box."""
+    prev, pv = tr.image[-1], tr.visibility[-1]
+    b = tr.box()
+    size = max(float(np.hypot(b[2] - b[0], b[3] - b[1])), 1.0) if np.isfinite(b).all() else 1.0
+    ok = (pv > 0.3) & (pose.visibility > 0.3)
+    if ok.sum() < 4:
+        ok = np.ones_like(ok)
+    d = float(np.median(np.linalg.norm(pose.image[ok] * full - prev[ok], axis=1))) / size
+    # the hip centre counts whatever its visibility: a slot of the graph may keep one person's upper body
+    # and take another's legs (people crossing)
+    hips = float(np.linalg.norm(0.5 * (pose.image[23] + pose.image[24]) * full - 0.5 * (prev[23] + prev[24])))
+    d = max(d, hips / size)
+    return d if np.isfinite(d) else 1e6
+
+
 def _match_poses(active: list[tracking.Tracklet], poses: list[landmarker.PoseSeen], boxes: list[np.ndarray],
                  full: np.ndarray) -> tuple[list[tuple[int, int]], list[int]]:
     """This frame's poses matched to the people followed by their landmarks (median distance of the joints
     both see, in units of the person's box; a box overlap alone swaps people who cross), and the poses
     overlapping nobody (new people). Returns (pairs (person, pose), new pose indices)."""
-    cost = np.full((len(active), len(poses)), np.inf)
-    for k, tr in enumerate(active):
-        prev, pv = tr.image[-1], tr.visibility[-1]
-        b = tr.box()
-        size = max(float(np.hypot(b[2] - b[0], b[3] - b[1])), 1.0) if np.isfinite(b).all() else 1.0
-        for d, p in enumerate(poses):
-            ok = (pv > 0.3) & (p.visibility > 0.3)
-            if ok.sum() < 4:
-                ok = np.ones_like(ok)
-            cost[k, d] = float(np.median(np.linalg.norm(p.image[ok] * full - prev[ok], axis=1))) / size
-    pairs = tracking.assign(np.where(np.isfinite(cost), cost, 1e6), 0.25)
+    cost = np.array([[_pose_cost(tr, p, full) for p in poses] for tr in active]).reshape(len(active), len(poses))
+    pairs = tracking.assign(cost, MAX_POSE_COST)
     matched = {d for _, d in pairs}
     fresh = [d for d in range(len(poses))
              if d not in matched and all(tracking.iou(tr.box(), boxes[d]) < 0.3 for tr in active)]
@@ -517,10 +531,12 @@ def _placed(poses: list[landmarker.PoseSeen], x0: int, y0: int, crop: np.ndarray
                                  / np.array([w, h], np.float32)), p.visibility, p.world) for p in poses]
 
 
-def _around(still: landmarker.Landmarker, img: np.ndarray, box: np.ndarray, full_box: np.ndarray,
-            full: np.ndarray) -> landmarker.PoseSeen | None:
-    """The pose of the person last seen in ``box`` (decoded pixels), looked for in a square crop around it
-    half as large again; None when nobody there overlaps their last box (``full_box``, original pixels)."""
+def _around(still: landmarker.Landmarker, img: np.ndarray, tr: tracking.Tracklet, scale: np.ndarray,
+            full: np.ndarray, others: list[np.ndarray]) -> landmarker.PoseSeen | None:
+    """The pose of person ``tr``, looked for in a square crop around their last box half as large again;
+    None when nobody there continues their landmarks (see _pose_cost), or the pose found is someone else's
+    (overlapping by half the box of a person already seen in this frame, ``others``)."""
+    box = tr.box() / np.concatenate([scale, scale])
     if not np.isfinite(box).all():
         return None
     h, w = img.shape[:2]
@@ -532,9 +548,11 @@ def _around(still: landmarker.Landmarker, img: np.ndarray, box: np.ndarray, full
         return None
     crop = np.ascontiguousarray(img[y0:y1, x0:x1])
     found = _placed(still.process_all(crop)[0], x0, y0, crop, img)
-    best = max(found, key=lambda p: tracking.iou(tracking.landmark_box(p.image * full, p.visibility), full_box),
-               default=None)
-    if best is None or tracking.iou(tracking.landmark_box(best.image * full, best.visibility), full_box) < 0.3:
+    best = min(found, key=lambda p: _pose_cost(tr, p, full), default=None)
+    if best is None or _pose_cost(tr, best, full) > MAX_POSE_COST:
+        return None
+    b = tracking.landmark_box(best.image * full, best.visibility)
+    if any(tracking.iou(b, o) > 0.5 for o in others):
         return None
     return best
 
