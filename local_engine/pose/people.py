@@ -443,8 +443,10 @@ def _extract_tasks(video: str | Path, *, max_side: int, clip_window: tuple[float
             active = kept
             done.extend(tr for m, tr in lost if n - m > every)
             lost = [(m, tr) for m, tr in lost if n - m <= every]
-            resumed = tracking.match_detections([tr.box() for _, tr in lost], [boxes[d] for d in fresh],
-                                                min_iou=0.1)[0]
+            # a new pose where someone was just lost continues them if their joints are near (allowing the
+            # frames missed)
+            cost = np.array([[_pose_cost(tr, poses[d], full) / max(1, n - m) for d in fresh] for m, tr in lost])
+            resumed = tracking.assign(cost.reshape(len(lost), len(fresh)), MAX_POSE_COST)
             back = {fresh[d]: lost[k][1] for k, d in resumed}
             new_people = False
             for d in fresh:
