@@ -300,7 +300,8 @@ def test_tasks_runtime_without_its_bundle_is_a_solver_error(tmp_path, demo_video
     from local_engine.solvers.mediapipe_solver import MediapipeSolver
 
     monkeypatch.setattr(landmarker, "model_dirs", lambda: iter([tmp_path / "nowhere"]))
-    request = SolveRequest(cameras=[Camera(demo_video)], work_dir=tmp_path, clip_window=(0.0, 0.3),
+    # 1 s: a person must be seen 0.5 s to count (local_engine.pose.people.MIN_SECONDS)
+    request = SolveRequest(cameras=[Camera(demo_video)], work_dir=tmp_path, clip_window=(0.0, 1.0),
                            options={"outputs": []})
     if requires_mediapipe == "legacy":
         assert MediapipeSolver().solve(request).motions  # 0.10.21 runs its own models, wherever the bundles are
