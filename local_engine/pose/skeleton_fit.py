@@ -448,8 +448,10 @@ def fit(joints: np.ndarray, fps: float, *, weights: np.ndarray | None = None, ha
         ph, pt = forward_kinematics(mats, hips_pos, heads, tails)
         if views:  # refined again around the pinned feet: knees and upper body onto the image, ankles held
             feet = [BONE_INDEX["LeftFoot"], BONE_INDEX["RightFoot"]]
-            mats, hips_pos, _ = refine(mats, hips_pos, heads, tails, views, fps, root_sigma_m=1e-4, cutoff_hz=cutoff_hz,
-                                       pins=(["LeftFoot", "RightFoot"], ph[:, feet], (hold | contacts) * 1.0))
+            mats, hips_pos, second = refine(mats, hips_pos, heads, tails, views, fps, root_sigma_m=1e-4,
+                                            cutoff_hz=cutoff_hz,
+                                            pins=(["LeftFoot", "RightFoot"], ph[:, feet], (hold | contacts) * 1.0))
+            meta.setdefault("reprojection_refinement", second)
             ph, pt = forward_kinematics(mats, hips_pos, heads, tails)
             mats = pin_feet(mats, heads, tails, ph, contacts, floor_z, ramp)
             ph, pt = forward_kinematics(mats, hips_pos, heads, tails)
