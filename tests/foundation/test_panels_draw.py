@@ -15,7 +15,7 @@ import sys
 import bpy
 import pytest
 
-from tests.ui_draw import DrawLog, draw_class
+from tests.ui_draw import DrawLog, draw_class, poll_panel
 
 
 def _addon_classes(kind: type) -> list[type]:
@@ -40,7 +40,7 @@ def _draw_panels(context=None) -> DrawLog:
     panels = _addon_classes(bpy.types.Panel)
     assert len(panels) >= 6, [p.__name__ for p in panels]
     for panel in panels:
-        if "poll" in panel.__dict__ and not panel.poll(context):
+        if not poll_panel(log, panel, context):
             continue
         draw_class(log, panel, context)
     return log
@@ -56,6 +56,7 @@ def fresh(addon):
     and its settings read once (as the first poll() does), so each draw is checked for touching nothing."""
     from move_mocap.capture.network import network_problem
     from move_mocap.capture.runtime import RUNTIME
+    from move_mocap.engine_control.engine import problem as engine_problem
 
     bpy.ops.wm.read_homefile(use_empty=True)
     views, notice = dict(RUNTIME.views), RUNTIME.notice
@@ -63,6 +64,7 @@ def fresh(addon):
     RUNTIME.notice = ""
     bpy.context.window_manager.move_mocap_history.items.clear()
     network_problem(bpy.context)
+    engine_problem(bpy.context)
     yield bpy.context
     RUNTIME.views.clear()
     RUNTIME.views.update(views)
@@ -219,7 +221,6 @@ def test_local_engine_off_and_on(fresh, cmu_bvh, monkeypatch) -> None:
         # Options the local engine cannot honour are greyed out with the reason.
         assert any("does not render preview videos" in label for label in log.labels), log.labels
         assert bpy.ops.move_mocap.engine_start() == {"FINISHED"}
-        network_problem(fresh)  # the start changed the settings: poll() reads them again once, as Blender does
         log = _draw_panels()
         _assert_clean(log)
         assert any("running" in label for label in log.labels), log.labels
