@@ -108,6 +108,50 @@ def test_recorder_catches_broken_names(fresh) -> None:
     assert len(log.problems) == 9
 
 
+def test_recorder_catches_file_access_in_draw_and_poll(fresh, tmp_path) -> None:
+    """A draw or a poll (the panel's, or a drawn button's operator's) that reads, stats, lists or makes files on
+    a redraw is reported."""
+    from pathlib import Path
+
+    from tests.ui_draw import poll_panel
+
+    class Looks:
+        @classmethod
+        def poll(cls, context):
+            return Path(tmp_path / "in-poll").exists()  # one stat
+
+        def draw(self, context):
+            (tmp_path / "made").mkdir()
+            list(Path(tmp_path).iterdir())
+            Path(tmp_path / "made").is_dir()
+
+    class ButtonPollReads(bpy.types.Operator):
+        bl_idname = "move_mocap.test_poll_reads"
+        bl_label = "Reads"
+
+        @classmethod
+        def poll(cls, context):
+            (tmp_path / "settings.json").write_text("{}")
+            return True
+
+    log = DrawLog()
+    assert not poll_panel(log, Looks, fresh)
+    draw_class(log, Looks, fresh)
+    bpy.utils.register_class(ButtonPollReads)
+    try:
+        class Button:
+            def draw(self, context):
+                self.layout.operator("move_mocap.test_poll_reads")
+        draw_class(log, Button, fresh)
+    finally:
+        bpy.utils.unregister_class(ButtonPollReads)
+    text = "\n".join(log.problems)
+    for needle in ("os.stat(" + str(tmp_path / "in-poll"), "os.mkdir", "os.stat(" + str(tmp_path / "made"),
+                   "opens a file (" + str(tmp_path / "settings.json")):
+        assert needle in text, f"{needle} not reported:\n{text}"
+    assert f"os.listdir({tmp_path})" in text or f"os.scandir({tmp_path})" in text, text  # 3.11 / 3.13 iterdir
+
+
 def test_no_footage_single_camera(fresh) -> None:
     log = _draw_panels()
     _assert_clean(log)
@@ -200,7 +244,6 @@ def _free_port() -> int:
 
 
 def test_local_engine_off_and_on(fresh, cmu_bvh, monkeypatch) -> None:
-    from move_mocap.capture.network import network_problem
     from move_mocap.engine_control import engine as engine_ops
     from move_mocap.preferences import get_preferences
 
