@@ -12,7 +12,7 @@ from ..engine_control.engine import unavailable_outputs
 from ..engine_control.panel import draw_backend
 from ..preferences import get_preferences
 from .network import network_problem
-from .props import scene_props
+from .props import actors, scene_props
 from .runtime import RUNTIME, View
 from .target import resolve_target
 
@@ -99,10 +99,46 @@ class MOVE_MOCAP_PT_main(bpy.types.Panel):
         if views:
             layout.separator()
             for view in views:
-                _draw_view(layout.box(), view)
+                _draw_view(layout.box(), view, context)
 
 
-def _draw_view(box: bpy.types.UILayout, view: View) -> None:
+def draw_actors(layout: bpy.types.UILayout, context: bpy.types.Context, sid: str) -> bool:
+    """The people a finished job found: each actor with the rig it goes to (empty: a new armature), how long
+    each is visible and the frame where best seen; people seen but not captured are listed greyed. Returns
+    whether anything was drawn (a job that found one person has nothing to choose)."""
+    found = actors(context, sid)
+    if not found:
+        return False
+    box = layout.box()
+    captured = [a for a in found if a.actor > 0]
+    box.label(text=f"People found: {len(found)} ({len(captured)} captured)", icon="COMMUNITY")
+    for item in found:
+        col = box.column(align=True)
+        row = col.row(align=True)
+        if item.actor > 0:
+            row.prop(item, "use", text=f"Actor {item.actor}")
+            sub = row.row(align=True)
+            sub.active = item.use
+            sub.prop(item, "target", text="", icon="ARMATURE_DATA")
+        else:
+            row.active = False
+            row.label(text=f"Person {item.person}: seen, not captured", icon="HIDE_ON")
+        line = col.row()
+        line.active = item.actor > 0 and item.use
+        line.scale_y = 0.8
+        line.label(text=item.summary, icon="BLANK1")
+    if found[0].note:
+        for text in _wrap(found[0].note, 60)[:2]:
+            box.label(text=text, icon="INFO")
+    row = box.row(align=True)
+    op = row.operator("move_mocap.apply_actors", text="Apply Actors", icon="IMPORT")
+    op.submission_id = sid
+    op = row.operator("move_mocap.apply_actors", text="New Rig per Actor", icon="ADD")
+    op.submission_id, op.new_rigs = sid, True
+    return True
+
+
+def _draw_view(box: bpy.types.UILayout, view: View, context: bpy.types.Context) -> None:
     head = box.row(align=True)
     head.label(text=view.title, icon="ARMATURE_DATA" if view.state == "done" else "FILE_MOVIE")
     if view.active:
@@ -135,6 +171,8 @@ def _draw_view(box: bpy.types.UILayout, view: View) -> None:
         row.operator("move_mocap.open_output_folder", text="", icon="FILE_FOLDER").submission_id = view.sid
     if view.job_id:
         row.operator("move_mocap.copy_job_id", text="", icon="COPYDOWN").job_id = view.job_id
+    if view.state in ("ready", "done"):
+        draw_actors(box, context, view.sid)
 
 
 def _wrap(text: str, width: int) -> list[str]:
@@ -222,6 +260,8 @@ class MOVE_MOCAP_PT_history(bpy.types.Panel):
             row.operator("move_mocap.copy_job_id", text="", icon="COPYDOWN").job_id = item.job_id
             if item.state in ("failed", "cancelled") and item.submission_id:
                 layout.operator("move_mocap.retry", icon="FILE_REFRESH").submission_id = item.submission_id
+            if item.submission_id and item.downloaded:
+                draw_actors(layout, context, item.submission_id)
 
 
 class MOVE_MOCAP_PT_share(bpy.types.Panel):

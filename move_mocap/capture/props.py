@@ -1,5 +1,6 @@
 """Scene and window-manager properties of the Move workflow: footage lists, options, target armature,
-and the history list (runtime only, on the window manager).
+and, runtime only on the window manager, the history list and the actors of finished results with the rig
+each goes to.
 
 Only settings of a submission live on the Scene (they are saved with the .blend). The API key never does:
 it lives in the preferences' secret store. No network, no threads here.
@@ -52,10 +53,35 @@ class MOVE_MOCAP_PG_history(bpy.types.PropertyGroup):
     downloaded: BoolProperty()  # type: ignore[valid-type]
 
 
+def _history_selected(self: Any, context: bpy.types.Context) -> None:
+    from .runtime import RUNTIME  # the actors of the selected result are read now, not while drawing
+
+    if 0 <= self.index < len(self.items) and self.items[self.index].submission_id:
+        RUNTIME.load_actors(self.items[self.index].submission_id)
+
+
 class MOVE_MOCAP_PG_history_list(bpy.types.PropertyGroup):
     items: CollectionProperty(type=MOVE_MOCAP_PG_history)  # type: ignore[valid-type]
-    index: IntProperty(default=0)  # type: ignore[valid-type]
+    index: IntProperty(default=0, update=_history_selected)  # type: ignore[valid-type]
     error: StringProperty()  # type: ignore[valid-type]
+
+
+class MOVE_MOCAP_PG_actor(bpy.types.PropertyGroup):
+    """One person a finished job found (``actor`` 0: seen, not captured) and the rig their motion goes to."""
+
+    submission_id: StringProperty()  # type: ignore[valid-type]
+    person: IntProperty()  # type: ignore[valid-type]
+    actor: IntProperty()  # type: ignore[valid-type]
+    summary: StringProperty()  # type: ignore[valid-type]
+    note: StringProperty()  # type: ignore[valid-type]  # the job's note on its people (e.g. fewer than asked)
+    use: BoolProperty(name="Apply", default=True, description="Apply this actor's motion")  # type: ignore[valid-type]
+    target: PointerProperty(  # type: ignore[valid-type]
+        name="Rig", type=bpy.types.Object, poll=_armature_poll,
+        description="The rig this actor's motion goes to (empty: a new armature for this actor)")
+
+
+class MOVE_MOCAP_PG_actor_list(bpy.types.PropertyGroup):
+    items: CollectionProperty(type=MOVE_MOCAP_PG_actor)  # type: ignore[valid-type]
 
 
 class MOVE_MOCAP_PG_scene(bpy.types.PropertyGroup):
@@ -116,15 +142,26 @@ def history(context: bpy.types.Context) -> MOVE_MOCAP_PG_history_list:
     return context.window_manager.move_mocap_history  # type: ignore[no-any-return,union-attr]
 
 
-CLASSES = (MOVE_MOCAP_PG_footage, MOVE_MOCAP_PG_history, MOVE_MOCAP_PG_history_list, MOVE_MOCAP_PG_scene)
+def actors(context: bpy.types.Context, sid: str) -> list[MOVE_MOCAP_PG_actor]:
+    """The people found by submission ``sid``'s job (empty when it found no one worth listing)."""
+    wm = context.window_manager
+    found = getattr(wm, "move_mocap_actors", None)
+    return [a for a in found.items if a.submission_id == sid] if found is not None else []
+
+
+CLASSES = (MOVE_MOCAP_PG_footage, MOVE_MOCAP_PG_history, MOVE_MOCAP_PG_history_list, MOVE_MOCAP_PG_actor,
+           MOVE_MOCAP_PG_actor_list, MOVE_MOCAP_PG_scene)
 
 
 def register_extra() -> None:
     bpy.types.Scene.move_mocap = PointerProperty(type=MOVE_MOCAP_PG_scene)  # type: ignore[attr-defined,func-returns-value]
     bpy.types.WindowManager.move_mocap_history = PointerProperty(  # type: ignore[attr-defined,func-returns-value]
         type=MOVE_MOCAP_PG_history_list)
+    bpy.types.WindowManager.move_mocap_actors = PointerProperty(  # type: ignore[attr-defined,func-returns-value]
+        type=MOVE_MOCAP_PG_actor_list)
 
 
 def unregister_extra() -> None:
+    del bpy.types.WindowManager.move_mocap_actors  # type: ignore[attr-defined]
     del bpy.types.WindowManager.move_mocap_history  # type: ignore[attr-defined]
     del bpy.types.Scene.move_mocap  # type: ignore[attr-defined]

@@ -22,6 +22,7 @@ from typing import Any
 import bpy
 from bpy.app.handlers import persistent
 
+from ..core import people
 from ..core.outputs import pick_applicable
 from ..core.pipeline import (
     Cancelled,
@@ -171,6 +172,33 @@ class Runtime:
         assert self.reader is not None
         self.views = {row.id: View.from_row(row) for row in self.reader.all(limit=HISTORY_LIMIT)}
         self.history_dirty = True
+        for view in self.visible_views():
+            if view.state in (State.READY.value, State.DONE.value):
+                self.load_actors(view.sid)
+
+    def load_actors(self, sid: str) -> int:
+        """Read the people ``sid``'s job found (kept beside its outputs by the pipeline) into the window
+        manager's actor list, keeping the rigs already chosen; main thread, never from a draw. Returns how
+        many are listed (none when the job found one person only: nothing to choose)."""
+        wm = bpy.context.window_manager
+        found_list = getattr(wm, "move_mocap_actors", None)
+        row = self.reader.get(sid) if self.reader is not None else None
+        if found_list is None or row is None or not row.outputs:
+            return 0
+        found = people.load(Path(next(iter(row.outputs.values()))).parent)
+        persons = found.persons if found is not None and len(found.persons) > 1 else ()
+        items = found_list.items
+        chosen = {a.person: (a.use, a.target) for a in items if a.submission_id == sid}
+        for i in reversed(range(len(items))):
+            if items[i].submission_id == sid:
+                items.remove(i)
+        for person in persons:
+            item = items.add()
+            item.submission_id, item.person, item.actor = sid, person.number, person.actor or 0
+            item.summary, item.note = person.summary(), found.note if found is not None else ""
+            use, target = chosen.get(person.number, (person.actor is not None, None))
+            item.use, item.target = use and person.actor is not None, target
+        return len(persons)
 
     def visible_views(self, limit: int = 5) -> list[View]:
         """Submissions worth showing as progress rows: running, failed, cancelled or ready; newest first."""
@@ -247,6 +275,7 @@ class Runtime:
             view.error_kind = view.error_message = view.error_hint = ""
             if event.files:
                 view.output_dir = str(Path(next(iter(event.files.values()))).parent)
+            self.load_actors(event.submission_id)
             if auto_apply:
                 self._maybe_auto_apply(event)
             self.history_dirty = True

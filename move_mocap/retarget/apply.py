@@ -501,7 +501,7 @@ def clean_up(target: bpy.types.Object, action: bpy.types.Action, opts: RetargetO
     from ..review import legs
 
     notes = []
-    source_tag = action.get(RETARGET_TAG)
+    source_tag = action.get(RETARGET_TAG)  # type: ignore[func-returns-value]  # ID.get returns the value
     if opts.foot_lock:
         t1 = time.perf_counter()
         lock = legs.foot_lock(target, name=f"{action.name}_footlock")

@@ -32,7 +32,7 @@ from pathlib import Path
 from typing import Any
 
 from .. import outputs as output_kinds
-from .. import safe_paths
+from .. import people, safe_paths
 from ..api.client import MoveClient, metadata_matches
 from ..api.errors import (
     NetworkError,
@@ -798,7 +798,21 @@ class _Worker(threading.Thread):
             outputs[key] = str(dest)
             self.j.set_outputs(self.sid, outputs)
             self._point(f"downloaded:{key}")
+        self._keep_people(job.metadata, row.spec, out_dir)
         self._stage_done(Stage.DOWNLOADED, "Ready to apply", state=State.READY.value)
+
+    def _keep_people(self, metadata: Any, spec: Any, out_dir: Path) -> None:
+        """The people the job found (validated server JSON; a multi-camera job's asked actors when the server
+        says nothing) kept beside its outputs for the panel's actor list. Malformed: a notice, never a failure."""
+        try:
+            found = people.parse(metadata)
+        except people.PeopleError as exc:
+            self.p._post(Notice(self.sid, f"Ignored the job's list of people: {exc}", "WARNING"))
+            found = None
+        if found is None and spec.multi_camera and spec.number_of_actors > 1:
+            found = people.numbered(min(spec.number_of_actors, people.MAX_PEOPLE))
+        if found is not None:
+            people.save(found, out_dir)
 
     def _share(self) -> None:
         self.working = Stage.DOWNLOADED
