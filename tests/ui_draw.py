@@ -18,6 +18,7 @@ from __future__ import annotations
 import contextlib
 import os
 import sys
+import threading
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from typing import Any
@@ -48,13 +49,14 @@ class DrawLog:
 
 
 _DRAWING: list[DrawLog] = []  # the log of the draw running now (audit hooks cannot be removed: one, gated)
+_DRAW_THREAD: list[int] = []  # the thread drawing (the add-on's workers may touch files meanwhile: not a draw)
 _CODE_SUFFIXES = (".py", ".pyc", ".so", ".pyd", ".pth")
 _SIDE_EFFECTS = ("os.mkdir", "os.remove", "os.rename", "os.rmdir", "os.chmod", "shutil.rmtree", "shutil.copyfile",
                  "socket.connect", "subprocess.Popen", "os.system", "urllib.Request")
 
 
 def _audit(event: str, args: tuple[Any, ...]) -> None:
-    if not _DRAWING:
+    if not _DRAWING or threading.get_ident() not in _DRAW_THREAD:
         return
     if event == "open":
         path = str(args[0]) if args and args[0] is not None else ""
@@ -80,7 +82,8 @@ def drawing(log: DrawLog) -> Iterator[None]:
         def look(path: Any = ".", *args: Any, **kwargs: Any) -> Any:
             text = os.fspath(path) if isinstance(path, (str, bytes, os.PathLike)) else ""
             text = text.decode() if isinstance(text, bytes) else text
-            if _DRAWING and text and not text.endswith(_CODE_SUFFIXES) and "__pycache__" not in text:
+            if _DRAWING and threading.get_ident() in _DRAW_THREAD and text and not text.endswith(_CODE_SUFFIXES) \
+                    and "__pycache__" not in text:
                 _DRAWING[-1].problem("draw()", f"os.{name}({text}): look at files once outside draw and cache it")
             return real(path, *args, **kwargs)
         return look
@@ -88,9 +91,11 @@ def drawing(log: DrawLog) -> Iterator[None]:
     for name, real in saved.items():
         setattr(os, name, watch(name, real))
     _DRAWING.append(log)
+    _DRAW_THREAD.append(threading.get_ident())
     try:
         yield
     finally:
+        _DRAW_THREAD.pop()
         _DRAWING.pop()
         for name, real in saved.items():
             setattr(os, name, real)

@@ -26,7 +26,7 @@ from ..core.pipeline.model import Footage
 from ..core.pipeline.plan import outputs_on_disk
 from ..preferences import get_preferences
 from .network import NetworkPollMixin, network_problem
-from .props import actors, history, scene_props
+from .props import actors, history, scene_props, server_choices
 from .runtime import RUNTIME, Runtime
 from .target import resolve_target, tag_target
 
@@ -44,7 +44,8 @@ def build_spec(context: bpy.types.Context) -> SubmissionSpec:
     footage = tuple(Footage(bpy.path.abspath(f.filepath), f.device_label.strip(), f.lens.strip())
                     for f in p.footage if f.filepath)
     calibration: tuple[Footage, ...] = ()
-    if multi and not p.use_take_for_calibration:
+    reuse = multi and p.volume_source == "EXISTING"
+    if multi and not reuse and not p.use_take_for_calibration:
         calibration = tuple(Footage(bpy.path.abspath(f.filepath), f.device_label.strip(), f.lens.strip())
                             for f in p.calibration if f.filepath)
     target = resolve_target(context)
@@ -66,6 +67,9 @@ def build_spec(context: bpy.types.Context) -> SubmissionSpec:
         outputs=outputs,
         human_height=p.human_height, area_type=p.area_type, name=p.take_name.strip(),
         target=target.name if target is not None else "", blend_file=bpy.data.filepath,
+        volume_id=p.volume_id.strip() if reuse else "",
+        # to the millisecond: the properties are single precision (0.9 would be sent as 0.8999999761...)
+        sync_window=(round(p.clap_start, 3), round(p.clap_end, 3)) if multi and p.sync_method == "CLAP" else None,
     )
 
 
@@ -193,8 +197,12 @@ class MOVE_MOCAP_OT_process(NetworkPollMixin, bpy.types.Operator):
     def poll(cls, context: bpy.types.Context | None) -> bool:  # `| None`: as NetworkPollMixin.poll
         if context is None or context.scene is None:
             return False
-        if not any(f.filepath for f in scene_props(context).footage):
+        p = scene_props(context)
+        if not any(f.filepath for f in p.footage):
             cls.poll_message_set("Add a video to the footage list first")
+            return False
+        if p.camera_mode == "MULTI" and p.volume_source == "EXISTING" and not p.volume_id.strip():
+            cls.poll_message_set("Pick the finished volume to reuse (or calibrate a new one)")
             return False
         return super().poll(context)
 
@@ -555,6 +563,33 @@ class MOVE_MOCAP_OT_refresh_history(NetworkPollMixin, bpy.types.Operator):
         return {"FINISHED"}
 
 
+class MOVE_MOCAP_OT_load_capture_choices(NetworkPollMixin, bpy.types.Operator):
+    """List the server's lenses and volumes for multi-camera takes (Blender stays usable while it loads)"""
+
+    bl_idname = "move_mocap.load_capture_choices"
+    bl_label = "Load Lenses and Volumes"
+    bl_options = {"REGISTER"}
+
+    def execute(self, context: bpy.types.Context) -> OperatorReturn:
+        thread = RUNTIME.load_capture_choices(context)
+        if thread is None:
+            self.report({"ERROR"}, network_problem(context) or "The server cannot be reached now")
+            return {"CANCELLED"}
+        if _interactive(context):
+            return {"FINISHED"}
+        thread.join(120)
+        for event in RUNTIME.get_pipeline().drain():
+            RUNTIME.handle(event, auto_apply=False)
+        choices = server_choices(context)
+        if choices is None or choices.state != "loaded":
+            self.report({"ERROR"}, "The server did not answer in time")
+            return {"CANCELLED"}
+        if choices.error:
+            self.report({"WARNING"}, choices.error)
+        self.report({"INFO"}, f"{len(choices.lenses)} lenses and {len(choices.volumes)} volumes on the server")
+        return {"FINISHED"}
+
+
 def _output_dir(job_id: str, submission_id: str) -> Path | None:
     journal = RUNTIME.journal()
     row = journal.get(submission_id) if submission_id else journal.by_job(job_id) if job_id else None
@@ -665,7 +700,7 @@ class MOVE_MOCAP_OT_dismiss(bpy.types.Operator):
 CLASSES = (
     MOVE_MOCAP_OT_footage_add, MOVE_MOCAP_OT_footage_remove, MOVE_MOCAP_OT_process, MOVE_MOCAP_OT_cancel,
     MOVE_MOCAP_OT_retry, MOVE_MOCAP_OT_resume, MOVE_MOCAP_OT_apply, MOVE_MOCAP_OT_apply_actors,
-    MOVE_MOCAP_OT_refresh_history,
+    MOVE_MOCAP_OT_refresh_history, MOVE_MOCAP_OT_load_capture_choices,
     MOVE_MOCAP_OT_open_output_folder, MOVE_MOCAP_OT_copy_job_id, MOVE_MOCAP_OT_import_share_code,
     MOVE_MOCAP_OT_dismiss,
 )

@@ -26,6 +26,7 @@ from ..core import people
 from ..core.outputs import pick_applicable
 from ..core.pipeline import (
     Cancelled,
+    CaptureChoices,
     Event,
     Failed,
     HistoryLoaded,
@@ -134,6 +135,8 @@ class Runtime:
         self._settings_key: tuple[Any, ...] | None = None
         self._timer_on = False
         self._apply_scheduled = False
+        self._listing = False  # the server's lenses and volumes are being listed (keep ticking for the answer)
+        self._choices_thread: Any = None
         self.on_event: Callable[[Event], None] | None = None  # observers (tests, benchmarks)
 
     # ------------------------------------------------------------------------------ the pipeline
@@ -176,6 +179,38 @@ class Runtime:
             if view.state in (State.READY.value, State.DONE.value):
                 self.load_actors(view.sid)
 
+    def load_capture_choices(self, context: bpy.types.Context) -> Any:
+        """List the server's lenses and volumes on a worker thread (its answer folded in by :meth:`handle`);
+        returns the thread (the one already listing, if any), or None when the server cannot be reached now
+        (``network_problem`` says why)."""
+        choices = getattr(context.window_manager, "move_mocap_choices", None)
+        if choices is None or network_problem(context):
+            return None
+        if self._listing and self._choices_thread is not None and self._choices_thread.is_alive():
+            return self._choices_thread
+        pipeline = self.get_pipeline(context)
+        choices.state, choices.error = "loading", ""
+        self._listing = True
+        self._choices_thread = pipeline.load_capture_choices()
+        self.ensure_timer()
+        return self._choices_thread
+
+    def _set_choices(self, event: CaptureChoices) -> None:
+        self._listing = False
+        wm = bpy.context.window_manager
+        choices = getattr(wm, "move_mocap_choices", None)
+        if choices is None:
+            return
+        choices.lenses.clear()
+        for lens in event.lenses:
+            choices.lenses.add().name = lens
+        choices.volumes.clear()
+        for v in event.volumes:
+            item = choices.volumes.add()
+            item.name, item.title, item.state = v["id"], v["name"], v["state"]
+            item.reason, item.human_height = v["reason"], v["human_height"]
+        choices.state, choices.error = "loaded", event.error
+
     def load_actors(self, sid: str) -> int:
         """Read the people ``sid``'s job found (kept beside its outputs by the pipeline) into the window
         manager's actor list, keeping the rigs already chosen; main thread, never from a draw. Returns how
@@ -217,6 +252,10 @@ class Runtime:
         self.reader = None
         self.views.clear()
         self.pending_apply.clear()
+        self._listing = False
+        choices = getattr(bpy.context.window_manager, "move_mocap_choices", None)
+        if choices is not None and choices.state == "loading":  # its worker's answer will not be read
+            choices.state = ""
 
     # --------------------------------------------------------------------------------- events
 
@@ -232,6 +271,9 @@ class Runtime:
         """Fold one event into the views; True when the panel should redraw. Main thread only."""
         if self.on_event is not None:
             self.on_event(event)
+        if isinstance(event, CaptureChoices):
+            self._set_choices(event)
+            return True
         if isinstance(event, HistoryLoaded):
             self.history_jobs = list(event.jobs)
             self.history_error = event.error
@@ -339,7 +381,7 @@ class Runtime:
             self._apply_scheduled = True
             if not bpy.app.timers.is_registered(_apply_timer):
                 bpy.app.timers.register(_apply_timer, first_interval=0.0)
-        if pipeline.running_ids() or not self.events.empty() or self.pending_apply:
+        if pipeline.running_ids() or not self.events.empty() or self.pending_apply or self._listing:
             return ACTIVE_INTERVAL
         self._timer_on = False
         return None

@@ -176,6 +176,86 @@ def test_multi_camera_with_calibration_footage(fresh) -> None:
     assert log.lists.count("MOVE_MOCAP_UL_footage") == 2
 
 
+def test_multi_camera_lenses_sync_and_volumes(fresh) -> None:
+    """Lenses offered from the server's list (else a free field), the clap window, a volume reused: finished,
+    still running, failed with its reason, not listed; the listing under way and its error."""
+    p = fresh.scene.move_mocap
+    p.camera_mode = "MULTI"
+    for i in range(2):
+        p.footage.add().filepath = f"//cam{i + 1:02d}.mp4"
+    choices = fresh.window_manager.move_mocap_choices
+    choices.lenses.clear()
+    choices.volumes.clear()
+    try:
+        log = _draw_panels()
+        _assert_clean(log)
+        assert "lens" in log.props and "lenses" not in log.props  # no list yet: a free field
+        for lens in ("iphone-main-wide", "blackmagic-ursa-4k-24mm"):
+            choices.lenses.add().name = lens
+        p.sync_method = "CLAP"
+        log = _draw_panels()
+        _assert_clean(log)
+        assert {"lens", "lenses", "clap_start", "clap_end", "human_height", "use_take_for_calibration"} \
+            <= set(log.props)
+        for vid, state, reason in (("vol-ok", "FINISHED", ""), ("vol-run", "RUNNING", ""),
+                                   ("vol-bad", "FAILED", "Too few frames were seen by two cameras at once: film "
+                                                         "the person walking through the whole area")):
+            item = choices.volumes.add()
+            item.name, item.state, item.reason, item.title, item.human_height = vid, state, reason, vid, 1.7
+        p.volume_source = "EXISTING"
+        seen = {}
+        for vid in ("", "vol-ok", "vol-run", "vol-bad", "vol-gone"):
+            p.volume_id = vid
+            log = _draw_panels()
+            _assert_clean(log)
+            assert "volumes" in log.props and "human_height" not in log.props
+            seen[vid] = log.labels
+        assert "vol-ok: finished, 1.70 m person" in seen["vol-ok"]
+        assert "Not finished yet: Process waits for it" in seen["vol-run"]
+        assert "Too few frames were seen by two cameras at once: film the" in seen["vol-bad"]
+        assert "Calibrate a new volume instead" in seen["vol-bad"]
+        assert "Not in the server's list (press the refresh button)" in seen["vol-gone"]
+        choices.state, choices.error = "loaded", "lenses: the server does not list camera settings"
+        assert "lenses: the server does not list camera settings" in _draw_panels().labels
+        choices.state = "loading"
+        assert "Loading lenses and volumes from the server..." in _draw_panels().labels
+    finally:
+        choices.state, choices.error = "", ""
+        choices.lenses.clear()
+        choices.volumes.clear()
+
+
+def test_actors_of_a_finished_result(fresh) -> None:
+    """A finished result that found several people: each actor with its rig picker, who was only seen, the
+    job's note, the two apply buttons; drawn under the progress row and under History's selected item."""
+    from move_mocap.capture.runtime import RUNTIME, View
+
+    RUNTIME.views["s-two"] = View("s-two", "two people", "downloaded", "ready", 1.0, "Ready to apply",
+                                  job_id="job-two")
+    found = fresh.window_manager.move_mocap_actors.items
+    for person, actor in ((1, 1), (2, 2), (3, 0)):
+        item = found.add()
+        item.submission_id, item.person, item.actor = "s-two", person, actor
+        item.summary = f"visible {person}.0 s, best seen at frame {10 * person}"
+        item.use, item.note = actor > 0, "3 actors were asked for; 2 people were seen by two cameras or more"
+    hist = fresh.window_manager.move_mocap_history
+    entry = hist.items.add()
+    entry.submission_id, entry.job_id, entry.title, entry.state, entry.downloaded = "s-two", "job-two", "two", \
+        "ready", True
+    try:
+        for use_second in (True, False):
+            found[1].use = use_second
+            log = _draw_panels()
+            _assert_clean(log)
+            assert log.labels.count("People found: 3 (2 captured)") == 2  # the progress row and History
+            assert "Person 3: seen, not captured" in log.labels
+            assert "visible 2.0 s, best seen at frame 20" in log.labels
+            assert {"use", "target"} <= set(log.props)
+            assert ("move_mocap.apply_actors", "New Rig per Actor", False) in log.buttons
+    finally:
+        found.clear()
+
+
 def test_every_submission_state(fresh) -> None:
     from move_mocap.capture.runtime import RUNTIME, View
     from move_mocap.core.pipeline.model import State
