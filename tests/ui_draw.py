@@ -323,3 +323,31 @@ def draw_class(log: DrawLog, cls: type, context: Any, data: Any = None, **attrib
             owner = _Owner(cls, LayoutRecorder(log, context, f"{cls.__name__}.{method}"), data, **attributes)
             with drawing(log):
                 getattr(cls, method)(owner, context)
+
+
+def addon_classes(kind: type) -> list[type]:
+    """The add-on's registered classes of ``kind`` (Panel, UIList, ...), those its modules register in
+    ``register_extra()`` too."""
+    from move_mocap import registration
+
+    found = []
+    for module in registration._modules():
+        for cls in getattr(module, "CLASSES", ()):
+            if issubclass(cls, kind):
+                found.append(cls)
+        for name in dir(module):  # panels registered in register_extra()
+            cls = getattr(module, name)
+            if isinstance(cls, type) and issubclass(cls, kind) and cls.__module__ == module.__name__ \
+                    and cls not in found:
+                found.append(cls)
+    return found
+
+
+def draw_panels(context: Any = None) -> DrawLog:
+    """Every panel of the add-on whose poll passes, drawn as Blender would on a redraw (poll included)."""
+    context = context or bpy.context
+    log = DrawLog()
+    for panel in addon_classes(bpy.types.Panel):
+        if poll_panel(log, panel, context):
+            draw_class(log, panel, context)
+    return log

@@ -15,34 +15,12 @@ import sys
 import bpy
 import pytest
 
-from tests.ui_draw import DrawLog, draw_class, poll_panel
-
-
-def _addon_classes(kind: type) -> list[type]:
-    from move_mocap import registration
-
-    found = []
-    for module in registration._modules():
-        for cls in getattr(module, "CLASSES", ()):
-            if issubclass(cls, kind):
-                found.append(cls)
-        for name in dir(module):  # panels registered in register_extra()
-            cls = getattr(module, name)
-            if isinstance(cls, type) and issubclass(cls, kind) and cls.__module__ == module.__name__ \
-                    and cls not in found:
-                found.append(cls)
-    return found
+from tests.ui_draw import DrawLog, addon_classes, draw_class, draw_panels
 
 
 def _draw_panels(context=None) -> DrawLog:
-    context = context or bpy.context
-    log = DrawLog()
-    panels = _addon_classes(bpy.types.Panel)
-    assert len(panels) >= 6, [p.__name__ for p in panels]
-    for panel in panels:
-        if not poll_panel(log, panel, context):
-            continue
-        draw_class(log, panel, context)
+    log = draw_panels(context)
+    assert len(addon_classes(bpy.types.Panel)) >= 6
     return log
 
 
@@ -73,8 +51,8 @@ def fresh(addon):
 
 
 def test_every_panel_and_list_is_found(addon) -> None:
-    names = {c.__name__ for c in _addon_classes(bpy.types.Panel)} | \
-        {c.__name__ for c in _addon_classes(bpy.types.UIList)}
+    names = {c.__name__ for c in addon_classes(bpy.types.Panel)} | \
+        {c.__name__ for c in addon_classes(bpy.types.UIList)}
     for name in ("MOVE_MOCAP_PT_main", "MOVE_MOCAP_PT_options", "MOVE_MOCAP_PT_history", "MOVE_MOCAP_PT_share",
                  "MOVE_MOCAP_PT_retarget", "MOVE_MOCAP_PT_engine", "MOVE_MOCAP_UL_footage",
                  "MOVE_MOCAP_UL_history", "MOVE_MOCAP_UL_retarget_slots"):

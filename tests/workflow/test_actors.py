@@ -15,7 +15,7 @@ import json
 import pytest
 
 from tests.conftest import require_move_api
-from tests.ui_draw import DrawLog, draw_class, poll_panel
+from tests.ui_draw import DrawLog, draw_panels
 
 SHIFT = 1.5  # metres along X between the two actors
 
@@ -75,12 +75,7 @@ def two_actors(addon, tmp_path, monkeypatch):
 
 
 def _draw(bpy) -> DrawLog:
-    from tests.foundation.test_panels_draw import _addon_classes
-
-    log = DrawLog()
-    for panel in _addon_classes(bpy.types.Panel):
-        if poll_panel(log, panel, bpy.context):
-            draw_class(log, panel, bpy.context)
+    log = draw_panels(bpy.context)
     assert not log.problems, "\n".join(log.problems)
     return log
 

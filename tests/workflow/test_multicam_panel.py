@@ -6,17 +6,12 @@ volume, no calibration upload); the panel draws each of these states (the others
 from __future__ import annotations
 
 from tests.pipeline.helpers import counts, server_objects
-from tests.ui_draw import DrawLog, draw_class, poll_panel
+from tests.ui_draw import DrawLog, draw_panels
 from tests.workflow.conftest import add_footage
 
 
 def _draw(bpy) -> DrawLog:
-    from tests.foundation.test_panels_draw import _addon_classes
-
-    log = DrawLog()
-    for panel in _addon_classes(bpy.types.Panel):
-        if poll_panel(log, panel, bpy.context):
-            draw_class(log, panel, bpy.context)
+    log = draw_panels(bpy.context)
     assert not log.problems, "\n".join(log.problems)
     return log
 
