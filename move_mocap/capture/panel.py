@@ -14,6 +14,7 @@ import bpy
 from ..engine_control.engine import unavailable_outputs
 from ..engine_control.panel import draw_backend
 from ..preferences import get_preferences
+from ..sidebar import MoveSidebarPanel
 from .network import network_problem
 from .props import actors, scene_props, server_choices
 from .runtime import RUNTIME, View
@@ -46,10 +47,7 @@ class MOVE_MOCAP_UL_history(bpy.types.UIList):
             row.label(text="", icon="WORLD")
 
 
-class MOVE_MOCAP_PT_main(bpy.types.Panel):
-    bl_space_type = "VIEW_3D"
-    bl_region_type = "UI"
-    bl_category = "Move"
+class MOVE_MOCAP_PT_main(MoveSidebarPanel, bpy.types.Panel):
     bl_label = "Move Mocap"
     bl_idname = "MOVE_MOCAP_PT_main"
 
@@ -244,10 +242,7 @@ def _wrap(text: str, width: int) -> list[str]:
     return lines
 
 
-class MOVE_MOCAP_PT_options(bpy.types.Panel):
-    bl_space_type = "VIEW_3D"
-    bl_region_type = "UI"
-    bl_category = "Move"
+class MOVE_MOCAP_PT_options(MoveSidebarPanel, bpy.types.Panel):
     bl_label = "Options"
     bl_parent_id = "MOVE_MOCAP_PT_main"
     bl_options = {"DEFAULT_CLOSED"}
@@ -284,10 +279,7 @@ class MOVE_MOCAP_PT_options(bpy.types.Panel):
                 layout.label(text=line, icon="INFO")
 
 
-class MOVE_MOCAP_PT_history(bpy.types.Panel):
-    bl_space_type = "VIEW_3D"
-    bl_region_type = "UI"
-    bl_category = "Move"
+class MOVE_MOCAP_PT_history(MoveSidebarPanel, bpy.types.Panel):
     bl_label = "History"
     bl_parent_id = "MOVE_MOCAP_PT_main"
     bl_options = {"DEFAULT_CLOSED"}
@@ -320,10 +312,7 @@ class MOVE_MOCAP_PT_history(bpy.types.Panel):
                 draw_actors(layout, context, item.submission_id)
 
 
-class MOVE_MOCAP_PT_share(bpy.types.Panel):
-    bl_space_type = "VIEW_3D"
-    bl_region_type = "UI"
-    bl_category = "Move"
+class MOVE_MOCAP_PT_share(MoveSidebarPanel, bpy.types.Panel):
     bl_label = "Move One Share Code"
     bl_parent_id = "MOVE_MOCAP_PT_main"
     bl_options = {"DEFAULT_CLOSED"}

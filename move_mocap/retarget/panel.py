@@ -9,6 +9,7 @@ from typing import Any
 import bpy
 
 from ..core.retarget.mapping import FINGER_SLOTS, PROFILE_LABELS
+from ..sidebar import MoveSidebarPanel
 from .settings import retarget_pair
 
 
@@ -50,12 +51,9 @@ class MOVE_MOCAP_UL_retarget_slots(bpy.types.UIList):
         return flags, []
 
 
-class MOVE_MOCAP_PT_retarget(bpy.types.Panel):
+class MOVE_MOCAP_PT_retarget(MoveSidebarPanel, bpy.types.Panel):
     bl_idname = "MOVE_MOCAP_PT_retarget"
     bl_label = "Retarget"
-    bl_space_type = "VIEW_3D"
-    bl_region_type = "UI"
-    bl_category = "Move"
 
     def draw(self, context):  # type: ignore[override]
         layout: Any = self.layout
