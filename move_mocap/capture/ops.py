@@ -70,6 +70,7 @@ def build_spec(context: bpy.types.Context) -> SubmissionSpec:
         volume_id=p.volume_id.strip() if reuse else "",
         # to the millisecond: the properties are single precision (0.9 would be sent as 0.8999999761...)
         sync_window=(round(p.clap_start, 3), round(p.clap_end, 3)) if multi and p.sync_method == "CLAP" else None,
+        sync_timecode=multi and p.sync_method == "TIMECODE",
     )
 
 

@@ -143,7 +143,8 @@ class MOVE_MOCAP_PG_scene(bpy.types.PropertyGroup):
     sync_method: EnumProperty(  # type: ignore[valid-type]
         name="Sync", default="NONE",
         items=[("NONE", "None", "No sync method: the cameras are aligned from the motion itself"),
-               ("CLAP", "Clap", "A clap filmed by every camera within the clap window aligns them")])
+               ("CLAP", "Clap", "A clap filmed by every camera within the clap window aligns them"),
+               ("TIMECODE", "Timecode", "The videos' timecode says they are in sync")])
     clap_start: FloatProperty(  # type: ignore[valid-type]
         name="Clap From", default=0.0, min=0.0, unit="TIME_ABSOLUTE",
         description="Start of the window (seconds into the videos) in which the clap happens")

@@ -5,7 +5,6 @@ from __future__ import annotations
 import subprocess
 import sys
 import threading
-from dataclasses import replace
 from pathlib import Path
 
 import pytest
@@ -186,23 +185,3 @@ def test_failures_name_the_stage_and_keep_the_servers_message() -> None:
     assert classify(Stage.DOWNLOADED, NetworkError("reset")).kind is ErrorKind.DOWNLOAD
     assert "does not create a duplicate" in classify(Stage.TAKE, OutcomeUnknownError("lost")).hint
     assert "API key" in classify(Stage.PROCESSED, AuthError("refused")).hint
-
-
-def test_multi_camera_spec_volume_reuse_and_clap_window(demo_video) -> None:
-    """A reused volume's id and the clap window are checked with the rest of the spec, survive the journal,
-    and change the submission key (an older spec without them keeps its key)."""
-    from move_mocap.core.pipeline.model import SubmissionSpec, submission_key
-
-    videos = [Footage(str(demo_video), "a"), Footage(str(demo_video), "b")]
-    base = SubmissionSpec(footage=tuple(videos), multi_camera=True, model="M2")
-    assert base.validate() is None
-    reuse = replace(base, volume_id="vol-123_abc", sync_window=(0.5, 2.0))
-    assert reuse.validate() is None
-    assert SubmissionSpec.from_json(reuse.to_json()) == reuse
-    assert submission_key(reuse) != submission_key(base)
-    assert submission_key(base) == submission_key(SubmissionSpec.from_json(base.to_json()))
-    assert "volume id" in replace(base, volume_id="../x").validate()
-    assert "volume id" in replace(base, volume_id="v" * 129).validate()
-    assert "clap window" in replace(base, sync_window=(2.0, 1.0)).validate()
-    assert "clap window" in replace(base, sync_window=(-1.0, 1.0)).validate()
-    assert "64 characters" in replace(base, footage=(replace(videos[0], lens="l" * 65), videos[1])).validate()
