@@ -15,6 +15,7 @@ import json
 import pytest
 
 from tests.conftest import require_move_api
+from tests.engine.conftest import requires_mediapipe  # noqa: F401  (the gate of every test running BlazePose)
 from tests.ui_draw import DrawLog, draw_panels
 
 SHIFT = 1.5  # metres along X between the two actors
@@ -158,3 +159,41 @@ def test_one_undo_step_restores_the_scene(two_actors) -> None:
     bpy.ops.ed.undo()
     assert set(bpy.data.objects.keys()) == objects and set(bpy.data.actions.keys()) == actions
     assert all(a.target is None for a in actors(bpy.context, sid))  # no actor points at the undone rigs
+
+
+@pytest.mark.usefixtures("requires_mediapipe")
+def test_a_real_two_person_clip_lists_who_else_was_seen(addon, local_server_factory, demo_video, tmp_path,
+                                                        monkeypatch) -> None:
+    """The Sports2D demo's first 4 s (a man on his box, a woman walking across) processed by the local engine's
+    mediapipe solver through Process: the job's own metadata ``people`` comes back through the pipeline, the
+    panel lists the captured person as actor 1 and the other as only seen, with their figures."""
+    import bpy
+
+    from move_mocap.capture.props import actors
+    from move_mocap.capture.runtime import RUNTIME
+    from move_mocap.preferences import get_preferences
+    from tests.workflow.conftest import add_footage
+
+    server = local_server_factory(solver="mediapipe", motion=None)
+    RUNTIME.shutdown()
+    monkeypatch.setenv("MOVE_MOCAP_USER_DIR", str(tmp_path / "user"))
+    monkeypatch.setenv("MOVE_API_KEY", server.api_key)
+    prefs = get_preferences()
+    saved = (prefs.endpoint, prefs.download_dir)
+    prefs.endpoint, prefs.download_dir = server.url, str(tmp_path / "downloads")
+    RUNTIME.config_overrides = {"poll_initial": 0.2, "poll_factor": 1.3, "poll_max": 1.0}
+    try:
+        bpy.ops.wm.read_homefile(use_empty=True)
+        add_footage(bpy, demo_video, clip=(0.0, 4.0))
+        assert bpy.ops.move_mocap.process() == {"FINISHED"}
+        (row,) = RUNTIME.journal().all()
+        assert row.state.value == "done", (row.error_message, server.log())
+        found = actors(bpy.context, row.id)
+        assert [(a.person, a.actor) for a in found] == [(1, 1), (2, 0)], [(a.person, a.actor) for a in found]
+        assert all(a.summary.startswith("visible ") and "best seen at frame" in a.summary for a in found)
+        log = _draw(bpy)
+        assert "People found: 2 (1 captured)" in log.labels and "Person 2: seen, not captured" in log.labels
+    finally:
+        RUNTIME.shutdown()
+        RUNTIME.config_overrides = {}
+        prefs.endpoint, prefs.download_dir = saved
