@@ -7,12 +7,19 @@ Each layout call is checked against ``UILayout``'s RNA function (keyword names, 
 against the registered ``UIList`` (whose ``draw_item`` and ``filter_items`` are then run for every item).
 Problems are collected, not raised, so one run lists every broken name of a panel. A draw also must only draw:
 file access (other than imports), folder creation, sockets and processes started while it runs are problems too
-(seen through Python's audit hooks).
+(seen through Python's audit hooks), and so are looks at the file system (``os.stat``, ``os.scandir``,
+``os.listdir``: a stat on every redraw of a network folder stalls the UI). The same holds for every ``poll()``
+Blender runs on a redraw: the panels' own (:func:`poll_panel`) and that of each operator a draw puts a button for
+(run by ``operator()`` here, as Blender greys out a button whose poll fails).
 """
 
 from __future__ import annotations
 
+import contextlib
+import os
 import sys
+import threading
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -42,13 +49,14 @@ class DrawLog:
 
 
 _DRAWING: list[DrawLog] = []  # the log of the draw running now (audit hooks cannot be removed: one, gated)
+_DRAW_THREAD: list[int] = []  # the thread drawing (the add-on's workers may touch files meanwhile: not a draw)
 _CODE_SUFFIXES = (".py", ".pyc", ".so", ".pyd", ".pth")
 _SIDE_EFFECTS = ("os.mkdir", "os.remove", "os.rename", "os.rmdir", "os.chmod", "shutil.rmtree", "shutil.copyfile",
                  "socket.connect", "subprocess.Popen", "os.system", "urllib.Request")
 
 
 def _audit(event: str, args: tuple[Any, ...]) -> None:
-    if not _DRAWING:
+    if not _DRAWING or threading.get_ident() not in _DRAW_THREAD:
         return
     if event == "open":
         path = str(args[0]) if args and args[0] is not None else ""
@@ -60,6 +68,45 @@ def _audit(event: str, args: tuple[Any, ...]) -> None:
 
 
 sys.addaudithook(_audit)
+
+_LOOKS = ("stat", "lstat", "scandir", "listdir")  # file-system looks that raise no audit event
+
+
+@contextlib.contextmanager
+def drawing(log: DrawLog) -> Iterator[None]:
+    """While the body runs (a draw or a poll), file access and file-system looks are problems of ``log``."""
+    outermost = not _DRAWING
+    saved = {name: getattr(os, name) for name in _LOOKS} if outermost else {}
+
+    def watch(name: str, real: Any) -> Any:
+        def look(path: Any = ".", *args: Any, **kwargs: Any) -> Any:
+            text = os.fspath(path) if isinstance(path, (str, bytes, os.PathLike)) else ""
+            text = text.decode() if isinstance(text, bytes) else text
+            if _DRAWING and threading.get_ident() in _DRAW_THREAD and text and not text.endswith(_CODE_SUFFIXES) \
+                    and "__pycache__" not in text:
+                _DRAWING[-1].problem("draw()", f"os.{name}({text}): look at files once outside draw and cache it")
+            return real(path, *args, **kwargs)
+        return look
+
+    for name, real in saved.items():
+        setattr(os, name, watch(name, real))
+    _DRAWING.append(log)
+    _DRAW_THREAD.append(threading.get_ident())
+    try:
+        yield
+    finally:
+        _DRAW_THREAD.pop()
+        _DRAWING.pop()
+        for name, real in saved.items():
+            setattr(os, name, real)
+
+
+def poll_panel(log: DrawLog, cls: type, context: Any) -> bool:
+    """A panel's ``poll`` (True when it has none), run as Blender runs it on each redraw: touching no file."""
+    if "poll" not in cls.__dict__:
+        return True
+    with drawing(log):
+        return bool(cls.poll(context))
 
 
 def _struct_props(data: Any) -> Any:
@@ -210,6 +257,12 @@ class LayoutRecorder:
         rna = _operator_rna(operator)
         if rna is None:
             self._log.problem(self._where, f"operator {operator!r} is not registered")
+        else:  # Blender polls each button's operator on every redraw (greyed out when it fails)
+            module, _, name = operator.partition(".")
+            try:
+                getattr(getattr(bpy.ops, module), name).poll()
+            except Exception as exc:  # a poll that raises breaks the button for the user
+                self._log.problem(self._where, f"operator {operator!r}: poll() raised {exc!r}")
         self._log.operators.append(operator)
         self._log.buttons.append((operator, text, bool(depress)))
         return OperatorRecorder(self._log, operator, rna)
@@ -257,12 +310,9 @@ def draw_ui_list(log: DrawLog, context: Any, cls: type, data: Any, propname: str
         if order and len(order) != len(items):
             log.problem(cls.__name__, f"filter_items gave {len(order)} positions for {len(items)} items")
     for index, item in enumerate(items):
-        _DRAWING.append(log)
-        try:
+        with drawing(log):
             cls.draw_item(owner, context, LayoutRecorder(log, context, f"{cls.__name__}[{index}]"), data, item,
                           0, active_data, active_propname, index)
-        finally:
-            _DRAWING.pop()
 
 
 def draw_class(log: DrawLog, cls: type, context: Any, data: Any = None, **attributes: Any) -> None:
@@ -271,8 +321,33 @@ def draw_class(log: DrawLog, cls: type, context: Any, data: Any = None, **attrib
     for method in ("draw_header", "draw"):
         if method in cls.__dict__:
             owner = _Owner(cls, LayoutRecorder(log, context, f"{cls.__name__}.{method}"), data, **attributes)
-            _DRAWING.append(log)
-            try:
+            with drawing(log):
                 getattr(cls, method)(owner, context)
-            finally:
-                _DRAWING.pop()
+
+
+def addon_classes(kind: type) -> list[type]:
+    """The add-on's registered classes of ``kind`` (Panel, UIList, ...), those its modules register in
+    ``register_extra()`` too."""
+    from move_mocap import registration
+
+    found = []
+    for module in registration._modules():
+        for cls in getattr(module, "CLASSES", ()):
+            if issubclass(cls, kind):
+                found.append(cls)
+        for name in dir(module):  # panels registered in register_extra()
+            cls = getattr(module, name)
+            if isinstance(cls, type) and issubclass(cls, kind) and cls.__module__ == module.__name__ \
+                    and cls not in found:
+                found.append(cls)
+    return found
+
+
+def draw_panels(context: Any = None) -> DrawLog:
+    """Every panel of the add-on whose poll passes, drawn as Blender would on a redraw (poll included)."""
+    context = context or bpy.context
+    log = DrawLog()
+    for panel in addon_classes(bpy.types.Panel):
+        if poll_panel(log, panel, context):
+            draw_class(log, panel, context)
+    return log

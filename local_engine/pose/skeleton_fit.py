@@ -398,7 +398,8 @@ def tails_z(mats: np.ndarray, heads: np.ndarray, tails: np.ndarray, ph: np.ndarr
 
 def fit(joints: np.ndarray, fps: float, *, weights: np.ndarray | None = None, hands: np.ndarray | None = None,
         floor: bool = True, pin: bool = True, views: list[Any] | None = None,
-        metadata: dict[str, Any] | None = None, cutoff_hz: float = 6.0, world_known: bool = False) -> MoveMotion:
+        metadata: dict[str, Any] | None = None, cutoff_hz: float = 6.0, world_known: bool = False,
+        refine_first: bool = True) -> MoveMotion:
     """MoveMotion for landmark trajectories (F, 33, 3) in Move's armature space (finite everywhere).
 
     With ``floor`` the floor is fitted to the planted feet's soles (a level plane at their median height) and
@@ -408,7 +409,8 @@ def fit(joints: np.ndarray, fps: float, *, weights: np.ndarray | None = None, ha
 
     ``views`` (local_engine.pose.reproject.View): the cameras and 2D landmarks the joints came from; when
     given, the fitted skeleton is refined so its joints reproject onto them (before the feet are pinned,
-    planted feet held at their pinned place during a second refinement). Knees, elbows and toes end as
+    planted feet held at their pinned place during a second refinement; without ``refine_first`` only the
+    second, for joints already fitted to the views over the whole clip, local_engine.pose.clip_fit). Knees, elbows and toes end as
     hinges within their ranges (local_engine.joint_limits)."""
     lengths = measure_lengths(joints, weights)
     heads, tails = build_rest(lengths)
@@ -420,9 +422,9 @@ def fit(joints: np.ndarray, fps: float, *, weights: np.ndarray | None = None, ha
     ph, pt = forward_kinematics(mats, hips_pos, heads, tails)
     contacts = detect_contacts(ph, pt, fps, (heads, tails), views)
     meta = dict(metadata or {})
-    if views:
-        from .reproject import refine
+    from .reproject import refine
 
+    if views and refine_first:
         mats, hips_pos, meta["reprojection_refinement"] = refine(mats, hips_pos, heads, tails, views, fps,
                                                                      cutoff_hz=cutoff_hz)
         ph, pt = forward_kinematics(mats, hips_pos, heads, tails)
@@ -446,8 +448,10 @@ def fit(joints: np.ndarray, fps: float, *, weights: np.ndarray | None = None, ha
         ph, pt = forward_kinematics(mats, hips_pos, heads, tails)
         if views:  # refined again around the pinned feet: knees and upper body onto the image, ankles held
             feet = [BONE_INDEX["LeftFoot"], BONE_INDEX["RightFoot"]]
-            mats, hips_pos, _ = refine(mats, hips_pos, heads, tails, views, fps, root_sigma_m=1e-4, cutoff_hz=cutoff_hz,
-                                       pins=(["LeftFoot", "RightFoot"], ph[:, feet], (hold | contacts) * 1.0))
+            mats, hips_pos, second = refine(mats, hips_pos, heads, tails, views, fps, root_sigma_m=1e-4,
+                                            cutoff_hz=cutoff_hz,
+                                            pins=(["LeftFoot", "RightFoot"], ph[:, feet], (hold | contacts) * 1.0))
+            meta.setdefault("reprojection_refinement", second)
             ph, pt = forward_kinematics(mats, hips_pos, heads, tails)
             mats = pin_feet(mats, heads, tails, ph, contacts, floor_z, ramp)
             ph, pt = forward_kinematics(mats, hips_pos, heads, tails)

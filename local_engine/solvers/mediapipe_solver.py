@@ -194,7 +194,7 @@ class MediapipeSolver:
     # ------------------------------------------------------------------ single camera
     def _single(self, request: SolveRequest, camera: Camera, floor: bool, fingers: bool,
                 want_overlay: bool) -> tuple[MoveMotion, dict[str, Any], dict[str, Path]]:
-        from ..pose import monocular
+        from ..pose import clip_fit, monocular
 
         overlay_path = request.work_dir / "render_overlay.mp4" if want_overlay else None
         found = self._people(camera, request, fingers, overlay_path, (0.0, 0.9))
@@ -211,6 +211,7 @@ class MediapipeSolver:
         K = (np.asarray(camera.intrinsics, np.float64) if calibrated
              else monocular.guess_intrinsics(w, h, self.focal_35mm))
         cam_pts = monocular.lift(track.world, track.image, track.visibility, K)
+        cam_pts, clip_stats = clip_fit.optimise(cam_pts, track.world, track.image, track.visibility, K, track.fps)
         if camera.rotation is not None and camera.translation is not None:
             R = np.asarray(camera.rotation, np.float64)
             ground = monocular.Ground(R.T, -R.T @ np.asarray(camera.translation, np.float64), True,
@@ -234,7 +235,8 @@ class MediapipeSolver:
             hands = track.hands_world @ ground.R.T
         request.progress(0.93)
         motion, fit_meta = _fit(world, track.fps, track.visibility, hands, floor, fingers, views=[view],
-                                floor_known=ground.source == "calibration", cutoff_hz=SINGLE_VIEW_CUTOFF_HZ)
+                                floor_known=ground.source == "calibration", cutoff_hz=SINGLE_VIEW_CUTOFF_HZ,
+                                refine_first=False)
         meta: dict[str, Any] = {
             "solver": self.name, "model": MODEL, "views": 1, "frames": len(track),
             "people": selection, "left_right_swaps_fixed": swapped,
@@ -242,6 +244,7 @@ class MediapipeSolver:
                        "focal_px": round(float(K[0, 0]), 1), "ground": ground_source,
                        "camera_height_m": round(ground.camera_height, 3), "tilt_deg": round(ground.tilt_deg, 2),
                        "floor_drift_removed_m": round(drift, 3)},
+            "clip_fit": clip_stats,
             "stats": {"landmarks": found.stats},
             **fit_meta,
         }
@@ -456,7 +459,7 @@ def _view(camera: Camera, K: np.ndarray, ground: Any, settle: np.ndarray, track:
 
 def _fit(world: np.ndarray, fps: float, visibility: np.ndarray, hands: np.ndarray | None, floor: bool,
          fingers: bool, floor_known: bool = False, views: list[Any] | None = None,
-         cutoff_hz: float = MULTI_VIEW_CUTOFF_HZ) -> tuple[MoveMotion, dict[str, Any]]:
+         cutoff_hz: float = MULTI_VIEW_CUTOFF_HZ, refine_first: bool = True) -> tuple[MoveMotion, dict[str, Any]]:
     from ..pose import filters, skeleton_fit
 
     filled, observed = filters.fill_gaps(world)
@@ -480,7 +483,7 @@ def _fit(world: np.ndarray, fps: float, visibility: np.ndarray, hands: np.ndarra
     else:
         hands = None
     motion = skeleton_fit.fit(smooth, fps, weights=weights, hands=hands, floor=floor, views=views, cutoff_hz=cutoff_hz,
-                              world_known=floor_known)
+                              world_known=floor_known, refine_first=refine_first)
     meta = {
         "fingers": finger_note,
         "frames_without_person": int((~observed).sum()),

@@ -18,7 +18,7 @@ from pathlib import Path
 from typing import Any
 
 import bpy
-from bpy.props import BoolProperty, CollectionProperty, EnumProperty, StringProperty
+from bpy.props import BoolProperty, CollectionProperty, EnumProperty, IntProperty, StringProperty
 
 from ..bl_types import OperatorReturn
 from ..core.pipeline import Event, ReadyToApply, State, SubmissionSpec
@@ -26,7 +26,7 @@ from ..core.pipeline.model import Footage
 from ..core.pipeline.plan import outputs_on_disk
 from ..preferences import get_preferences
 from .network import NetworkPollMixin, network_problem
-from .props import history, scene_props
+from .props import actors, history, scene_props, server_choices
 from .runtime import RUNTIME, Runtime
 from .target import resolve_target, tag_target
 
@@ -44,7 +44,8 @@ def build_spec(context: bpy.types.Context) -> SubmissionSpec:
     footage = tuple(Footage(bpy.path.abspath(f.filepath), f.device_label.strip(), f.lens.strip())
                     for f in p.footage if f.filepath)
     calibration: tuple[Footage, ...] = ()
-    if multi and not p.use_take_for_calibration:
+    reuse = multi and p.volume_source == "EXISTING"
+    if multi and not reuse and not p.use_take_for_calibration:
         calibration = tuple(Footage(bpy.path.abspath(f.filepath), f.device_label.strip(), f.lens.strip())
                             for f in p.calibration if f.filepath)
     target = resolve_target(context)
@@ -66,6 +67,10 @@ def build_spec(context: bpy.types.Context) -> SubmissionSpec:
         outputs=outputs,
         human_height=p.human_height, area_type=p.area_type, name=p.take_name.strip(),
         target=target.name if target is not None else "", blend_file=bpy.data.filepath,
+        volume_id=p.volume_id.strip() if reuse else "",
+        # to the millisecond: the properties are single precision (0.9 would be sent as 0.8999999761...)
+        sync_window=(round(p.clap_start, 3), round(p.clap_end, 3)) if multi and p.sync_method == "CLAP" else None,
+        sync_timecode=multi and p.sync_method == "TIMECODE",
     )
 
 
@@ -193,8 +198,12 @@ class MOVE_MOCAP_OT_process(NetworkPollMixin, bpy.types.Operator):
     def poll(cls, context: bpy.types.Context | None) -> bool:  # `| None`: as NetworkPollMixin.poll
         if context is None or context.scene is None:
             return False
-        if not any(f.filepath for f in scene_props(context).footage):
+        p = scene_props(context)
+        if not any(f.filepath for f in p.footage):
             cls.poll_message_set("Add a video to the footage list first")
+            return False
+        if p.camera_mode == "MULTI" and p.volume_source == "EXISTING" and not p.volume_id.strip():
+            cls.poll_message_set("Pick the finished volume to reuse (or calibrate a new one)")
             return False
         return super().poll(context)
 
@@ -408,6 +417,9 @@ class MOVE_MOCAP_OT_apply(bpy.types.Operator):
     use_scene_target: BoolProperty(  # type: ignore[valid-type]
         name="Use Panel Target", description="Use the panel's target (or the active armature)",
         default=False, options={"SKIP_SAVE"})
+    actor: IntProperty(  # type: ignore[valid-type]
+        name="Actor", description="The actor of a result with several (0: the first)", default=0, min=0, max=64,
+        options={"SKIP_SAVE"})
 
     def _target(self, context: bpy.types.Context) -> tuple[Any, str | None]:
         if self.use_scene_target:
@@ -458,9 +470,71 @@ class MOVE_MOCAP_OT_apply(bpy.types.Operator):
         if row.stage.order < row.stage.DOWNLOADED.order:
             self.report({"ERROR"}, f"{row.title} is not finished yet ({row.stage.value})")
             return {"CANCELLED"}
-        applied = RUNTIME.apply_now(sid, target)
+        applied = RUNTIME.apply_now(sid, target, actor=self.actor or None)
         self.report({"INFO" if applied.ok else "ERROR"}, applied.message)
         return {"FINISHED"} if applied.ok else {"CANCELLED"}
+
+
+class MOVE_MOCAP_OT_apply_actors(bpy.types.Operator):
+    """Put each chosen actor's motion on the rig picked for it (or on a new armature per actor), in one undo
+    step"""
+
+    bl_idname = "move_mocap.apply_actors"
+    bl_label = "Apply Actors"
+    bl_options = {"REGISTER", "UNDO"}
+
+    submission_id: StringProperty(name="Submission", options={"SKIP_SAVE"})  # type: ignore[valid-type]
+    new_rigs: BoolProperty(  # type: ignore[valid-type]
+        name="New Rig per Actor", description="A new armature for every chosen actor, whatever rig is picked",
+        default=False, options={"SKIP_SAVE"})
+
+    @classmethod
+    def description(cls, context: bpy.types.Context, properties: Any) -> str:
+        if properties.new_rigs:
+            return "Put each chosen actor's motion on a new armature of its own, in one undo step"
+        return "Put each chosen actor's motion on the rig picked for it (empty: a new armature), in one undo step"
+
+    def _plan(self, context: bpy.types.Context) -> tuple[list[Any], str | None]:
+        chosen = [a for a in actors(context, self.submission_id) if a.use and a.actor > 0]
+        if not chosen:
+            return [], "Tick at least one actor to apply (people only seen were not captured)"
+        if not self.new_rigs:
+            rigs = [a.target.name for a in chosen if a.target is not None]
+            twice = sorted({n for n in rigs if rigs.count(n) > 1})
+            if twice:
+                return [], (f"Several actors go to {', '.join(twice)}: pick one rig per actor (or leave it empty "
+                            "for a new armature)")
+        return chosen, None
+
+    def execute(self, context: bpy.types.Context) -> OperatorReturn:
+        row = RUNTIME.journal().get(self.submission_id) if self.submission_id else None
+        if row is None:
+            self.report({"ERROR"}, "Choose a finished result with several actors")
+            return {"CANCELLED"}
+        if row.stage.order < row.stage.DOWNLOADED.order:
+            self.report({"ERROR"}, f"{row.title} is not finished yet ({row.stage.value})")
+            return {"CANCELLED"}
+        chosen, problem = self._plan(context)
+        if problem:
+            self.report({"ERROR"}, problem)
+            return {"CANCELLED"}
+        done, failed = [], []
+        for item in chosen:
+            target = None if self.new_rigs else item.target
+            applied = RUNTIME.apply_now(self.submission_id, target, actor=item.actor,
+                                        new_armature_name=f"{row.title}_actor{item.actor}")
+            if applied.ok:
+                done.append(f"actor {item.actor} -> {applied.result.armature.name}")
+                if target is None:  # the new rig is this actor's from now on (Apply Again reuses it)
+                    item.target = applied.result.armature
+            else:
+                failed.append(f"actor {item.actor}: {applied.message}")
+        for message in failed:
+            self.report({"ERROR"}, message)
+        if not done:
+            return {"CANCELLED"}
+        self.report({"INFO"}, f"Applied {row.title}: {'; '.join(done)}")
+        return {"FINISHED"}
 
 
 # ----------------------------------------------------------------------------------------- history
@@ -487,6 +561,33 @@ class MOVE_MOCAP_OT_refresh_history(NetworkPollMixin, bpy.types.Operator):
             self.report({"ERROR"}, RUNTIME.history_error)
             return {"CANCELLED"}
         self.report({"INFO"}, f"{len(history(context).items)} jobs in the history")
+        return {"FINISHED"}
+
+
+class MOVE_MOCAP_OT_load_capture_choices(NetworkPollMixin, bpy.types.Operator):
+    """List the server's lenses and volumes for multi-camera takes (Blender stays usable while it loads)"""
+
+    bl_idname = "move_mocap.load_capture_choices"
+    bl_label = "Load Lenses and Volumes"
+    bl_options = {"REGISTER"}
+
+    def execute(self, context: bpy.types.Context) -> OperatorReturn:
+        thread = RUNTIME.load_capture_choices(context)
+        if thread is None:
+            self.report({"ERROR"}, network_problem(context) or "The server cannot be reached now")
+            return {"CANCELLED"}
+        if _interactive(context):
+            return {"FINISHED"}
+        thread.join(120)
+        for event in RUNTIME.get_pipeline().drain():
+            RUNTIME.handle(event, auto_apply=False)
+        choices = server_choices(context)
+        if choices is None or choices.state != "loaded":
+            self.report({"ERROR"}, "The server did not answer in time")
+            return {"CANCELLED"}
+        if choices.error:
+            self.report({"WARNING"}, choices.error)
+        self.report({"INFO"}, f"{len(choices.lenses)} lenses and {len(choices.volumes)} volumes on the server")
         return {"FINISHED"}
 
 
@@ -599,7 +700,8 @@ class MOVE_MOCAP_OT_dismiss(bpy.types.Operator):
 
 CLASSES = (
     MOVE_MOCAP_OT_footage_add, MOVE_MOCAP_OT_footage_remove, MOVE_MOCAP_OT_process, MOVE_MOCAP_OT_cancel,
-    MOVE_MOCAP_OT_retry, MOVE_MOCAP_OT_resume, MOVE_MOCAP_OT_apply, MOVE_MOCAP_OT_refresh_history,
+    MOVE_MOCAP_OT_retry, MOVE_MOCAP_OT_resume, MOVE_MOCAP_OT_apply, MOVE_MOCAP_OT_apply_actors,
+    MOVE_MOCAP_OT_refresh_history, MOVE_MOCAP_OT_load_capture_choices,
     MOVE_MOCAP_OT_open_output_folder, MOVE_MOCAP_OT_copy_job_id, MOVE_MOCAP_OT_import_share_code,
     MOVE_MOCAP_OT_dismiss,
 )

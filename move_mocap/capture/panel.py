@@ -1,18 +1,22 @@
-"""The sidebar panels of the 3D view's "Move" tab: footage, options, target, Process, progress of each
-submission, history (with re-apply), share codes. Drawing only: no network, no journal writes, no
-changes to Blender data (buttons call :mod:`.ops`; the progress rows read :mod:`.runtime`'s views; the
+"""The sidebar panels of the 3D view's "Move" tab: footage (multi-camera: each camera's lens, the sync
+method, the volume calibrated or reused), options, target, Process, progress of each submission, the actors a
+finished result found (each onto its rig), history (with re-apply), share codes. Drawing only: no network, no
+journal writes, no changes to Blender data (buttons call :mod:`.ops`; the progress rows read :mod:`.runtime`'s views; the
 backend switch at the top is :mod:`..engine_control.panel`).
 """
 
 from __future__ import annotations
+
+from typing import Any
 
 import bpy
 
 from ..engine_control.engine import unavailable_outputs
 from ..engine_control.panel import draw_backend
 from ..preferences import get_preferences
+from ..sidebar import MoveSidebarPanel
 from .network import network_problem
-from .props import scene_props
+from .props import actors, scene_props, server_choices
 from .runtime import RUNTIME, View
 from .target import resolve_target
 
@@ -28,6 +32,8 @@ class MOVE_MOCAP_UL_footage(bpy.types.UIList):
         row.label(text=name, icon="FILE_MOVIE")
         if getattr(data, "camera_mode", "SINGLE") == "MULTI" or active_propname == "calibration_index":
             row.label(text=item.device_label or f"cam{index + 1:02d}")
+            if item.lens and active_propname != "calibration_index":
+                row.label(text=item.lens, icon="OUTLINER_OB_CAMERA")
 
 
 class MOVE_MOCAP_UL_history(bpy.types.UIList):
@@ -41,10 +47,7 @@ class MOVE_MOCAP_UL_history(bpy.types.UIList):
             row.label(text="", icon="WORLD")
 
 
-class MOVE_MOCAP_PT_main(bpy.types.Panel):
-    bl_space_type = "VIEW_3D"
-    bl_region_type = "UI"
-    bl_category = "Move"
+class MOVE_MOCAP_PT_main(MoveSidebarPanel, bpy.types.Panel):
     bl_label = "Move Mocap"
     bl_idname = "MOVE_MOCAP_PT_main"
 
@@ -63,24 +66,8 @@ class MOVE_MOCAP_PT_main(bpy.types.Panel):
         col = row.column(align=True)
         col.operator("move_mocap.footage_add", text="", icon="ADD").role = "TAKE"
         col.operator("move_mocap.footage_remove", text="", icon="REMOVE").role = "TAKE"
-        if p.camera_mode == "MULTI" and 0 <= p.footage_index < len(p.footage):
-            item = p.footage[p.footage_index]
-            sub = layout.column(align=True)
-            sub.prop(item, "device_label")
-            sub.prop(item, "lens")
         if p.camera_mode == "MULTI":
-            box = layout.box()
-            box.label(text="Calibration Volume", icon="CUBE")
-            box.prop(p, "use_take_for_calibration")
-            if not p.use_take_for_calibration:
-                row = box.row()
-                row.template_list("MOVE_MOCAP_UL_footage", "calibration", p, "calibration", p,
-                                  "calibration_index", rows=2)
-                col = row.column(align=True)
-                col.operator("move_mocap.footage_add", text="", icon="ADD").role = "CALIBRATION"
-                col.operator("move_mocap.footage_remove", text="", icon="REMOVE").role = "CALIBRATION"
-            box.prop(p, "human_height")
-            box.prop(p, "area_type")
+            _draw_multi_camera(layout, context, p)
 
         layout.separator()
         layout.prop(p, "target", icon="ARMATURE_DATA")
@@ -99,10 +86,113 @@ class MOVE_MOCAP_PT_main(bpy.types.Panel):
         if views:
             layout.separator()
             for view in views:
-                _draw_view(layout.box(), view)
+                _draw_view(layout.box(), view, context)
 
 
-def _draw_view(box: bpy.types.UILayout, view: View) -> None:
+def _draw_multi_camera(layout: bpy.types.UILayout, context: bpy.types.Context, p: Any) -> None:
+    """Per camera its label and lens (offered from the server's list once loaded, a free field otherwise),
+    the take's sync method, and the volume: calibrated from film of a person of known height, or a finished one
+    reused (its state and, failed, why)."""
+    choices = server_choices(context)
+    lenses = choices is not None and len(choices.lenses) > 0
+    if 0 <= p.footage_index < len(p.footage):
+        item = p.footage[p.footage_index]
+        sub = layout.column(align=True)
+        sub.prop(item, "device_label")
+        if lenses:
+            sub.prop_search(item, "lens", choices, "lenses", icon="OUTLINER_OB_CAMERA")
+        else:
+            sub.prop(item, "lens")
+    row = layout.row(align=True)
+    row.prop(p, "sync_method", expand=True)
+    if p.sync_method == "CLAP":
+        row = layout.row(align=True)
+        row.prop(p, "clap_start")
+        row.prop(p, "clap_end")
+
+    box = layout.box()
+    head = box.row(align=True)
+    head.label(text="Calibration Volume", icon="CUBE")
+    head.operator("move_mocap.load_capture_choices", text="", icon="FILE_REFRESH")
+    box.row().prop(p, "volume_source", expand=True)
+    if p.volume_source == "EXISTING":
+        volumes = choices.volumes if choices is not None else None
+        if volumes is not None and len(volumes):
+            box.prop_search(p, "volume_id", choices, "volumes", icon="CUBE")
+        else:
+            box.prop(p, "volume_id")
+        chosen = volumes.get(p.volume_id) if volumes is not None and p.volume_id else None
+        if chosen is not None:
+            icon = {"FINISHED": "CHECKMARK", "FAILED": "ERROR"}.get(chosen.state, "TIME")
+            title = chosen.title or chosen.name
+            height = f", {chosen.human_height:.2f} m person" if chosen.human_height else ""
+            box.label(text=f"{title}: {chosen.state.lower().replace('_', ' ') or 'state unknown'}{height}",
+                      icon=icon)  # type: ignore[arg-type]
+            if chosen.state == "FAILED":
+                col = box.column(align=True)
+                col.alert = True
+                for line in _wrap(chosen.reason or "The server gave no reason", 60)[:4]:
+                    col.label(text=line)
+                box.label(text="Calibrate a new volume instead", icon="INFO")
+            elif chosen.state != "FINISHED":
+                box.label(text="Not finished yet: Process waits for it", icon="INFO")
+        elif p.volume_id:
+            box.label(text="Not in the server's list (press the refresh button)", icon="QUESTION")
+    else:
+        box.prop(p, "use_take_for_calibration")
+        if not p.use_take_for_calibration:
+            row = box.row()
+            row.template_list("MOVE_MOCAP_UL_footage", "calibration", p, "calibration", p,
+                              "calibration_index", rows=2)
+            col = row.column(align=True)
+            col.operator("move_mocap.footage_add", text="", icon="ADD").role = "CALIBRATION"
+            col.operator("move_mocap.footage_remove", text="", icon="REMOVE").role = "CALIBRATION"
+        box.prop(p, "human_height")
+        box.prop(p, "area_type")
+    if choices is not None and choices.state == "loading":
+        box.label(text="Loading lenses and volumes from the server...", icon="SORTTIME")
+    elif choices is not None and choices.error:
+        for line in _wrap(choices.error, 60)[:3]:
+            box.label(text=line, icon="ERROR")
+
+
+def draw_actors(layout: bpy.types.UILayout, context: bpy.types.Context, sid: str) -> bool:
+    """The people a finished job found: each actor with the rig it goes to (empty: a new armature), how long
+    each is visible and the frame where best seen; people seen but not captured are listed greyed. Returns
+    whether anything was drawn (a job that found one person has nothing to choose)."""
+    found = actors(context, sid)
+    if not found:
+        return False
+    box = layout.box()
+    captured = [a for a in found if a.actor > 0]
+    box.label(text=f"People found: {len(found)} ({len(captured)} captured)", icon="COMMUNITY")
+    for item in found:
+        col = box.column(align=True)
+        row = col.row(align=True)
+        if item.actor > 0:
+            row.prop(item, "use", text=f"Actor {item.actor}")
+            sub = row.row(align=True)
+            sub.active = item.use
+            sub.prop(item, "target", text="", icon="ARMATURE_DATA")
+        else:
+            row.active = False
+            row.label(text=f"Person {item.person}: seen, not captured", icon="HIDE_ON")
+        line = col.row()
+        line.active = item.actor > 0 and item.use
+        line.scale_y = 0.8
+        line.label(text=item.summary, icon="BLANK1")
+    if found[0].note:
+        for text in _wrap(found[0].note, 60)[:2]:
+            box.label(text=text, icon="INFO")
+    row = box.row(align=True)
+    op = row.operator("move_mocap.apply_actors", text="Apply Actors", icon="IMPORT")
+    op.submission_id = sid
+    op = row.operator("move_mocap.apply_actors", text="New Rig per Actor", icon="ADD")
+    op.submission_id, op.new_rigs = sid, True
+    return True
+
+
+def _draw_view(box: bpy.types.UILayout, view: View, context: bpy.types.Context) -> None:
     head = box.row(align=True)
     head.label(text=view.title, icon="ARMATURE_DATA" if view.state == "done" else "FILE_MOVIE")
     if view.active:
@@ -135,6 +225,8 @@ def _draw_view(box: bpy.types.UILayout, view: View) -> None:
         row.operator("move_mocap.open_output_folder", text="", icon="FILE_FOLDER").submission_id = view.sid
     if view.job_id:
         row.operator("move_mocap.copy_job_id", text="", icon="COPYDOWN").job_id = view.job_id
+    if view.state in ("ready", "done"):
+        draw_actors(box, context, view.sid)
 
 
 def _wrap(text: str, width: int) -> list[str]:
@@ -150,10 +242,7 @@ def _wrap(text: str, width: int) -> list[str]:
     return lines
 
 
-class MOVE_MOCAP_PT_options(bpy.types.Panel):
-    bl_space_type = "VIEW_3D"
-    bl_region_type = "UI"
-    bl_category = "Move"
+class MOVE_MOCAP_PT_options(MoveSidebarPanel, bpy.types.Panel):
     bl_label = "Options"
     bl_parent_id = "MOVE_MOCAP_PT_main"
     bl_options = {"DEFAULT_CLOSED"}
@@ -190,10 +279,7 @@ class MOVE_MOCAP_PT_options(bpy.types.Panel):
                 layout.label(text=line, icon="INFO")
 
 
-class MOVE_MOCAP_PT_history(bpy.types.Panel):
-    bl_space_type = "VIEW_3D"
-    bl_region_type = "UI"
-    bl_category = "Move"
+class MOVE_MOCAP_PT_history(MoveSidebarPanel, bpy.types.Panel):
     bl_label = "History"
     bl_parent_id = "MOVE_MOCAP_PT_main"
     bl_options = {"DEFAULT_CLOSED"}
@@ -222,12 +308,11 @@ class MOVE_MOCAP_PT_history(bpy.types.Panel):
             row.operator("move_mocap.copy_job_id", text="", icon="COPYDOWN").job_id = item.job_id
             if item.state in ("failed", "cancelled") and item.submission_id:
                 layout.operator("move_mocap.retry", icon="FILE_REFRESH").submission_id = item.submission_id
+            if item.submission_id and item.downloaded:
+                draw_actors(layout, context, item.submission_id)
 
 
-class MOVE_MOCAP_PT_share(bpy.types.Panel):
-    bl_space_type = "VIEW_3D"
-    bl_region_type = "UI"
-    bl_category = "Move"
+class MOVE_MOCAP_PT_share(MoveSidebarPanel, bpy.types.Panel):
     bl_label = "Move One Share Code"
     bl_parent_id = "MOVE_MOCAP_PT_main"
     bl_options = {"DEFAULT_CLOSED"}

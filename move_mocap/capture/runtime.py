@@ -22,9 +22,11 @@ from typing import Any
 import bpy
 from bpy.app.handlers import persistent
 
+from ..core import people
 from ..core.outputs import pick_applicable
 from ..core.pipeline import (
     Cancelled,
+    CaptureChoices,
     Event,
     Failed,
     HistoryLoaded,
@@ -133,6 +135,8 @@ class Runtime:
         self._settings_key: tuple[Any, ...] | None = None
         self._timer_on = False
         self._apply_scheduled = False
+        self._listing = False  # the server's lenses and volumes are being listed (keep ticking for the answer)
+        self._choices_thread: Any = None
         self.on_event: Callable[[Event], None] | None = None  # observers (tests, benchmarks)
 
     # ------------------------------------------------------------------------------ the pipeline
@@ -171,6 +175,65 @@ class Runtime:
         assert self.reader is not None
         self.views = {row.id: View.from_row(row) for row in self.reader.all(limit=HISTORY_LIMIT)}
         self.history_dirty = True
+        for view in self.visible_views():
+            if view.state in (State.READY.value, State.DONE.value):
+                self.load_actors(view.sid)
+
+    def load_capture_choices(self, context: bpy.types.Context) -> Any:
+        """List the server's lenses and volumes on a worker thread (its answer folded in by :meth:`handle`);
+        returns the thread (the one already listing, if any), or None when the server cannot be reached now
+        (``network_problem`` says why)."""
+        choices = getattr(context.window_manager, "move_mocap_choices", None)
+        if choices is None or network_problem(context):
+            return None
+        if self._listing and self._choices_thread is not None and self._choices_thread.is_alive():
+            return self._choices_thread
+        pipeline = self.get_pipeline(context)
+        choices.state, choices.error = "loading", ""
+        self._listing = True
+        self._choices_thread = pipeline.load_capture_choices()
+        self.ensure_timer()
+        return self._choices_thread
+
+    def _set_choices(self, event: CaptureChoices) -> None:
+        self._listing = False
+        wm = bpy.context.window_manager
+        choices = getattr(wm, "move_mocap_choices", None)
+        if choices is None:
+            return
+        choices.lenses.clear()
+        for lens in event.lenses:
+            choices.lenses.add().name = lens
+        choices.volumes.clear()
+        for v in event.volumes:
+            item = choices.volumes.add()
+            item.name, item.title, item.state = v["id"], v["name"], v["state"]
+            item.reason, item.human_height = v["reason"], v["human_height"]
+        choices.state, choices.error = "loaded", event.error
+
+    def load_actors(self, sid: str) -> int:
+        """Read the people ``sid``'s job found (kept beside its outputs by the pipeline) into the window
+        manager's actor list, keeping the rigs already chosen; main thread, never from a draw. Returns how
+        many are listed (none when the job found one person only: nothing to choose)."""
+        wm = bpy.context.window_manager
+        found_list = getattr(wm, "move_mocap_actors", None)
+        row = self.reader.get(sid) if self.reader is not None else None
+        if found_list is None or row is None or not row.outputs:
+            return 0
+        found = people.load(Path(next(iter(row.outputs.values()))).parent)
+        persons = found.persons if found is not None and len(found.persons) > 1 else ()
+        items = found_list.items
+        chosen = {a.person: (a.use, a.target) for a in items if a.submission_id == sid}
+        for i in reversed(range(len(items))):
+            if items[i].submission_id == sid:
+                items.remove(i)
+        for person in persons:
+            item = items.add()
+            item.submission_id, item.person, item.actor = sid, person.number, person.actor or 0
+            item.summary, item.note = person.summary(), found.note if found is not None else ""
+            use, target = chosen.get(person.number, (person.actor is not None, None))
+            item.use, item.target = use and person.actor is not None, target
+        return len(persons)
 
     def visible_views(self, limit: int = 5) -> list[View]:
         """Submissions worth showing as progress rows: running, failed, cancelled or ready; newest first."""
@@ -189,6 +252,10 @@ class Runtime:
         self.reader = None
         self.views.clear()
         self.pending_apply.clear()
+        self._listing = False
+        choices = getattr(bpy.context.window_manager, "move_mocap_choices", None)
+        if choices is not None and choices.state == "loading":  # its worker's answer will not be read
+            choices.state = ""
 
     # --------------------------------------------------------------------------------- events
 
@@ -204,6 +271,9 @@ class Runtime:
         """Fold one event into the views; True when the panel should redraw. Main thread only."""
         if self.on_event is not None:
             self.on_event(event)
+        if isinstance(event, CaptureChoices):
+            self._set_choices(event)
+            return True
         if isinstance(event, HistoryLoaded):
             self.history_jobs = list(event.jobs)
             self.history_error = event.error
@@ -247,6 +317,7 @@ class Runtime:
             view.error_kind = view.error_message = view.error_hint = ""
             if event.files:
                 view.output_dir = str(Path(next(iter(event.files.values()))).parent)
+            self.load_actors(event.submission_id)
             if auto_apply:
                 self._maybe_auto_apply(event)
             self.history_dirty = True
@@ -310,7 +381,7 @@ class Runtime:
             self._apply_scheduled = True
             if not bpy.app.timers.is_registered(_apply_timer):
                 bpy.app.timers.register(_apply_timer, first_interval=0.0)
-        if pipeline.running_ids() or not self.events.empty() or self.pending_apply:
+        if pipeline.running_ids() or not self.events.empty() or self.pending_apply or self._listing:
             return ACTIVE_INTERVAL
         self._timer_on = False
         return None

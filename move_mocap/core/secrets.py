@@ -26,6 +26,7 @@ class SecretStore:
         self.path = Path(path)
         self._seen: tuple[int, int, int] | None = None  # (inode, size, mtime_ns) of what _data holds
         self._data: dict[str, str] = {}
+        self.writes = 0  # how many set() calls this object made (callers cache what they read against it)
 
     def __repr__(self) -> str:  # never show values
         return f"SecretStore({str(self.path)!r})"
@@ -50,6 +51,7 @@ class SecretStore:
         return self._read().get(name, "")
 
     def set(self, name: str, value: str) -> None:
+        self.writes += 1
         data = self._read()
         value = value.strip()
         if value:

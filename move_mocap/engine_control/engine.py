@@ -36,7 +36,7 @@ from ..core.engine_process import (
     write_lock,
 )
 from ..paths import user_dir
-from ..preferences import get_preferences, secret_store
+from ..preferences import ON_CHANGE, get_preferences, refresh, secret_store
 
 _ENGINE: list[LocalEngine] = []  # at most one, used by this Blender session
 _SHOWN: list[str] = [""]
@@ -101,17 +101,44 @@ def launch_for(context: bpy.types.Context) -> tuple[EngineLaunch | None, str | N
     return None, problem
 
 
-def problem(context: bpy.types.Context) -> str | None:
-    """Why the local engine cannot be started with the current settings, or None."""
+_CHECKED: dict[tuple[object, ...], str | None] = {}
+
+
+def _launch_inputs(context: bpy.types.Context) -> tuple[object, ...]:
+    """What :func:`problem`'s answer depends on, read from memory only (preferences, extension repositories,
+    enabled add-ons)."""
+    prefs = get_preferences(context)
+    assert context.preferences is not None
+    repos = tuple((r.enabled, r.directory, r.module) for r in context.preferences.extensions.repos)
+    return (prefs.engine_python, prefs.engine_root, prefs.engine_solver, prefs.engine_motion, prefs.engine_blender,
+            repos, len(context.preferences.addons))
+
+
+def problem(context: bpy.types.Context, *, fresh: bool = False) -> str | None:
+    """Why the local engine cannot be started with the current settings, or None. The files it checks are
+    looked at once per change of the preferences (a panel asks on every redraw); ``fresh`` checks them now
+    (Start does)."""
+    key = _launch_inputs(context)
+    if not fresh and key in _CHECKED:
+        return _CHECKED[key]
     prefs = get_preferences(context)
     launch, why = launch_for(context)
     if launch is None:
-        return why
-    motion = bpy.path.abspath(prefs.engine_motion) if prefs.engine_motion else None
-    return validate(launch.python, launch.root, prefs.engine_solver, motion)
+        answer = why
+    else:
+        motion = bpy.path.abspath(prefs.engine_motion) if prefs.engine_motion else None
+        answer = validate(launch.python, launch.root, prefs.engine_solver, motion)
+    _CHECKED.clear()
+    _CHECKED[key] = answer
+    return answer
 
 
 _problem = problem  # the name the tests and older callers use
+
+
+def _refresh(context: bpy.types.Context) -> None:
+    """A preference changed: check the engine's files now, not in the next redraw."""
+    problem(context, fresh=True)
 
 
 def unavailable_outputs(context: bpy.types.Context) -> dict[str, str]:
@@ -159,7 +186,7 @@ def start_engine(context: bpy.types.Context, *, wait: bool) -> str | None:
         status = eng.wait_ready() if wait else eng.status
         return status.message if wait and not status.running else None
     stop_engine(context)
-    why = problem(context)
+    why = problem(context, fresh=True)
     if why:
         return why
     launch, _ = launch_for(context)
@@ -185,6 +212,7 @@ def start_engine(context: bpy.types.Context, *, wait: bool) -> str | None:
     if eng.owned and eng.process is not None:
         write_lock(folder, EngineLock(eng.port, eng.process.pid))
     store.set("local_engine_url", eng.url)
+    refresh(context)  # the settings now point at this engine (read here, not in the next redraw)
     if not bpy.app.timers.is_registered(_redraw_when_changed):
         bpy.app.timers.register(_redraw_when_changed, first_interval=0.2, persistent=True)
     if wait:
@@ -210,9 +238,15 @@ def stop_engine(context: bpy.types.Context | None = None) -> None:
         remove_lock(folder, eng.process.pid if eng.process is not None else None)
         secret_store().set(KEY_NAME, "")
     secret_store().set("local_engine_url", "")
+    try:
+        refresh(context)
+    except Exception:  # the add-on is being disabled while Blender quits: nothing will read them again
+        pass
 
 
 def unregister_extra() -> None:
+    if _refresh in ON_CHANGE:
+        ON_CHANGE.remove(_refresh)
     atexit.unregister(stop_engine)
     stop_engine()
     if bpy.app.timers.is_registered(_redraw_when_changed):
@@ -220,6 +254,12 @@ def unregister_extra() -> None:
 
 
 def register_extra() -> None:
+    if _refresh not in ON_CHANGE:
+        ON_CHANGE.append(_refresh)
+    try:  # look at the engine's files once now, not in the first redraw of the panel
+        _refresh(bpy.context)
+    except (RuntimeError, AttributeError):  # preferences not there yet (enabled by a script): the first poll looks
+        pass
     atexit.unregister(stop_engine)
     atexit.register(stop_engine)  # never leave an engine running after Blender quits
 

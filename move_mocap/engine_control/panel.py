@@ -7,6 +7,7 @@ from __future__ import annotations
 import bpy
 
 from ..preferences import get_preferences
+from ..sidebar import MoveSidebarPanel
 from .engine import engine, problem, status_line
 
 
@@ -38,11 +39,8 @@ def draw_backend(layout: bpy.types.UILayout, context: bpy.types.Context) -> None
         layout.label(text=str(solver_problem), icon="ERROR")
 
 
-class MOVE_MOCAP_PT_engine(bpy.types.Panel):
+class MOVE_MOCAP_PT_engine(MoveSidebarPanel, bpy.types.Panel):
     bl_label = "Local Engine"
-    bl_space_type = "VIEW_3D"
-    bl_region_type = "UI"
-    bl_category = "Move"
     bl_parent_id = "MOVE_MOCAP_PT_main"
     bl_options = {"DEFAULT_CLOSED"}
 

@@ -484,8 +484,39 @@ def retarget_with_report(
     if previous is not None and previous != new:
         _settle_unkeyed(target, previous, new, float(out_frames[0]))
     timings["write"] = time.perf_counter() - t1
+    new, notes = clean_up(target, new, opts, timings)
+    if notes:
+        summary = "; ".join([summary, *notes]) if summary else "; ".join(notes)
     return RetargetReport(new, mapping, count, time.perf_counter() - t0, result.scale, probed, warnings, timings,
                           result.floor, result.hips_height, result.floor_shift, summary)
+
+
+def clean_up(target: bpy.types.Object, action: bpy.types.Action, opts: RetargetOptions,
+             timings: dict[str, float]) -> tuple[bpy.types.Action, list[str]]:
+    """The options' clean-ups (foot lock, then smoothing: review.legs) on the new ``action``, in the caller's undo
+    step; returns the action the rig ends with (tagged as the retarget's, so A/B and Apply Again see it) and one
+    line per clean-up with its measured figures. The action before each clean-up stays in the NLA."""
+    if not opts.foot_lock and not opts.smooth:
+        return action, []
+    from ..review import legs
+
+    notes = []
+    source_tag = action.get(RETARGET_TAG)  # type: ignore[func-returns-value]  # ID.get returns the value
+    if opts.foot_lock:
+        t1 = time.perf_counter()
+        lock = legs.foot_lock(target, name=f"{action.name}_footlock")
+        timings["foot_lock"] = time.perf_counter() - t1
+        action = lock.action
+        notes.append(lock.message())
+    if opts.smooth:
+        t1 = time.perf_counter()
+        smoothed = legs.smooth(target, float(opts.smooth), name=f"{action.name}_smooth")
+        timings["smooth"] = time.perf_counter() - t1
+        action = smoothed.action
+        notes.append(smoothed.message())
+    if source_tag is not None:
+        action[RETARGET_TAG] = source_tag
+    return action, notes
 
 
 def _object_rot_path(obj: bpy.types.Object) -> str:

@@ -14,7 +14,9 @@ from ..core.retarget.options import RetargetOptions
 from .settings import (
     ROOT_MOTION_ITEMS,
     ROOT_ROTATION_DESCRIPTION,
+    SETTING_OPTIONS,
     mapping_from_settings,
+    options_from_settings,
     retarget_pair,
     settings_from_mapping,
 )
@@ -37,19 +39,19 @@ def _pair_problem(context: Any) -> str | None:
 
 
 def options_from_operator(op: Any, context: Any) -> RetargetOptions:
-    """The retarget operator's properties as retarget options (the panel's mapping when ``use_mapping``);
+    """The retarget operator's properties as retarget options (the panel's mapping when ``use_mapping``; every
+    setting of the Retarget panel, through its own builder, when ``use_panel_settings``: the panel's button);
     RetargetOptionsError (a ValueError) names a bad value."""
+    settings = getattr(context.scene, "move_mocap_retarget", None)
+    frames = dict(frame_start=op.frame_start if op.use_frame_range else None,
+                  frame_end=op.frame_end if op.use_frame_range else None, source_fps=op.source_fps,
+                  target_fps=op.target_fps, action_name=op.action_name, root_bone=op.root_bone)
+    if op.use_panel_settings and settings is not None:
+        return options_from_settings(settings).but(**frames)
     mapping = None
-    if op.use_mapping:
-        settings = getattr(context.scene, "move_mocap_retarget", None)
-        if settings is not None and len(settings.slots):
-            mapping = mapping_from_settings(settings)
-    return RetargetOptions(
-        mapping=mapping, root_motion=op.root_motion, root_bone=op.root_bone, root_rotation=op.root_rotation,
-        fingers=op.fingers, frame_start=op.frame_start if op.use_frame_range else None,
-        frame_end=op.frame_end if op.use_frame_range else None, source_fps=op.source_fps,
-        target_fps=op.target_fps, translation_scale=op.translation_scale, floor_clamp=op.floor_clamp,
-        action_name=op.action_name)
+    if op.use_mapping and settings is not None and len(settings.slots):
+        mapping = mapping_from_settings(settings)
+    return RetargetOptions(mapping=mapping, **frames, **{name: getattr(op, name) for name in SETTING_OPTIONS})
 
 
 class MOVE_MOCAP_OT_retarget(bpy.types.Operator):
@@ -72,6 +74,11 @@ class MOVE_MOCAP_OT_retarget(bpy.types.Operator):
     floor_clamp: BoolProperty(name="Keep Feet Above Floor", default=True)  # type: ignore[valid-type]
     action_name: StringProperty(name="Action Name", description="Name of the new action (empty: target_source)")  # type: ignore[valid-type]
     use_mapping: BoolProperty(name="Use Panel Mapping", default=False, description="Use the mapping edited in the Retarget panel")  # type: ignore[valid-type]
+    foot_lock: BoolProperty(name="Foot Lock", default=False, description="Keep planted feet where they were planted")  # type: ignore[valid-type]
+    smooth: FloatProperty(name="Smoothing", default=0.0, min=0.0, max=1.0, subtype="FACTOR", description="Smoothing strength (0: off)")  # type: ignore[valid-type]
+    use_panel_settings: BoolProperty(  # type: ignore[valid-type]
+        name="Use Panel Settings", default=False, options={"SKIP_SAVE"},
+        description="Take the mapping and every option from the Retarget panel (its Retarget button does)")
 
     @classmethod
     def poll(cls, context):  # type: ignore[override]

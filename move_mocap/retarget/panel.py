@@ -9,7 +9,8 @@ from typing import Any
 import bpy
 
 from ..core.retarget.mapping import FINGER_SLOTS, PROFILE_LABELS
-from .settings import SETTING_OPTIONS, retarget_pair
+from ..sidebar import MoveSidebarPanel
+from .settings import retarget_pair
 
 
 def profile_label(profile: str) -> str:
@@ -50,12 +51,9 @@ class MOVE_MOCAP_UL_retarget_slots(bpy.types.UIList):
         return flags, []
 
 
-class MOVE_MOCAP_PT_retarget(bpy.types.Panel):
+class MOVE_MOCAP_PT_retarget(MoveSidebarPanel, bpy.types.Panel):
     bl_idname = "MOVE_MOCAP_PT_retarget"
     bl_label = "Retarget"
-    bl_space_type = "VIEW_3D"
-    bl_region_type = "UI"
-    bl_category = "Move"
 
     def draw(self, context):  # type: ignore[override]
         layout: Any = self.layout
@@ -86,10 +84,11 @@ class MOVE_MOCAP_PT_retarget(bpy.types.Panel):
         col.prop(settings, "fingers")
         col.prop(settings, "floor_clamp")
         col.prop(settings, "translation_scale")
-        op = layout.operator("move_mocap.retarget", icon="ARMATURE_DATA")
-        for name in SETTING_OPTIONS:
-            setattr(op, name, getattr(settings, name))
-        op.use_mapping = settings.use_mapping and bool(settings.slots)
+        col = layout.column(heading="Clean Up")
+        col.prop(settings, "foot_lock")
+        col.prop(settings, "smooth", slider=True)
+        # The operator reads these settings itself (one builder: retarget.settings.options_from_settings).
+        layout.operator("move_mocap.retarget", icon="ARMATURE_DATA").use_panel_settings = True
 
 
 CLASSES = (MOVE_MOCAP_UL_retarget_slots,)

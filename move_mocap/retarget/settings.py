@@ -26,7 +26,8 @@ from ..core.retarget.options import RetargetOptions
 ROOT_MOTION_ITEMS = list(_ROOT_MOTION_ITEMS)  # EnumProperty items
 #: The panel's settings that are retarget options of the same name (what the panel's Retarget button and
 #: Process use).
-SETTING_OPTIONS = ("root_motion", "root_rotation", "fingers", "floor_clamp", "translation_scale")
+SETTING_OPTIONS = ("root_motion", "root_rotation", "fingers", "floor_clamp", "translation_scale", "foot_lock",
+                   "smooth")
 
 
 def retarget_pair(context: Any) -> tuple[Any, Any]:
@@ -66,6 +67,14 @@ class MOVE_MOCAP_PG_retarget(bpy.types.PropertyGroup):
         name="Translation Scale", default=0.0, min=0.0, soft_max=10.0,
         description="Scale of the hips translation (0: target leg length / source leg length)",
     )
+    foot_lock: BoolProperty(  # type: ignore[valid-type]
+        name="Foot Lock", default=False,
+        description=("After the retarget, keep planted feet where they were planted (by the legs' rotations; IK "
+                     "targets keyed too), in the same undo step; the unlocked action is kept in the NLA"))
+    smooth: FloatProperty(  # type: ignore[valid-type]
+        name="Smoothing", default=0.0, min=0.0, max=1.0, subtype="FACTOR",
+        description=("After the retarget, smooth the motion with this strength (0: off), planted feet kept, in the "
+                     "same undo step; the unsmoothed action is kept in the NLA"))
 
 
 def options_from_settings(settings: Any, target_side_only: bool = False) -> RetargetOptions:

@@ -10,6 +10,8 @@ from typing import Any
 import bpy
 from bpy.props import FloatProperty
 
+from ..sidebar import MoveSidebarPanel
+
 
 class MOVE_MOCAP_PG_review(bpy.types.PropertyGroup):
     strength: FloatProperty(  # type: ignore[valid-type]
@@ -20,10 +22,7 @@ class MOVE_MOCAP_PG_review(bpy.types.PropertyGroup):
         max=1.0, subtype="TIME_ABSOLUTE", unit="TIME_ABSOLUTE")
 
 
-class MOVE_MOCAP_PT_review(bpy.types.Panel):
-    bl_space_type = "VIEW_3D"
-    bl_region_type = "UI"
-    bl_category = "Move"
+class MOVE_MOCAP_PT_review(MoveSidebarPanel, bpy.types.Panel):
     bl_label = "Review"
     bl_parent_id = "MOVE_MOCAP_PT_main"
     bl_options = {"DEFAULT_CLOSED"}

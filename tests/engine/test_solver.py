@@ -150,15 +150,16 @@ def test_single_view_skeleton_reprojects_onto_the_2d_landmarks(solver, single_vi
     reprojection refinement after the skeleton fit), i.e. the landmarks of the person captured. Planted feet
     stay pinned (whole, with their contact's heading), so an ankle whose landmark rolls or jitters during a
     contact keeps some error there; one camera's result is low-passed at 3 Hz, so the fastest joints (wrists,
-    knees) trail their detections by some pixels at the p90 (limits from bench.py accuracy's runs with about
-    15 % margin)."""
+    knees) trail their detections by some pixels at the p90. The single camera's landmarks are optimised over
+    the whole clip with the person's bone lengths (local_engine.pose.clip_fit), which trades some pixels (body
+    median 5-7 px, was 3-4) for depth: PA-MPJPE against four views 80 -> 75 mm; a per-frame refinement onto the
+    image undid that gain (limits from bench.py accuracy's runs with about 15 % margin)."""
     from local_engine.calibration import project
 
-    # pixels on 1088x1920 frames: median, p90 limits. Elbows: cam01's p90 is 14.0 px with the landmarks of the
-    # person followed among everyone (local_engine.pose.people), 10.8 px with mediapipe's one-person solution
-    # (whose landmarks differ by ~4 px); a known gap, not the refinement's.
-    groups = {"hips": (5, 8), "shoulders": (5, 8), "elbows": (5, 15), "wrists": (6.5, 22), "knees": (7, 20),
-              "ankles": (10, 25)}
+    # pixels on 1088x1920 frames: median, p90 limits (cam01's elbows differ by ~4 px between the landmarks of
+    # the person followed among everyone, local_engine.pose.people, and mediapipe's one-person solution)
+    groups = {"hips": (6, 12), "shoulders": (4.5, 15), "elbows": (10, 24), "wrists": (11.5, 27), "knees": (8, 25.5),
+              "ankles": (11, 27.5)}
     report = {}
     for i, (calibrated, _) in single_views.items():
         j = sf.joint_positions(calibrated.motions[0])
@@ -175,7 +176,7 @@ def test_single_view_skeleton_reprojects_onto_the_2d_landmarks(solver, single_vi
             assert med < med_tol and p90 < p90_tol, (i, group, med, p90)
         err = np.concatenate(pooled)
         report[(i, "body")] = (round(float(np.median(err)), 1), round(float(np.percentile(err, 90)), 1))
-        assert np.median(err) < 4.5 and np.percentile(err, 90) < 14, report[(i, "body")]
+        assert np.median(err) < 8 and np.percentile(err, 90) < 23, report[(i, "body")]
         assert "rotation_change_deg_p90" in calibrated.metadata["reprojection_refinement"]
     print(report)
 

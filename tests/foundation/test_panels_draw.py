@@ -15,34 +15,12 @@ import sys
 import bpy
 import pytest
 
-from tests.ui_draw import DrawLog, draw_class
-
-
-def _addon_classes(kind: type) -> list[type]:
-    from move_mocap import registration
-
-    found = []
-    for module in registration._modules():
-        for cls in getattr(module, "CLASSES", ()):
-            if issubclass(cls, kind):
-                found.append(cls)
-        for name in dir(module):  # panels registered in register_extra()
-            cls = getattr(module, name)
-            if isinstance(cls, type) and issubclass(cls, kind) and cls.__module__ == module.__name__ \
-                    and cls not in found:
-                found.append(cls)
-    return found
+from tests.ui_draw import DrawLog, addon_classes, draw_class, draw_panels
 
 
 def _draw_panels(context=None) -> DrawLog:
-    context = context or bpy.context
-    log = DrawLog()
-    panels = _addon_classes(bpy.types.Panel)
-    assert len(panels) >= 6, [p.__name__ for p in panels]
-    for panel in panels:
-        if "poll" in panel.__dict__ and not panel.poll(context):
-            continue
-        draw_class(log, panel, context)
+    log = draw_panels(context)
+    assert len(addon_classes(bpy.types.Panel)) >= 6
     return log
 
 
@@ -56,6 +34,7 @@ def fresh(addon):
     and its settings read once (as the first poll() does), so each draw is checked for touching nothing."""
     from move_mocap.capture.network import network_problem
     from move_mocap.capture.runtime import RUNTIME
+    from move_mocap.engine_control.engine import problem as engine_problem
 
     bpy.ops.wm.read_homefile(use_empty=True)
     views, notice = dict(RUNTIME.views), RUNTIME.notice
@@ -63,6 +42,7 @@ def fresh(addon):
     RUNTIME.notice = ""
     bpy.context.window_manager.move_mocap_history.items.clear()
     network_problem(bpy.context)
+    engine_problem(bpy.context)
     yield bpy.context
     RUNTIME.views.clear()
     RUNTIME.views.update(views)
@@ -71,8 +51,8 @@ def fresh(addon):
 
 
 def test_every_panel_and_list_is_found(addon) -> None:
-    names = {c.__name__ for c in _addon_classes(bpy.types.Panel)} | \
-        {c.__name__ for c in _addon_classes(bpy.types.UIList)}
+    names = {c.__name__ for c in addon_classes(bpy.types.Panel)} | \
+        {c.__name__ for c in addon_classes(bpy.types.UIList)}
     for name in ("MOVE_MOCAP_PT_main", "MOVE_MOCAP_PT_options", "MOVE_MOCAP_PT_history", "MOVE_MOCAP_PT_share",
                  "MOVE_MOCAP_PT_retarget", "MOVE_MOCAP_PT_engine", "MOVE_MOCAP_UL_footage",
                  "MOVE_MOCAP_UL_history", "MOVE_MOCAP_UL_retarget_slots"):
@@ -106,6 +86,50 @@ def test_recorder_catches_broken_names(fresh) -> None:
     assert len(log.problems) == 9
 
 
+def test_recorder_catches_file_access_in_draw_and_poll(fresh, tmp_path) -> None:
+    """A draw or a poll (the panel's, or a drawn button's operator's) that reads, stats, lists or makes files on
+    a redraw is reported."""
+    from pathlib import Path
+
+    from tests.ui_draw import poll_panel
+
+    class Looks:
+        @classmethod
+        def poll(cls, context):
+            return Path(tmp_path / "in-poll").exists()  # one stat
+
+        def draw(self, context):
+            (tmp_path / "made").mkdir()
+            list(Path(tmp_path).iterdir())
+            Path(tmp_path / "made").is_dir()
+
+    class ButtonPollReads(bpy.types.Operator):
+        bl_idname = "move_mocap.test_poll_reads"
+        bl_label = "Reads"
+
+        @classmethod
+        def poll(cls, context):
+            (tmp_path / "settings.json").write_text("{}")
+            return True
+
+    log = DrawLog()
+    assert not poll_panel(log, Looks, fresh)
+    draw_class(log, Looks, fresh)
+    bpy.utils.register_class(ButtonPollReads)
+    try:
+        class Button:
+            def draw(self, context):
+                self.layout.operator("move_mocap.test_poll_reads")
+        draw_class(log, Button, fresh)
+    finally:
+        bpy.utils.unregister_class(ButtonPollReads)
+    text = "\n".join(log.problems)
+    for needle in ("os.stat(" + str(tmp_path / "in-poll"), "os.mkdir", "os.stat(" + str(tmp_path / "made"),
+                   "opens a file (" + str(tmp_path / "settings.json")):
+        assert needle in text, f"{needle} not reported:\n{text}"
+    assert f"os.listdir({tmp_path})" in text or f"os.scandir({tmp_path})" in text, text  # 3.11 / 3.13 iterdir
+
+
 def test_no_footage_single_camera(fresh) -> None:
     log = _draw_panels()
     _assert_clean(log)
@@ -128,6 +152,86 @@ def test_multi_camera_with_calibration_footage(fresh) -> None:
     _assert_clean(log)
     assert {"device_label", "lens", "human_height", "area_type", "number_of_actors", "model_multi"} <= set(log.props)
     assert log.lists.count("MOVE_MOCAP_UL_footage") == 2
+
+
+def test_multi_camera_lenses_sync_and_volumes(fresh) -> None:
+    """Lenses offered from the server's list (else a free field), the clap window, a volume reused: finished,
+    still running, failed with its reason, not listed; the listing under way and its error."""
+    p = fresh.scene.move_mocap
+    p.camera_mode = "MULTI"
+    for i in range(2):
+        p.footage.add().filepath = f"//cam{i + 1:02d}.mp4"
+    choices = fresh.window_manager.move_mocap_choices
+    choices.lenses.clear()
+    choices.volumes.clear()
+    try:
+        log = _draw_panels()
+        _assert_clean(log)
+        assert "lens" in log.props and "lenses" not in log.props  # no list yet: a free field
+        for lens in ("iphone-main-wide", "blackmagic-ursa-4k-24mm"):
+            choices.lenses.add().name = lens
+        p.sync_method = "CLAP"
+        log = _draw_panels()
+        _assert_clean(log)
+        assert {"lens", "lenses", "clap_start", "clap_end", "human_height", "use_take_for_calibration"} \
+            <= set(log.props)
+        for vid, state, reason in (("vol-ok", "FINISHED", ""), ("vol-run", "RUNNING", ""),
+                                   ("vol-bad", "FAILED", "Too few frames were seen by two cameras at once: film "
+                                                         "the person walking through the whole area")):
+            item = choices.volumes.add()
+            item.name, item.state, item.reason, item.title, item.human_height = vid, state, reason, vid, 1.7
+        p.volume_source = "EXISTING"
+        seen = {}
+        for vid in ("", "vol-ok", "vol-run", "vol-bad", "vol-gone"):
+            p.volume_id = vid
+            log = _draw_panels()
+            _assert_clean(log)
+            assert "volumes" in log.props and "human_height" not in log.props
+            seen[vid] = log.labels
+        assert "vol-ok: finished, 1.70 m person" in seen["vol-ok"]
+        assert "Not finished yet: Process waits for it" in seen["vol-run"]
+        assert "Too few frames were seen by two cameras at once: film the" in seen["vol-bad"]
+        assert "Calibrate a new volume instead" in seen["vol-bad"]
+        assert "Not in the server's list (press the refresh button)" in seen["vol-gone"]
+        choices.state, choices.error = "loaded", "lenses: the server does not list camera settings"
+        assert "lenses: the server does not list camera settings" in _draw_panels().labels
+        choices.state = "loading"
+        assert "Loading lenses and volumes from the server..." in _draw_panels().labels
+    finally:
+        choices.state, choices.error = "", ""
+        choices.lenses.clear()
+        choices.volumes.clear()
+
+
+def test_actors_of_a_finished_result(fresh) -> None:
+    """A finished result that found several people: each actor with its rig picker, who was only seen, the
+    job's note, the two apply buttons; drawn under the progress row and under History's selected item."""
+    from move_mocap.capture.runtime import RUNTIME, View
+
+    RUNTIME.views["s-two"] = View("s-two", "two people", "downloaded", "ready", 1.0, "Ready to apply",
+                                  job_id="job-two")
+    found = fresh.window_manager.move_mocap_actors.items
+    for person, actor in ((1, 1), (2, 2), (3, 0)):
+        item = found.add()
+        item.submission_id, item.person, item.actor = "s-two", person, actor
+        item.summary = f"visible {person}.0 s, best seen at frame {10 * person}"
+        item.use, item.note = actor > 0, "3 actors were asked for; 2 people were seen by two cameras or more"
+    hist = fresh.window_manager.move_mocap_history
+    entry = hist.items.add()
+    entry.submission_id, entry.job_id, entry.title, entry.state, entry.downloaded = "s-two", "job-two", "two", \
+        "ready", True
+    try:
+        for use_second in (True, False):
+            found[1].use = use_second
+            log = _draw_panels()
+            _assert_clean(log)
+            assert log.labels.count("People found: 3 (2 captured)") == 2  # the progress row and History
+            assert "Person 3: seen, not captured" in log.labels
+            assert "visible 2.0 s, best seen at frame 20" in log.labels
+            assert {"use", "target"} <= set(log.props)
+            assert ("move_mocap.apply_actors", "New Rig per Actor", False) in log.buttons
+    finally:
+        found.clear()
 
 
 def test_every_submission_state(fresh) -> None:
@@ -198,7 +302,6 @@ def _free_port() -> int:
 
 
 def test_local_engine_off_and_on(fresh, cmu_bvh, monkeypatch) -> None:
-    from move_mocap.capture.network import network_problem
     from move_mocap.engine_control import engine as engine_ops
     from move_mocap.preferences import get_preferences
 
@@ -219,7 +322,6 @@ def test_local_engine_off_and_on(fresh, cmu_bvh, monkeypatch) -> None:
         # Options the local engine cannot honour are greyed out with the reason.
         assert any("does not render preview videos" in label for label in log.labels), log.labels
         assert bpy.ops.move_mocap.engine_start() == {"FINISHED"}
-        network_problem(fresh)  # the start changed the settings: poll() reads them again once, as Blender does
         log = _draw_panels()
         _assert_clean(log)
         assert any("running" in label for label in log.labels), log.labels

@@ -87,12 +87,14 @@ def test_timeout_defaults_to_blenders(prefs) -> None:
 def test_download_dir_default_is_in_user_folder(prefs) -> None:
     import os
 
+    from move_mocap.core.pipeline.preflight import folder_problem
     from move_mocap.preferences import settings
 
     prefs.download_dir = ""
     folder = settings().download_dir
     assert str(folder).startswith(os.environ["MOVE_MOCAP_USER_DIR"])
-    assert folder.is_dir()
+    # Settings are read on every redraw: they make no folder; the pipeline's preflight does, before a download.
+    assert folder_problem(folder) is None and folder.is_dir()
 
 
 def test_network_poll_offline_rules(prefs, monkeypatch) -> None:

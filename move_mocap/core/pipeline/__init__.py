@@ -8,14 +8,24 @@ Nothing here imports bpy or touches Blender data.
 """
 
 from .backoff import PollSchedule
-from .events import Cancelled, Event, Failed, HistoryLoaded, Notice, Progress, ReadyToApply, StageChanged
+from .events import (
+    Cancelled,
+    CaptureChoices,
+    Event,
+    Failed,
+    HistoryLoaded,
+    Notice,
+    Progress,
+    ReadyToApply,
+    StageChanged,
+)
 from .failures import ErrorKind, StageFailure
 from .journal import FileRow, Journal, SubmissionRow
 from .model import Footage, Stage, State, SubmissionSpec, submission_key
 from .runner import Pipeline, PipelineConfig
 
 __all__ = [
-    "Cancelled", "ErrorKind", "Event", "Failed", "FileRow", "Footage", "HistoryLoaded", "Journal", "Notice",
-    "Pipeline", "PipelineConfig", "PollSchedule", "Progress", "ReadyToApply", "Stage", "StageChanged",
+    "Cancelled", "CaptureChoices", "ErrorKind", "Event", "Failed", "FileRow", "Footage", "HistoryLoaded", "Journal",
+    "Notice", "Pipeline", "PipelineConfig", "PollSchedule", "Progress", "ReadyToApply", "Stage", "StageChanged",
     "StageFailure", "State", "SubmissionRow", "SubmissionSpec", "submission_key",
 ]

@@ -69,3 +69,14 @@ class HistoryLoaded(Event):
 
     jobs: tuple[dict[str, Any], ...] = ()
     error: str = ""
+
+
+@dataclass(frozen=True)
+class CaptureChoices(Event):
+    """What the server offers for a multi-camera take, checked: lens names (``listCameraSettings``) and its
+    volumes (``listVolumes``: plain dicts with id, name, state, reason, human_height), newest first. ``error``
+    says what could not be listed (a server without camera settings still lists its volumes)."""
+
+    lenses: tuple[str, ...] = ()
+    volumes: tuple[dict[str, Any], ...] = ()
+    error: str = ""

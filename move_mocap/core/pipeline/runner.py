@@ -23,6 +23,7 @@ from __future__ import annotations
 
 import logging
 import queue
+import re
 import threading
 import time
 import uuid
@@ -32,7 +33,7 @@ from pathlib import Path
 from typing import Any
 
 from .. import outputs as output_kinds
-from .. import safe_paths
+from .. import people, safe_paths
 from ..api.client import MoveClient, metadata_matches
 from ..api.errors import (
     NetworkError,
@@ -45,7 +46,17 @@ from ..api.errors import (
 from ..api.models import File
 from ..api.redact import redact_text
 from .backoff import PollSchedule
-from .events import Cancelled, Event, Failed, HistoryLoaded, Notice, Progress, ReadyToApply, StageChanged
+from .events import (
+    Cancelled,
+    CaptureChoices,
+    Event,
+    Failed,
+    HistoryLoaded,
+    Notice,
+    Progress,
+    ReadyToApply,
+    StageChanged,
+)
 from .failures import ErrorKind, StageFailure, classify
 from .journal import Journal, SubmissionRow
 from .model import Kind, Stage, State, SubmissionSpec, submission_key
@@ -53,6 +64,18 @@ from .preflight import folder_problem
 from .reconcile import FILES_ARE_RECREATED, ReconcilePolicy, Search, reconcile
 
 log = logging.getLogger(__name__)
+
+
+def _is_id(text: str) -> bool:
+    """Whether a server's id may be listed (and later sent back): the pipeline's one name check."""
+    try:
+        safe_paths.check_name(text, "volume id")
+    except safe_paths.UnsafeNameError:
+        return False
+    return True
+
+
+LENS = re.compile(r"[\w .+()-]{1,64}")  # a lens name the panel may offer (listCameraSettings)
 
 TAG_KEY = "move_mocap_submission"
 
@@ -307,6 +330,41 @@ class Pipeline:
         thread.start()
         return thread
 
+    def load_capture_choices(self, first: int = 50) -> threading.Thread:
+        """List the server's lenses and volumes on a worker thread; posts ``CaptureChoices``. Every value is
+        checked (lens names and ids by their characters, text shortened and scrubbed of secrets)."""
+
+        def run() -> None:
+            lenses: list[str] = []
+            volumes: list[dict[str, Any]] = []
+            errors = []
+            try:
+                with self.client_factory(sleep=time.sleep) as client:
+                    try:
+                        page = client.list_camera_settings()
+                        lenses = sorted({s.lens for s in page.items if s is not None and LENS.fullmatch(s.lens)})
+                    except Exception as exc:
+                        errors.append(f"lenses: {classify(Stage.TAKE, exc).message}")
+                    for v in client.list_volumes(first=first, sort_direction="DESC").items:
+                        if v is None or not _is_id(v.id):
+                            continue
+                        state = v.progress.state if v.progress and v.progress.state else v.state
+                        meta = v.metadata if isinstance(v.metadata, dict) else {}
+                        volumes.append({
+                            "id": v.id, "name": self._scrub(v.name or "")[:120],
+                            "state": state.value if state else "",
+                            "reason": self._scrub(str(meta.get("error") or ""))[:400],
+                            "human_height": float(v.human_height or 0.0),
+                        })
+            except Exception as exc:
+                errors.append(f"volumes: {classify(Stage.VOLUME, exc).message}")
+            self._post(CaptureChoices("", tuple(lenses[:200]), tuple(volumes),
+                                      self._scrub("; ".join(errors))[:400]))
+
+        thread = threading.Thread(target=run, name="move_mocap-capture-choices", daemon=True)
+        thread.start()
+        return thread
+
     # --------------------------------------------------------------------------------------- events
 
     def _post(self, event: Event) -> None:
@@ -464,7 +522,7 @@ class _Worker(threading.Thread):
     def _create_files(self) -> None:
         row = self._row()
         files = self.j.files(self.sid)
-        if row.spec.multi_camera and not row.spec.calibration:
+        if row.spec.multi_camera and (not row.spec.calibration or row.spec.volume_id):
             files = [f for f in files if f.role == "take"]
         for f in files:
             self._check()
@@ -798,7 +856,21 @@ class _Worker(threading.Thread):
             outputs[key] = str(dest)
             self.j.set_outputs(self.sid, outputs)
             self._point(f"downloaded:{key}")
+        self._keep_people(job.metadata, row.spec, out_dir)
         self._stage_done(Stage.DOWNLOADED, "Ready to apply", state=State.READY.value)
+
+    def _keep_people(self, metadata: Any, spec: Any, out_dir: Path) -> None:
+        """The people the job found (validated server JSON; a multi-camera job's asked actors when the server
+        says nothing) kept beside its outputs for the panel's actor list. Malformed: a notice, never a failure."""
+        try:
+            found = people.parse(metadata)
+        except people.PeopleError as exc:
+            self.p._post(Notice(self.sid, f"Ignored the job's list of people: {exc}", "WARNING"))
+            found = None
+        if found is None and spec.multi_camera and spec.number_of_actors > 1:
+            found = people.numbered(min(spec.number_of_actors, people.MAX_PEOPLE))
+        if found is not None:
+            people.save(found, out_dir)
 
     def _share(self) -> None:
         self.working = Stage.DOWNLOADED

@@ -58,6 +58,9 @@ class RetargetOptions:
     # Auto-Rig Pro ik_fk_switch), so its deforming bones follow the FK controls the retarget keys
     source_namespace: str | None = None  # Move actor, e.g. "_2:" (default: the first)
     interpolation: str = "BEZIER"  # or 'LINEAR' (keys are dense: values between frames differ slightly)
+    # Clean-ups run on the new action in the same undo step (review.legs: the operators of the same names)
+    foot_lock: bool = False  # planted feet stay where they were planted (contacts stored or detected)
+    smooth: float = 0.0  # smoothing strength, 0 (off) to 1; planted feet are kept where they were
 
     def __post_init__(self) -> None:
         problem = self.problem()
@@ -84,7 +87,10 @@ class RetargetOptions:
                 return f"{name} must be a frame number (got {value!r})"
         if self.frame_start is not None and self.frame_end is not None and self.frame_end < self.frame_start:
             return f"frame_end ({self.frame_end:g}) is before frame_start ({self.frame_start:g})"
-        for name in ("root_rotation", "fingers", "floor_clamp", "stash_previous", "fk_switch"):
+        if isinstance(self.smooth, bool) or not isinstance(self.smooth, numbers.Real) \
+                or not 0.0 <= self.smooth <= 1.0:
+            return f"smooth must be a strength from 0 (off) to 1 (got {self.smooth!r})"
+        for name in ("root_rotation", "fingers", "floor_clamp", "stash_previous", "fk_switch", "foot_lock"):
             if not isinstance(getattr(self, name), bool):
                 return f"{name} must be true or false (got {getattr(self, name)!r})"
         for name in ("root_bone", "action_name"):

@@ -1,0 +1,69 @@
+"""Multi-camera through the panel against the real local server (replay solver: its volumes finish at once):
+the lenses offered come from the server's listCameraSettings (listed on a worker, kept on the window manager),
+the lens of each camera and the clap window reach createMultiCamTake, and a finished volume is reused (no second
+volume, no calibration upload); the panel draws each of these states (the others: tests/foundation)."""
+
+from __future__ import annotations
+
+from tests.pipeline.helpers import counts, server_objects
+from tests.ui_draw import DrawLog, draw_panels
+from tests.workflow.conftest import add_footage
+
+
+def _draw(bpy) -> DrawLog:
+    log = draw_panels(bpy.context)
+    assert not log.problems, "\n".join(log.problems)
+    return log
+
+
+def _two_cameras(bpy, video):
+    props = add_footage(bpy, video, clip=(0.0, 1.0))
+    props.camera_mode = "MULTI"
+    assert bpy.ops.move_mocap.footage_add(filepath=str(video)) == {"FINISHED"}
+    for i, item in enumerate(props.footage):
+        item.device_label = f"cam{i + 1:02d}"
+    return props
+
+
+def test_lenses_sync_and_volume_reuse(wired, demo_video) -> None:
+    from local_engine.schema import CAMERA_LENSES  # what the server offers, from the server's own code
+
+    bpy, runtime, server = wired
+    props = _two_cameras(bpy, demo_video)
+    # Switching to Multi-Camera started the listing on a worker; the operator's blocking path waits for it.
+    assert bpy.context.window_manager.move_mocap_choices.state == "loading"
+    assert bpy.ops.move_mocap.load_capture_choices() == {"FINISHED"}
+    choices = bpy.context.window_manager.move_mocap_choices
+    assert choices.state == "loaded" and not choices.error, choices.error
+    assert sorted(c.name for c in choices.lenses) == sorted(CAMERA_LENSES)
+    log = _draw(bpy)
+    assert "lens" in log.props and "sync_method" in log.props and "volume_source" in log.props
+
+    props.footage[0].lens, props.footage[1].lens = CAMERA_LENSES[0], CAMERA_LENSES[1]
+    props.sync_method, props.clap_start, props.clap_end = "CLAP", 0.2, 0.9
+    assert {"clap_start", "clap_end"} <= set(_draw(bpy).props)
+    assert bpy.ops.move_mocap.process() == {"FINISHED"}
+    first = runtime.RUNTIME.journal().all()[0]
+    assert first.state.value == "done", (first.error_message, server.log())
+    objs = server_objects(server, first.id)
+    assert counts(server, first.id) == {"file": 2, "take": 1, "job": 1, "volume": 1}
+    take = objs["take"][0]
+    assert take["syncMethod"] == {"clapWindow": {"startTime": 0.2, "endTime": 0.9}}, take.get("syncMethod")
+    assert [s.get("cameraSettings") for s in take["sources"]] == [{"lens": lens} for lens in CAMERA_LENSES[:2]]
+    volume_id = objs["volume"][0]["id"]
+
+    # Reuse that volume: listed as finished, chosen by id; Process makes no volume and uploads only the take.
+    assert bpy.ops.move_mocap.load_capture_choices() == {"FINISHED"}
+    listed = choices.volumes.get(volume_id)
+    assert listed is not None and listed.state == "FINISHED", [(v.name, v.state) for v in choices.volumes]
+    props.volume_source = "EXISTING"
+    assert not bpy.ops.move_mocap.process.poll()  # no volume picked yet: the poll says so
+    props.volume_id = volume_id
+    log = _draw(bpy)
+    assert any(label.endswith(": finished") or ": finished," in label for label in log.labels), log.labels
+    assert bpy.ops.move_mocap.process() == {"FINISHED"}
+    second = next(r for r in runtime.RUNTIME.journal().all() if r.id != first.id)
+    assert second.state.value == "done", second.error_message
+    assert second.volume_id == volume_id
+    assert counts(server, second.id) == {"file": 2, "take": 1, "job": 1, "volume": 0}
+    assert server_objects(server, second.id)["take"][0]["volumeId"] == volume_id
