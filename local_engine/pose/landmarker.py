@@ -300,3 +300,90 @@ class Landmarker:
                               np.array([(p.x, p.y, p.z) for p in wlms], np.float32)))
             self.hands_s += time.perf_counter() - t0
         return poses, hands
+
+
+#: The landmark network's input side (pixels) and its heatmap's; the refinement window around each landmark.
+ROI_INPUT = 256
+_HEATMAP_KERNEL = 7
+_REFINE_MIN = 0.5
+
+
+class RegionLandmarker:
+    """BlazePose's landmark network (*full*) alone on a given region, as mediapipe's legacy
+    ``PoseLandmarkByRoiCpu`` runs it, for the Tasks runtime, whose API runs the landmarks only behind its own
+    detector and tracking: the network from the pose bundle is run by OpenCV's TFLite reader (the region warped
+    to 256 x 256, values 0..1, edges replicated outside the frame), its outputs decoded as that graph does (visibility by a
+    sigmoid, image landmarks refined on the heatmap within 7 cells where it is confident, landmarks and world
+    landmarks turned back by the region's rotation). Gives, like local_engine.pose.people's legacy models, the
+    33 landmarks, the world landmarks, the visibility and the two alignment points the next region comes from."""
+
+    def __init__(self) -> None:
+        import zipfile
+
+        import cv2
+
+        models = model_dir()
+        if models is None:
+            raise MediapipeUnavailable(_missing(f"{POSE_TASK} was found in none of "
+                                                + ", ".join(str(d) for d in model_dirs())))
+        with zipfile.ZipFile(models / POSE_TASK) as z:
+            data = z.read("pose_landmarks_detector.tflite")
+        self._cv2 = cv2
+        self._net = cv2.dnn.readNetFromTFLite(np.frombuffer(data, np.uint8))
+        self._outs = list(self._net.getUnconnectedOutLayersNames())
+
+    def __call__(self, img: np.ndarray, cx: float, cy: float, size: float, rotation: float
+                 ) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray] | None:
+        """(image landmarks (33, 2) normalised to ``img``, world (33, 3), visibility (33,), alignment points
+        (2, 2) in ``img``'s pixels) of the person in the square region (centre, side in pixels, rotation in
+        radians counter-clockwise as mediapipe's), or None when the network sees nobody there."""
+        cv2 = self._cv2
+        c, s = float(np.cos(rotation)), float(np.sin(rotation))
+        k = size / ROI_INPUT
+        # input pixel (u, v) -> image: centre + R((u + 0.5) * k - size / 2, ...)
+        m = np.array([[c * k, -s * k, 0.0], [s * k, c * k, 0.0]])
+        off = np.array([0.5 * k - 0.5 * size, 0.5 * k - 0.5 * size])
+        m[:, 2] = np.array([cx, cy]) + m[:, :2] @ (off / k) - 0.5
+        patch = cv2.warpAffine(img, m, (ROI_INPUT, ROI_INPUT), flags=cv2.INTER_LINEAR | cv2.WARP_INVERSE_MAP,
+                               borderMode=cv2.BORDER_REPLICATE)
+        self._net.setInput(cv2.dnn.blobFromImage(patch, 1 / 255.0))
+        out = dict(zip(self._outs, self._net.forward(self._outs)))
+        by_shape = {tuple(v.shape[1:]): v for v in out.values()}
+        flag = float(by_shape[(1,)].ravel()[0])
+        if flag < MIN_TRACKING:
+            return None
+        raw = by_shape[(195,)].reshape(39, 5)
+        heat = by_shape[(39, 64, 64)][0]
+        world = by_shape[(117,)].reshape(39, 3)[:33]
+        xy = raw[:, :2] / ROI_INPUT
+        xy = _refine(xy, heat)
+        vis = 1.0 / (1.0 + np.exp(-raw[:33, 3]))
+        rot = np.array([[c, -s], [s, c]])
+        px = np.array([cx, cy]) + ((xy - 0.5) * size) @ rot.T
+        h, w = img.shape[:2]
+        uv = (px[:33] / np.array([w, h])).astype(np.float32)
+        wxy = world[:, :2] @ rot.T
+        world_out = np.concatenate([wxy, world[:, 2:]], axis=1).astype(np.float32)
+        return uv, world_out, vis.astype(np.float32), px[33:35]
+
+
+def _refine(xy: np.ndarray, heat: np.ndarray) -> np.ndarray:
+    """Landmarks (normalised to the input) moved to the confidence-weighted mean of the heatmap within
+    :data:`_HEATMAP_KERNEL` cells where its best cell is confident (mediapipe's
+    RefineLandmarksFromHeatmapCalculator)."""
+    n, hh, hw = heat.shape
+    prob = 1.0 / (1.0 + np.exp(-np.clip(heat, -60.0, 60.0)))
+    out = xy.copy()
+    r = _HEATMAP_KERNEL // 2
+    for i in range(n):
+        cx, cy = int(xy[i, 0] * hw), int(xy[i, 1] * hh)
+        if not (0 <= cx < hw and 0 <= cy < hh):
+            continue
+        y0, y1, x0, x1 = max(0, cy - r), min(hh, cy + r + 1), max(0, cx - r), min(hw, cx + r + 1)
+        win = prob[i, y0:y1, x0:x1]
+        if win.max() < _REFINE_MIN or win.sum() <= 0:
+            continue
+        ys, xs = np.mgrid[y0:y1, x0:x1]
+        out[i, 0] = float((win * xs).sum() / win.sum()) / hw
+        out[i, 1] = float((win * ys).sum() / win.sum()) / hh
+    return out

@@ -57,9 +57,6 @@ MIN_FRAMES = 10
 MIN_SCORE = 0.5
 #: At most this many people per frame on the Tasks runtime (the graph's ``num_poses``).
 MAX_PEOPLE = 5
-#: Tasks runtime: pieces of track shorter than this many frames are dropped before linking (the graph's
-#: stray poses: a second slot on one person, shapes in the scenery), so they cannot bridge two people.
-MIN_PIECE = 5
 
 
 @dataclass
@@ -127,24 +124,53 @@ def describe(tracks: list[PoseTrack]) -> list[dict[str, Any]]:
 
 
 class _Models:
-    """The two mediapipe graphs (detection, landmarks by region), built once per video."""
+    """Detection and landmarks by region for this Python's BlazePose runtime, built once per video. Legacy
+    (0.10.21): its two graphs, ``PoseDetectionCpu`` and ``PoseLandmarkByRoiCpu``. Tasks: the landmark
+    network on a region through landmarker.RegionLandmarker (the same network, decoded as that graph does),
+    and people found by IMAGE-mode ``PoseLandmarker`` runs (the whole frame, the tiles), each pose's region
+    by BlazePose's rule (:func:`_region`)."""
 
     def __init__(self) -> None:
-        landmarker._mediapipe()
+        self.kind = landmarker.kind()
+        self.detect_s = 0.0
+        self.landmark_s = 0.0
+        self.detect_runs = 0
+        self.landmark_runs = 0
+        if self.kind == "tasks":
+            self.finder = landmarker.Landmarker(num_poses=MAX_PEOPLE, still=True)
+            self.tile_finder = landmarker.Landmarker(num_poses=2, still=True)
+            self.region = landmarker.RegionLandmarker()
+            return
         from mediapipe.framework.formats import rect_pb2
         from mediapipe.python import solution_base
 
         self._rect = rect_pb2.NormalizedRect
         self.detector = solution_base.SolutionBase(graph_config=_DETECT_GRAPH)
         self.landmarker = solution_base.SolutionBase(graph_config=_LANDMARK_GRAPH)
-        self.detect_s = 0.0
-        self.landmark_s = 0.0
-        self.detect_runs = 0
-        self.landmark_runs = 0
 
     def close(self) -> None:
+        if self.kind == "tasks":
+            self.finder.close()
+            self.tile_finder.close()
+            return
         self.detector.close()
         self.landmarker.close()
+
+    def _found(self, crop: np.ndarray, full_frame: bool) -> list[tuple[float, np.ndarray, np.ndarray]]:
+        """(score, alignment points (2, 2) in ``crop``'s pixels) of each person in ``crop``."""
+        ch, cw = crop.shape[:2]
+        if self.kind == "tasks":
+            poses = (self.finder if full_frame else self.tile_finder).process_all(crop)[0]
+            points = [_alignment(p.image * np.array([cw, ch], np.float32)) for p in poses]
+            return [(1.0, pt) for pt in points if pt is not None]
+        res = self.detector.process({"image": crop})
+        out = []
+        for d in res.detections or []:
+            score = float(d.score[0]) if d.score else 0.0
+            kp = d.location_data.relative_keypoints
+            if score >= MIN_SCORE and len(kp) >= 2:
+                out.append((score, np.array([[kp[0].x * cw, kp[0].y * ch], [kp[1].x * cw, kp[1].y * ch]])))
+        return out
 
     def detect(self, img: np.ndarray) -> list[tuple[float, tracking.Roi]]:
         """(score, region) of every person found in the frame: the whole frame and square tiles along its
@@ -153,16 +179,9 @@ class _Models:
         crops = [(0, 0, img), *_tiles(img)]
         found: list[tuple[float, tracking.Roi]] = []
         for x0, y0, crop in crops:
-            res = self.detector.process({"image": crop})
             self.detect_runs += 1
-            ch, cw = crop.shape[:2]
-            for d in res.detections or []:
-                score = float(d.score[0]) if d.score else 0.0
-                kp = d.location_data.relative_keypoints
-                if score < MIN_SCORE or len(kp) < 2:
-                    continue
-                roi = tracking.roi_from_points(np.array([x0 + kp[0].x * cw, y0 + kp[0].y * ch]),
-                                               np.array([x0 + kp[1].x * cw, y0 + kp[1].y * ch]))
+            for score, pts in self._found(crop, crop is img):
+                roi = tracking.roi_from_points(pts[0] + (x0, y0), pts[1] + (x0, y0))
                 if roi is not None:
                     found.append((score, roi))
         found.sort(key=lambda sr: -sr[0])
@@ -178,6 +197,11 @@ class _Models:
         """(image landmarks normalised (33, 2), world (33, 3), visibility (33,), the two alignment points
         (2, 2) in ``img``'s pixels) of the person in ``roi``, or None when the model finds no person there."""
         t = time.perf_counter()
+        if self.kind == "tasks":
+            out = self.region(img, roi.cx, roi.cy, roi.size, roi.rotation)
+            self.landmark_runs += 1
+            self.landmark_s += time.perf_counter() - t
+            return out
         h, w = img.shape[:2]
         rect = self._rect(x_center=roi.cx / w, y_center=roi.cy / h, width=roi.size / w, height=roi.size / h,
                           rotation=roi.rotation)
@@ -195,6 +219,22 @@ class _Models:
             a = res.auxiliary.landmark
             align = np.array([[a[0].x * w, a[0].y * h], [a[1].x * w, a[1].y * h]])
         return uv, world, vis, align
+
+
+def _alignment(uv: np.ndarray) -> np.ndarray | None:
+    """BlazePose's two alignment points (pixels) from a pose's 33 landmarks, for the Tasks runtime, whose
+    ``PoseLandmarker`` does not return the auxiliary landmarks that carry them: the hip centre, and the
+    point towards the shoulders at the distance of the farthest landmark (the radius of the circle around
+    the whole body, as the detector's second keypoint); None when degenerate."""
+    if not np.isfinite(uv).all():
+        return None
+    centre = 0.5 * (uv[23] + uv[24])
+    up = 0.5 * (uv[11] + uv[12]) - centre
+    norm = float(np.hypot(*up))
+    if norm < 1.0:
+        return None
+    radius = float(np.max(np.linalg.norm(uv - centre, axis=1)))
+    return np.stack([centre, centre + up / norm * radius])
 
 
 def _tiles(img: np.ndarray) -> list[tuple[int, int, np.ndarray]]:
@@ -225,9 +265,6 @@ def extract_people(video: str | Path, *, max_side: int = 640, clip_window: tuple
     frame_number, [uv (33, 2) in that image's pixels per person followed], [visibility])`` sees every
     decoded frame, e.g. to draw the overlay. Raises DecodeError for unreadable footage.
     """
-    if landmarker.kind() == "tasks":
-        return _extract_tasks(video, max_side=max_side, clip_window=clip_window, hands=hands,
-                              detect_every_s=detect_every_s, progress=progress, frame_sink=frame_sink)
     info = probe(video)
     if info.width <= 0 or info.height <= 0:
         raise DecodeError(f"{Path(video).name}: video has no picture size")
@@ -321,7 +358,7 @@ def extract_people(video: str | Path, *, max_side: int = 640, clip_window: tuple
         models.close()
         if hand_model is not None:
             hand_model.close()
-    counts = {"runtime": "legacy", "detector_runs": models.detect_runs, "detect_s": round(models.detect_s, 3),
+    counts = {"runtime": models.kind, "detector_runs": models.detect_runs, "detect_s": round(models.detect_s, 3),
               "landmark_runs": models.landmark_runs, "landmark_s": round(models.landmark_s, 3),
               "pose_fps": round(len(frames) / (models.detect_s + models.landmark_s), 2) if models.landmark_s
               else None}
@@ -334,7 +371,7 @@ def _gather(video: str | Path, info: Any, clip_window: tuple[float, float] | Non
             lost: list[tuple[int, tracking.Tracklet]],
             hand_data: dict[tuple[int, int], tuple[np.ndarray, np.ndarray]] | None, t0: float, t_hands: float,
             dstats: dict[str, float], img: np.ndarray, counts: dict[str, Any],
-            progress: Callable[[float], None] | None, min_piece: int = 1) -> People:
+            progress: Callable[[float], None] | None) -> People:
     """The people of one video from its tracklets (either runtime): broken tracklets linked, people seen too
     briefly dropped, main subject first, with the run's figures."""
     wall = time.perf_counter() - t0
@@ -343,7 +380,6 @@ def _gather(video: str | Path, info: Any, clip_window: tuple[float, float] | Non
                           + (f" in the clip window {start:.2f}-{end:.2f} s" if clip_window else ""))
     done.extend(active)
     done.extend(tr for _, tr in lost)
-    done = [tr for tr in done if len(tr.frames) >= max(1, min_piece)]
     done.sort(key=lambda tr: (tr.frames[0], tr.id))
     chains = tracking.link_tracklets(done, info.fps)
     F = len(frames)
@@ -372,199 +408,6 @@ def _gather(video: str | Path, info: Any, clip_window: tuple[float, float] | Non
     if progress is not None:
         progress(1.0)
     return People(tracks, describe(tracks), stats)
-
-
-def _extract_tasks(video: str | Path, *, max_side: int, clip_window: tuple[float, float] | None, hands: bool,
-                   detect_every_s: float, progress: Callable[[float], None] | None,
-                   frame_sink: PeopleSink | None) -> People:
-    """extract_people on the Tasks runtime: the graph finds and follows up to MAX_PEOPLE itself (it runs
-    its detector while it follows fewer); identities come from matching each frame's poses to the people
-    followed (landmark boxes), as the legacy path matches its detections. ``detect_every_s`` is how long a
-    person may be missing and still continue their tracklet."""
-    info = probe(video)
-    if info.width <= 0 or info.height <= 0:
-        raise DecodeError(f"{Path(video).name}: video has no picture size")
-    start, end = clip_window if clip_window else (0.0, info.duration or float("inf"))
-    expected = max(1, round((min(end, info.duration or end) - start) * info.fps) + 1)
-    every = max(1, round(detect_every_s * info.fps))
-    full = np.array([info.width, info.height], np.float32)
-    model = landmarker.Landmarker(hands=hands, num_poses=MAX_PEOPLE, num_hands=2 * MAX_PEOPLE)
-    still = landmarker.Landmarker(num_poses=2, still=True)
-    crop_s = 0.0
-    active: list[tracking.Tracklet] = []
-    lost: list[tuple[int, tracking.Tracklet]] = []
-    done: list[tracking.Tracklet] = []
-    hand_data: dict[tuple[int, int], tuple[np.ndarray, np.ndarray]] = {}
-    frames: list[int] = []
-    times: list[float] = []
-    next_id = 0
-    t0 = time.perf_counter()
-    pose_s = 0.0
-    dstats: dict[str, float] = {}
-    img = np.zeros((1, 1, 3), np.uint8)
-    try:
-        for n, fr in enumerate(threaded_frames(video, max_side, clip_window, stats=dstats)):
-            img = fr.image
-            img.flags.writeable = False
-            frames.append(fr.index)
-            times.append(fr.time)
-            scale = full / np.array([img.shape[1], img.shape[0]], np.float32)
-            tp = time.perf_counter()
-            hands_before = model.hands_s
-            poses, seen_hands = model.process_all(img)
-            pose_s += time.perf_counter() - tp - (model.hands_s - hands_before)
-            # the whole frame is not enough for small people: tiles of it too, every detection interval, while
-            # nobody is followed and while someone was just lost (fast motion, occlusion)
-            if n % every == 0 or not active or lost:
-                tp = time.perf_counter()
-                for x0, y0, tile in _tiles(img):
-                    poses.extend(_placed(still.process_all(tile)[0], x0, y0, tile, img))
-                crop_s += time.perf_counter() - tp
-            boxes = [tracking.landmark_box(p.image * full, p.visibility) for p in poses]
-            pairs, fresh = _match_poses(active, poses, boxes, full)
-            fresh = [d for i, d in enumerate(fresh) if all(tracking.iou(boxes[d], boxes[e]) < 0.4 for e in fresh[:i])]
-            matched = {k: d for k, d in pairs}
-            kept: list[tracking.Tracklet] = []
-            for k, tr in enumerate(active):
-                if k in matched:
-                    _append(tr, n, poses[matched[k]], full)
-                    kept.append(tr)
-                    continue
-                # the graph let this person go: look again around where they were (as the legacy path
-                # follows each person from their own region)
-                tp = time.perf_counter()
-                again = _around(still, img, tr, scale, full, [t.box() for t in kept])
-                crop_s += time.perf_counter() - tp
-                if again is None:
-                    lost.append((n, tr))
-                else:
-                    _append(tr, n, again, full)
-                    kept.append(tr)
-            active = kept
-            done.extend(tr for m, tr in lost if n - m > every)
-            lost = [(m, tr) for m, tr in lost if n - m <= every]
-            # a new pose where someone was just lost continues them if their joints are near (allowing the
-            # frames missed)
-            cost = np.array([[_pose_cost(tr, poses[d], full) / max(1, n - m) for d in fresh] for m, tr in lost])
-            resumed = tracking.assign(cost.reshape(len(lost), len(fresh)), MAX_POSE_COST)
-            back = {fresh[d]: lost[k][1] for k, d in resumed}
-            new_people = False
-            for d in fresh:
-                tr = back.get(d)
-                if tr is None:
-                    tr = tracking.Tracklet(next_id)
-                    next_id += 1
-                    new_people = True
-                _append(tr, n, poses[d], full)
-                active.append(tr)
-            lost = [(m, tr) for m, tr in lost if all(tr is not b for b in back.values())]
-            if len(active) > 1:
-                drop = tracking.duplicates([tr.box() for tr in active], [len(tr.frames) for tr in active])
-                for i in sorted(drop):
-                    tr = active[i]
-                    _unrecord_last(tr)
-                    if tr.frames:
-                        done.append(tr)
-                active = [tr for i, tr in enumerate(active) if i not in drop]
-            if n % every == 0 or new_people or back:
-                for tr in active:
-                    sig = tracking.colour_signature(img, tr.image[-1] / scale, tr.visibility[-1])
-                    if sig is not None:
-                        tr.signatures.append(sig)
-            if hands and active:
-                for tr in active:
-                    hand_data[(tr.id, n)] = _hands(seen_hands, tr.image[-1], info.width, info.height)
-            if frame_sink is not None:
-                frame_sink(img, fr.index, [tr.image[-1] / scale for tr in active], [tr.visibility[-1] for tr in active])
-            if progress is not None and n % 10 == 0:
-                progress(min(1.0, (n + 1) / expected))
-    finally:
-        model.close()
-        still.close()
-    counts = {"runtime": "tasks", "max_people": MAX_PEOPLE, "landmark_s": round(pose_s, 3),
-              "crops_s": round(crop_s, 3),
-              "pose_fps": round(len(frames) / (pose_s + crop_s), 2) if pose_s else None}
-    return _gather(video, info, clip_window, start, end, frames, times, done, active, lost,
-                   hand_data if hands else None, t0, model.hands_s, dstats, img, counts, progress, MIN_PIECE)
-
-
-#: Tasks runtime: a pose continues a person when their joints moved less than this (median, in units of the
-#: diagonal of the person's box) since the previous frame.
-MAX_POSE_COST = 0.12
-
-
-def _pose_cost(tr: tracking.Tracklet, pose: landmarker.PoseSeen, full: np.ndarray) -> float:
-    """How far ``pose`` is from the person's last landmarks: the median distance of the joints both see
-    (all when fewer than 4), or the hip centre's move if more, in units of the diagonal of the
-    person's box."""
-    prev, pv = tr.image[-1], tr.visibility[-1]
-    b = tr.box()
-    size = max(float(np.hypot(b[2] - b[0], b[3] - b[1])), 1.0) if np.isfinite(b).all() else 1.0
-    ok = (pv > 0.3) & (pose.visibility > 0.3)
-    if ok.sum() < 4:
-        ok = np.ones_like(ok)
-    d = float(np.median(np.linalg.norm(pose.image[ok] * full - prev[ok], axis=1))) / size
-    # the hip centre counts whatever its visibility: a slot of the graph may keep one person's upper body
-    # and take another's legs (people crossing)
-    hips = float(np.linalg.norm(0.5 * (pose.image[23] + pose.image[24]) * full - 0.5 * (prev[23] + prev[24])))
-    d = max(d, hips / size)
-    return d if np.isfinite(d) else 1e6
-
-
-def _match_poses(active: list[tracking.Tracklet], poses: list[landmarker.PoseSeen], boxes: list[np.ndarray],
-                 full: np.ndarray) -> tuple[list[tuple[int, int]], list[int]]:
-    """This frame's poses matched to the people followed by their landmarks (median distance of the joints
-    both see, in units of the person's box; a box overlap alone swaps people who cross), and the poses
-    overlapping nobody (new people). Returns (pairs (person, pose), new pose indices)."""
-    cost = np.array([[_pose_cost(tr, p, full) for p in poses] for tr in active]).reshape(len(active), len(poses))
-    pairs = tracking.assign(cost, MAX_POSE_COST)
-    matched = {d for _, d in pairs}
-    fresh = [d for d in range(len(poses))
-             if d not in matched and all(tracking.iou(tr.box(), boxes[d]) < 0.3 for tr in active)]
-    return pairs, fresh
-
-
-def _placed(poses: list[landmarker.PoseSeen], x0: int, y0: int, crop: np.ndarray,
-            img: np.ndarray) -> list[landmarker.PoseSeen]:
-    """Poses found in a crop of ``img`` (at x0, y0), their image landmarks normalised to ``img``."""
-    ch, cw = crop.shape[:2]
-    h, w = img.shape[:2]
-    return [landmarker.PoseSeen(((p.image * np.array([cw, ch], np.float32) + np.array([x0, y0], np.float32))
-                                 / np.array([w, h], np.float32)), p.visibility, p.world) for p in poses]
-
-
-def _around(still: landmarker.Landmarker, img: np.ndarray, tr: tracking.Tracklet, scale: np.ndarray,
-            full: np.ndarray, others: list[np.ndarray]) -> landmarker.PoseSeen | None:
-    """The pose of person ``tr``, looked for in a square crop around their last box half as large again;
-    None when nobody there continues their landmarks (see _pose_cost), or the pose found is someone else's
-    (overlapping by half the box of a person already seen in this frame, ``others``)."""
-    box = tr.box() / np.concatenate([scale, scale])
-    if not np.isfinite(box).all():
-        return None
-    h, w = img.shape[:2]
-    c = 0.5 * (box[:2] + box[2:])
-    half = 0.75 * max(float(box[2] - box[0]), float(box[3] - box[1]), 16.0)
-    x0, y0 = max(0, int(c[0] - half)), max(0, int(c[1] - half))
-    x1, y1 = min(w, int(c[0] + half)), min(h, int(c[1] + half))
-    if x1 - x0 < 16 or y1 - y0 < 16:
-        return None
-    crop = np.ascontiguousarray(img[y0:y1, x0:x1])
-    found = _placed(still.process_all(crop)[0], x0, y0, crop, img)
-    best = min(found, key=lambda p: _pose_cost(tr, p, full), default=None)
-    if best is None or _pose_cost(tr, best, full) > MAX_POSE_COST:
-        return None
-    b = tracking.landmark_box(best.image * full, best.visibility)
-    if any(tracking.iou(b, o) > 0.5 for o in others):
-        return None
-    return best
-
-
-def _append(tr: tracking.Tracklet, n: int, pose: landmarker.PoseSeen, full: np.ndarray) -> None:
-    """Keep one frame's landmarks of a person (Tasks runtime: the graph derives the next region itself)."""
-    tr.frames.append(n)
-    tr.image.append(pose.image * full)
-    tr.world.append(pose.world)
-    tr.visibility.append(pose.visibility)
 
 
 def _record(tr: tracking.Tracklet, n: int, out: tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray | None],
