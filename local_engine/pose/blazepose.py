@@ -18,7 +18,7 @@ from typing import Any
 
 import numpy as np
 
-from .decode import DecodeError, probe, threaded_frames
+from .decode import open_clip, threaded_frames
 from .landmarker import HandSeen, Landmarker
 from .landmarker import MediapipeUnavailable as MediapipeUnavailable  # extract() raises it
 
@@ -112,11 +112,8 @@ def extract(video: str | Path, *, max_side: int = 640, clip_window: tuple[float,
     (scaled) frame and its landmarks in that frame's pixels, e.g. to draw the overlay video while decoding.
     Raises DecodeError for unreadable footage.
     """
-    info = probe(video)
-    if info.width <= 0 or info.height <= 0:
-        raise DecodeError(f"{Path(video).name}: video has no picture size")
-    start, end = clip_window if clip_window else (0.0, info.duration or float("inf"))
-    expected = max(1, round((min(end, info.duration or end) - start) * info.fps) + 1)
+    clip = open_clip(video, clip_window)
+    info = clip.info
 
     frames: list[int] = []
     times: list[float] = []
@@ -163,12 +160,10 @@ def extract(video: str | Path, *, max_side: int = 640, clip_window: tuple[float,
                 sx = img.shape[1] / info.width
                 frame_sink(img, fr.index, uv * sx if np.isfinite(uv).all() else None, v)
                 t_sink += time.perf_counter() - ta
-            if progress is not None and n % 10 == 0:
-                progress(min(1.0, (n + 1) / expected))
+            clip.progress(progress, n)
     wall = time.perf_counter() - t0
     if not frames:
-        raise DecodeError(f"{Path(video).name}: no frames could be decoded"
-                          + (f" in the clip window {start:.2f}-{end:.2f} s" if clip_window else ""))
+        raise clip.nothing_decoded()
     track = PoseTrack(info.fps, (info.width, info.height), np.array(frames), np.array(times),
                       np.stack(world), np.stack(image), np.stack(vis),
                       np.stack(h_world) if h_world else None, np.stack(h_image) if h_image else None)

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import queue
 import threading
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from fractions import Fraction
 from pathlib import Path
@@ -65,6 +65,37 @@ def probe(path: str | Path) -> VideoInfo:
         raise
     except Exception as exc:  # av.error.* (InvalidDataError, ...), OSError
         raise DecodeError(f"cannot read video {path.name}: {exc}") from exc
+
+
+@dataclass(frozen=True)
+class Clip:
+    """The part of a video one pose pass reads: the video's info, the window asked for (None: all of it) and
+    how many frames it should give (for progress)."""
+
+    info: VideoInfo
+    window: tuple[float, float] | None
+    expected: int
+
+    def progress(self, report: Callable[[float], None] | None, n: int) -> None:
+        """Report the share done after frame ``n`` (every 10 frames)."""
+        if report is not None and n % 10 == 0:
+            report(min(1.0, (n + 1) / self.expected))
+
+    def nothing_decoded(self) -> DecodeError:
+        """The error of a pass that got no frame."""
+        where = f" in the clip window {self.window[0]:.2f}-{self.window[1]:.2f} s" if self.window else ""
+        return DecodeError(f"{self.info.path.name}: no frames could be decoded{where}")
+
+
+def open_clip(path: str | Path, clip_window: tuple[float, float] | None = None) -> Clip:
+    """The :class:`Clip` of ``path`` within ``clip_window`` (seconds); raises DecodeError for footage without
+    a picture."""
+    info = probe(path)
+    if info.width <= 0 or info.height <= 0:
+        raise DecodeError(f"{Path(path).name}: video has no picture size")
+    start, end = clip_window if clip_window else (0.0, info.duration or float("inf"))
+    expected = max(1, round((min(end, info.duration or end) - start) * info.fps) + 1)
+    return Clip(info, clip_window, expected)
 
 
 def scaled_size(width: int, height: int, max_side: int | None) -> tuple[int, int]:

@@ -30,7 +30,7 @@ import numpy as np
 
 from . import landmarker, tracking
 from .blazepose import PoseTrack, _hands
-from .decode import DecodeError, probe, threaded_frames
+from .decode import Clip, open_clip, threaded_frames
 
 _DETECT_GRAPH = """
 input_stream: "image"
@@ -265,11 +265,8 @@ def extract_people(video: str | Path, *, max_side: int = 640, clip_window: tuple
     frame_number, [uv (33, 2) in that image's pixels per person followed], [visibility])`` sees every
     decoded frame, e.g. to draw the overlay. Raises DecodeError for unreadable footage.
     """
-    info = probe(video)
-    if info.width <= 0 or info.height <= 0:
-        raise DecodeError(f"{Path(video).name}: video has no picture size")
-    start, end = clip_window if clip_window else (0.0, info.duration or float("inf"))
-    expected = max(1, round((min(end, info.duration or end) - start) * info.fps) + 1)
+    clip = open_clip(video, clip_window)
+    info = clip.info
     every = max(1, round(detect_every_s * info.fps))
 
     models = _Models()
@@ -352,8 +349,7 @@ def extract_people(video: str | Path, *, max_side: int = 640, clip_window: tuple
             if frame_sink is not None:
                 frame_sink(img, fr.index, [tr.image[-1] / np.array([sx, sy], np.float32) for tr in active],
                            [tr.visibility[-1] for tr in active])
-            if progress is not None and n % 10 == 0:
-                progress(min(1.0, (n + 1) / expected))
+            clip.progress(progress, n)
     finally:
         models.close()
         if hand_model is not None:
@@ -362,12 +358,11 @@ def extract_people(video: str | Path, *, max_side: int = 640, clip_window: tuple
               "landmark_runs": models.landmark_runs, "landmark_s": round(models.landmark_s, 3),
               "pose_fps": round(len(frames) / (models.detect_s + models.landmark_s), 2) if models.landmark_s
               else None}
-    return _gather(video, info, clip_window, start, end, frames, times, done, active, lost, hand_data if hands
+    return _gather(clip, frames, times, done, active, lost, hand_data if hands
                    else None, t0, t_hands, dstats, img, counts, progress)
 
 
-def _gather(video: str | Path, info: Any, clip_window: tuple[float, float] | None, start: float, end: float,
-            frames: list[int], times: list[float], done: list[tracking.Tracklet], active: list[tracking.Tracklet],
+def _gather(clip: Clip, frames: list[int], times: list[float], done: list[tracking.Tracklet], active: list[tracking.Tracklet],
             lost: list[tuple[int, tracking.Tracklet]],
             hand_data: dict[tuple[int, int], tuple[np.ndarray, np.ndarray]] | None, t0: float, t_hands: float,
             dstats: dict[str, float], img: np.ndarray, counts: dict[str, Any],
@@ -376,8 +371,8 @@ def _gather(video: str | Path, info: Any, clip_window: tuple[float, float] | Non
     briefly dropped, main subject first, with the run's figures."""
     wall = time.perf_counter() - t0
     if not frames:
-        raise DecodeError(f"{Path(video).name}: no frames could be decoded"
-                          + (f" in the clip window {start:.2f}-{end:.2f} s" if clip_window else ""))
+        raise clip.nothing_decoded()
+    info = clip.info
     done.extend(active)
     done.extend(tr for _, tr in lost)
     done.sort(key=lambda tr: (tr.frames[0], tr.id))

@@ -117,22 +117,28 @@ class MediapipeSolver:
     def _landmarks(self, camera: Camera, request: SolveRequest, fingers: bool, overlay_path: Path | None,
                    span: tuple[float, float]) -> Any:
         from ..pose import blazepose
+
+        return self._cached("landmarks", blazepose.extract, blazepose.PoseTrack.load, camera, request, fingers,
+                            overlay_path, span)
+
+    def _cached(self, kind: str, run: Any, load: Any, camera: Camera, request: SolveRequest, fingers: bool,
+                overlay_path: Path | None, span: tuple[float, float]) -> Any:
+        """``run(video, ...)`` over one view (blazepose.extract, people.extract_people), its progress mapped
+        onto ``span`` of the job's and the overlay drawn while decoding; the result kept in the cache (loaded
+        by ``load``) and taken from it when the same view was asked for without an overlay."""
         from ..pose.overlay import OverlayWriter
 
         def progress(x: float) -> None:
             request.progress(span[0] + (span[1] - span[0]) * x)
 
-        cache = self._cache_path(camera.video, request.clip_window, fingers)
+        cache = self._cache_path(camera.video, request.clip_window, fingers, kind)
         if cache is not None and cache.exists() and overlay_path is None:
             progress(1.0)
-            return blazepose.PoseTrack.load(cache)
-        writer = None
-        if overlay_path is not None:
-            info = _probe(camera.video)
-            writer = OverlayWriter(overlay_path, info.fps)
+            return load(cache)
+        writer = OverlayWriter(overlay_path, _probe(camera.video).fps) if overlay_path is not None else None
         try:
-            track = blazepose.extract(camera.video, max_side=self.max_side, clip_window=request.clip_window,
-                                      hands=fingers, progress=progress, frame_sink=writer)
+            found = run(camera.video, max_side=self.max_side, clip_window=request.clip_window, hands=fingers,
+                        progress=progress, frame_sink=writer)
         finally:
             if writer is not None:
                 try:
@@ -140,11 +146,11 @@ class MediapipeSolver:
                 except Exception:  # the overlay is an extra: never fail the solve for it
                     overlay_path.unlink(missing_ok=True)  # type: ignore[union-attr]
         if writer is not None and writer.busy_s > 0:
-            track.stats["overlay_fps"] = round(writer.frames / writer.busy_s, 2)
+            found.stats["overlay_fps"] = round(writer.frames / writer.busy_s, 2)
         if cache is not None:
             cache.parent.mkdir(parents=True, exist_ok=True)
-            track.save(cache)
-        return track
+            found.save(cache)
+        return found
 
     def _cache_path(self, video: Path, clip: tuple[float, float] | None, fingers: bool,
                     kind: str = "landmarks") -> Path | None:
@@ -165,31 +171,9 @@ class MediapipeSolver:
     def _people(self, camera: Camera, request: SolveRequest, fingers: bool, overlay_path: Path | None,
                 span: tuple[float, float]) -> Any:
         from ..pose import people
-        from ..pose.overlay import OverlayWriter
 
-        def progress(x: float) -> None:
-            request.progress(span[0] + (span[1] - span[0]) * x)
-
-        cache = self._cache_path(camera.video, request.clip_window, fingers, "people")
-        if cache is not None and cache.exists() and overlay_path is None:
-            progress(1.0)
-            return people.People.load(cache)
-        writer = OverlayWriter(overlay_path, _probe(camera.video).fps) if overlay_path is not None else None
-        try:
-            found = people.extract_people(camera.video, max_side=self.max_side, clip_window=request.clip_window,
-                                          hands=fingers, progress=progress, frame_sink=writer)
-        finally:
-            if writer is not None:
-                try:
-                    writer.close()
-                except Exception:  # the overlay is an extra: never fail the solve for it
-                    overlay_path.unlink(missing_ok=True)  # type: ignore[union-attr]
-        if writer is not None and writer.busy_s > 0:
-            found.stats["overlay_fps"] = round(writer.frames / writer.busy_s, 2)
-        if cache is not None:
-            cache.parent.mkdir(parents=True, exist_ok=True)
-            found.save(cache)
-        return found
+        return self._cached("people", people.extract_people, people.People.load, camera, request, fingers,
+                            overlay_path, span)
 
     # ------------------------------------------------------------------ single camera
     def _single(self, request: SolveRequest, camera: Camera, floor: bool, fingers: bool,
