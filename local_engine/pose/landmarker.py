@@ -11,7 +11,9 @@ decided by what is importable: 0.10.21 when present, else the Tasks API with the
 The bundles (``pose_landmarker_full.task``, ``hand_landmarker_full.task``, with mediapipe's LICENSE and a NOTICE)
 are built by ``scripts/build_pose_models.py`` and looked for in ``$MOVE_MOCAP_POSE_MODELS``, then in
 ``local_engine/pose/models`` (the engine extension carries them there), then in a checkout's ``.cache/models``
-(scripts/setup_env.sh builds them there). This module decodes no video and keeps no track; no bpy here.
+(scripts/setup_env.sh builds them there). :class:`RegionLandmarker` runs the pose bundle's landmark network alone
+on a given region (the Tasks API offers no such call), for local_engine.pose.people on the Tasks runtime. This
+module decodes no video and keeps no track; no bpy here.
 """
 
 from __future__ import annotations

@@ -1,17 +1,16 @@
 """Everyone in one video: BlazePose's own detection and landmark models run per person, each person followed
 with a stable identity, gathered into one :class:`PoseTrack` per person plus a summary of who was seen, for
-how long and where best. Both BlazePose runtimes of local_engine.pose.landmarker work:
+how long and where best. One loop for both BlazePose runtimes of local_engine.pose.landmarker, as the legacy
+Pose solution follows its one person:
 
-Tasks runtime (mediapipe >= 0.10.30): ``PoseLandmarker`` in VIDEO mode with ``num_poses`` =
-:data:`MAX_PEOPLE` (through landmarker.Landmarker: same bundle, same timestamp spacing) gives everyone per
-frame; each pose becomes a detection (its landmark box) matched to the people followed by overlap.
-The graph detects on the whole frame only (no tiles): small people may be found later or not at all.
-
-Legacy runtime (mediapipe 0.10.21): its Pose solution follows one person; here its two subgraphs are driven
-directly:
-``PoseDetectionCpu`` (every detection, on the whole frame and on overlapping square tiles so that smaller
-people are found too) every few frames, and ``PoseLandmarkByRoiCpu`` once per tracked person per frame on
-that person's region (from the previous frame's landmarks, as the legacy solution does for its one person).
+every few frames (and on every frame while nobody is followed or someone was just lost) people are looked for
+on the whole frame and on overlapping square tiles (so that smaller people are found too), and each person is
+followed once per frame by the landmark network on their own region, derived from the previous frame's
+alignment points (BlazePose's region rule, smoothed as its graph smooths them). Legacy runtime (mediapipe
+0.10.21): its two subgraphs driven directly, ``PoseDetectionCpu`` and ``PoseLandmarkByRoiCpu``. Tasks runtime
+(mediapipe >= 0.10.30, whose API runs landmarks only behind its own detector and tracking): people found by
+IMAGE-mode ``PoseLandmarker`` runs (each pose's region from its landmarks, :func:`_alignment`), and the same
+landmark network on a region through landmarker.RegionLandmarker.
 Identities: new detections matched to followed people by overlap (local_engine.pose.tracking), duplicates
 dropped, broken tracklets linked into one person afterwards (motion, size, colours), people ordered main
 subject first (most present). Only the full landmark model (``model_complexity=1``) is used: the others
