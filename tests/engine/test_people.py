@@ -150,3 +150,49 @@ def test_actor_counts(solver, demo_video, multi_cameras, tmp_path):
         solver.solve(SolveRequest(cameras=multi_cameras, work_dir=tmp_path, number_of_actors=6))
     with pytest.raises(SolverError, match="one person"):
         solver.solve(SolveRequest(cameras=[Camera(demo_video)], work_dir=tmp_path, number_of_actors=2))
+
+
+def test_region_landmarks_are_blazepose_s_on_that_region(requires_mediapipe, pose2sim_multi, demo_video):
+    """The Tasks runtime's per-person landmarks (the bundle's landmark network on a region, run by OpenCV and
+    decoded as mediapipe's PoseLandmarkByRoiCpu): on 0.10.21, the same region through that graph gives the same
+    landmarks to about a pixel; on 0.10.35, the IMAGE-mode landmarker's own pose (the same network on the
+    region its detector chose) to a few pixels. A wrong scale, rotation or heatmap decoding is tens of pixels
+    off."""
+    from local_engine.pose import landmarker, people, tracking
+    from local_engine.pose.decode import iter_frames
+
+    region = landmarker.RegionLandmarker()
+    models = people._Models()
+    finder = landmarker.Landmarker(num_poses=2, still=True) if requires_mediapipe == "tasks" else None
+    compared = []
+    try:
+        for video in (pose2sim_multi / "videos" / "cam01.mp4", demo_video):
+            for k, fr in enumerate(iter_frames(video, 640)):
+                if k % 10 or k > 40:
+                    continue
+                img = fr.image
+                size = np.array(img.shape[1::-1], np.float32)
+                if finder is None:
+                    pairs = [(models.landmarks(img, roi), roi) for _, roi in models.detect(img)]
+                else:
+                    pairs = []
+                    for pose in finder.process_all(img)[0]:
+                        pts = people._alignment(pose.image * size)
+                        roi = tracking.roi_from_points(pts[0], pts[1]) if pts is not None else None
+                        if roi is not None:
+                            pairs.append(((pose.image, pose.world), roi))
+                for ref, roi in pairs:
+                    ours = region(img, roi.cx, roi.cy, roi.size, roi.rotation)
+                    assert ref is not None and ours is not None
+                    compared.append((float(np.median(np.linalg.norm((ours[0] - ref[0]) * size, axis=1))),
+                                     float(np.median(np.linalg.norm(ours[1] - ref[1], axis=1)))))
+    finally:
+        models.close()
+        if finder is not None:
+            finder.close()
+    px, world = np.array(compared).T
+    assert len(compared) >= 8, compared
+    if requires_mediapipe == "legacy":
+        assert np.mean(px) < 1.5 and px.max() < 3.0 and world.max() < 0.03, compared
+    else:
+        assert np.mean(px) < 6.0 and px.max() < 12.0 and world.max() < 0.2, compared
