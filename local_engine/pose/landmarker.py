@@ -342,10 +342,10 @@ class RegionLandmarker:
         cv2 = self._cv2
         c, s = float(np.cos(rotation)), float(np.sin(rotation))
         k = size / ROI_INPUT
-        # input pixel (u, v) -> image: centre + R((u + 0.5) * k - size / 2, ...)
-        m = np.array([[c * k, -s * k, 0.0], [s * k, c * k, 0.0]])
-        off = np.array([0.5 * k - 0.5 * size, 0.5 * k - 0.5 * size])
-        m[:, 2] = np.array([cx, cy]) + m[:, :2] @ (off / k) - 0.5
+        # input pixel (u, v) -> image pixel: centre + R (u k - size / 2, v k - size / 2), the region's corner on
+        # pixel 0 as mediapipe's ImageToTensorCalculator maps it (the legacy graph's landmarks to 0.2 px)
+        rot = np.array([[c, -s], [s, c]])
+        m = np.concatenate([rot * k, (np.array([cx, cy]) - rot @ np.full(2, 0.5 * size))[:, None]], axis=1)
         patch = cv2.warpAffine(img, m, (ROI_INPUT, ROI_INPUT), flags=cv2.INTER_LINEAR | cv2.WARP_INVERSE_MAP,
                                borderMode=cv2.BORDER_REPLICATE)
         self._net.setInput(cv2.dnn.blobFromImage(patch, 1 / 255.0))
@@ -360,7 +360,6 @@ class RegionLandmarker:
         xy = raw[:, :2] / ROI_INPUT
         xy = _refine(xy, heat)
         vis = 1.0 / (1.0 + np.exp(-raw[:33, 3]))
-        rot = np.array([[c, -s], [s, c]])
         px = np.array([cx, cy]) + ((xy - 0.5) * size) @ rot.T
         h, w = img.shape[:2]
         uv = (px[:33] / np.array([w, h])).astype(np.float32)
