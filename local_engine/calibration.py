@@ -22,6 +22,7 @@ from typing import Any
 import numpy as np
 
 from .camera import Camera
+from .rotations import matrix_to_rotvec, rotvec_to_matrix
 
 
 class CalibrationError(ValueError):
@@ -160,7 +161,7 @@ def read_toml(path: str | Path) -> list[Camera]:
             raise CalibrationError(f"calibration {path.name}: camera [{key}] is a fisheye model, which this engine "
                                    "does not read; calibrate it with the pinhole model")
         out.append(Camera(video=Path(), device_label=str(table.get("name", key)), intrinsics=K, distortion=dist,
-                          rotation=_rodrigues(rvec), translation=t, size=wh))
+                          rotation=rotvec_to_matrix(rvec), translation=t, size=wh))
     if not out:
         raise CalibrationError(f"calibration {path.name} lists no cameras")
     return out
@@ -178,7 +179,7 @@ def write_toml(cameras: list[Camera], path: str | Path) -> Path:
                   f"size = {vec(cam.size or (0, 0))}",
                   "matrix = [ " + " ".join(vec(row) + "," for row in K) + "]",
                   f"distortions = {vec(cam.distortion if cam.distortion is not None else np.zeros(4))}",
-                  f"rotation = {vec(_rotvec(np.asarray(cam.rotation, np.float64)))}",
+                  f"rotation = {vec(matrix_to_rotvec(np.asarray(cam.rotation, np.float64)))}",
                   f"translation = {vec(cam.translation)}", "fisheye = false", ""]
     path = Path(path)
     path.write_text("\n".join(lines), encoding="utf-8")
@@ -195,26 +196,6 @@ def read_calibration(path: str | Path) -> list[Camera]:
 
 def _toml_key(label: str) -> str:
     return "".join(c if c.isalnum() or c in "_-" else "_" for c in label) or "camera"
-
-
-def _rodrigues(rvec: np.ndarray) -> np.ndarray:
-    theta = float(np.linalg.norm(rvec))
-    if theta < 1e-12:
-        return np.eye(3)
-    k = rvec / theta
-    Kx = np.array([[0, -k[2], k[1]], [k[2], 0, -k[0]], [-k[1], k[0], 0]])
-    return np.eye(3) + np.sin(theta) * Kx + (1 - np.cos(theta)) * Kx @ Kx
-
-
-def _rotvec(R: np.ndarray) -> np.ndarray:
-    angle = float(np.arccos(np.clip((np.trace(R) - 1) / 2, -1.0, 1.0)))
-    if angle < 1e-12:
-        return np.zeros(3)
-    if np.pi - angle < 1e-6:  # half turn: the axis is the eigenvector of eigenvalue 1
-        w, v = np.linalg.eigh(0.5 * (R + R.T))
-        return np.real(v[:, np.argmax(w)]) * angle
-    axis = np.array([R[2, 1] - R[1, 2], R[0, 2] - R[2, 0], R[1, 0] - R[0, 1]]) / (2 * np.sin(angle))
-    return axis * angle
 
 
 def cameras_to_json(cameras: list[Camera]) -> list[dict[str, Any]]:

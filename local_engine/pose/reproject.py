@@ -27,6 +27,7 @@ import numpy as np
 
 from ..kinematics import pose_points
 from ..motion import MOVE_BONES, MOVE_PARENTS, parent_indices
+from ..rotations import rotvec_to_matrix
 from .blazepose import LM
 from .filters import butterworth_zero_phase
 
@@ -78,16 +79,6 @@ def _skew(v: np.ndarray) -> np.ndarray:
     m[..., 0, 1], m[..., 0, 2], m[..., 1, 2] = -v[..., 2], v[..., 1], -v[..., 0]
     m[..., 1, 0], m[..., 2, 0], m[..., 2, 1] = v[..., 2], -v[..., 1], v[..., 0]
     return m
-
-
-def _rodrigues(w: np.ndarray) -> np.ndarray:
-    """Rotation matrices (..., 3, 3) of rotation vectors (..., 3)."""
-    theta = np.linalg.norm(w, axis=-1)[..., None, None]
-    k = _skew(w)
-    small = theta < 1e-8
-    a = np.where(small, 1.0, np.sin(theta) / np.where(small, 1.0, theta))
-    b = np.where(small, 0.5, (1 - np.cos(theta)) / np.where(small, 1.0, theta * theta))
-    return np.eye(3) + a * k + b * (k @ k)
 
 
 def _paths(bones: list[str]) -> dict[str, list[tuple[int, int, int]]]:
@@ -198,7 +189,7 @@ def refine(mats: np.ndarray, hips_positions: np.ndarray, heads: np.ndarray, tail
         root = root + delta[:, :3]
         for k, b in enumerate(PARAM_BONES):
             i = BONE_INDEX[b]
-            mats[:, i] = _rodrigues(delta[:, 3 + 3 * k: 6 + 3 * k]) @ mats[:, i]
+            mats[:, i] = rotvec_to_matrix(delta[:, 3 + 3 * k: 6 + 3 * k]) @ mats[:, i]
     turn = np.linalg.norm(theta[:, 3:].reshape(F, -1, 3), axis=-1)
     stats = {"rotation_change_deg_p90": round(float(np.degrees(np.percentile(turn, 90))) if F else 0.0, 2),
              "root_change_m_p90": round(float(np.percentile(np.linalg.norm(theta[:, :3], axis=1), 90))

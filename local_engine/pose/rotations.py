@@ -1,5 +1,6 @@
 """Vectorised rotation helpers (rotation matrices and w-x-y-z quaternions over leading array axes) for the
-skeleton fit. Pure numpy maths; it must not know about landmarks, skeletons or files. No bpy here.
+skeleton fit: frames from directions and sign continuity; the conversions and slerp are the engine's
+(:mod:`..rotations`, on scipy). Pure maths; it must not know about landmarks, skeletons or files. No bpy here.
 """
 
 from __future__ import annotations
@@ -7,7 +8,7 @@ from __future__ import annotations
 import numpy as np
 
 from ..rotations import matrix_to_quat as quat_from_matrix
-from ..rotations import quat_to_matrix
+from ..rotations import quat_to_matrix, slerp
 
 __all__ = ["angle_between", "continuous", "frame", "normalize", "perpendicular_part", "quat_from_matrix",
            "quat_to_matrix", "slerp"]
@@ -35,27 +36,12 @@ def perpendicular_part(v: np.ndarray, axis: np.ndarray) -> np.ndarray:
     return v - (v * a).sum(-1, keepdims=True) * a
 
 
-def slerp(q0: np.ndarray, q1: np.ndarray, t: float | np.ndarray) -> np.ndarray:
-    q0 = normalize(q0)
-    q1 = normalize(q1)
-    d = (q0 * q1).sum(-1, keepdims=True)
-    q1 = np.where(d < 0, -q1, q1)
-    d = np.abs(d)
-    t = np.asarray(t, dtype=np.float64)
-    theta = np.arccos(np.clip(d, -1.0, 1.0))
-    sin = np.sin(theta)
-    small = sin < 1e-6
-    w0 = np.where(small, 1.0 - t, np.sin((1.0 - t) * theta) / np.where(small, 1.0, sin))
-    w1 = np.where(small, t, np.sin(t * theta) / np.where(small, 1.0, sin))
-    return normalize(w0 * q0 + w1 * q1)
-
-
 def continuous(q: np.ndarray) -> np.ndarray:
     """Flip quaternion signs along axis 0 so consecutive frames stay in one hemisphere (smooth curves)."""
     q = np.array(q, dtype=np.float64)
-    for i in range(1, len(q)):
-        flip = (q[i] * q[i - 1]).sum(-1) < 0
-        q[i][flip] *= -1
+    if len(q) > 1:
+        flips = np.cumprod(np.where(np.einsum("...i,...i->...", q[1:], q[:-1]) < 0, -1.0, 1.0), axis=0)
+        q[1:] *= flips[..., None]
     return q
 
 

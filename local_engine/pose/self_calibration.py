@@ -22,6 +22,7 @@ from typing import Any
 
 import numpy as np
 
+from ..rotations import matrix_to_rotvec, rotvec_to_matrix
 from ..solvers.base import Camera
 from .blazepose import LM, MIRROR
 
@@ -53,23 +54,6 @@ class SelfCalibration:
     report: dict[str, Any] = field(default_factory=dict)
     points: np.ndarray | None = None  # (F, 33, 3) landmarks of the used frames in the final world (metres)
     frames: np.ndarray | None = None  # which frames of the input those are
-
-
-def _rodrigues(rvec: np.ndarray) -> np.ndarray:
-    """Rotation matrices (..., 3, 3) of rotation vectors (..., 3)."""
-    theta = np.linalg.norm(rvec, axis=-1, keepdims=True)
-    k = rvec / np.maximum(theta, 1e-12)
-    K = np.zeros((*rvec.shape[:-1], 3, 3))
-    K[..., 0, 1], K[..., 0, 2], K[..., 1, 2] = -k[..., 2], k[..., 1], -k[..., 0]
-    K = K - np.swapaxes(K, -1, -2)
-    th = theta[..., None]
-    return np.eye(3) + np.sin(th) * K + (1 - np.cos(th)) * (K @ K)
-
-
-def _rotvec(R: np.ndarray) -> np.ndarray:
-    import cv2
-
-    return cv2.Rodrigues(np.asarray(R, np.float64))[0].ravel()
 
 
 def _dlt(Ps: list[np.ndarray], uvs: list[np.ndarray]) -> np.ndarray:
@@ -218,13 +202,13 @@ def calibrate_from_person(pixels: np.ndarray, weights: np.ndarray, sizes: list[t
         if not found:
             raise SelfCalibrationError(f"{labels[v]} could not be placed from the person's landmarks: film the "
                                        "volume again with the person walking where the views overlap.")
-        Rs[v], ts[v] = cv2.Rodrigues(rvec)[0], tvec.ravel()
+        Rs[v], ts[v] = rotvec_to_matrix(rvec.ravel()), tvec.ravel()
         registered.append(v)
     if progress:
         progress(0.35)
 
     # Bundle adjustment, twice: the second time with the left/right swaps of single views undone.
-    rvecs = np.array([_rotvec(R) for R in Rs])  # type: ignore[arg-type]
+    rvecs = np.array([matrix_to_rotvec(R) for R in Rs])  # type: ignore[arg-type]
     tvecs = np.array(ts, np.float64)
     focals = np.array([K[0, 0] for K in Ks])
     swaps = 0
@@ -272,7 +256,7 @@ def calibrate_from_person(pixels: np.ndarray, weights: np.ndarray, sizes: list[t
     # x_c * scale = R R_w^T x_w + R R_w^T origin + scale t
     cams = []
     for v in range(V):
-        R = _rodrigues(rvecs[v])
+        R = rotvec_to_matrix(rvecs[v])
         Rn = R @ R_w.T
         tn = Rn @ origin + scale * tvecs[v]
         cams.append(Camera(video=Path(), device_label=labels[v], intrinsics=Ks[v].copy(),
@@ -292,7 +276,7 @@ def calibrate_from_person(pixels: np.ndarray, weights: np.ndarray, sizes: list[t
 def _cameras(Ks: list[np.ndarray], rvecs: np.ndarray, tvecs: np.ndarray, sizes: list[tuple[int, int]],
              labels: list[str]) -> list[Camera]:
     return [Camera(video=Path(), device_label=labels[v], intrinsics=Ks[v], distortion=np.zeros(4),
-                   rotation=_rodrigues(rvecs[v]), translation=tvecs[v], size=tuple(sizes[v]))  # type: ignore[arg-type]
+                   rotation=rotvec_to_matrix(rvecs[v]), translation=tvecs[v], size=tuple(sizes[v]))  # type: ignore[arg-type]
             for v in range(len(Ks))]
 
 
@@ -355,7 +339,7 @@ def _bundle_adjust(pix: np.ndarray, wts: np.ndarray, Ks: list[np.ndarray], known
     def residuals(p: np.ndarray) -> np.ndarray:
         r, t, f, pts = unpack(p)
         L = np.exp(p[n_cam + n_pts:])
-        R = _rodrigues(r)
+        R = rotvec_to_matrix(r)
         pc = np.einsum("oij,oj->oi", R[obs_v], pts[obs_q]) + t[obs_v]
         z = np.where(np.abs(pc[:, 2]) < 1e-6, 1e-6, pc[:, 2])
         u = f[obs_v] * pc[:, 0] / z + cx
@@ -433,7 +417,7 @@ def stature(points: np.ndarray) -> float:
 def _level_rotation(up: np.ndarray, rvec_ref: np.ndarray) -> np.ndarray:
     """World-from-reconstruction rotation: ``up`` becomes +Z, and the reference camera looks towards +Y."""
     z = up / np.linalg.norm(up)
-    look = _rodrigues(rvec_ref)[2]  # the reference camera's optical axis in reconstruction coordinates
+    look = rotvec_to_matrix(rvec_ref)[2]  # the reference camera's optical axis in reconstruction coordinates
     y = look - (look @ z) * z
     if np.linalg.norm(y) < 1e-6:
         y = np.cross(z, [1.0, 0.0, 0.0])

@@ -262,16 +262,10 @@ def smooth(obj: bpy.types.Object, strength: float = 0.5, keep_contacts: bool = T
     timings = {"read": time.perf_counter() - t0}
     t1 = time.perf_counter()
     pose = take.pose()
-    # All bones in one pass each (frames x bones arrays).
-    names = list(take.basis_rot)
-    rots = SM.smooth_rotations(np.stack([take.basis_rot[b] for b in names], axis=1), strength, take.fps)
-    new_rot = {b: np.ascontiguousarray(rots[:, k]) for k, b in enumerate(names)}
-    new_loc: dict[str, np.ndarray] = {}
-    if take.basis_loc:
-        names = list(take.basis_loc)
-        locs = SM.smooth_positions(np.stack([take.basis_loc[b] for b in names], axis=1), strength, take.fps,
-                                   take.obj_scale)
-        new_loc = {b: np.ascontiguousarray(locs[:, k]) for k, b in enumerate(names)}
+    # One bone at a time: its (F, 4) arrays are small enough for the allocator to reuse, where a whole take's
+    # frames x bones arrays (tens of MiB for ten minutes) would be fresh memory to fault in on every step.
+    new_rot = {b: SM.smooth_rotations(q, strength, take.fps) for b, q in take.basis_rot.items()}
+    new_loc = {b: SM.smooth_positions(p, strength, take.fps, take.obj_scale) for b, p in take.basis_loc.items()}
     kept = 0
     basis_legs: dict[str, np.ndarray] = {}
     smoothed = replace(take, basis_rot=new_rot, basis_loc=new_loc)
