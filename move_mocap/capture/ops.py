@@ -27,7 +27,7 @@ from ..core.pipeline.plan import outputs_on_disk
 from ..preferences import get_preferences
 from .network import NetworkPollMixin, network_problem
 from .props import actors, history, scene_props, server_choices
-from .runtime import RUNTIME, Runtime
+from .runtime import RUNTIME, Runtime, View
 from .target import resolve_target, tag_target
 
 _ROLE_ITEMS = [("TAKE", "Take", "The take's videos"), ("CALIBRATION", "Calibration", "Calibration videos")]
@@ -537,6 +537,64 @@ class MOVE_MOCAP_OT_apply_actors(bpy.types.Operator):
         return {"FINISHED"}
 
 
+class MOVE_MOCAP_OT_capture_person(NetworkPollMixin, bpy.types.Operator):
+    """Capture this person instead of the main subject: a new job on the same take (nothing is uploaded again),
+    its result applied to the panel's target like any other. Asking again for the same person makes no new job"""
+
+    bl_idname = "move_mocap.capture_person"
+    bl_label = "Capture This Person"
+    bl_options = {"REGISTER"}
+
+    submission_id: StringProperty(name="Submission", options={"SKIP_SAVE"})  # type: ignore[valid-type]
+    person: IntProperty(  # type: ignore[valid-type]
+        name="Person", description="The person's number, as the job listed them", default=0, min=0, max=64,
+        options={"SKIP_SAVE"})
+
+    def _submit(self, context: bpy.types.Context, *, wait_for_engine: bool) -> tuple[str, bool] | None:
+        if get_preferences(context).backend == "LOCAL":  # the take is in the local engine's store
+            from ..engine_control.engine import start_engine
+
+            error = start_engine(context, wait=wait_for_engine)
+            if error:
+                self.report({"ERROR"}, f"The local engine cannot run: {error}")
+                return None
+        target = resolve_target(context)
+        extra = {"target_uid": tag_target(target)} if target is not None else {}
+        try:
+            out = RUNTIME.get_pipeline(context).capture_person(
+                self.submission_id, self.person, target=target.name if target is not None else "",
+                blend_file=bpy.data.filepath, extra=extra)
+        except (ValueError, KeyError) as exc:
+            self.report({"ERROR"}, str(exc).strip("'\""))
+            return None
+        RUNTIME.reload_views()
+        if not out[1]:
+            row = RUNTIME.journal().require(out[0])
+            self.report({"INFO"}, f"Person {self.person} was asked for already ({row.title}: "
+                                  f"{View.from_row(row).text.lower()}); no new job")
+        return out
+
+    def invoke(self, context: bpy.types.Context, event: bpy.types.Event) -> OperatorReturn:
+        if not _interactive(context):
+            return self.execute(context)
+        out = self._submit(context, wait_for_engine=False)
+        if out is None:
+            return {"CANCELLED"}
+        if out[1]:
+            RUNTIME.ensure_timer()
+            self.report({"INFO"}, f"Capturing person {self.person}: progress in the sidebar's Move tab")
+        return {"FINISHED"}
+
+    def execute(self, context: bpy.types.Context) -> OperatorReturn:
+        out = self._submit(context, wait_for_engine=True)
+        if out is None:
+            return {"CANCELLED"}
+        sid, created = out
+        if not created:
+            return {"FINISHED"}
+        return _report_row(self, _blocking_wait(self, sid))
+
+
 # ----------------------------------------------------------------------------------------- history
 
 
@@ -701,6 +759,7 @@ class MOVE_MOCAP_OT_dismiss(bpy.types.Operator):
 CLASSES = (
     MOVE_MOCAP_OT_footage_add, MOVE_MOCAP_OT_footage_remove, MOVE_MOCAP_OT_process, MOVE_MOCAP_OT_cancel,
     MOVE_MOCAP_OT_retry, MOVE_MOCAP_OT_resume, MOVE_MOCAP_OT_apply, MOVE_MOCAP_OT_apply_actors,
+    MOVE_MOCAP_OT_capture_person,
     MOVE_MOCAP_OT_refresh_history, MOVE_MOCAP_OT_load_capture_choices,
     MOVE_MOCAP_OT_open_output_folder, MOVE_MOCAP_OT_copy_job_id, MOVE_MOCAP_OT_import_share_code,
     MOVE_MOCAP_OT_dismiss,

@@ -189,7 +189,7 @@ class Pipeline:
         return sid, created
 
     def capture_person(self, sid: str, person: int, *, target: str | None = None, blend_file: str | None = None,
-                       start: bool = True) -> tuple[str, bool]:
+                       extra: dict[str, Any] | None = None, start: bool = True) -> tuple[str, bool]:
         """A new job on ``sid``'s take (nothing uploaded again) capturing ``person`` of the people ``sid``'s job
         listed (kept beside its outputs) instead of its main subject; returns (id, created). The same person
         of the same take asked again is the same submission (``model.submission_key`` counts the take and the
@@ -212,11 +212,11 @@ class Pipeline:
         if listed[person].actor is not None:
             raise ValueError(f"person {person} is already the one {row.title} captured: apply it")
         base = str(row.spec.extra.get(PERSON_OF, "")) or row.title
-        extra = {k: v for k, v in row.spec.extra.items() if k != KEY_FIELD}
+        kept = {k: v for k, v in row.spec.extra.items() if k != KEY_FIELD}
         spec = replace(row.spec, take_id=row.take_id, person=int(person), name=f"{base} person {person}",
                        target=row.spec.target if target is None else target,
                        blend_file=row.spec.blend_file if blend_file is None else blend_file,
-                       extra={**extra, PERSON_OF: base, "from_submission": sid})
+                       extra={**kept, **(extra or {}), PERSON_OF: base, "from_submission": sid})
         return self.submit_once(spec, start=start)
 
     def adopt_job(self, job_id: str, *, target: str = "", name: str = "", blend_file: str = "",
