@@ -280,9 +280,11 @@ class MOVE_MOCAP_OT_process(NetworkPollMixin, bpy.types.Operator):
 ENGINE_POLL = 0.25  # seconds between looks at a starting engine (a timer: the main thread never waits)
 
 
-def submit_when_engine_ready(spec: SubmissionSpec) -> Callable[[], float | None]:
-    """Submit ``spec`` from a timer once the local engine that is starting answers, or say why it did not (in
-    the panel's notice). Returns the timer function (registered here; background Blender runs no timers)."""
+def submit_when_engine_ready(spec: SubmissionSpec,
+                             submit: Callable[[], Any] | None = None) -> Callable[[], float | None]:
+    """Submit ``spec`` (or call ``submit`` instead) from a timer once the local engine that is starting answers,
+    or say why it did not (in the panel's notice). Returns the timer function (registered here; background
+    Blender runs no timers)."""
 
     def tick() -> float | None:
         from ..engine_control.engine import engine
@@ -297,7 +299,7 @@ def submit_when_engine_ready(spec: SubmissionSpec) -> Callable[[], float | None]
             RUNTIME.notice_level = "ERROR"
             return None
         try:
-            RUNTIME.get_pipeline(bpy.context).submit(spec)
+            submit() if submit is not None else RUNTIME.get_pipeline(bpy.context).submit(spec)
         except ValueError as exc:
             RUNTIME.notice, RUNTIME.notice_level = str(exc), "ERROR"
             return None
@@ -551,23 +553,42 @@ class MOVE_MOCAP_OT_capture_person(NetworkPollMixin, bpy.types.Operator):
         options={"SKIP_SAVE"})
 
     def _submit(self, context: bpy.types.Context, *, wait_for_engine: bool) -> tuple[str, bool] | None:
+        """The new submission (id, created), or None after reporting why not (or, the local engine starting
+        without waiting for it, after arranging for it to be made once the engine answers)."""
+        target = resolve_target(context)
+        extra = {"target_uid": tag_target(target)} if target is not None else {}
+        sid, person = self.submission_id, self.person
+        row = RUNTIME.get_pipeline(context).journal.get(sid)
+        if row is None:
+            self.report({"ERROR"}, "Choose a result whose job listed the people it saw")
+            return None
+
+        def submit() -> tuple[str, bool]:
+            out = RUNTIME.get_pipeline(bpy.context).capture_person(
+                sid, person, target=target.name if target is not None else "", blend_file=bpy.data.filepath,
+                extra=extra)
+            RUNTIME.reload_views()
+            RUNTIME.ensure_timer()
+            return out
+
         if get_preferences(context).backend == "LOCAL":  # the take is in the local engine's store
-            from ..engine_control.engine import start_engine
+            from ..engine_control.engine import engine, start_engine
 
             error = start_engine(context, wait=wait_for_engine)
             if error:
                 self.report({"ERROR"}, f"The local engine cannot run: {error}")
                 return None
-        target = resolve_target(context)
-        extra = {"target_uid": tag_target(target)} if target is not None else {}
+            eng = engine()
+            if not wait_for_engine and eng is not None and not eng.status.running:
+                submit_when_engine_ready(row.spec, submit)
+                self.report({"INFO"}, f"Starting the local engine: person {person} is asked for as soon as it "
+                                      "answers")
+                return sid, False
         try:
-            out = RUNTIME.get_pipeline(context).capture_person(
-                self.submission_id, self.person, target=target.name if target is not None else "",
-                blend_file=bpy.data.filepath, extra=extra)
+            out = submit()
         except (ValueError, KeyError) as exc:
             self.report({"ERROR"}, str(exc).strip("'\""))
             return None
-        RUNTIME.reload_views()
         if not out[1]:
             row = RUNTIME.journal().require(out[0])
             self.report({"INFO"}, f"Person {self.person} was asked for already ({row.title}: "
@@ -581,7 +602,6 @@ class MOVE_MOCAP_OT_capture_person(NetworkPollMixin, bpy.types.Operator):
         if out is None:
             return {"CANCELLED"}
         if out[1]:
-            RUNTIME.ensure_timer()
             self.report({"INFO"}, f"Capturing person {self.person}: progress in the sidebar's Move tab")
         return {"FINISHED"}
 

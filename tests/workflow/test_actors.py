@@ -102,6 +102,11 @@ def test_actors_listed_mapped_and_applied_in_one_step(two_actors) -> None:
     assert "Person 3: seen, not captured" in log.labels
     assert [b for b in log.buttons if b[0] == "move_mocap.apply_actors"] == [
         ("move_mocap.apply_actors", "Apply Actors", False), ("move_mocap.apply_actors", "New Rig per Actor", False)]
+    # a multi-camera result captures its number of actors: no "capture this person instead" (nor for a result
+    # without a take of ours, as this adopted one)
+    assert not any(a.can_capture for a in found)
+    assert "move_mocap.capture_person" not in log.operators
+    assert not any(text.startswith("Capture: a new job") for text in log.labels)
 
     # History shows the same list for the selected result.
     runtime.sync_history()
