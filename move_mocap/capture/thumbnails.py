@@ -84,14 +84,6 @@ def icon_id(key: str) -> int:
     return int(preview.icon_id) if preview is not None else 0
 
 
-def forget(prefix: str) -> None:
-    """Drop the thumbnails whose keys start with ``prefix`` (a result's people read again)."""
-    if _previews is None:
-        return
-    for key in [k for k in _previews if k.startswith(prefix)]:
-        del _previews[key]
-
-
 def free() -> None:
     global _previews
     if _previews is not None:
