@@ -46,28 +46,35 @@ def reentry_clip(demo_video: Path, tmp_path_factory: pytest.TempPathFactory) -> 
     return path
 
 
-@pytest.mark.usefixtures("requires_mediapipe")
-def test_a_person_back_after_a_long_absence_keeps_her_identity(reentry_clip: Path) -> None:
+AWAY_FROM, AWAY_TO = len(LEAVES), len(LEAVES) + 6 * len(AWAY)  # clip frames she is away: [FROM, TO)
+
+
+@pytest.fixture(scope="module")
+def reentry_people(requires_mediapipe, reentry_clip: Path):
     from local_engine.pose import people
 
-    gone, back = len(LEAVES), len(LEAVES) + 6 * len(AWAY)  # clip frames: she is away in [gone, back)
+    return people.extract_people(reentry_clip)
+
+
+def _on_grass(found, frame: int) -> list[int]:
+    """The people whose hips are on the grass (the lower part of the picture) in ``frame``: the woman (the man
+    is on his box there)."""
+    out = []
+    for k, t in enumerate(found.tracks):
+        if t.present[frame]:
+            hips = 0.5 * (t.image[frame, 23] + t.image[frame, 24])
+            if hips[1] > 0.6 * SIZE[1]:
+                out.append(k)
+    return out
+
+
+def test_a_person_back_after_a_long_absence_keeps_her_identity(reentry_people) -> None:
+    gone, back = AWAY_FROM, AWAY_TO
     assert (back - gone) / 30.0 > 4.0 + 1.0  # longer than the tracker's own link window, by a margin
+    found = reentry_people
+    w = SIZE[0]
 
-    found = people.extract_people(reentry_clip)
-    w, h = SIZE
-
-    def on_grass(frame: int) -> list[int]:
-        """The people whose hips are on the grass (the lower part of the picture) in ``frame``: the woman
-        (the man is on his box there)."""
-        out = []
-        for k, t in enumerate(found.tracks):
-            if t.present[frame]:
-                hips = 0.5 * (t.image[frame, 23] + t.image[frame, 24])
-                if hips[1] > 0.6 * h:
-                    out.append(k)
-        return out
-
-    before, after = on_grass(40), on_grass(back + 45)
+    before, after = _on_grass(found, 40), _on_grass(found, back + 45)
     assert len(before) == 1 and len(after) == 1, (before, after, found.summary)
     assert before == after, f"she came back as person {after[0] + 1}, not as person {before[0] + 1}"
     woman = found.tracks[before[0]]
@@ -80,3 +87,31 @@ def test_a_person_back_after_a_long_absence_keeps_her_identity(reentry_clip: Pat
     assert hips[last, 0] < 0.15 * w and hips[first, 0] > 0.75 * w, (last, first, hips[last], hips[first])
     # the people found: the woman, the man (possibly split at the cut where he jumps back onto his box)
     assert 2 <= len(found.tracks) <= 3, found.summary
+
+
+def test_a_return_that_two_could_claim_is_left_apart(reentry_people) -> None:
+    """The rule on her real landmarks: her two appearances are joined; with a second person of exactly her
+    proportions and colours back at the same time, neither is (an ambiguous return stays a new person); someone
+    with her colours but the man's proportions is not her."""
+    from local_engine.pose import tracking
+
+    (k,) = _on_grass(reentry_people, 40)
+    woman = reentry_people.tracks[k]
+    man = max((t for j, t in enumerate(reentry_people.tracks) if j != k), key=lambda t: int(t.present.sum()))
+    colours = np.full(64, 1 / 32)  # the same clothes for everyone here: only the proportions tell them apart
+
+    def piece(ident: int, track, frames) -> tracking.Tracklet:
+        frames = [f for f in frames if track.present[f]]
+        return tracking.Tracklet(ident, list(frames), [track.image[f] for f in frames],
+                                 [track.world[f] for f in frames], [track.visibility[f] for f in frames],
+                                 [colours])
+
+    first, back = piece(0, woman, range(AWAY_FROM)), piece(1, woman, range(AWAY_TO, len(woman)))
+    joined = tracking.relink([[first], [back]], 30.0, 4.0, SIZE)
+    assert [[t.id for t in c] for c in joined] == [[0, 1]]
+    twin = piece(2, woman, range(AWAY_TO, len(woman)))
+    assert len(tracking.relink([[first], [back], [twin]], 30.0, 4.0, SIZE)) == 3
+    other = tracking.Tracklet(3, back.frames, back.image, [man.world[f] for f in np.nonzero(man.present)[0][
+        :len(back.frames)]], [man.visibility[f] for f in np.nonzero(man.present)[0][:len(back.frames)]], [colours])
+    assert len(other.world) == len(back.frames)
+    assert len(tracking.relink([[first], [other]], 30.0, 4.0, SIZE)) == 2
