@@ -80,6 +80,9 @@ def test_another_person_is_a_new_job_on_the_same_take(local_server, demo_video, 
     from dataclasses import replace
 
     assert submission_key(replace(other.spec, person=3)) != submission_key(other.spec)
+    # the take is the key of a job on it: the video moved or edited here since makes no second job
+    moved = replace(other.spec, footage=(replace(other.spec.footage[0], path=str(tmp_path / "moved.mp4")),))
+    assert submission_key(moved) == submission_key(other.spec)
 
 
 def test_person_and_take_checked_before_anything_is_sent(demo_video) -> None:

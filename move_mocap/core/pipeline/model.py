@@ -217,7 +217,8 @@ def submission_key(spec: SubmissionSpec) -> str:
     Two specs get the same key when their videos are the same files (path, size, modification time) and
     everything the server is asked to do is the same (model, options, actors, clip window, outputs, height,
     area, labels). What only concerns this machine (name, target armature, .blend file, ``extra``) is left
-    out, so the same video onto another rig is still the same job. Editing or replacing a video changes it.
+    out, so the same video onto another rig is still the same job. Editing or replacing a video changes it. A job
+    on a take already on the server (``take_id``) is keyed by that take instead of the videos.
     """
     doc = {
         "footage": [_identity(f) for f in spec.footage],
@@ -236,8 +237,9 @@ def submission_key(spec: SubmissionSpec) -> str:
         doc["sync_window"] = [float(x) for x in spec.sync_window] if spec.sync_window is not None else None
     if spec.sync_timecode:
         doc["sync_timecode"] = True
-    if spec.take_id:  # a job on a take already uploaded: the take is what the server works on
-        doc["take_id"] = spec.take_id
+    if spec.take_id:  # a job on a take already uploaded: the take is what the server works on, whatever
+        doc["take_id"] = spec.take_id  # became of the videos here since
+        doc["footage"] = doc["calibration"] = []
     if spec.person:  # another person of the same footage is another job
         doc["person"] = int(spec.person)
     text = json.dumps(doc, sort_keys=True, separators=(",", ":"))
