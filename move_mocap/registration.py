@@ -14,6 +14,7 @@ _MODULE_NAMES: tuple[str, ...] = (
     ".capture.client",
     ".importers.ops",
     ".capture.props",
+    ".capture.thumbnails",
     ".capture.runtime",
     ".capture.ops",
     ".capture.panel",

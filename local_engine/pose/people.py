@@ -379,7 +379,7 @@ def _gather(clip: Clip, frames: list[int], times: list[float], done: list[tracki
     done.extend(active)
     done.extend(tr for _, tr in lost)
     done.sort(key=lambda tr: (tr.frames[0], tr.id))
-    chains = tracking.link_tracklets(done, info.fps)
+    chains = tracking.link_tracklets(done, info.fps, frame_size=(info.width, info.height))
     F = len(frames)
     min_frames = max(MIN_FRAMES, round(MIN_SECONDS * info.fps))
     tracks = []

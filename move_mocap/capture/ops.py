@@ -27,7 +27,7 @@ from ..core.pipeline.plan import outputs_on_disk
 from ..preferences import get_preferences
 from .network import NetworkPollMixin, network_problem
 from .props import actors, history, scene_props, server_choices
-from .runtime import RUNTIME, Runtime
+from .runtime import RUNTIME, Runtime, View
 from .target import resolve_target, tag_target
 
 _ROLE_ITEMS = [("TAKE", "Take", "The take's videos"), ("CALIBRATION", "Calibration", "Calibration videos")]
@@ -280,9 +280,11 @@ class MOVE_MOCAP_OT_process(NetworkPollMixin, bpy.types.Operator):
 ENGINE_POLL = 0.25  # seconds between looks at a starting engine (a timer: the main thread never waits)
 
 
-def submit_when_engine_ready(spec: SubmissionSpec) -> Callable[[], float | None]:
-    """Submit ``spec`` from a timer once the local engine that is starting answers, or say why it did not (in
-    the panel's notice). Returns the timer function (registered here; background Blender runs no timers)."""
+def submit_when_engine_ready(spec: SubmissionSpec,
+                             submit: Callable[[], Any] | None = None) -> Callable[[], float | None]:
+    """Submit ``spec`` (or call ``submit`` instead) from a timer once the local engine that is starting answers,
+    or say why it did not (in the panel's notice). Returns the timer function (registered here; background
+    Blender runs no timers)."""
 
     def tick() -> float | None:
         from ..engine_control.engine import engine
@@ -297,7 +299,7 @@ def submit_when_engine_ready(spec: SubmissionSpec) -> Callable[[], float | None]
             RUNTIME.notice_level = "ERROR"
             return None
         try:
-            RUNTIME.get_pipeline(bpy.context).submit(spec)
+            submit() if submit is not None else RUNTIME.get_pipeline(bpy.context).submit(spec)
         except ValueError as exc:
             RUNTIME.notice, RUNTIME.notice_level = str(exc), "ERROR"
             return None
@@ -537,6 +539,82 @@ class MOVE_MOCAP_OT_apply_actors(bpy.types.Operator):
         return {"FINISHED"}
 
 
+class MOVE_MOCAP_OT_capture_person(NetworkPollMixin, bpy.types.Operator):
+    """Capture this person instead of the main subject: a new job on the same take (nothing is uploaded again),
+    its result applied to the panel's target like any other. Asking again for the same person makes no new job"""
+
+    bl_idname = "move_mocap.capture_person"
+    bl_label = "Capture This Person"
+    bl_options = {"REGISTER"}
+
+    submission_id: StringProperty(name="Submission", options={"SKIP_SAVE"})  # type: ignore[valid-type]
+    person: IntProperty(  # type: ignore[valid-type]
+        name="Person", description="The person's number, as the job listed them", default=0, min=0, max=64,
+        options={"SKIP_SAVE"})
+
+    def _submit(self, context: bpy.types.Context, *, wait_for_engine: bool) -> tuple[str, bool] | None:
+        """The new submission (id, created), or None after reporting why not (or, the local engine starting
+        without waiting for it, after arranging for it to be made once the engine answers)."""
+        target = resolve_target(context)
+        extra = {"target_uid": tag_target(target)} if target is not None else {}
+        sid, person = self.submission_id, self.person
+        row = RUNTIME.get_pipeline(context).journal.get(sid)
+        if row is None:
+            self.report({"ERROR"}, "Choose a result whose job listed the people it saw")
+            return None
+
+        def submit() -> tuple[str, bool]:
+            out = RUNTIME.get_pipeline(bpy.context).capture_person(
+                sid, person, target=target.name if target is not None else "", blend_file=bpy.data.filepath,
+                extra=extra)
+            RUNTIME.reload_views()
+            RUNTIME.ensure_timer()
+            return out
+
+        if get_preferences(context).backend == "LOCAL":  # the take is in the local engine's store
+            from ..engine_control.engine import engine, start_engine
+
+            error = start_engine(context, wait=wait_for_engine)
+            if error:
+                self.report({"ERROR"}, f"The local engine cannot run: {error}")
+                return None
+            eng = engine()
+            if not wait_for_engine and eng is not None and not eng.status.running:
+                submit_when_engine_ready(row.spec, submit)
+                self.report({"INFO"}, f"Starting the local engine: person {person} is asked for as soon as it "
+                                      "answers")
+                return sid, False
+        try:
+            out = submit()
+        except (ValueError, KeyError) as exc:
+            self.report({"ERROR"}, str(exc).strip("'\""))
+            return None
+        if not out[1]:
+            row = RUNTIME.journal().require(out[0])
+            self.report({"INFO"}, f"Person {self.person} was asked for already ({row.title}: "
+                                  f"{View.from_row(row).text.lower()}); no new job")
+        return out
+
+    def invoke(self, context: bpy.types.Context, event: bpy.types.Event) -> OperatorReturn:
+        if not _interactive(context):
+            return self.execute(context)
+        out = self._submit(context, wait_for_engine=False)
+        if out is None:
+            return {"CANCELLED"}
+        if out[1]:
+            self.report({"INFO"}, f"Capturing person {self.person}: progress in the sidebar's Move tab")
+        return {"FINISHED"}
+
+    def execute(self, context: bpy.types.Context) -> OperatorReturn:
+        out = self._submit(context, wait_for_engine=True)
+        if out is None:
+            return {"CANCELLED"}
+        sid, created = out
+        if not created:
+            return {"FINISHED"}
+        return _report_row(self, _blocking_wait(self, sid))
+
+
 # ----------------------------------------------------------------------------------------- history
 
 
@@ -701,6 +779,7 @@ class MOVE_MOCAP_OT_dismiss(bpy.types.Operator):
 CLASSES = (
     MOVE_MOCAP_OT_footage_add, MOVE_MOCAP_OT_footage_remove, MOVE_MOCAP_OT_process, MOVE_MOCAP_OT_cancel,
     MOVE_MOCAP_OT_retry, MOVE_MOCAP_OT_resume, MOVE_MOCAP_OT_apply, MOVE_MOCAP_OT_apply_actors,
+    MOVE_MOCAP_OT_capture_person,
     MOVE_MOCAP_OT_refresh_history, MOVE_MOCAP_OT_load_capture_choices,
     MOVE_MOCAP_OT_open_output_folder, MOVE_MOCAP_OT_copy_job_id, MOVE_MOCAP_OT_import_share_code,
     MOVE_MOCAP_OT_dismiss,

@@ -15,6 +15,7 @@ from ..engine_control.engine import unavailable_outputs
 from ..engine_control.panel import draw_backend
 from ..preferences import get_preferences
 from ..sidebar import MoveSidebarPanel
+from . import thumbnails
 from .network import network_problem
 from .props import actors, scene_props, server_choices
 from .runtime import RUNTIME, View
@@ -156,6 +157,13 @@ def _draw_multi_camera(layout: bpy.types.UILayout, context: bpy.types.Context, p
             box.label(text=line, icon="ERROR")
 
 
+#: What Capture does, and where: offered only for results whose job listed the people it saw (the local engine
+#: does; Move's cloud lists none, and would ignore the request).
+CAPTURE_NOTE = ("Capture: a new job on the same take for that person, applied like any other result. Offered when "
+                "the server lists the people it saw (the local engine does; Move's cloud does not, and would "
+                "ignore the request).")
+
+
 def draw_actors(layout: bpy.types.UILayout, context: bpy.types.Context, sid: str) -> bool:
     """The people a finished job found: each actor with the rig it goes to (empty: a new armature), how long
     each is visible and the frame where best seen; people seen but not captured are listed greyed. Returns
@@ -167,7 +175,11 @@ def draw_actors(layout: bpy.types.UILayout, context: bpy.types.Context, sid: str
     captured = [a for a in found if a.actor > 0]
     box.label(text=f"People found: {len(found)} ({len(captured)} captured)", icon="COMMUNITY")
     for item in found:
-        col = box.column(align=True)
+        entry = box.row()
+        icon = thumbnails.icon_id(item.thumbnail)  # made when the result was read (memory only)
+        if icon:  # the person where best seen
+            entry.template_icon(icon_value=icon, scale=2.5)
+        col = entry.column(align=True)
         row = col.row(align=True)
         if item.actor > 0:
             row.prop(item, "use", text=f"Actor {item.actor}")
@@ -175,8 +187,12 @@ def draw_actors(layout: bpy.types.UILayout, context: bpy.types.Context, sid: str
             sub.active = item.use
             sub.prop(item, "target", text="", icon="ARMATURE_DATA")
         else:
-            row.active = False
-            row.label(text=f"Person {item.person}: seen, not captured", icon="HIDE_ON")
+            label = row.row()
+            label.active = False
+            label.label(text=f"Person {item.person}: seen, not captured", icon="HIDE_ON")
+            if item.can_capture:
+                op = row.operator("move_mocap.capture_person", text="Capture", icon="REC")
+                op.submission_id, op.person = sid, item.person
         line = col.row()
         line.active = item.actor > 0 and item.use
         line.scale_y = 0.8
@@ -184,6 +200,11 @@ def draw_actors(layout: bpy.types.UILayout, context: bpy.types.Context, sid: str
     if found[0].note:
         for text in _wrap(found[0].note, 60)[:2]:
             box.label(text=text, icon="INFO")
+    if any(item.can_capture for item in found):
+        col = box.column(align=True)
+        col.scale_y = 0.8
+        for text in _wrap(CAPTURE_NOTE, 60):
+            col.label(text=text, icon="BLANK1")
     row = box.row(align=True)
     op = row.operator("move_mocap.apply_actors", text="Apply Actors", icon="IMPORT")
     op.submission_id = sid

@@ -76,6 +76,8 @@ class MOVE_MOCAP_PG_actor(bpy.types.PropertyGroup):
     actor: IntProperty()  # type: ignore[valid-type]
     summary: StringProperty()  # type: ignore[valid-type]
     note: StringProperty()  # type: ignore[valid-type]  # the job's note on its people (e.g. fewer than asked)
+    thumbnail: StringProperty()  # type: ignore[valid-type]  # the key of the person's picture (capture.thumbnails)
+    can_capture: BoolProperty()  # type: ignore[valid-type]  # seen only, and a new job on the take may capture them
     use: BoolProperty(name="Apply", default=True, description="Apply this actor's motion")  # type: ignore[valid-type]
     target: PointerProperty(  # type: ignore[valid-type]
         name="Rig", type=bpy.types.Object, poll=_armature_poll,

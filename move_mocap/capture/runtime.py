@@ -227,13 +227,35 @@ class Runtime:
         for i in reversed(range(len(items))):
             if items[i].submission_id == sid:
                 items.remove(i)
+        # another person can be captured by a new job on a single-camera take already on the server
+        single = not row.spec.multi_camera and bool(row.take_id)
         for person in persons:
             item = items.add()
             item.submission_id, item.person, item.actor = sid, person.number, person.actor or 0
             item.summary, item.note = person.summary(), found.note if found is not None else ""
             use, target = chosen.get(person.number, (person.actor is not None, None))
             item.use, item.target = use and person.actor is not None, target
+            item.can_capture = single and person.actor is None
+            item.thumbnail = self._thumbnail(row, person)
         return len(persons)
+
+    @staticmethod
+    def _thumbnail(row: SubmissionRow, person: people.Person) -> str:
+        """The key of ``person``'s picture where best seen (capture.thumbnails), made from the submission's own
+        video (the camera that sees them best for a multi-camera take); "" when there is none to show. Never
+        raises: a picture is an extra."""
+        from . import thumbnails
+
+        view = person.view or 0
+        if view >= len(row.spec.footage):
+            return ""
+        key = f"{row.id}:{person.number}"
+        try:
+            made = thumbnails.make(key, row.spec.footage[view].path, person.best_frame, person.best_box)
+        except Exception:  # never fail listing the people for a picture
+            log.exception("move_mocap: no thumbnail for person %s", person.number)
+            return ""
+        return key if made else ""
 
     def visible_views(self, limit: int = 5) -> list[View]:
         """Submissions worth showing as progress rows: running, failed, cancelled or ready; newest first."""

@@ -134,6 +134,10 @@ def _process_options(p: argparse.ArgumentParser) -> None:
                         "output types; the best one the add-on can import is applied")
     p.add_argument("--clip", nargs=2, type=float, metavar=("START", "END"), help="process only this window "
                    "of each video (seconds)")
+    p.add_argument("--person", type=positive_int, metavar="N", help="single camera: capture person N of the "
+                   "people an earlier job of the same video and settings listed (`status` shows them) instead of "
+                   "the main subject: a new job on that job's take, nothing uploaded again (the local engine "
+                   "honours it; Move's cloud lists no people and ignores it)")
     p.add_argument("--jobs", type=positive_int, default=2, metavar="N", help="videos uploaded and polled at "
                    "once (default: 2); imports run one at a time")
     p.add_argument("--no-retry-failed", action="store_true", help="leave items that failed in an earlier run "

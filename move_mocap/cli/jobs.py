@@ -11,6 +11,7 @@ import time
 from pathlib import Path
 from typing import Any
 
+from ..core import people
 from ..core.pipeline.failures import classify
 from ..core.pipeline.model import Stage
 from ..core.pipeline.plan import outputs_on_disk
@@ -85,11 +86,28 @@ def _status_lines(row: Any, server: dict[str, Any] | None, server_error: str) ->
             lines.append(f"  applied to {row.applied_to} as {row.applied_action}")
         for key, path in sorted(row.outputs.items()):
             lines.append(f"  {key}: {path}")
+        lines += people_lines(row)
     if server is not None:
         lines.append(f"job {server['id']}  {server['name']}  {server['state']} {server['percent']}%"
                      + (f"  error: {server['error']}" if server["error"] else ""))
     elif server_error:
         lines.append(f"server: {server_error}")
+    return lines
+
+
+def people_lines(row: Any) -> list[str]:
+    """The people the submission's job listed (kept beside its outputs), each captured actor or only seen, with
+    how to capture one only seen; none when the server listed nobody (Move's cloud lists no people)."""
+    found = people.load(Path(next(iter(row.outputs.values()))).parent) if row.outputs else None
+    if found is None or len(found.persons) < 2:
+        return []
+    lines = [f"  people found: {len(found.persons)} ({len(found.actors)} captured)"]
+    for p in found.persons:
+        who = f"actor {p.actor}" if p.actor is not None else "seen, not captured"
+        lines.append(f"    person {p.number}: {who}; {p.summary()}")
+    if not row.spec.multi_camera and row.take_id and len(found.actors) < len(found.persons):
+        lines.append("  capture another of them instead: process the same video with the same options and "
+                     "--person N (a new job on this take)")
     return lines
 
 

@@ -24,6 +24,7 @@ from ..core.pipeline.model import (
     Footage,
     Stage,
     SubmissionSpec,
+    submission_key,
 )
 from ..core.pipeline.plan import plan_resubmission
 from ..core.safe_paths import UnsafeNameError, check_name, shown
@@ -150,6 +151,9 @@ def build_specs(args: argparse.Namespace, target: Any) -> list[tuple[Item, Submi
         raise UsageError(f"--outputs: {exc}") from None
     if args.clip and (args.clip[0] < 0 or args.clip[1] <= args.clip[0]):
         raise UsageError("--clip START END: END must be after START, START >= 0 (seconds)")
+    person = getattr(args, "person", None) or 0
+    if person and (args.cameras or args.multi_camera):
+        raise UsageError("--person: single camera only (a multi-camera job captures --actors people)")
     common = {"track_fingers": args.fingers, "track_ball": args.ball, "floor_plane": args.floor_plane,
               "clip_window": tuple(args.clip) if args.clip else None, "outputs": outputs,
               "target": item_target(target), "blend_file": bpy.data.filepath}
@@ -185,7 +189,8 @@ def build_specs(args: argparse.Namespace, target: Any) -> list[tuple[Item, Submi
         name = video.stem if video.stem not in names else f"{video.parent.name}_{video.stem}"
         names.add(name)
         out.append((Item(str(video), name),
-                    SubmissionSpec(footage=(Footage(str(video)),), model=model, name=name, **common)))
+                    SubmissionSpec(footage=(Footage(str(video)),), model=model, name=name, person=person,
+                                   **common)))
     return out
 
 
@@ -213,6 +218,20 @@ def cmd_process(session: Session, args: argparse.Namespace, items: list[Item], e
         wanted = [(item, replace(spec, calibration=(), volume_id=volume_id)) for item, spec in rest]
     _run(session, args, items, wanted, target)
     save_blend(session)
+
+
+def _submit_once(pipeline: Any, spec: SubmissionSpec) -> tuple[str, bool]:
+    """``Pipeline.submit_once``, except that another person (``--person``) of a video already processed here with
+    the same settings is a new job on that submission's take (``Pipeline.capture_person``: nothing uploaded again,
+    the same person asked twice is one job); without such a submission, the video is submitted asking for that
+    person. ValueError: that submission's job did not list the person."""
+    if spec.person:
+        earlier = pipeline.journal.find_by_key(submission_key(replace(spec, person=0)),
+                                               endpoint=pipeline.config.endpoint)
+        if earlier is not None and earlier.take_id and earlier.stage.order >= Stage.DOWNLOADED.order:
+            return pipeline.capture_person(earlier.id, spec.person, target=spec.target,  # type: ignore[no-any-return]
+                                           blend_file=spec.blend_file, start=False)
+    return pipeline.submit_once(spec)  # type: ignore[no-any-return]
 
 
 def check_lenses(session: Session, specs: list[SubmissionSpec]) -> None:
@@ -250,7 +269,13 @@ def _run(session: Session, args: argparse.Namespace, items: list[Item],
             item.fail("validate", "validation", problem, hint, outcome="invalid")
             session.console.error(f"{name}: {problem}")
             continue
-        sid, created = pipeline.submit_once(spec)
+        try:
+            sid, created = _submit_once(pipeline, spec)
+        except ValueError as exc:
+            item.fail("validate", "validation", str(exc), "Run `status` on the earlier job to see the people it "
+                      "listed, and give one of their numbers.", outcome="invalid")
+            session.console.error(f"{name}: {exc}")
+            continue
         item.submission_id, item.created_new = sid, created
         row = journal.require(sid)
         action = bpy.data.actions.get(row.applied_action or "")

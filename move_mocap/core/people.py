@@ -12,17 +12,19 @@ still apply). The pipeline keeps the validated summary beside the downloaded out
 from __future__ import annotations
 
 import json
+import math
 from collections.abc import Mapping
 from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 
 MAX_PEOPLE = 64  # more than Move's 5 actors and any crowd a take holds; a longer list is refused
 MAX_FRAMES = 10_000_000  # about 46 hours at 60 fps
 MAX_SECONDS = 1_000_000.0
 MAX_VIEWS = 64
+MAX_PIXELS = 100_000.0  # a box coordinate further than this from the picture is refused (8K is 7680)
 SIDECAR = "people.json"  # beside a job's downloaded outputs
 MAX_SIDECAR_BYTES = 256 * 1024
 
@@ -46,6 +48,22 @@ class _Seen(_Strict):
     last_frame: int | None = Field(None, ge=0, le=MAX_FRAMES)
     best_frame: int | None = Field(None, ge=0, le=MAX_FRAMES)
     best_time_s: float | None = Field(None, ge=0, le=MAX_SECONDS)
+    best_box_px: tuple[float, float, float, float] | None = None  # x0, y0, x1, y1 in the video's pixels
+
+    @field_validator("best_box_px")
+    @classmethod
+    def _box(cls, box: tuple[float, float, float, float] | None) -> tuple[float, float, float, float] | None:
+        return _checked_box(box)
+
+
+def _checked_box(box: tuple[float, float, float, float] | None) -> tuple[float, float, float, float] | None:
+    """A box the panel may crop a thumbnail with: finite, within MAX_PIXELS of the picture, not empty."""
+    if box is None:
+        return None
+    x0, y0, x1, y1 = box
+    if not all(math.isfinite(v) and -MAX_PIXELS <= v <= MAX_PIXELS for v in box) or x1 <= x0 or y1 <= y0:
+        raise ValueError(f"a box is (x0, y0, x1, y1) with x0 < x1 and y0 < y1, each within {MAX_PIXELS} pixels")
+    return (float(x0), float(y0), float(x1), float(y1))
 
 
 class _SingleCamera(_Strict):
@@ -78,6 +96,7 @@ class Person:
     best_frame: int | None = None
     best_time_s: float | None = None
     view: int | None = None  # multi-camera: the camera (0-based, in the take's order) that sees them best
+    best_box: tuple[float, float, float, float] | None = None  # where in ``best_frame`` (video pixels, checked)
 
     def summary(self) -> str:
         """One line for the panel: how long they are visible and where they are best seen."""
@@ -135,7 +154,8 @@ def parse(metadata: Any) -> People | None:
 def _person(number: int, actor: int | None, seen: _Seen | None, view: int | None = None) -> Person:
     if seen is None:
         return Person(number, actor, view=view)
-    return Person(number, actor, seen.frames_visible, seen.seconds_visible, seen.best_frame, seen.best_time_s, view)
+    return Person(number, actor, seen.frames_visible, seen.seconds_visible, seen.best_frame, seen.best_time_s, view,
+                  seen.best_box_px)
 
 
 def _from_single(data: _SingleCamera) -> People:
@@ -169,7 +189,8 @@ def _from_multi(data: _MultiCamera) -> People:
             seconds = round(frames * best.seconds_visible / best.frames_visible, 3)
         persons.append(Person(match.person, k + 1 if k < data.captured else None, frames, seconds,
                               best.best_frame if best is not None else None,
-                              best.best_time_s if best is not None else None, view))
+                              best.best_time_s if best is not None else None, view,
+                              best.best_box_px if best is not None else None))
     return People(tuple(persons), data.note[:300])
 
 
@@ -190,7 +211,7 @@ def load(folder: str | Path) -> People | None:
         if path.stat().st_size > MAX_SIDECAR_BYTES:
             return None
         data = json.loads(path.read_text(encoding="utf-8"))
-        persons = tuple(Person(**_SavedPerson.model_validate(p).model_dump()) for p in data["persons"][:MAX_PEOPLE])
+        persons = tuple(_SavedPerson.model_validate(p).person() for p in data["persons"][:MAX_PEOPLE])
         return People(persons, str(data.get("note", ""))[:300])
     except (OSError, ValueError, KeyError, TypeError):
         return None
@@ -204,3 +225,12 @@ class _SavedPerson(_Strict):
     best_frame: int | None = Field(None, ge=0, le=MAX_FRAMES)
     best_time_s: float | None = Field(None, ge=0, le=MAX_SECONDS)
     view: int | None = Field(None, ge=0, lt=MAX_VIEWS)
+    best_box: tuple[float, float, float, float] | None = None
+
+    @field_validator("best_box")
+    @classmethod
+    def _box(cls, box: tuple[float, float, float, float] | None) -> tuple[float, float, float, float] | None:
+        return _checked_box(box)
+
+    def person(self) -> Person:
+        return Person(**self.model_dump())

@@ -30,6 +30,7 @@ def test_single_camera_captured_and_others_seen() -> None:
     assert [p.number for p in found.actors] == [2]
     assert found.persons[0].summary() == "visible 3.0 s, best seen at frame 45"
     assert found.persons[2].summary() == "visible 0 frames"
+    assert found.persons[0].best_box == (1.0, 2.0, 30.0, 90.0) and found.persons[2].best_box is None
 
 
 def test_multi_camera_actors_matched_across_views() -> None:
@@ -61,6 +62,13 @@ def test_multi_camera_actors_matched_across_views() -> None:
     ({"people": {"captured": 3, "seen": [{"person": 1, "per_view": []}]}}, "lists 1 people"),
     ({"people": {"captured": 1, "seen": [{"person": 1, "per_view": [None] * 65}]}}, "per_view"),
     ({"people": {"captured": 1, "note": "x" * 10_000, "seen": [{"person": 1, "per_view": []}]}}, "note"),
+    # the box a thumbnail is cropped with: four finite numbers, not inverted, near the picture
+    ({"people": {"captured": 1, "seen": [{**_seen(1, 10), "best_box_px": [1, 2, 3]}]}}, "best_box_px"),
+    ({"people": {"captured": 1, "seen": [{**_seen(1, 10), "best_box_px": [50, 2, 10, 90]}]}}, "best_box_px"),
+    ({"people": {"captured": 1, "seen": [{**_seen(1, 10), "best_box_px": [0, 0, 1e12, 9]}]}}, "best_box_px"),
+    ({"people": {"captured": 1, "seen": [{**_seen(1, 10), "best_box_px": [0, 0, float("nan"), 9]}]}},
+     "best_box_px"),
+    ({"people": {"captured": 1, "seen": [{**_seen(1, 10), "best_box_px": "../../x.png"}]}}, "best_box_px"),
 ])
 def test_hostile_metadata_is_refused_naming_where(bad, where) -> None:
     with pytest.raises(PeopleError, match="people") as info:
@@ -91,3 +99,27 @@ def test_kept_beside_the_outputs_and_read_back(tmp_path) -> None:
     path.write_bytes(b" " * (people.MAX_SIDECAR_BYTES + 1))
     assert people.load(tmp_path) is None
     assert people.load(tmp_path / "missing") is None
+
+
+def test_thumbnail_square_stays_inside_the_picture() -> None:
+    """The box a thumbnail is cut with comes from the server: whatever its numbers (validated, bounded), the
+    square is inside the picture, and a box beside the picture gives no thumbnail."""
+    import numpy as np
+
+    from move_mocap.core.thumbnail import SIDE, crop_square, thumbnail
+
+    w, h = 640, 360
+    # a 40 x 100 box: a square of its longer side and 15 % on each side, centred on it
+    assert crop_square((100, 100, 140, 200), w, h) == (55, 85, 185, 215)
+    for box in [(-5e4, -5e4, 5e4, 5e4), (600, 300, 700, 900), (-50, -50, 10, 10), (0, 0, 640, 360)]:
+        x0, y0, x1, y1 = crop_square(box, w, h)
+        assert 0 <= x0 < x1 <= w and 0 <= y0 < y1 <= h and x1 - x0 == y1 - y0, (box, (x0, y0, x1, y1))
+    for box in [(700, 10, 800, 20), (-90, -90, -10, -10), (10, 400, 20, 500)]:
+        assert crop_square(box, w, h) is None and thumbnail(np.zeros((h, w, 4), np.float32), box) is None
+    # rows: the box is measured from the top, Blender's pixels go bottom-up: a red top-left corner shows
+    pixels = np.zeros((h, w, 4), np.float32)
+    pixels[h - 60:, :60, 0] = 1.0  # the top 60 rows, left 60 columns, in Blender's bottom-up order
+    icon = thumbnail(pixels, (0, 0, 40, 40))
+    assert icon is not None and icon.shape == (SIDE, SIDE, 4) and np.all(icon[..., 3] == 1)
+    assert icon[..., 0].mean() > 0.99
+    assert thumbnail(pixels, (300, 200, 340, 240))[..., 0].max() == 0.0

@@ -102,6 +102,11 @@ def test_actors_listed_mapped_and_applied_in_one_step(two_actors) -> None:
     assert "Person 3: seen, not captured" in log.labels
     assert [b for b in log.buttons if b[0] == "move_mocap.apply_actors"] == [
         ("move_mocap.apply_actors", "Apply Actors", False), ("move_mocap.apply_actors", "New Rig per Actor", False)]
+    # a multi-camera result captures its number of actors: no "capture this person instead" (nor for a result
+    # without a take of ours, as this adopted one)
+    assert not any(a.can_capture for a in found)
+    assert "move_mocap.capture_person" not in log.operators
+    assert not any(text.startswith("Capture: a new job") for text in log.labels)
 
     # History shows the same list for the selected result.
     runtime.sync_history()
@@ -166,7 +171,9 @@ def test_a_real_two_person_clip_lists_who_else_was_seen(addon, local_server_fact
                                                         monkeypatch) -> None:
     """The Sports2D demo's first 4 s (a man on his box, a woman walking across) processed by the local engine's
     mediapipe solver through Process: the job's own metadata ``people`` comes back through the pipeline, the
-    panel lists the captured person as actor 1 and the other as only seen, with their figures."""
+    panel lists the captured person as actor 1 and the other as only seen, with their figures and a thumbnail of
+    each where best seen; Capture on the other person makes one new job on the same take, which the engine
+    honours (the same people, the same numbers) and whose result is applied like any other."""
     import bpy
 
     from move_mocap.capture.props import actors
@@ -193,7 +200,94 @@ def test_a_real_two_person_clip_lists_who_else_was_seen(addon, local_server_fact
         assert all(a.summary.startswith("visible ") and "best seen at frame" in a.summary for a in found)
         log = _draw(bpy)
         assert "People found: 2 (1 captured)" in log.labels and "Person 2: seen, not captured" in log.labels
+        # each person's thumbnail: the footage's own frame where best seen, around the box the job gave
+        assert all(a.thumbnail for a in found)
+        _check_thumbnails(bpy, row, demo_video)
+
+        # "Capture this other person instead": offered for the person only seen, with what it does and where
+        assert [(a.person, a.can_capture) for a in found] == [(1, False), (2, True)]
+        assert ("move_mocap.capture_person", "Capture", False) in log.buttons
+        assert any(text.startswith("Capture: a new job on the same take") for text in log.labels)
+        before = {o.name for o in bpy.data.objects}
+        assert bpy.ops.move_mocap.capture_person(submission_id=row.id, person=2) == {"FINISHED"}
+        rows = RUNTIME.journal().all()
+        assert len(rows) == 2
+        other = next(r for r in rows if r.id != row.id)
+        assert other.state.value == "done", (other.error_message, server.log())
+        assert (other.take_id, other.spec.person, other.title) == (row.take_id, 2, f"{row.title} person 2")
+        assert other.job_id != row.job_id
+        # the engine honoured it: person 2 is this result's actor, person 1 only seen; the same ids as before
+        again = actors(bpy.context, other.id)
+        assert [(a.person, a.actor) for a in again] == [(2, 1), (1, 0)], [(a.person, a.actor) for a in again]
+        assert {a.person: a.summary for a in again} == {a.person: a.summary for a in found}
+        # applied like any other result, onto the panel's target (the active armature: the first result's), as a
+        # new action: the woman walks across the picture, the man stays on his box
+        assert {o.name for o in bpy.data.objects} == before
+        assert other.applied_to == row.applied_to and other.applied_action != row.applied_action
+        rig = bpy.data.objects[row.applied_to]
+        assert rig.animation_data.action.name == other.applied_action
+        woman = _hips_travel(bpy, rig)
+        rig.animation_data.action = bpy.data.actions[row.applied_action]
+        assert woman > 1.0 > _hips_travel(bpy, rig), woman
+        # asked again: the same submission, no second job
+        assert bpy.ops.move_mocap.capture_person(submission_id=row.id, person=2) == {"FINISHED"}
+        assert len(RUNTIME.journal().all()) == 2
+        assert _jobs_on_take(server, row.take_id) == 2
     finally:
         RUNTIME.shutdown()
         RUNTIME.config_overrides = {}
         prefs.endpoint, prefs.download_dir = saved
+
+
+def _hips_travel(bpy, obj) -> float:
+    """The largest horizontal extent (m) the hips cover over the action."""
+    start, end = (int(f) for f in obj.animation_data.action.frame_range)
+    hips = next(b for b in obj.pose.bones if b.name.endswith("Hips") or b.name == "hips")
+    points = []
+    for f in range(start, end + 1, 5):
+        bpy.context.scene.frame_set(f)
+        points.append(tuple((obj.matrix_world @ hips.head)[:2]))
+    import numpy as np
+
+    return float(np.ptp(np.array(points), axis=0).max())
+
+
+def _check_thumbnails(bpy, row, video) -> None:
+    """Each person's icon is the square around their box in their best frame, as an independent decoder (PyAV)
+    reads that frame: the icon matches its own frame's crop far better than the same crop a second earlier."""
+    import av
+    import numpy as np
+
+    from move_mocap.capture import thumbnails
+    from move_mocap.core import people
+    from move_mocap.core.thumbnail import SIDE, thumbnail
+
+    found = people.load(__import__("pathlib").Path(next(iter(row.outputs.values()))).parent)
+    assert found is not None
+    with av.open(str(video)) as container:
+        frames = [f.to_ndarray(format="rgb24") for f in container.decode(video=0)]
+    for person in found.persons:
+        assert person.best_frame is not None and person.best_box is not None
+        preview = thumbnails._collection()[f"{row.id}:{person.number}"]
+        assert tuple(preview.image_size) == (SIDE, SIDE)
+        icon = np.array(preview.image_pixels_float[:], np.float32).reshape(SIDE, SIDE, 4)[..., :3]
+
+        def crop(k: int, box=person.best_box) -> np.ndarray:
+            rgba = np.concatenate([frames[k][::-1] / 255.0, np.ones((*frames[k].shape[:2], 1))], axis=2)
+            return thumbnail(rgba, box)[..., :3]
+
+        own = float(np.abs(icon - crop(person.best_frame)).mean())
+        other = float(np.abs(icon - crop(max(0, person.best_frame - 30))).mean())
+        assert own < 0.03 and own < 0.5 * other, (person.number, own, other)
+
+
+def _jobs_on_take(server, take_id: str) -> int:
+    """How many jobs the server's own database holds for ``take_id``."""
+    import sqlite3
+
+    db = sqlite3.connect(f"file:{server.data_dir / 'state.sqlite3'}?mode=ro", uri=True)
+    try:
+        rows = db.execute("SELECT data FROM objects WHERE kind='job'").fetchall()
+    finally:
+        db.close()
+    return sum(1 for (data,) in rows if json.loads(data).get("takeId") == take_id)

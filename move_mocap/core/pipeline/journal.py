@@ -202,14 +202,14 @@ class Journal:
                 kind: Kind = Kind.SUBMISSION, submission_id: str | None = None, job_id: str | None = None) -> str:
         sid = submission_id or uuid.uuid4().hex
         now = time.time()
-        stage = Stage.JOB if job_id else Stage.NEW
+        stage = Stage.JOB if job_id else Stage.TAKE if spec.take_id else Stage.NEW
         db.execute(
             "INSERT INTO submissions (id, kind, created, updated, endpoint, spec, stage, state, job_id, "
-            "output_dir) VALUES (?,?,?,?,?,?,?,?,?,?)",
+            "take_id, output_dir) VALUES (?,?,?,?,?,?,?,?,?,?,?)",
             (sid, kind.value, now, now, endpoint, spec.to_json(), stage.value, State.ACTIVE.value, job_id,
-             output_dir),
+             spec.take_id or None, output_dir),
         )
-        if kind is Kind.SUBMISSION:
+        if kind is Kind.SUBMISSION and not spec.take_id:  # a take reused: its videos are on the server
             rows = [("take", i, f.path) for i, f in enumerate(spec.footage)]
             rows += [("volume", i, f.path) for i, f in enumerate(spec.calibration)]
             for role, idx, path in rows:

@@ -15,6 +15,7 @@ from pathlib import Path
 from typing import Any
 
 from .. import outputs as output_kinds
+from ..people import MAX_PEOPLE
 from ..safe_paths import UnsafeNameError, check_name, shown
 from .preflight import VIDEO_SUFFIXES as VIDEO_SUFFIXES  # re-exported
 from .preflight import footage_problem
@@ -90,6 +91,8 @@ class SubmissionSpec:
     volume_id: str = ""  # multi-camera: reuse this finished volume (empty: calibrate one from the footage)
     sync_window: tuple[float, float] | None = None  # multi-camera: clap window (s) the cameras sync on
     sync_timecode: bool = False  # multi-camera: the videos' timecode says they are in sync
+    take_id: str = ""  # a take already on the server: a new job on it (nothing uploaded, no take created)
+    person: int = 0  # single camera: capture this person of an earlier job's ``people`` (0: the main subject)
     name: str = ""
     target: str = ""        # the armature object's name, for the bpy layer
     blend_file: str = ""    # the .blend it was submitted from
@@ -99,13 +102,16 @@ class SubmissionSpec:
         """Why this spec cannot be submitted, or None."""
         if not self.footage:
             return "Add a video to the footage list"
+        problem = self._reuse_problem()
+        if problem is not None:
+            return problem
         if not self.multi_camera and len(self.footage) != 1:
             return "Single camera takes exactly one video; switch to Multi-Camera for several"
         if self.multi_camera and len(self.footage) < 2:
             return "Multi-camera needs at least two videos (one per camera)"
         if self.multi_camera and self.calibration and len(self.calibration) < 2:
             return "Calibration needs at least two videos (or none: the take's videos are used)"
-        for f in (*self.footage, *self.calibration):
+        for f in () if self.take_id else (*self.footage, *self.calibration):  # a take's videos are uploaded
             problem = footage_problem(f.path)  # reads a few header bytes: caught before anything is sent
             if problem:
                 return problem
@@ -129,6 +135,20 @@ class SubmissionSpec:
         if self.multi_camera and not 0.5 <= self.human_height <= 2.6:
             return "Human height is in metres (0.5 - 2.6)"
         return self._multi_camera_problem()
+
+    def _reuse_problem(self) -> str | None:
+        """A take reused and a person asked for: the take id's characters, the person's number."""
+        if self.take_id:
+            try:
+                check_name(self.take_id, "take id")
+            except UnsafeNameError as exc:
+                return f"Not a take id: {exc.reason} ({shown(self.take_id)})"
+        if isinstance(self.person, bool) or not isinstance(self.person, int) or not 0 <= self.person <= MAX_PEOPLE:
+            return f"The person to capture is a number from 1 to {MAX_PEOPLE} (as the job listed them)"
+        if self.person and self.multi_camera:
+            return ("A person is chosen for single-camera jobs; a multi-camera job captures its number of actors "
+                    "(apply each with its actor number)")
+        return None
 
     def _multi_camera_problem(self) -> str | None:
         if not self.multi_camera:
@@ -197,7 +217,8 @@ def submission_key(spec: SubmissionSpec) -> str:
     Two specs get the same key when their videos are the same files (path, size, modification time) and
     everything the server is asked to do is the same (model, options, actors, clip window, outputs, height,
     area, labels). What only concerns this machine (name, target armature, .blend file, ``extra``) is left
-    out, so the same video onto another rig is still the same job. Editing or replacing a video changes it.
+    out, so the same video onto another rig is still the same job. Editing or replacing a video changes it. A job
+    on a take already on the server (``take_id``) is keyed by that take instead of the videos.
     """
     doc = {
         "footage": [_identity(f) for f in spec.footage],
@@ -216,5 +237,10 @@ def submission_key(spec: SubmissionSpec) -> str:
         doc["sync_window"] = [float(x) for x in spec.sync_window] if spec.sync_window is not None else None
     if spec.sync_timecode:
         doc["sync_timecode"] = True
+    if spec.take_id:  # a job on a take already uploaded: the take is what the server works on, whatever
+        doc["take_id"] = spec.take_id  # became of the videos here since
+        doc["footage"] = doc["calibration"] = []
+    if spec.person:  # another person of the same footage is another job
+        doc["person"] = int(spec.person)
     text = json.dumps(doc, sort_keys=True, separators=(",", ":"))
     return hashlib.sha256(text.encode()).hexdigest()[:32]

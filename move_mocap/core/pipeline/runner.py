@@ -28,7 +28,7 @@ import threading
 import time
 import uuid
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
@@ -59,7 +59,7 @@ from .events import (
 )
 from .failures import ErrorKind, StageFailure, classify
 from .journal import Journal, SubmissionRow
-from .model import Kind, Stage, State, SubmissionSpec, submission_key
+from .model import KEY_FIELD, Kind, Stage, State, SubmissionSpec, submission_key
 from .preflight import folder_problem
 from .reconcile import FILES_ARE_RECREATED, ReconcilePolicy, Search, reconcile
 
@@ -75,9 +75,11 @@ def _is_id(text: str) -> bool:
     return True
 
 
+PERSON_OF = "person_of"  # SubmissionSpec.extra: the title of the result another person was chosen from
 LENS = re.compile(r"[\w .+()-]{1,64}")  # a lens name the panel may offer (listCameraSettings)
 
 TAG_KEY = "move_mocap_submission"
+PERSON_KEY = "person"  # the job metadata's request for another person (local_engine.worker reads it)
 
 ClientFactory = Callable[..., MoveClient]
 """Builds a client on the worker thread; called as ``factory(sleep=...)`` (a cancellable sleep)."""
@@ -185,6 +187,37 @@ class Pipeline:
         if created and start:
             self.start(sid)
         return sid, created
+
+    def capture_person(self, sid: str, person: int, *, target: str | None = None, blend_file: str | None = None,
+                       extra: dict[str, Any] | None = None, start: bool = True) -> tuple[str, bool]:
+        """A new job on ``sid``'s take (nothing uploaded again) capturing ``person`` of the people ``sid``'s job
+        listed (kept beside its outputs) instead of its main subject; returns (id, created). The same person
+        of the same take asked again is the same submission (``model.submission_key`` counts the take and the
+        person), so a job is never created twice. Raises ``ValueError`` naming the problem and the fix."""
+        row = self.journal.require(sid)
+        if row.spec.multi_camera:
+            raise ValueError(f"{row.title} is a multi-camera result: it captures its number of actors; apply "
+                             "each with its actor number")
+        if not row.take_id:
+            raise ValueError(f"{row.title} has no take on the server (an adopted job or a share code): process "
+                             "the footage to choose another person")
+        if row.endpoint != self.config.endpoint:
+            raise ValueError(f"{row.title}'s take is on {row.endpoint}, not on the server chosen now: switch the "
+                             "backend back to it to capture another person of it")
+        found = people.load(Path(next(iter(row.outputs.values()))).parent) if row.outputs else None
+        listed = {p.number: p for p in found.persons} if found is not None else {}
+        if person not in listed:
+            raise ValueError(f"person {person} is not among the people {row.title}'s job listed "
+                             f"({', '.join(map(str, sorted(listed))) or 'none: the server lists no people'})")
+        if listed[person].actor is not None:
+            raise ValueError(f"person {person} is already the one {row.title} captured: apply it")
+        base = str(row.spec.extra.get(PERSON_OF, "")) or row.title
+        kept = {k: v for k, v in row.spec.extra.items() if k != KEY_FIELD}
+        spec = replace(row.spec, take_id=row.take_id, person=int(person), name=f"{base} person {person}",
+                       target=row.spec.target if target is None else target,
+                       blend_file=row.spec.blend_file if blend_file is None else blend_file,
+                       extra={**kept, **(extra or {}), PERSON_OF: base, "from_submission": sid})
+        return self.submit_once(spec, start=start)
 
     def adopt_job(self, job_id: str, *, target: str = "", name: str = "", blend_file: str = "",
                   start: bool = True) -> str:
@@ -745,14 +778,17 @@ class _Worker(threading.Thread):
                    "track_ball": spec.track_ball, "floor_plane": spec.floor_plane}
         name = spec.name or Path(spec.footage[0].path).stem
         outputs = list(spec.outputs) or None
+        # another person than the main subject: asked in the job's free-JSON metadata (Move's schema unchanged;
+        # the local engine honours it, Move's cloud ignores it and _keep_people says so)
+        metadata = {**self.tag, PERSON_KEY: int(spec.person)} if spec.person else self.tag
 
         def create() -> Any:
             if spec.multi_camera:
                 return self.client.create_multi_cam_job(
                     take_id, number_of_actors=spec.number_of_actors, options=options, outputs=outputs,
-                    clip_window=spec.clip_window, name=name, metadata=self.tag)
+                    clip_window=spec.clip_window, name=name, metadata=metadata)
             return self.client.create_single_cam_job(take_id, options=options, outputs=outputs,
-                                                     clip_window=spec.clip_window, name=name, metadata=self.tag)
+                                                     clip_window=spec.clip_window, name=name, metadata=metadata)
 
         job_id = self._create_once("job", create, lambda: self._search(
             lambda after: self.client.list_jobs(first=50, after=after, take_id=take_id)))
@@ -869,6 +905,13 @@ class _Worker(threading.Thread):
             found = None
         if found is None and spec.multi_camera and spec.number_of_actors > 1:
             found = people.numbered(min(spec.number_of_actors, people.MAX_PEOPLE))
+        if spec.person:
+            captured = found.actors[0].number if found is not None and found.actors else None
+            if captured != spec.person:
+                did = f"its metadata says it captured person {captured}" if captured else "it lists no people"
+                self.p._post(Notice(self.sid, f"The server was asked for person {spec.person} but {did}: the "
+                                              "result is its own choice of person (Move's cloud ignores the "
+                                              "request; the local engine honours it)", "WARNING"))
         if found is not None:
             people.save(found, out_dir)
 
