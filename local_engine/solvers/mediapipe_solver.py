@@ -195,7 +195,9 @@ class MediapipeSolver:
         K = (np.asarray(camera.intrinsics, np.float64) if calibrated
              else monocular.guess_intrinsics(w, h, self.focal_35mm))
         cam_pts = monocular.lift(track.world, track.image, track.visibility, K)
-        cam_pts, clip_stats = clip_fit.optimise(cam_pts, track.world, track.image, track.visibility, K, track.fps)
+        planted, up = monocular.planted_feet(cam_pts, track.image, K, track.fps)
+        cam_pts, clip_stats = clip_fit.optimise(cam_pts, track.world, track.image, track.visibility, K, track.fps,
+                                                contacts=planted, up=up)
         if camera.rotation is not None and camera.translation is not None:
             R = np.asarray(camera.rotation, np.float64)
             ground = monocular.Ground(R.T, -R.T @ np.asarray(camera.translation, np.float64), True,
