@@ -10,11 +10,20 @@ are banded, so a 10 s 60 fps clip takes a few seconds on one core) minimising
   + sum  (|X_a - X_b| - L_ab)^2 / bone_sigma^2                          (the person's bone lengths, constant)
   + sum  |(X_j - X_hips) - (W_j - W_hips)|^2 / prior_sigma^2           (BlazePose's own 3D: depth order)
   + sum  |X[f-1] - 2 X[f] + X[f+1]|^2 / accel_sigma^2                  (smooth motion)
+  + sum  |X_foot[f+1] - X_foot[f]|^2 / still_sigma^2                   (a planted foot stays put)
+  + sum  ((X_toe - X_heel) . up)^2 / flat_sigma^2                       (a planted sole lies flat)
+  + sum  max(0, -(thigh x shin) . hips_line / lengths)^2 / knee_sigma^2 (knees bend one way: a joint limit)
 
-where L_ab are the medians over the clip of BlazePose's metric segment lengths (left and right averaged).
+where L_ab are the person's segment lengths (left and right averaged): what each segment spans across the image
+at its depth near the top of the take (:func:`image_segment_lengths`; every limb lies across the view at some
+time, and BlazePose's metric lengths shorten the limbs it sees foreshortened, which took away their depth), or
+the medians of BlazePose's metric lengths. The planted feet and the floor's up direction are the caller's
+(local_engine.pose.monocular.planted_feet, decided over the whole clip from the image).
 (scipy's least_squares 'trf' with lsmr on the same sparse problem took 13 s for 600 frames without converging.)
 With the bone lengths fixed, the 2D terms decide how far each limb leans towards or away from the camera; the
-prior keeps which way (the sign a single view cannot see) and holds joints the model did not see.
+prior keeps which way (the sign a single view cannot see) and holds joints the model did not see. On pose2sim's
+Demo_SinglePerson most of what is left of the single camera's error is along the ray (arms: BlazePose's depth
+of a hand can be 20 cm off while its 2D is within 15 px, which is as much as the foreshortening tells).
 
 Pure numpy/scipy on arrays: no skeletons, no cameras beyond the pinhole ``K``, no models and no bpy here.
 """
@@ -151,10 +160,11 @@ def optimise(points: np.ndarray, world: np.ndarray, image: np.ndarray, visibilit
         return (f * J + j) * 3 + c
 
     knees = [(_B[LM[f"{sd}_hip"]], _B[LM[f"{sd}_knee"]], _B[LM[f"{sd}_ankle"]]) for sd in ("left", "right")]
-    lk = lengths[[k for k, (a, b) in enumerate(pairs) if (a, b) == (_B[LM["left_hip"]], _B[LM["left_knee"]])]][0]
-    ls = lengths[[k for k, (a, b) in enumerate(pairs) if (a, b) == (_B[LM["left_knee"]], _B[LM["left_ankle"]])]][0]
-    lw = lengths[[k for k, (a, b) in enumerate(pairs) if (a, b) == (_B[LM["left_hip"]], _B[LM["right_hip"]])]][0]
-    kw = 0.0 if knee_sigma is None else 1.0 / (lk * ls * lw * knee_sigma)
+    def length(a: str, b: str) -> float:
+        return float(lengths[np.nonzero((pairs[:, 0] == _B[LM[a]]) & (pairs[:, 1] == _B[LM[b]]))[0][0]])
+
+    kw = 0.0 if knee_sigma is None else 1.0 / (length("left_hip", "left_knee") * length("left_knee", "left_ankle")
+                                             * length("left_hip", "right_hip") * knee_sigma)
 
     def _knee_terms(X: np.ndarray) -> tuple[np.ndarray, list[tuple[np.ndarray, np.ndarray]]]:
         """Knees bend one way: for each leg the sine of its bend about the hips' left-right line,
@@ -258,6 +268,7 @@ def optimise(points: np.ndarray, world: np.ndarray, image: np.ndarray, visibilit
     after = residuals(x)
     X = x.reshape(F, J, 3)
     shift = X - X0
+    posed = shift - shift[:, ih].mean(1, keepdims=True)
     out = pts.copy()
     out[:, BODY] = X
     for rest, follow in ((FACE, ["left_shoulder", "right_shoulder"]), (LEFT_HAND, ["left_wrist"]),
@@ -265,7 +276,10 @@ def optimise(points: np.ndarray, world: np.ndarray, image: np.ndarray, visibilit
         out[:, rest] = pts[:, rest] + shift[:, [_B[LM[n]] for n in follow]].mean(1)[:, None]
     out[~seen] = np.nan
     stats = {"cost_before": round(float(0.5 * before @ before), 1), "cost_after": round(float(0.5 * after @ after), 1),
-             "evaluations": nfev, "shift_m_p90": round(float(np.percentile(np.linalg.norm(shift[seen], axis=-1), 90)), 4)}
+             "evaluations": nfev,
+             # how far the joints moved about the hips (the 90th percentile), and the hips along the ray
+             "shift_m_p90": round(float(np.percentile(np.linalg.norm(posed[seen], axis=-1), 90)), 4),
+             "hips_depth_shift_m": round(float(np.median(shift[seen][:, ih, 2].mean(1))), 4)}
     return out, stats
 
 
