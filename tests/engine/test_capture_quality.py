@@ -54,7 +54,7 @@ def test_single_camera_planted_foot_does_not_slide(mono, p2s_multi):
     ref = p2s_multi.motions[0].foot_contacts
     slides = [1000 * Q.foot_slide_m_per_frame(Q.toes(Q.motion_joints(r.motions[0])), ref) for r in mono]
     print(np.round(slides, 2).tolist())
-    assert np.mean(slides) < 0.9 and max(slides) < 3.0, slides  # bench: 0.59 (1.10 without the clip fit)
+    assert np.mean(slides) < 0.9 and max(slides) < 3.0, slides  # bench: 0.63-0.77 (1.10 without the clip fit)
     for r in mono:
         own = r.metadata["foot_slide_mm_per_frame"]
         m = r.motions[0]
@@ -65,14 +65,15 @@ def test_single_camera_planted_foot_does_not_slide(mono, p2s_multi):
 
 def test_single_camera_beats_raw_mediapipe(mono, p2s_multi, p2s_tracks):
     """PA-MPJPE against the four-view result: the engine from one camera is closer than BlazePose's own metric
-    landmarks from that camera (bench: 78.5 vs 97.7 mm over the four cameras; 79.5 without the whole-clip
-    optimisation)."""
+    landmarks from that camera (bench, mean over the four cameras: 71.7 mm on the legacy runtime and 71.8 on the
+    Tasks runtime against raw 97.7 and 97.2; 78.6 and 80.2 before the whole-clip fit held planted feet and
+    knees and took the segment lengths from the image, 79.5 without the whole-clip fit)."""
     ref = Q.motion_joints(p2s_multi.motions[0])
     engine = [Q.pa_mpjpe_mm(Q.motion_joints(r.motions[0]), ref) for r in mono]
     raw = [Q.pa_mpjpe_mm(Q.landmark_joints(t.world), ref) for t in p2s_tracks]
     print({"engine": np.round(engine, 1).tolist(), "raw": np.round(raw, 1).tolist()})
     assert np.mean(engine) < 0.9 * np.mean(raw), (engine, raw)
-    assert 40 < np.mean(engine) < 80.5, engine  # today 78.5 (79.5 without the clip fit); below 40 beats any method
+    assert 40 < np.mean(engine) < 75.5, engine  # today 71.7-71.8; below 40 beats any method
 
 
 def test_left_right_swaps_are_undone_from_one_camera(mono, p2s_cameras, p2s_tracks):

@@ -37,14 +37,15 @@ def fitted(p2s_tracks):
 
 
 def test_clip_fit_is_closer_to_four_views_than_the_lift(fitted, p2s_multi):
-    """PA-MPJPE of the landmarks (bench at this stage: 79.8 -> 75.1 mm over the four cameras; the lift is
-    what the solver used before). Below 50 mm would beat current learned video methods: a broken reference."""
+    """PA-MPJPE of the landmarks (at this stage, mean over the four cameras: lift 80.7 -> clip fit 70.4 mm on
+    the legacy runtime, 78.1 -> 70.6 on the Tasks runtime; 75.1 before the fit held planted feet, knees and the
+    image's segment lengths). Below 50 mm would beat current learned video methods: a broken reference."""
     ref = Q.motion_joints(p2s_multi.motions[0])
     lift = [Q.pa_mpjpe_mm(Q.landmark_joints(_low(lf, t.fps)), ref) for t, lf, *_ in fitted]
     opt = [Q.pa_mpjpe_mm(Q.landmark_joints(_low(o, t.fps)), ref) for t, _, o, *_ in fitted]
     print({"lift": np.round(lift, 1).tolist(), "clip_fit": np.round(opt, 1).tolist()})
-    assert np.mean(opt) < np.mean(lift) - 2.0, (opt, lift)
-    assert 50 < np.mean(opt) < 79, opt
+    assert np.mean(opt) < np.mean(lift) - 4.0, (opt, lift)
+    assert 50 < np.mean(opt) < 74, opt
 
 
 def test_clip_fit_keeps_bone_lengths_and_the_image(fitted):
@@ -64,8 +65,8 @@ def test_clip_fit_keeps_bone_lengths_and_the_image(fitted):
 
 def test_one_camera_finds_the_planted_feet(fitted, p2s_multi):
     """Before any skeleton, the feet one camera finds planted (image speed, height over the floor the lifted
-    feet give, decided over the clip) are the frames the four views say (legacy runtime: recall 0.95-1.0,
-    precision 0.84-0.96 on cams 1-4), and the up direction they were judged with is within 35 degrees of
+    feet give, decided over the clip) are the frames the four views say (recall 0.95-1.0, precision 0.83-0.96
+    on cams 1-4, both runtimes), and the up direction they were judged with is within 35 degrees of
     gravity (11-28 degrees: the person stands on one leg, so the feet span no floor and the trunk decides)."""
     ref = p2s_multi.motions[0].foot_contacts
     for (*_, planted, up), cam in zip(fitted, ("cam01", "cam02", "cam03", "cam04")):
@@ -117,8 +118,8 @@ def _knee_bend(points: np.ndarray) -> np.ndarray:
 def test_knees_bend_one_way(fitted, p2s_multi):
     """The four views' knees never bend backwards on this take; BlazePose's from one camera do on some
     frames, the clip fit's on far fewer (a soft term about the hips' line, which is only near the knee's axis
-    when the thigh turns or swings out: legacy runtime, cam04's raised right knee stays bent the wrong way on
-    8 % of the frames)."""
+    when the thigh turns or swings out: cam04's raised right knee stays bent the wrong way on 7-8 % of the
+    frames, against a quarter of cam02's right knee in BlazePose's lift)."""
     ref = Q.motion_joints(p2s_multi.motions[0])
     ref33 = np.full((len(ref), 33, 3), np.nan)
     for k, name in enumerate(Q.JOINTS):
@@ -133,8 +134,8 @@ def test_knees_bend_one_way(fitted, p2s_multi):
 
 def test_segment_lengths_from_the_image(fitted, p2s_multi):
     """The person's segment lengths taken from the image (a high percentile of each segment's span at its
-    depth) have proportions closer to the four views' than the median of BlazePose's metric landmarks (legacy
-    runtime: 2.8-8.8 % against 6.4-13.3 % mean relative error on cams 1-4)."""
+    depth) have proportions closer to the four views' than the median of BlazePose's metric landmarks (2.6-8.8 %
+    against 6.4-14.4 % mean relative error on cams 1-4, both runtimes)."""
     from local_engine.pose.filters import fill_gaps as fill
 
     ref = Q.motion_joints(p2s_multi.motions[0])
