@@ -42,8 +42,9 @@ def test_single_camera_finds_the_planted_feet(mono, p2s_multi):
         precisions.append(precision)
         assert 0.75 * ref.sum() < found.sum() < 1.35 * ref.sum(), (found.sum(0), ref.sum(0))
     print({"recall": np.round(recalls, 2).tolist(), "precision": np.round(precisions, 2).tolist()})
-    assert np.mean(recalls) > 0.85 and min(recalls) > 0.8, recalls  # bench: 0.93-0.96
-    assert np.mean(precisions) > 0.8, precisions  # bench: 0.87-0.92
+    # bench (the feet the single camera's whole-clip fit held planted): recall 0.87-1.0, precision 0.77-0.94
+    assert np.mean(recalls) > 0.85 and min(recalls) > 0.8, recalls
+    assert np.mean(precisions) > 0.8, precisions
 
 
 def test_single_camera_planted_foot_does_not_slide(mono, p2s_multi):
