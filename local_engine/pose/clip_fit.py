@@ -10,11 +10,20 @@ are banded, so a 10 s 60 fps clip takes a few seconds on one core) minimising
   + sum  (|X_a - X_b| - L_ab)^2 / bone_sigma^2                          (the person's bone lengths, constant)
   + sum  |(X_j - X_hips) - (W_j - W_hips)|^2 / prior_sigma^2           (BlazePose's own 3D: depth order)
   + sum  |X[f-1] - 2 X[f] + X[f+1]|^2 / accel_sigma^2                  (smooth motion)
+  + sum  |X_foot[f+1] - X_foot[f]|^2 / still_sigma^2                   (a planted foot stays put)
+  + sum  ((X_toe - X_heel) . up)^2 / flat_sigma^2                       (a planted sole lies flat)
+  + sum  max(0, -(thigh x shin) . hips_line / lengths)^2 / knee_sigma^2 (knees bend one way: a joint limit)
 
-where L_ab are the medians over the clip of BlazePose's metric segment lengths (left and right averaged).
+where L_ab are the person's segment lengths (left and right averaged): what each segment spans across the image
+at its depth near the top of the take (:func:`image_segment_lengths`; every limb lies across the view at some
+time, and BlazePose's metric lengths shorten the limbs it sees foreshortened, which took away their depth), or
+the medians of BlazePose's metric lengths. The planted feet and the floor's up direction are the caller's
+(local_engine.pose.monocular.planted_feet, decided over the whole clip from the image).
 (scipy's least_squares 'trf' with lsmr on the same sparse problem took 13 s for 600 frames without converging.)
 With the bone lengths fixed, the 2D terms decide how far each limb leans towards or away from the camera; the
-prior keeps which way (the sign a single view cannot see) and holds joints the model did not see.
+prior keeps which way (the sign a single view cannot see) and holds joints the model did not see. On pose2sim's
+Demo_SinglePerson most of what is left of the single camera's error is along the ray (arms: BlazePose's depth
+of a hand can be 20 cm off while its 2D is within 15 px, which is as much as the foreshortening tells).
 
 Pure numpy/scipy on arrays: no skeletons, no cameras beyond the pinhole ``K``, no models and no bpy here.
 """
@@ -31,6 +40,9 @@ from .blazepose import LM
 BODY = [LM[f"{s}_{j}"] for j in ("shoulder", "elbow", "wrist", "hip", "knee", "ankle", "heel", "foot_index")
         for s in ("left", "right")]
 _B = {i: k for k, i in enumerate(BODY)}
+#: Which of a segment's image spans (at its depth) over the take is its length: near the top, as each limb lies
+#: across the view at some time, but not the top, which a 2D landmark's error makes too long.
+IMAGE_LENGTHS_PERCENTILE = 90.0
 LEFT_HAND = [LM[f"left_{n}"] for n in ("pinky", "index", "thumb")]
 RIGHT_HAND = [LM[f"right_{n}"] for n in ("pinky", "index", "thumb")]
 FACE = list(range(LM["left_shoulder"]))
@@ -61,10 +73,34 @@ def segment_lengths(world: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     return np.array(pairs, int), np.array(lengths)
 
 
+def image_segment_lengths(points: np.ndarray, pixels: np.ndarray, visibility: np.ndarray, K: np.ndarray,
+                          pairs: np.ndarray, fallback: np.ndarray, percentile: float) -> np.ndarray:
+    """(S,) segment lengths from the image: a segment's length is at least what it spans across the image at
+    its depth, and it spans all of it when it lies across the view, which each limb does at some time of a
+    take. So the ``percentile`` (near the top, against outliers) over the frames where both ends are seen of
+    |pixel_a - pixel_b| / f * depth, with ``points`` (F, J, 3) giving the depths; segments that share a length
+    in ``fallback`` (left and right) share it here, and a segment never seen keeps its ``fallback`` length."""
+    fx, fy = K[0, 0], K[1, 1]
+    depth = 0.5 * (points[:, pairs[:, 0], 2] + points[:, pairs[:, 1], 2])
+    d = pixels[:, pairs[:, 0]] - pixels[:, pairs[:, 1]]
+    span = np.hypot(d[..., 0] / fx, d[..., 1] / fy) * depth
+    seen = (visibility[:, pairs[:, 0]] > 0.5) & (visibility[:, pairs[:, 1]] > 0.5) & np.isfinite(span)
+    out = np.asarray(fallback, np.float64).copy()
+    for length in np.unique(fallback):
+        group = fallback == length
+        spans = span[:, group][seen[:, group]]
+        if len(spans) >= 10:
+            out[group] = float(np.percentile(spans, percentile))
+    return out
+
+
 def optimise(points: np.ndarray, world: np.ndarray, image: np.ndarray, visibility: np.ndarray, K: np.ndarray,
              fps: float, *, pixel_sigma: float | None = None, bone_sigma_m: float = 0.01,
-             prior_sigma_m: tuple[float, float, float] = (0.15, 0.15, 0.08), accel_ms2: float = 20.0,
-             min_visibility: float = 0.2, iterations: int = 4, init_cutoff_hz: float = 6.0
+             prior_sigma_m: tuple[float, float, float] = (0.15, 0.15, 0.15), accel_ms2: float = 20.0,
+             min_visibility: float = 0.2, iterations: int = 4, init_cutoff_hz: float = 6.0,
+             image_lengths_pct: float | None = IMAGE_LENGTHS_PERCENTILE, contacts: np.ndarray | None = None,
+             up: np.ndarray | None = None, still_sigma_m: float = 0.003, flat_sigma_m: float = 0.01,
+             knee_sigma: float | None = 0.05
              ) -> tuple[np.ndarray, dict[str, Any]]:
     """Camera-space landmarks (F, 33, 3) refined over the whole clip, and statistics.
 
@@ -90,6 +126,8 @@ def optimise(points: np.ndarray, world: np.ndarray, image: np.ndarray, visibilit
     if pixel_sigma is None:
         pixel_sigma = 0.004 * 2.0 * max(cx, cy)
     pairs, lengths = segment_lengths(np.asarray(world, np.float64))
+    if image_lengths_pct is not None:
+        lengths = image_segment_lengths(X0, px, vis, K, pairs, lengths, image_lengths_pct)
     ih = [_B[LM["left_hip"]], _B[LM["right_hip"]]]
     prior = W - W[:, ih].mean(1, keepdims=True)
     acc_sigma = accel_ms2 / fps ** 2
@@ -97,9 +135,59 @@ def optimise(points: np.ndarray, world: np.ndarray, image: np.ndarray, visibilit
     psig = np.asarray(prior_sigma_m, np.float64)
     S = len(pairs)
     n = F * J * 3
+    # planted feet: (frame, landmark) pairs held still from f to f + 1, and frames whose sole lies flat
+    still_f, still_j, flat_f, flat_h, flat_t = (np.zeros(0, int) for _ in range(5))
+    upv = np.zeros(3)
+    if contacts is not None:
+        sf, sj, ff, fh, ft = [], [], [], [], []
+        for c, side in enumerate(("left", "right")):
+            planted = np.asarray(contacts[:, c], bool) & seen
+            both = np.nonzero(planted[:-1] & planted[1:])[0]
+            for name in ("ankle", "heel", "foot_index"):
+                sf.append(both)
+                sj.append(np.full(len(both), _B[LM[f"{side}_{name}"]]))
+            if up is not None:
+                fr = np.nonzero(planted)[0]
+                ff.append(fr)
+                fh.append(np.full(len(fr), _B[LM[f"{side}_heel"]]))
+                ft.append(np.full(len(fr), _B[LM[f"{side}_foot_index"]]))
+        still_f, still_j = np.concatenate(sf), np.concatenate(sj)
+        if up is not None:
+            flat_f, flat_h, flat_t = np.concatenate(ff), np.concatenate(fh), np.concatenate(ft)
+            upv = np.asarray(up, np.float64) / np.linalg.norm(up)
 
     def var(f: np.ndarray, j: np.ndarray | int, c: np.ndarray | int) -> np.ndarray:
         return (f * J + j) * 3 + c
+
+    knees = [(_B[LM[f"{sd}_hip"]], _B[LM[f"{sd}_knee"]], _B[LM[f"{sd}_ankle"]]) for sd in ("left", "right")]
+    def length(a: str, b: str) -> float:
+        return float(lengths[np.nonzero((pairs[:, 0] == _B[LM[a]]) & (pairs[:, 1] == _B[LM[b]]))[0][0]])
+
+    kw = 0.0 if knee_sigma is None else 1.0 / (length("left_hip", "left_knee") * length("left_knee", "left_ankle")
+                                             * length("left_hip", "right_hip") * knee_sigma)
+
+    def _knee_terms(X: np.ndarray) -> tuple[np.ndarray, list[tuple[np.ndarray, np.ndarray]]]:
+        """Knees bend one way: for each leg the sine of its bend about the hips' left-right line,
+        (thigh x shin) . (left hip - right hip) / lengths, must not be negative; (F * 2,) residuals (zero when
+        it is not) and their gradients per joint."""
+        a = X[:, ih[0]] - X[:, ih[1]]  # (F, 3)
+        res: list[np.ndarray] = []
+        gr: list[list[tuple[int, np.ndarray]]] = []
+        for h, k, an in knees:
+            t, sh = X[:, k] - X[:, h], X[:, an] - X[:, k]
+            v = -np.einsum("fi,fi->f", np.cross(t, sh), a) * kw
+            on = (v > 0)[:, None]
+            res.append(np.where(on[:, 0], v, 0.0))
+            dt, ds, da = (-kw * np.cross(sh, a) * on, -kw * np.cross(a, t) * on, -kw * np.cross(t, sh) * on)
+            gr.append([(h, -dt), (k, dt - ds), (an, ds), (ih[0], da), (ih[1], -da)])
+        out = np.stack(res, 1).ravel()  # frame-major: (f, leg)
+        grads: list[tuple[np.ndarray, np.ndarray]] = []
+        for leg in range(2):
+            for j, g in gr[leg]:
+                gg = np.zeros((F, 2, 3))
+                gg[:, leg] = g
+                grads.append((np.full(F * 2, j), gg.reshape(F * 2, 3)))
+        return out, grads
 
     fj_f, fj_j = (a.ravel() for a in np.meshgrid(np.arange(F), np.arange(J), indexing="ij"))
     fs_f, fs_s = (a.ravel() for a in np.meshgrid(np.arange(F), np.arange(S), indexing="ij"))
@@ -114,7 +202,10 @@ def optimise(points: np.ndarray, world: np.ndarray, image: np.ndarray, visibilit
         rb = (np.linalg.norm(d, axis=-1) - lengths) / bone_sigma_m
         rp = ((X - X[:, ih].mean(1, keepdims=True)) - prior) / psig
         ra = (X[:-2] - 2 * X[1:-1] + X[2:]) / acc_sigma
-        return np.concatenate([ru.ravel(), rv.ravel(), rb.ravel(), rp.ravel(), ra.ravel()])
+        rs = (X[still_f + 1, still_j] - X[still_f, still_j]) / still_sigma_m
+        rf = (X[flat_f, flat_t] - X[flat_f, flat_h]) @ upv / flat_sigma_m
+        rk = _knee_terms(X)[0]
+        return np.concatenate([ru.ravel(), rv.ravel(), rb.ravel(), rp.ravel(), ra.ravel(), rs.ravel(), rf, rk])
 
     def jacobian(x: np.ndarray) -> Any:
         from scipy.sparse import coo_matrix
@@ -149,6 +240,26 @@ def optimise(points: np.ndarray, world: np.ndarray, image: np.ndarray, visibilit
             cols.append(var(af + df, aj, ac))
             vals.append(np.full(len(af), w / acc_sigma))
         r0 += len(af)
+        for c in range(3):  # planted foot still: X[f + 1] - X[f]
+            r = r0 + np.arange(len(still_f)) * 3 + c
+            rows += [r, r]
+            cols += [var(still_f + 1, still_j, c), var(still_f, still_j, c)]
+            vals += [np.full(len(r), 1.0 / still_sigma_m), np.full(len(r), -1.0 / still_sigma_m)]
+        r0 += len(still_f) * 3
+        r = r0 + np.arange(len(flat_f))
+        for c in range(3):  # planted sole flat: (toe - heel) . up
+            rows += [r, r]
+            cols += [var(flat_f, flat_t, c), var(flat_f, flat_h, c)]
+            vals += [np.full(len(r), upv[c] / flat_sigma_m), np.full(len(r), -upv[c] / flat_sigma_m)]
+        r0 += len(flat_f)
+        rk, grads = _knee_terms(X)
+        r = r0 + np.arange(F * 2)
+        for jj, g in grads:  # (joint index (F*2,), gradient (F*2, 3))
+            for c in range(3):
+                rows.append(r)
+                cols.append(var(np.repeat(np.arange(F), 2), jj, c))
+                vals.append(g[:, c])
+        r0 += len(rk)
         return coo_matrix((np.concatenate(vals), (np.concatenate(rows), np.concatenate(cols))), shape=(r0, n))
 
     x0 = X0.ravel()
@@ -157,6 +268,7 @@ def optimise(points: np.ndarray, world: np.ndarray, image: np.ndarray, visibilit
     after = residuals(x)
     X = x.reshape(F, J, 3)
     shift = X - X0
+    posed = shift - shift[:, ih].mean(1, keepdims=True)
     out = pts.copy()
     out[:, BODY] = X
     for rest, follow in ((FACE, ["left_shoulder", "right_shoulder"]), (LEFT_HAND, ["left_wrist"]),
@@ -164,7 +276,10 @@ def optimise(points: np.ndarray, world: np.ndarray, image: np.ndarray, visibilit
         out[:, rest] = pts[:, rest] + shift[:, [_B[LM[n]] for n in follow]].mean(1)[:, None]
     out[~seen] = np.nan
     stats = {"cost_before": round(float(0.5 * before @ before), 1), "cost_after": round(float(0.5 * after @ after), 1),
-             "evaluations": nfev, "shift_m_p90": round(float(np.percentile(np.linalg.norm(shift[seen], axis=-1), 90)), 4)}
+             "evaluations": nfev,
+             # how far the joints moved about the hips (the 90th percentile), and the hips along the ray
+             "shift_m_p90": round(float(np.percentile(np.linalg.norm(posed[seen], axis=-1), 90)), 4),
+             "hips_depth_shift_m": round(float(np.median(shift[seen][:, ih, 2].mean(1))), 4)}
     return out, stats
 
 

@@ -282,3 +282,44 @@ def settle_on_floor(world: np.ndarray, fps: float, window_s: float = 1.2) -> tup
     out = world.copy()
     out[..., 2] -= floor[:, None]
     return out, float(np.abs(floor).max())
+
+
+#: The foot landmarks whose height and speed decide a contact (ankle, heel, toe), per side.
+FOOT_POINTS = [[LM[f"{s}_{n}"] for n in ("ankle", "heel", "foot_index")] for s in ("left", "right")]
+
+
+def planted_feet(points_cam: np.ndarray, image: np.ndarray, K: np.ndarray, fps: float
+                 ) -> tuple[np.ndarray, np.ndarray]:
+    """((F, 2) bool, (3,)): where each foot (left, right) is planted, and the camera-space up direction they
+    were judged with, for one view before any skeleton is fitted (so the whole-clip fit can hold planted feet).
+
+    The floor's up comes from :func:`estimate_ground` on the lifted landmarks; a foot's height is each of its
+    points' height above where that point sits when low (a low percentile over the clip); its speed comes from
+    the image (the slowest of its points' low-passed pixel speeds at the foot's depth: one camera's depth would
+    invent motion). The decision is the engine's one detector (local_engine.contacts.detect), with the heights
+    trusted as little as one camera's depth allows."""
+    from ..contacts import HEIGHT_ONE_CAMERA, detect
+    from .filters import butterworth_zero_phase, fill_gaps
+
+    n = len(points_cam)
+    up = np.array([0.0, -1.0, 0.0])
+    feet_idx = np.array(FOOT_POINTS)  # (2, 3)
+    seen = np.isfinite(points_cam[:, feet_idx.ravel()]).all(axis=(1, 2))
+    if seen.sum() < max(10, int(0.3 * fps)):
+        return np.zeros((n, 2), bool), up
+    ground = estimate_ground(points_cam)
+    up = ground.R[2] @ np.eye(3)  # camera-space up (the ground's third row)
+    filled, _ = fill_gaps(points_cam[:, feet_idx.ravel()])
+    world = ground.apply(filled).reshape(n, 2, 3, 3)
+    rest = np.percentile(world[seen][..., 2], 5, axis=0)  # (2, 3) each point's height when down
+    px, _ = fill_gaps(np.asarray(image, np.float64)[:, feet_idx.ravel()])
+    px = butterworth_zero_phase(px, fps, 6.0).reshape(n, 2, 3, 2)
+    v = np.zeros((n, 2, 3))
+    if n > 1:
+        v[1:] = np.linalg.norm(np.diff(px, axis=0), axis=-1) * fps
+        v[0] = v[1]
+    depth = np.maximum(filled.reshape(n, 2, 3, 3)[..., 2].mean(-1), 0.1)
+    speed = v.min(-1) * depth / K[0, 0]
+    out = detect(world, rest, fps, speed=speed, height_on=HEIGHT_ONE_CAMERA)
+    out[~seen] = False
+    return out, up

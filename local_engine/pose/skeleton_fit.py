@@ -399,7 +399,7 @@ def tails_z(mats: np.ndarray, heads: np.ndarray, tails: np.ndarray, ph: np.ndarr
 def fit(joints: np.ndarray, fps: float, *, weights: np.ndarray | None = None, hands: np.ndarray | None = None,
         floor: bool = True, pin: bool = True, views: list[Any] | None = None,
         metadata: dict[str, Any] | None = None, cutoff_hz: float = 6.0, world_known: bool = False,
-        refine_first: bool = True) -> MoveMotion:
+        refine_first: bool = True, contacts: np.ndarray | None = None) -> MoveMotion:
     """MoveMotion for landmark trajectories (F, 33, 3) in Move's armature space (finite everywhere).
 
     With ``floor`` the floor is fitted to the planted feet's soles (a level plane at their median height) and
@@ -411,7 +411,8 @@ def fit(joints: np.ndarray, fps: float, *, weights: np.ndarray | None = None, ha
     given, the fitted skeleton is refined so its joints reproject onto them (before the feet are pinned,
     planted feet held at their pinned place during a second refinement; without ``refine_first`` only the
     second, for joints already fitted to the views over the whole clip, local_engine.pose.clip_fit). Knees, elbows and toes end as
-    hinges within their ranges (local_engine.joint_limits)."""
+    hinges within their ranges (local_engine.joint_limits). ``contacts`` (F, 2): the planted feet when already
+    decided (the single camera's whole-clip fit held those still); otherwise detected here."""
     lengths = measure_lengths(joints, weights)
     heads, tails = build_rest(lengths)
     mats = bone_rotations(joints, hands)
@@ -420,7 +421,8 @@ def fit(joints: np.ndarray, fps: float, *, weights: np.ndarray | None = None, ha
     rest_hip_mid = 0.5 * (heads[BONE_INDEX["LeftUpLeg"]] + heads[BONE_INDEX["RightUpLeg"]])
     hips_pos = hip_mid + mats[:, BONE_INDEX["Hips"]] @ (heads[BONE_INDEX["Hips"]] - rest_hip_mid)
     ph, pt = forward_kinematics(mats, hips_pos, heads, tails)
-    contacts = detect_contacts(ph, pt, fps, (heads, tails), views)
+    if contacts is None:
+        contacts = detect_contacts(ph, pt, fps, (heads, tails), views)
     meta = dict(metadata or {})
     from .reproject import refine
 

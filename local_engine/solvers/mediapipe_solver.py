@@ -195,7 +195,9 @@ class MediapipeSolver:
         K = (np.asarray(camera.intrinsics, np.float64) if calibrated
              else monocular.guess_intrinsics(w, h, self.focal_35mm))
         cam_pts = monocular.lift(track.world, track.image, track.visibility, K)
-        cam_pts, clip_stats = clip_fit.optimise(cam_pts, track.world, track.image, track.visibility, K, track.fps)
+        planted, up = monocular.planted_feet(cam_pts, track.image, K, track.fps)
+        cam_pts, clip_stats = clip_fit.optimise(cam_pts, track.world, track.image, track.visibility, K, track.fps,
+                                                contacts=planted, up=up)
         if camera.rotation is not None and camera.translation is not None:
             R = np.asarray(camera.rotation, np.float64)
             ground = monocular.Ground(R.T, -R.T @ np.asarray(camera.translation, np.float64), True,
@@ -220,7 +222,7 @@ class MediapipeSolver:
         request.progress(0.93)
         motion, fit_meta = _fit(world, track.fps, track.visibility, hands, floor, fingers, views=[view],
                                 floor_known=ground.source == "calibration", cutoff_hz=SINGLE_VIEW_CUTOFF_HZ,
-                                refine_first=False)
+                                refine_first=False, contacts=planted)
         meta: dict[str, Any] = {
             "solver": self.name, "model": MODEL, "views": 1, "frames": len(track),
             "people": selection, "left_right_swaps_fixed": swapped,
@@ -443,7 +445,8 @@ def _view(camera: Camera, K: np.ndarray, ground: Any, settle: np.ndarray, track:
 
 def _fit(world: np.ndarray, fps: float, visibility: np.ndarray, hands: np.ndarray | None, floor: bool,
          fingers: bool, floor_known: bool = False, views: list[Any] | None = None,
-         cutoff_hz: float = MULTI_VIEW_CUTOFF_HZ, refine_first: bool = True) -> tuple[MoveMotion, dict[str, Any]]:
+         cutoff_hz: float = MULTI_VIEW_CUTOFF_HZ, refine_first: bool = True, contacts: np.ndarray | None = None
+         ) -> tuple[MoveMotion, dict[str, Any]]:
     from ..pose import filters, skeleton_fit
 
     filled, observed = filters.fill_gaps(world)
@@ -467,7 +470,7 @@ def _fit(world: np.ndarray, fps: float, visibility: np.ndarray, hands: np.ndarra
     else:
         hands = None
     motion = skeleton_fit.fit(smooth, fps, weights=weights, hands=hands, floor=floor, views=views, cutoff_hz=cutoff_hz,
-                              world_known=floor_known, refine_first=refine_first)
+                              world_known=floor_known, refine_first=refine_first, contacts=contacts)
     meta = {
         "fingers": finger_note,
         "frames_without_person": int((~observed).sum()),

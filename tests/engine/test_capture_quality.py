@@ -42,8 +42,9 @@ def test_single_camera_finds_the_planted_feet(mono, p2s_multi):
         precisions.append(precision)
         assert 0.75 * ref.sum() < found.sum() < 1.35 * ref.sum(), (found.sum(0), ref.sum(0))
     print({"recall": np.round(recalls, 2).tolist(), "precision": np.round(precisions, 2).tolist()})
-    assert np.mean(recalls) > 0.85 and min(recalls) > 0.8, recalls  # bench: 0.93-0.96
-    assert np.mean(precisions) > 0.8, precisions  # bench: 0.87-0.92
+    # bench (the feet the single camera's whole-clip fit held planted): recall 0.87-1.0, precision 0.77-0.94
+    assert np.mean(recalls) > 0.85 and min(recalls) > 0.8, recalls
+    assert np.mean(precisions) > 0.8, precisions
 
 
 def test_single_camera_planted_foot_does_not_slide(mono, p2s_multi):
@@ -54,7 +55,8 @@ def test_single_camera_planted_foot_does_not_slide(mono, p2s_multi):
     ref = p2s_multi.motions[0].foot_contacts
     slides = [1000 * Q.foot_slide_m_per_frame(Q.toes(Q.motion_joints(r.motions[0])), ref) for r in mono]
     print(np.round(slides, 2).tolist())
-    assert np.mean(slides) < 0.9 and max(slides) < 3.0, slides  # bench: 0.59 (1.10 without the clip fit)
+    # bench: 0.63 legacy, 0.93 Tasks runtime (its region landmarks: 1.13 before the clip fit held planted feet)
+    assert np.mean(slides) < 1.0 and max(slides) < 3.0, slides
     for r in mono:
         own = r.metadata["foot_slide_mm_per_frame"]
         m = r.motions[0]
@@ -65,14 +67,15 @@ def test_single_camera_planted_foot_does_not_slide(mono, p2s_multi):
 
 def test_single_camera_beats_raw_mediapipe(mono, p2s_multi, p2s_tracks):
     """PA-MPJPE against the four-view result: the engine from one camera is closer than BlazePose's own metric
-    landmarks from that camera (bench: 78.5 vs 97.7 mm over the four cameras; 79.5 without the whole-clip
-    optimisation)."""
+    landmarks from that camera (bench, mean over the four cameras: 71.7 mm on the legacy runtime and 73.3 on the
+    Tasks runtime's region landmarks against raw 97.7 and 96.7; 78.6 and 78.8 before the whole-clip fit held
+    planted feet and knees and took the segment lengths from the image, 79.5 without the whole-clip fit)."""
     ref = Q.motion_joints(p2s_multi.motions[0])
     engine = [Q.pa_mpjpe_mm(Q.motion_joints(r.motions[0]), ref) for r in mono]
     raw = [Q.pa_mpjpe_mm(Q.landmark_joints(t.world), ref) for t in p2s_tracks]
     print({"engine": np.round(engine, 1).tolist(), "raw": np.round(raw, 1).tolist()})
     assert np.mean(engine) < 0.9 * np.mean(raw), (engine, raw)
-    assert 40 < np.mean(engine) < 80.5, engine  # today 78.5 (79.5 without the clip fit); below 40 beats any method
+    assert 40 < np.mean(engine) < 77.0, engine  # today 71.7-73.3; below 40 beats any method
 
 
 def test_left_right_swaps_are_undone_from_one_camera(mono, p2s_cameras, p2s_tracks):
@@ -173,9 +176,10 @@ def test_four_view_result_is_smooth_but_moves(p2s_multi, p2s_triangulated):
 
 def test_single_camera_jitter(mono):
     """One camera's result, low-passed and optimised over the whole clip, jitters about as little as four
-    views' (bench: 2.8 mm/frame^2; 3.4 without the whole-clip optimisation, 29 before the low-pass)."""
+    views' (bench: 2.5 legacy, 2.8 Tasks runtime mm/frame^2, four views 2.6-2.9; 2.8-3.0 before the clip fit
+    held planted feet, 3.4 without the whole-clip optimisation, 29 before the low-pass)."""
     jitter = [Q.jitter_mm(Q.motion_joints(r.motions[0])) for r in mono]
-    assert np.mean(jitter) < 3.2, jitter  # bench: 2.8 (3.4 without the clip fit)
+    assert np.mean(jitter) < 3.2, jitter
     assert min(jitter) > 0.5, jitter  # not frozen
 
 

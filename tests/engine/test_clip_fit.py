@@ -1,7 +1,9 @@
 """The single camera's whole-clip optimisation (local_engine.pose.clip_fit) on real footage: pose2sim's
 Demo_SinglePerson, each camera alone and uncalibrated, against the engine's four-view result. The landmarks it
 returns are closer to the four views than the per-frame lift it starts from (both low-passed as the solver
-does), keep the person's bone lengths, still lie on the image, and have moved (a solve that returns its start
+does), keep the person's bone lengths (taken from the image, in proportions closer to the four views' than
+BlazePose's own), still lie on the image, hold the feet one camera finds planted (local_engine.pose.monocular
+.planted_feet) still and flat, bend the knees only one way, and have moved (a solve that returns its start
 would pass the first checks only by luck)."""
 
 from __future__ import annotations
@@ -27,26 +29,29 @@ def fitted(p2s_tracks):
         track, _ = monocular.undo_label_swaps(track.subset(mask))
         K = monocular.guess_intrinsics(*track.size)
         lift = monocular.lift(track.world, track.image, track.visibility, K)
-        opt, stats = clip_fit.optimise(lift, track.world, track.image, track.visibility, K, track.fps)
-        out.append((track, lift, opt, stats, K))
+        planted, up = monocular.planted_feet(lift, track.image, K, track.fps)
+        opt, stats = clip_fit.optimise(lift, track.world, track.image, track.visibility, K, track.fps,
+                                       contacts=planted, up=up)
+        out.append((track, lift, opt, stats, K, planted, up))
     return out
 
 
 def test_clip_fit_is_closer_to_four_views_than_the_lift(fitted, p2s_multi):
-    """PA-MPJPE of the landmarks (bench at this stage: 79.8 -> 75.1 mm over the four cameras; the lift is
-    what the solver used before). Below 50 mm would beat current learned video methods: a broken reference."""
+    """PA-MPJPE of the landmarks (at this stage, mean over the four cameras: lift 80.7 -> clip fit 70.4 mm on
+    the legacy runtime, 78.0 -> 70.0 on the Tasks runtime; 75.1 before the fit held planted feet, knees and the
+    image's segment lengths). Below 50 mm would beat current learned video methods: a broken reference."""
     ref = Q.motion_joints(p2s_multi.motions[0])
-    lift = [Q.pa_mpjpe_mm(Q.landmark_joints(_low(lf, t.fps)), ref) for t, lf, _, _, _ in fitted]
-    opt = [Q.pa_mpjpe_mm(Q.landmark_joints(_low(o, t.fps)), ref) for t, _, o, _, _ in fitted]
+    lift = [Q.pa_mpjpe_mm(Q.landmark_joints(_low(lf, t.fps)), ref) for t, lf, *_ in fitted]
+    opt = [Q.pa_mpjpe_mm(Q.landmark_joints(_low(o, t.fps)), ref) for t, _, o, *_ in fitted]
     print({"lift": np.round(lift, 1).tolist(), "clip_fit": np.round(opt, 1).tolist()})
-    assert np.mean(opt) < np.mean(lift) - 2.0, (opt, lift)
-    assert 50 < np.mean(opt) < 79, opt
+    assert np.mean(opt) < np.mean(lift) - 4.0, (opt, lift)
+    assert 50 < np.mean(opt) < 74, opt
 
 
 def test_clip_fit_keeps_bone_lengths_and_the_image(fitted):
     """Limb lengths vary far less over the clip than the lift's, the joints still reproject near BlazePose's
     2D landmarks, and the solve moved them (by centimetres, not decimetres)."""
-    for track, lift, opt, stats, K in fitted:
+    for track, lift, opt, stats, K, *_ in fitted:
         before = Q.bone_length_std_mm(Q.landmark_joints(lift))
         after = Q.bone_length_std_mm(Q.landmark_joints(opt))
         assert after < 0.5 * before, (before, after)
@@ -56,3 +61,100 @@ def test_clip_fit_keeps_bone_lengths_and_the_image(fitted):
         assert np.median(err) < 12.0, np.median(err)  # px in a 1080 x 1920 frame
         assert 0.01 < stats["shift_m_p90"] < 0.3, stats
         assert stats["cost_after"] < 0.8 * stats["cost_before"], stats
+
+
+def test_one_camera_finds_the_planted_feet(fitted, p2s_multi):
+    """Before any skeleton, the feet one camera finds planted (image speed, height over the floor the lifted
+    feet give, decided over the clip) are the frames the four views say (recall 0.94-1.0, precision 0.79-0.96
+    on cams 1-4, both runtimes), and the up direction they were judged with is within 35 degrees of
+    gravity (11-28 degrees: the person stands on one leg, so the feet span no floor and the trunk decides)."""
+    ref = p2s_multi.motions[0].foot_contacts
+    for (*_, planted, up), cam in zip(fitted, ("cam01", "cam02", "cam03", "cam04")):
+        recall, precision = Q.contact_agreement(planted, ref)
+        print(cam, planted.sum(0), ref.sum(0), round(recall, 2), round(precision, 2))
+        assert recall > 0.85 and precision > 0.7, (cam, recall, precision)
+        assert planted[:, 0].sum() > planted[:, 1].sum()  # standing on the left leg most of the take
+        assert up[1] < -np.cos(np.radians(35))  # camera y points down: up is about -y
+
+
+def _planted_steps(points: np.ndarray, planted: np.ndarray) -> np.ndarray:
+    """Frame-to-frame motion (m) of the ankle, heel and toe of the planted feet."""
+    steps = []
+    for c, side in enumerate(("left", "right")):
+        both = planted[1:, c] & planted[:-1, c]
+        idx = [blazepose.LM[f"{side}_{n}"] for n in ("ankle", "heel", "foot_index")]
+        steps.append(np.linalg.norm(np.diff(points[:, idx], axis=0), axis=-1)[both].ravel())
+    return np.concatenate(steps)
+
+
+def test_planted_feet_stay_still_and_flat(fitted):
+    """While planted, a foot's landmarks stay put (a few millimetres a frame, against centimetres in the
+    lift, low-passed as the solver does) and its sole lies flat on the floor it was judged with."""
+    for track, lift, opt, _, _, planted, up in fitted:
+        assert planted.sum() > 40
+        before = np.median(_planted_steps(_low(lift, track.fps), planted))
+        after = np.median(_planted_steps(opt, planted))
+        assert after < 0.3 * before and after < 0.003, (before, after)
+        for c, side in enumerate(("left", "right")):
+            sole = opt[:, blazepose.LM[f"{side}_foot_index"]] - opt[:, blazepose.LM[f"{side}_heel"]]
+            tilt = np.abs(sole[planted[:, c]] @ up)
+            assert np.median(tilt) < 0.02, (side, np.median(tilt))  # metres of toe above or below the heel
+
+
+def _knee_bend(points: np.ndarray) -> np.ndarray:
+    """(F, 2) the sine of each knee's bend about the hips' left-right line: negative bends the wrong way."""
+    LM = blazepose.LM
+    across = points[:, LM["left_hip"]] - points[:, LM["right_hip"]]
+    across /= np.linalg.norm(across, axis=-1, keepdims=True)
+    out = []
+    for side in ("left", "right"):
+        thigh = points[:, LM[f"{side}_knee"]] - points[:, LM[f"{side}_hip"]]
+        shin = points[:, LM[f"{side}_ankle"]] - points[:, LM[f"{side}_knee"]]
+        bend = np.cross(thigh, shin) / np.linalg.norm(thigh, axis=-1)[:, None] / np.linalg.norm(shin, axis=-1)[:, None]
+        out.append(np.einsum("fi,fi->f", bend, across))
+    return np.stack(out, 1)
+
+
+def test_knees_bend_one_way(fitted, p2s_multi):
+    """The four views' knees never bend backwards on this take; BlazePose's from one camera do on some
+    frames, the clip fit's on far fewer (a soft term about the hips' line, which is only near the knee's axis
+    when the thigh turns or swings out: cam04's raised right knee stays bent the wrong way on 7-8 % of the
+    frames, against a quarter of cam02's right knee in BlazePose's lift)."""
+    ref = Q.motion_joints(p2s_multi.motions[0])
+    ref33 = np.full((len(ref), 33, 3), np.nan)
+    for k, name in enumerate(Q.JOINTS):
+        ref33[:, blazepose.LM[name.replace("_toe", "_foot_index")]] = ref[:, k]
+    assert (_knee_bend(ref33) > -0.02).all()
+    wrong_lift = [(_knee_bend(lift) < -0.05).mean() for _, lift, *_ in fitted]
+    wrong_fit = [(_knee_bend(opt) < -0.05).mean() for _, _, opt, *_ in fitted]
+    print({"lift": np.round(wrong_lift, 3).tolist(), "clip_fit": np.round(wrong_fit, 3).tolist()})
+    assert max(wrong_lift) > 0.05, wrong_lift  # the check sees the model's backward knees
+    assert np.mean(wrong_fit) < 0.5 * np.mean(wrong_lift) and max(wrong_fit) < 0.12, wrong_fit
+
+
+def test_segment_lengths_from_the_image(fitted, p2s_multi):
+    """The person's segment lengths taken from the image (a high percentile of each segment's span at its
+    depth) have proportions closer to the four views' than the median of BlazePose's metric landmarks (2.6-8.8 %
+    against 6.4-14.4 % mean relative error on cams 1-4, both runtimes)."""
+    from local_engine.pose.filters import fill_gaps as fill
+
+    ref = Q.motion_joints(p2s_multi.motions[0])
+    ref33 = np.full((len(ref), 33, 3), np.nan)
+    for k, name in enumerate(Q.JOINTS):
+        ref33[:, blazepose.LM[name.replace("_toe", "_foot_index")]] = ref[:, k]
+    with np.errstate(all="ignore"), pytest.warns(RuntimeWarning):  # the reference has no heels: NaN medians
+        pairs, ref_len = clip_fit.segment_lengths(ref33)
+    ok = np.isfinite(ref_len)
+
+    def error(lengths: np.ndarray) -> float:
+        a, b = lengths[ok] / lengths[ok].sum(), ref_len[ok] / ref_len[ok].sum()
+        return float(np.mean(np.abs(a / b - 1)))
+
+    for track, lift, *_, K, _, _ in fitted:
+        _, own = clip_fit.segment_lengths(track.world)
+        body = clip_fit.BODY
+        image = clip_fit.image_segment_lengths(fill(lift[:, body])[0], fill(track.image[:, body])[0],
+                                               track.visibility[:, body], K, pairs, own,
+                                               clip_fit.IMAGE_LENGTHS_PERCENTILE)
+        print(round(error(own), 3), round(error(image), 3))
+        assert error(image) < error(own) and error(image) < 0.11, (error(own), error(image))
