@@ -175,7 +175,7 @@ def _from_person(solver: Any, videos: list[Camera], doc: dict[str, Any], progres
     except (DecodeError, blazepose.MediapipeUnavailable) as exc:
         raise VolumeError(str(exc)) from exc
     min_frac, max_frames = AREA.get(str(doc.get("areaType") or "NORMAL"), AREA["NORMAL"])
-    offsets, sync = align_tracks(tracks, doc.get("syncMethod"), None)
+    offsets, sync = align_tracks(tracks, doc.get("syncMethod"), None, videos=[c.video for c in videos])
     if progress:
         progress(0.65)
     res = _calibrate(tracks, offsets, videos, doc, min_frac, max_frames,
@@ -210,11 +210,13 @@ def _calibrate(tracks: list[Any], offsets: list[int], videos: list[Camera], doc:
 
 
 def align_tracks(tracks: list[Any], sync_method: dict[str, Any] | None,
-                 cameras: list[Camera] | None, joints: list[int] | None = None) -> tuple[list[int], dict[str, Any]]:
+                 cameras: list[Camera] | None, joints: list[int] | None = None,
+                 videos: list[Path] | None = None) -> tuple[list[int], dict[str, Any]]:
     """Per-view frame offsets (view v's frame k + offset[v] shows view 1's frame k) from the take's or
-    volume's syncMethod: timecodeSync = already in sync; clapWindow = the clap found in each view; none = the
-    motion (epipolar agreement of the landmarks, with ``cameras``' geometry when calibrated; ``joints``: which
-    landmark columns, e.g. of several people side by side, default the body of one)."""
+    volume's syncMethod: timecodeSync = already in sync; clapWindow = the clap found in each view (in the
+    ``videos``' sound when every one has it, else from the hands' motion); none = the motion (epipolar
+    agreement of the landmarks, with ``cameras``' geometry when calibrated; ``joints``: which landmark columns,
+    e.g. of several people side by side, default the body of one)."""
     from .pose import sync
 
     fps = tracks[0].fps
@@ -224,14 +226,7 @@ def align_tracks(tracks: list[Any], sync_method: dict[str, Any] | None,
                                    "note": "footage taken as already synchronised"}
     if sm.get("clapWindow"):
         w = sm["clapWindow"]
-        window = (float(w["startTime"]), float(w["endTime"]))
-        try:
-            claps = [sync.clap_frame(t.image, t.visibility, t.times, window) for t in tracks]
-        except sync.SyncError as exc:
-            raise VolumeError(str(exc)) from exc
-        offsets = [int(round(c - claps[0])) for c in claps]
-        return offsets, {"method": "clap", "clap_frames": [round(c, 2) for c in claps], "offsets_frames": offsets,
-                         "offsets_s": [round(o / fps, 4) for o in offsets]}
+        return clap_offsets(tracks, (float(w["startTime"]), float(w["endTime"])), videos)
     from .pose.monocular import guess_intrinsics
 
     max_lag = int(min(round(0.5 * fps), max(1, min(len(t) for t in tracks) // 4)))
@@ -253,6 +248,70 @@ def align_tracks(tracks: list[Any], sync_method: dict[str, Any] | None,
         raise VolumeError(str(exc)) from exc
     return offsets, {"method": "motion", "offsets_frames": offsets, "offsets_s": [round(o / fps, 4) for o in offsets],
                      "epipolar_px": scores, "searched_frames": max_lag}
+
+
+def clap_offsets(tracks: list[Any], window: tuple[float, float],
+                 videos: list[Path] | None) -> tuple[list[int], dict[str, Any]]:
+    """Offsets from a clap within ``window`` (seconds of each video): from the sound when every video has
+    a clear clap in its audio and the cameras agree on it (local_engine.audio_sync), else from the hands'
+    motion (local_engine.pose.sync.clap_frame). The metadata says which (``source``), the clap's frame per view
+    (fractional), the offsets rounded and exact, and why the sound was not used when it was not."""
+    from . import audio_sync
+    from .pose import sync
+
+    fps = tracks[0].fps
+    hands: list[float] | None = None
+    hands_problem = ""
+    try:
+        hands = [sync.clap_frame(t.image, t.visibility, t.times, window) for t in tracks]
+    except sync.SyncError as exc:
+        hands_problem = str(exc)
+    audio: list[float] | None = None
+    audio_meta: dict[str, Any] = {}
+    if videos is None:
+        audio_meta["unused"] = "the videos were not given"
+    else:
+        found, problems = [], []
+        for video in videos:
+            try:
+                found.append(audio_sync.find_clap(video, window))
+            except audio_sync.NoAudioClap as exc:
+                problems.append(str(exc))
+        if problems:
+            audio_meta["unused"] = "; ".join(problems)
+        else:
+            spread = [round(audio_sync.disagreement_ms(found[0], c), 2) for c in found]
+            audio_meta.update(onsets_s=[round(c.time_s, 5) for c in found], contrast_db=[c.contrast_db for c in found],
+                              peak_dbfs=[c.peak_dbfs for c in found], cross_check_ms=spread)
+            worst = int(np.argmax(np.abs(spread)))
+            if abs(spread[worst]) > audio_sync.MAX_DISAGREEMENT_MS:
+                audio_meta["unused"] = (f"the clap heard by {Path(videos[worst]).name} does not match the one heard by "
+                                        f"{Path(videos[0]).name} ({spread[worst]:+.1f} ms apart once their sounds are "
+                                        "lined up): one of them heard another sound")
+            else:
+                audio = [_frame_at(t, c.time_s) for t, c in zip(tracks, found)]
+    claps = audio if audio is not None else hands
+    if claps is None:
+        why = f" The sound was not usable: {audio_meta['unused']}." if videos is not None else ""
+        raise VolumeError(hands_problem + why)
+    exact = [c - claps[0] for c in claps]
+    offsets = [int(round(o)) for o in exact]
+    meta: dict[str, Any] = {"method": "clap", "source": "audio" if audio is not None else "hands",
+                            "clap_frames": [round(c, 3) for c in claps], "offsets_frames": offsets,
+                            "offsets_frames_exact": [round(o, 3) for o in exact],
+                            "offsets_s": [round(o / fps, 5) for o in exact], "audio": audio_meta}
+    if audio is not None:
+        meta["hands_offsets_frames"] = ([round(h - hands[0], 2) for h in hands] if hands is not None
+                                        else hands_problem)
+    return offsets, meta
+
+
+def _frame_at(track: Any, time_s: float) -> float:
+    """The (fractional) index in ``track``'s arrays of the instant ``time_s`` (seconds of its video)."""
+    times = np.asarray(track.times, np.float64)
+    if len(times) > 1 and times[0] <= time_s <= times[-1]:
+        return float(np.interp(time_s, times, np.arange(len(times))))
+    return float((time_s - times[0]) * track.fps)
 
 
 def cameras_for_take(store: Store, take: dict[str, Any], cameras: list[Camera]) -> list[Camera]:

@@ -4,6 +4,7 @@
 #   sports2d/demo.mp4                  real footage, one camera, 30 fps (PyPI sports2d)
 #   pose2sim/Demo_SinglePerson/...     four synchronised 60 fps views + calibration (PyPI pose2sim)
 #   pose2sim/Demo_MultiPerson/...      the same four cameras filming two people (same wheel)
+#   audio/HandClap.wav                 a recorded hand clap (Debian hydrogen-data, GMRockKit)
 # Idempotent: what is already there is kept.
 set -euo pipefail
 root="$(cd "$(dirname "$0")/.." && pwd)"
@@ -53,5 +54,12 @@ with zipfile.ZipFile(whl) as z:
                 target.parent.mkdir(parents=True, exist_ok=True)
                 target.write_bytes(z.read(n))
 PY
+fi
+if [ ! -s "$dest/audio/HandClap.wav" ]; then
+  echo "fetch_test_data: a recorded hand clap from Debian hydrogen-data" >&2
+  ( cd "$tmp" && { apt-get download hydrogen-data >/dev/null 2>&1 || { apt-get update >/dev/null && apt-get download hydrogen-data >/dev/null; }; } )
+  dpkg -x "$tmp"/hydrogen-data_*.deb "$tmp/hydrogen"
+  mkdir -p "$dest/audio"
+  cp "$tmp/hydrogen/usr/share/hydrogen/data/drumkits/GMRockKit/HandClap.wav" "$dest/audio/"
 fi
 echo "fetch_test_data: ready in $dest" >&2

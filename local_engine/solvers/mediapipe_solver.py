@@ -261,7 +261,8 @@ class MediapipeSolver:
 
             try:  # on everyone matched across views at once; then everyone in a view moves by its offset
                 combined, joints = _sync_tracks(cams, per_view)
-                offsets, sync_meta = align_tracks(combined, request.options["syncMethod"], cams, joints)
+                offsets, sync_meta = align_tracks(combined, request.options["syncMethod"], cams, joints,
+                                                  videos=[c.video for c in cams])
                 flat = shift_tracks([t for ts in per_view for t in ts],
                                     [o for o, ts in zip(offsets, per_view) for _ in ts])
             except (VolumeError, SyncError) as exc:
