@@ -41,13 +41,25 @@ class VolumeError(Exception):
     """The volume cannot be calibrated or used; the message is meant for the user."""
 
 
-def is_calibration_file(file_doc: dict[str, Any]) -> bool:
-    return str(file_doc.get("type", "")).lower() in CALIBRATION_TYPES
+def is_calibration_file(store: Store, file_doc: dict[str, Any]) -> bool:
+    """Whether a source file is a calibration rather than a video: by its type (``.toml``, ``.txt``), or by
+    its content (local_engine.calibration.sniff) whatever type the client gave it."""
+    from .calibration import sniff
+
+    if str(file_doc.get("type", "")).lower() in CALIBRATION_TYPES:
+        return True
+    if not file_doc.get("uploaded") or not file_doc.get("path"):
+        return False
+    try:
+        with open(store.files_dir / file_doc["path"], "rb") as fh:
+            return sniff(fh.read(4096)) is not None
+    except OSError:
+        return False
 
 
 def needs_processing(store: Store, sources: list[dict[str, Any]], solver: Any) -> bool:
     """Whether a new volume with these sources is calibrated in the background (else it is FINISHED at once)."""
-    has_file = any(is_calibration_file(store.get("file", s["fileId"]) or {}) for s in sources)
+    has_file = any(is_calibration_file(store, store.get("file", s["fileId"]) or {}) for s in sources)
     return has_file or hasattr(solver, "landmarks")
 
 
@@ -101,7 +113,7 @@ def _split_sources(store: Store, doc: dict[str, Any]) -> tuple[list[Camera], lis
         if f is None or not f.get("uploaded"):
             raise VolumeError(f"Source file {src['fileId']} of the volume is missing")
         path = store.files_dir / f["path"]
-        if is_calibration_file(f):
+        if is_calibration_file(store, f):
             calib.append(path)
         else:
             videos.append(Camera(video=path, device_label=src["deviceLabel"]))
@@ -129,10 +141,18 @@ def calibrate_volume(store: Store, solver: Any, volume_id: str, progress: Any = 
         try:
             cams = read_calibration(calib[0])
         except CalibrationError as exc:
-            raise VolumeError(f"The volume's calibration file: {exc}") from exc
+            name = calib[0].name
+            why = str(exc).replace(f"calibration {name}: ", "").replace(f"calibration {name} ", "").replace(name, "it")
+            raise VolumeError(f"The volume's calibration file (source {calib[0].stem}): {why}") from exc
+        if len(cams) < 2:
+            raise VolumeError(f"The volume's calibration file describes {len(cams)} camera; a multi-camera volume "
+                              "needs two or more")
         labels = [c.device_label for c in videos] or [c.device_label for c in cams]
         matched = match_cameras(cams, labels)
-        return {"method": "file", "cameras": cameras_to_json(matched), "wall_s": round(time.perf_counter() - t0, 3)}
+        if videos:
+            _check_sizes(matched, videos)
+        return {"method": "file", "cameras": cameras_to_json(matched), "wall_s": round(time.perf_counter() - t0, 3),
+                "file_cameras": [c.device_label for c in cams]}
     if not hasattr(solver, "landmarks"):
         return {"method": "none", "note": "this server's solver does not see people; no calibration"}
     if len(videos) < 2:
@@ -155,6 +175,26 @@ def match_cameras(cams: list[Camera], labels: list[str]) -> list[Camera]:
     raise VolumeError(f"The calibration file has {len(cams)} cameras ({', '.join(c.device_label for c in cams)}) "
                       f"that do not match the videos ({', '.join(labels)}): name the sources' deviceLabel after the "
                       "file's cameras")
+
+
+def _check_sizes(cams: list[Camera], videos: list[Camera]) -> None:
+    """The calibration's picture sizes against the videos' (read from the files; a file that cannot be read
+    is left to the job): within 2 % per side (codecs pad 1080 to 1088), else the calibration is of another
+    camera mode and would place everything wrongly."""
+    from .pose.decode import DecodeError, probe
+
+    for cam, video in zip(cams, videos):
+        if cam.size is None:
+            continue
+        try:
+            info = probe(video.video)
+        except DecodeError:
+            continue
+        w, h = cam.size
+        if abs(info.width - w) > 0.02 * w or abs(info.height - h) > 0.02 * h:
+            raise VolumeError(f"The calibration file's camera {cam.device_label} is calibrated for {w} x {h} pixels "
+                              f"but its video is {info.width} x {info.height}: calibrate the cameras in the mode "
+                              "they film in, or give the matching calibration file")
 
 
 def _from_person(solver: Any, videos: list[Camera], doc: dict[str, Any], progress: Any, t0: float) -> dict[str, Any]:
