@@ -10,6 +10,10 @@ from pathlib import Path
 import numpy as np
 
 RATE = 44100
+#: The clap clips of the pose2sim demo: (view, frames cut off its start, where its clap sits off the frame grid
+#: (s), clap gain (dB)). Cutting N frames makes a view's offset -N; the sound's sub-frame shift adds to it.
+CLAP_AT = 0.8  # s into the first view
+CLAP_CLIPS = ((0, 0, 0.0, 0.0), (1, 7, 0.004, -9.0), (2, 3, -0.005, -4.0), (3, 12, 0.0, -12.0))
 
 
 def _clap_samples(wav: Path) -> np.ndarray:

@@ -13,6 +13,7 @@ from local_engine.pose import self_calibration as sc
 from local_engine.pose.blazepose import MIRROR
 from local_engine.pose.calibration_metrics import compare_cameras, pa_mpjpe
 from local_engine.pose.triangulate import fix_left_right, reprojection_errors, triangulate_sequence
+from tests.engine.clap_clips import CLAP_AT, CLAP_CLIPS
 
 
 def _joints(cameras, pix, w):
@@ -137,28 +138,6 @@ def test_clap_window(p2s_tracks):
     assert meta["method"] == "clap" and offsets == [0, 5, -2, 0], meta
 
 
-#: The clap clips: (view, frames cut off its start, where its clap sits off the frame grid (s), clap gain (dB)).
-#: Cutting N frames makes a view's offset -N; the sound's sub-frame shift adds to it.
-CLAP_AT = 0.8  # s into the first view
-CLAP_CLIPS = ((0, 0, 0.0, 0.0), (1, 7, 0.004, -9.0), (2, 3, -0.005, -4.0), (3, 12, 0.0, -12.0))
-
-
-@pytest.fixture(scope="session")
-def clap_clips(pose2sim_single, hand_clap, tmp_path_factory):
-    """The four pose2sim views, each started later by a known number of frames, with a recorded hand clap in
-    their sound at the same instant (tests/engine/clap_clips.py), and the true offsets in frames."""
-    from tests.engine.clap_clips import make_clip
-
-    out = tmp_path_factory.mktemp("clap")
-    videos, truth = [], []
-    for v, cut, shift, gain in CLAP_CLIPS:
-        src = pose2sim_single / "videos" / f"cam0{v + 1}.mp4"
-        videos.append(make_clip(src, out / f"cam0{v + 1}.mp4", cut, hand_clap, CLAP_AT - cut / 60 + shift, gain,
-                                seed=v))
-        truth.append(-cut + shift * 60)
-    return videos, truth
-
-
 def test_clap_in_the_sound(p2s_tracks, clap_clips):
     """The clap heard by each camera gives the offsets known by construction, to a tenth of a frame, where the
     hands say nothing (the walker never claps); the sound's timing matches the clip's own timeline."""
@@ -166,7 +145,7 @@ def test_clap_in_the_sound(p2s_tracks, clap_clips):
     from local_engine.volumes import align_tracks
 
     videos, truth = clap_clips
-    for (v, cut, shift, _), video in zip(CLAP_CLIPS, videos):
+    for (_, cut, shift, _), video in zip(CLAP_CLIPS, videos):
         assert find_clap(video, (0.3, 1.3)).time_s == pytest.approx(CLAP_AT - cut / 60 + shift, abs=0.0015)
     tracks = [_drop_start(p2s_tracks[v], cut) for v, cut, _, _ in CLAP_CLIPS]
     offsets, meta = align_tracks(tracks, {"clapWindow": {"startTime": 0.3, "endTime": 1.3}}, None, videos=videos)

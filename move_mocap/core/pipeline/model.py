@@ -17,7 +17,7 @@ from typing import Any
 from .. import outputs as output_kinds
 from ..safe_paths import UnsafeNameError, check_name, shown
 from .preflight import VIDEO_SUFFIXES as VIDEO_SUFFIXES  # re-exported
-from .preflight import footage_problem
+from .preflight import calibration_file_problem, footage_problem
 
 SINGLE_MODELS = ("S1", "S2")
 DEFAULT_HUMAN_HEIGHT = 1.75  # metres
@@ -90,6 +90,7 @@ class SubmissionSpec:
     volume_id: str = ""  # multi-camera: reuse this finished volume (empty: calibrate one from the footage)
     sync_window: tuple[float, float] | None = None  # multi-camera: clap window (s) the cameras sync on
     sync_timecode: bool = False  # multi-camera: the videos' timecode says they are in sync
+    calibration_file: str = ""  # multi-camera: the cameras' calibration (Pose2Sim .toml, Qualisys .qca.txt) as the volume
     name: str = ""
     target: str = ""        # the armature object's name, for the bpy layer
     blend_file: str = ""    # the .blend it was submitted from
@@ -132,11 +133,18 @@ class SubmissionSpec:
 
     def _multi_camera_problem(self) -> str | None:
         if not self.multi_camera:
-            if self.volume_id or self.sync_input() is not None or self.number_of_actors != 1:
-                return "A volume, a sync method and several actors belong to multi-camera takes"
+            if (self.volume_id or self.sync_input() is not None or self.number_of_actors != 1
+                    or self.calibration_file):
+                return "A volume, a calibration file, a sync method and several actors belong to multi-camera takes"
             return None
         if self.volume_id and self.calibration:
             return "Reuse a volume or give calibration footage, not both"
+        if self.calibration_file:
+            if self.volume_id:
+                return "Reuse a volume or give a calibration file, not both"
+            problem = calibration_file_problem(self.calibration_file)
+            if problem:
+                return problem
         if self.volume_id:
             try:
                 check_name(self.volume_id, "volume id")
@@ -216,5 +224,7 @@ def submission_key(spec: SubmissionSpec) -> str:
         doc["sync_window"] = [float(x) for x in spec.sync_window] if spec.sync_window is not None else None
     if spec.sync_timecode:
         doc["sync_timecode"] = True
+    if spec.calibration_file:
+        doc["calibration_file"] = _identity(Footage(spec.calibration_file))
     text = json.dumps(doc, sort_keys=True, separators=(",", ":"))
     return hashlib.sha256(text.encode()).hexdigest()[:32]
