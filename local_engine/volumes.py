@@ -203,15 +203,17 @@ def _from_person(solver: Any, videos: list[Camera], doc: dict[str, Any], progres
     from .pose.decode import DecodeError
     clip = doc.get("clipWindow")
     window = (clip["startTime"], clip["endTime"]) if clip else None
-    tracks = []
+    from .solvers.base import SolveRequest
+    from .solvers.mediapipe_solver import for_each_view
+
+    def one_view(v: int, request: SolveRequest) -> Any:
+        t = solver.landmarks(videos[v], clip_window=window, progress=request.progress)
+        mask, _ = blazepose.consistent_person(t)
+        return t.subset(mask)
+
+    overall = SolveRequest(cameras=videos, work_dir=Path("."), progress=progress or (lambda f: None))
     try:
-        for v, cam in enumerate(videos):
-            t = solver.landmarks(cam, clip_window=window)
-            mask, _ = blazepose.consistent_person(t)
-            t = t.subset(mask)
-            tracks.append(t)
-            if progress:
-                progress(0.6 * (v + 1) / len(videos))
+        tracks = for_each_view(one_view, overall, len(videos), 0.6)
     except (DecodeError, blazepose.MediapipeUnavailable) as exc:
         raise VolumeError(str(exc)) from exc
     min_frac, max_frames = AREA.get(str(doc.get("areaType") or "NORMAL"), AREA["NORMAL"])
