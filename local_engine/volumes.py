@@ -201,10 +201,11 @@ def _from_person(solver: Any, videos: list[Camera], doc: dict[str, Any], progres
     from .calibration import cameras_to_json
     from .pose import blazepose
     from .pose.decode import DecodeError
-    clip = doc.get("clipWindow")
-    window = (clip["startTime"], clip["endTime"]) if clip else None
     from .solvers.base import SolveRequest
     from .solvers.mediapipe_solver import for_each_view
+
+    clip = doc.get("clipWindow")
+    window = (clip["startTime"], clip["endTime"]) if clip else None
 
     def one_view(v: int, request: SolveRequest) -> Any:
         t = solver.landmarks(videos[v], clip_window=window, progress=request.progress)

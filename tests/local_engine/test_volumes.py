@@ -84,6 +84,17 @@ def test_broken_and_hostile_calibration_files_fail_the_volume_clearly(local_serv
         assert meta["error"].startswith("The volume's calibration file") or "camera" in meta["error"], meta
 
 
+def test_calibration_of_another_video_mode_fails_the_volume(local_server, pose2sim_single, demo_video):
+    """Pose2Sim's cameras (portrait 1088 x 1920) given to videos filmed in landscape (the Sports2D demo, 1768 x 994): refused."""
+    toml = (pose2sim_single / "calibration" / "Calib_qualisys.toml").read_bytes()
+    video = demo_video.read_bytes()
+    videos = [{"deviceLabel": f"cam0{i}", "fileId": upload(local_server, video), "format": "MP4"} for i in (1, 2)]
+    calib = {"deviceLabel": "calibration", "fileId": upload(local_server, toml, "toml"), "format": "MOVE"}
+    vol, meta = _volume(local_server, [*videos, calib])
+    assert vol["state"] == "FAILED", meta
+    assert "camera cam01 is calibrated for 1088 x 1920 pixels but its video is 1768 x 994" in meta["error"], meta
+
+
 def test_volume_without_calibration_file_on_the_replay_solver_is_usable_at_once(local_server):
     videos = [{"deviceLabel": f"cam0{i}", "fileId": upload(local_server), "format": "MP4"} for i in (1, 2)]
     vol, meta = _volume(local_server, videos)
