@@ -41,13 +41,25 @@ class VolumeError(Exception):
     """The volume cannot be calibrated or used; the message is meant for the user."""
 
 
-def is_calibration_file(file_doc: dict[str, Any]) -> bool:
-    return str(file_doc.get("type", "")).lower() in CALIBRATION_TYPES
+def is_calibration_file(store: Store, file_doc: dict[str, Any]) -> bool:
+    """Whether a source file is a calibration rather than a video: by its type (``.toml``, ``.txt``), or by
+    its content (local_engine.calibration.sniff) whatever type the client gave it."""
+    from .calibration import sniff
+
+    if str(file_doc.get("type", "")).lower() in CALIBRATION_TYPES:
+        return True
+    if not file_doc.get("uploaded") or not file_doc.get("path"):
+        return False
+    try:
+        with open(store.files_dir / file_doc["path"], "rb") as fh:
+            return sniff(fh.read(4096)) is not None
+    except OSError:
+        return False
 
 
 def needs_processing(store: Store, sources: list[dict[str, Any]], solver: Any) -> bool:
     """Whether a new volume with these sources is calibrated in the background (else it is FINISHED at once)."""
-    has_file = any(is_calibration_file(store.get("file", s["fileId"]) or {}) for s in sources)
+    has_file = any(is_calibration_file(store, store.get("file", s["fileId"]) or {}) for s in sources)
     return has_file or hasattr(solver, "landmarks")
 
 
@@ -101,7 +113,7 @@ def _split_sources(store: Store, doc: dict[str, Any]) -> tuple[list[Camera], lis
         if f is None or not f.get("uploaded"):
             raise VolumeError(f"Source file {src['fileId']} of the volume is missing")
         path = store.files_dir / f["path"]
-        if is_calibration_file(f):
+        if is_calibration_file(store, f):
             calib.append(path)
         else:
             videos.append(Camera(video=path, device_label=src["deviceLabel"]))
@@ -129,10 +141,18 @@ def calibrate_volume(store: Store, solver: Any, volume_id: str, progress: Any = 
         try:
             cams = read_calibration(calib[0])
         except CalibrationError as exc:
-            raise VolumeError(f"The volume's calibration file: {exc}") from exc
+            name = calib[0].name
+            why = str(exc).replace(f"calibration {name}: ", "").replace(f"calibration {name} ", "").replace(name, "it")
+            raise VolumeError(f"The volume's calibration file (source {calib[0].stem}): {why}") from exc
+        if len(cams) < 2:
+            raise VolumeError(f"The volume's calibration file describes {len(cams)} camera; a multi-camera volume "
+                              "needs two or more")
         labels = [c.device_label for c in videos] or [c.device_label for c in cams]
         matched = match_cameras(cams, labels)
-        return {"method": "file", "cameras": cameras_to_json(matched), "wall_s": round(time.perf_counter() - t0, 3)}
+        if videos:
+            _check_sizes(matched, videos)
+        return {"method": "file", "cameras": cameras_to_json(matched), "wall_s": round(time.perf_counter() - t0, 3),
+                "file_cameras": [c.device_label for c in cams]}
     if not hasattr(solver, "landmarks"):
         return {"method": "none", "note": "this server's solver does not see people; no calibration"}
     if len(videos) < 2:
@@ -157,25 +177,48 @@ def match_cameras(cams: list[Camera], labels: list[str]) -> list[Camera]:
                       "file's cameras")
 
 
+def _check_sizes(cams: list[Camera], videos: list[Camera]) -> None:
+    """The calibration's picture sizes against the videos' (read from the files; a file that cannot be read
+    is left to the job): within 2 % per side (codecs pad 1080 to 1088), else the calibration is of another
+    camera mode and would place everything wrongly."""
+    from .pose.decode import DecodeError, probe
+
+    for cam, video in zip(cams, videos):
+        if cam.size is None:
+            continue
+        try:
+            info = probe(video.video)
+        except DecodeError:
+            continue
+        w, h = cam.size
+        if abs(info.width - w) > 0.02 * w or abs(info.height - h) > 0.02 * h:
+            raise VolumeError(f"The calibration file's camera {cam.device_label} is calibrated for {w} x {h} pixels "
+                              f"but its video is {info.width} x {info.height}: calibrate the cameras in the mode "
+                              "they film in, or give the matching calibration file")
+
+
 def _from_person(solver: Any, videos: list[Camera], doc: dict[str, Any], progress: Any, t0: float) -> dict[str, Any]:
     from .calibration import cameras_to_json
     from .pose import blazepose
     from .pose.decode import DecodeError
+    from .solvers.base import SolveRequest
+    from .solvers.mediapipe_solver import for_each_view
+
     clip = doc.get("clipWindow")
     window = (clip["startTime"], clip["endTime"]) if clip else None
-    tracks = []
+
+    def one_view(v: int, request: SolveRequest) -> Any:
+        t = solver.landmarks(videos[v], clip_window=window, progress=request.progress)
+        mask, _ = blazepose.consistent_person(t)
+        return t.subset(mask)
+
+    overall = SolveRequest(cameras=videos, work_dir=Path("."), progress=progress or (lambda f: None))
     try:
-        for v, cam in enumerate(videos):
-            t = solver.landmarks(cam, clip_window=window)
-            mask, _ = blazepose.consistent_person(t)
-            t = t.subset(mask)
-            tracks.append(t)
-            if progress:
-                progress(0.6 * (v + 1) / len(videos))
+        tracks = for_each_view(one_view, overall, len(videos), 0.6)
     except (DecodeError, blazepose.MediapipeUnavailable) as exc:
         raise VolumeError(str(exc)) from exc
     min_frac, max_frames = AREA.get(str(doc.get("areaType") or "NORMAL"), AREA["NORMAL"])
-    offsets, sync = align_tracks(tracks, doc.get("syncMethod"), None)
+    offsets, sync = align_tracks(tracks, doc.get("syncMethod"), None, videos=[c.video for c in videos])
     if progress:
         progress(0.65)
     res = _calibrate(tracks, offsets, videos, doc, min_frac, max_frames,
@@ -210,11 +253,13 @@ def _calibrate(tracks: list[Any], offsets: list[int], videos: list[Camera], doc:
 
 
 def align_tracks(tracks: list[Any], sync_method: dict[str, Any] | None,
-                 cameras: list[Camera] | None, joints: list[int] | None = None) -> tuple[list[int], dict[str, Any]]:
+                 cameras: list[Camera] | None, joints: list[int] | None = None,
+                 videos: list[Path] | None = None) -> tuple[list[int], dict[str, Any]]:
     """Per-view frame offsets (view v's frame k + offset[v] shows view 1's frame k) from the take's or
-    volume's syncMethod: timecodeSync = already in sync; clapWindow = the clap found in each view; none = the
-    motion (epipolar agreement of the landmarks, with ``cameras``' geometry when calibrated; ``joints``: which
-    landmark columns, e.g. of several people side by side, default the body of one)."""
+    volume's syncMethod: timecodeSync = already in sync; clapWindow = the clap found in each view (in the
+    ``videos``' sound when every one has it, else from the hands' motion); none = the motion (epipolar
+    agreement of the landmarks, with ``cameras``' geometry when calibrated; ``joints``: which landmark columns,
+    e.g. of several people side by side, default the body of one)."""
     from .pose import sync
 
     fps = tracks[0].fps
@@ -224,14 +269,7 @@ def align_tracks(tracks: list[Any], sync_method: dict[str, Any] | None,
                                    "note": "footage taken as already synchronised"}
     if sm.get("clapWindow"):
         w = sm["clapWindow"]
-        window = (float(w["startTime"]), float(w["endTime"]))
-        try:
-            claps = [sync.clap_frame(t.image, t.visibility, t.times, window) for t in tracks]
-        except sync.SyncError as exc:
-            raise VolumeError(str(exc)) from exc
-        offsets = [int(round(c - claps[0])) for c in claps]
-        return offsets, {"method": "clap", "clap_frames": [round(c, 2) for c in claps], "offsets_frames": offsets,
-                         "offsets_s": [round(o / fps, 4) for o in offsets]}
+        return clap_offsets(tracks, (float(w["startTime"]), float(w["endTime"])), videos)
     from .pose.monocular import guess_intrinsics
 
     max_lag = int(min(round(0.5 * fps), max(1, min(len(t) for t in tracks) // 4)))
@@ -253,6 +291,70 @@ def align_tracks(tracks: list[Any], sync_method: dict[str, Any] | None,
         raise VolumeError(str(exc)) from exc
     return offsets, {"method": "motion", "offsets_frames": offsets, "offsets_s": [round(o / fps, 4) for o in offsets],
                      "epipolar_px": scores, "searched_frames": max_lag}
+
+
+def clap_offsets(tracks: list[Any], window: tuple[float, float],
+                 videos: list[Path] | None) -> tuple[list[int], dict[str, Any]]:
+    """Offsets from a clap within ``window`` (seconds of each video): from the sound when every video has
+    a clear clap in its audio and the cameras agree on it (local_engine.audio_sync), else from the hands'
+    motion (local_engine.pose.sync.clap_frame). The metadata says which (``source``), the clap's frame per view
+    (fractional), the offsets rounded and exact, and why the sound was not used when it was not."""
+    from . import audio_sync
+    from .pose import sync
+
+    fps = tracks[0].fps
+    hands: list[float] | None = None
+    hands_problem = ""
+    try:
+        hands = [sync.clap_frame(t.image, t.visibility, t.times, window) for t in tracks]
+    except sync.SyncError as exc:
+        hands_problem = str(exc)
+    audio: list[float] | None = None
+    audio_meta: dict[str, Any] = {}
+    if videos is None:
+        audio_meta["unused"] = "the videos were not given"
+    else:
+        found, problems = [], []
+        for video in videos:
+            try:
+                found.append(audio_sync.find_clap(video, window))
+            except audio_sync.NoAudioClap as exc:
+                problems.append(str(exc))
+        if problems:
+            audio_meta["unused"] = "; ".join(problems)
+        else:
+            spread = [round(audio_sync.disagreement_ms(found[0], c), 2) for c in found]
+            audio_meta.update(onsets_s=[round(c.time_s, 5) for c in found], contrast_db=[c.contrast_db for c in found],
+                              peak_dbfs=[c.peak_dbfs for c in found], cross_check_ms=spread)
+            worst = int(np.argmax(np.abs(spread)))
+            if abs(spread[worst]) > audio_sync.MAX_DISAGREEMENT_MS:
+                audio_meta["unused"] = (f"the clap heard by {Path(videos[worst]).name} does not match the one heard by "
+                                        f"{Path(videos[0]).name} ({spread[worst]:+.1f} ms apart once their sounds are "
+                                        "lined up): one of them heard another sound")
+            else:
+                audio = [_frame_at(t, c.time_s) for t, c in zip(tracks, found)]
+    claps = audio if audio is not None else hands
+    if claps is None:
+        why = f" The sound was not usable: {audio_meta['unused']}." if videos is not None else ""
+        raise VolumeError(hands_problem + why)
+    exact = [c - claps[0] for c in claps]
+    offsets = [int(round(o)) for o in exact]
+    meta: dict[str, Any] = {"method": "clap", "source": "audio" if audio is not None else "hands",
+                            "clap_frames": [round(c, 3) for c in claps], "offsets_frames": offsets,
+                            "offsets_frames_exact": [round(o, 3) for o in exact],
+                            "offsets_s": [round(o / fps, 5) for o in exact], "audio": audio_meta}
+    if audio is not None:
+        meta["hands_offsets_frames"] = ([round(h - hands[0], 2) for h in hands] if hands is not None
+                                        else hands_problem)
+    return offsets, meta
+
+
+def _frame_at(track: Any, time_s: float) -> float:
+    """The (fractional) index in ``track``'s arrays of the instant ``time_s`` (seconds of its video)."""
+    times = np.asarray(track.times, np.float64)
+    if len(times) > 1 and times[0] <= time_s <= times[-1]:
+        return float(np.interp(time_s, times, np.arange(len(times))))
+    return float((time_s - times[0]) * track.fps)
 
 
 def cameras_for_take(store: Store, take: dict[str, Any], cameras: list[Camera]) -> list[Camera]:

@@ -4,6 +4,10 @@
 #   sports2d/demo.mp4                  real footage, one camera, 30 fps (PyPI sports2d)
 #   pose2sim/Demo_SinglePerson/...     four synchronised 60 fps views + calibration (PyPI pose2sim)
 #   pose2sim/Demo_MultiPerson/...      the same four cameras filming two people (same wheel)
+#   pose2sim/Demo_SinglePerson/calibration/Calib_qualisys.toml
+#                                      Pose2Sim's own .toml of the same four cameras (its converter's output,
+#                                      shipped in pose2sim 0.4.15's Demo; the same Qualisys calibration)
+#   audio/HandClap.wav                 a recorded hand clap (Debian hydrogen-data, GMRockKit)
 # Idempotent: what is already there is kept.
 set -euo pipefail
 root="$(cd "$(dirname "$0")/.." && pwd)"
@@ -53,5 +57,26 @@ with zipfile.ZipFile(whl) as z:
                 target.parent.mkdir(parents=True, exist_ok=True)
                 target.write_bytes(z.read(n))
 PY
+fi
+toml="$dest/pose2sim/Demo_SinglePerson/calibration/Calib_qualisys.toml"
+if [ ! -s "$toml" ]; then
+  echo "fetch_test_data: Pose2Sim's own .toml calibration from PyPI pose2sim 0.4.15" >&2
+  "$PY" -m pip download -q --no-deps -d "$tmp/p2s04" pose2sim==0.4.15 >/dev/null
+  "$PY" - "$tmp/p2s04" "$toml" <<'PY'
+import sys, zipfile, pathlib
+whl = next(pathlib.Path(sys.argv[1]).glob("*.whl"))
+with zipfile.ZipFile(whl) as z:
+    out = pathlib.Path(sys.argv[2])
+    out.parent.mkdir(parents=True, exist_ok=True)
+    out.write_bytes(z.read("Pose2Sim/Demo/calibration/Calib_qualisys.toml"))
+PY
+fi
+
+if [ ! -s "$dest/audio/HandClap.wav" ]; then
+  echo "fetch_test_data: a recorded hand clap from Debian hydrogen-data" >&2
+  ( cd "$tmp" && { apt-get download hydrogen-data >/dev/null 2>&1 || { apt-get update >/dev/null && apt-get download hydrogen-data >/dev/null; }; } )
+  dpkg -x "$tmp"/hydrogen-data_*.deb "$tmp/hydrogen"
+  mkdir -p "$dest/audio"
+  cp "$tmp/hydrogen/usr/share/hydrogen/data/drumkits/GMRockKit/HandClap.wav" "$dest/audio/"
 fi
 echo "fetch_test_data: ready in $dest" >&2

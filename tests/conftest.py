@@ -69,6 +69,12 @@ def pose2sim_multi() -> Path:
 
 
 @pytest.fixture(scope="session")
+def hand_clap() -> Path:
+    """A recorded hand clap (Hydrogen's GMRockKit, Debian hydrogen-data): 44.1 kHz stereo, onset at its first sample."""
+    return _require(TESTDATA / "audio" / "HandClap.wav")
+
+
+@pytest.fixture(scope="session")
 def blender_version() -> tuple[int, int]:
     """(major, minor) of the bpy module running this suite."""
     import bpy

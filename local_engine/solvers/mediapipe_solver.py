@@ -28,6 +28,8 @@ from __future__ import annotations
 
 import hashlib
 import json
+import os
+import threading
 import time
 from pathlib import Path
 from typing import Any
@@ -109,9 +111,12 @@ class MediapipeSolver:
 
     # ------------------------------------------------------------------ landmarks
     def landmarks(self, camera: Camera, clip_window: tuple[float, float] | None = None,
-                  fingers: bool = False) -> Any:
-        """The PoseTrack of one view (from the cache when this solver has one and saw the same request)."""
+                  fingers: bool = False, progress: Any = None) -> Any:
+        """The PoseTrack of one view (from the cache when this solver has one and saw the same request);
+        ``progress(fraction)`` is told how far it is."""
         request = SolveRequest(cameras=[camera], work_dir=self.cache_dir or Path("."), clip_window=clip_window)
+        if progress is not None:
+            request.progress = progress
         return self._landmarks(camera, request, fingers, None, (0.0, 1.0))
 
     def _landmarks(self, camera: Camera, request: SolveRequest, fingers: bool, overlay_path: Path | None,
@@ -248,10 +253,12 @@ class MediapipeSolver:
             raise SolverError("Multi-camera solving needs every camera calibrated; no calibration for: "
                               + ", ".join(missing))
         n = len(cams)
-        views = []
-        for v, cam in enumerate(cams):
+
+        def one_view(v: int, view_request: SolveRequest) -> Any:
             overlay_path = request.work_dir / "render_overlay.mp4" if want_overlay and v == 0 else None
-            views.append(self._people(cam, request, fingers, overlay_path, (0.8 * v / n, 0.8 * (v + 1) / n)))
+            return self._people(cams[v], view_request, fingers, overlay_path, (0.0, 1.0))
+
+        views = for_each_view(one_view, request, n, 0.8)
         for cam, found in zip(cams, views):
             if not found.tracks:
                 _require_person(np.zeros(max(1, int(found.stats.get("frames", 1))), bool), cam)
@@ -263,7 +270,8 @@ class MediapipeSolver:
 
             try:  # on everyone matched across views at once; then everyone in a view moves by its offset
                 combined, joints = _sync_tracks(cams, per_view)
-                offsets, sync_meta = align_tracks(combined, request.options["syncMethod"], cams, joints)
+                offsets, sync_meta = align_tracks(combined, request.options["syncMethod"], cams, joints,
+                                                  videos=[c.video for c in cams])
                 flat = shift_tracks([t for ts in per_view for t in ts],
                                     [o for o, ts in zip(offsets, per_view) for _ in ts])
             except (VolumeError, SyncError) as exc:
@@ -338,6 +346,37 @@ class MediapipeSolver:
             "reprojection_px_median": round(float(np.median(err[ok])), 2) if ok.any() else None,
             "reprojection_px_p90": round(float(np.percentile(err[ok], 90)), 2) if ok.any() else None}
         return motion, fit_meta
+
+
+#: Views whose landmarks are found at once (one thread each, never more than the machine's cores): the models
+#: and the decoder of one view leave most of a second core idle.
+PARALLEL_VIEWS = max(1, min(4, os.cpu_count() or 1))
+
+
+def for_each_view(work: Any, request: SolveRequest, n: int, share: float) -> list[Any]:
+    """``work(v, view_request)`` for views 0..n-1, PARALLEL_VIEWS at a time, in order of the views; each view's
+    request reports its own progress (0..1), which moves ``request``'s overall progress from 0 to ``share`` (the
+    mean of the views', so it never goes back). The first view's error is raised."""
+    from concurrent.futures import ThreadPoolExecutor
+    from dataclasses import replace
+
+    done = [0.0] * n
+    lock = threading.Lock()
+
+    def view_request(v: int) -> SolveRequest:
+        def progress(x: float) -> None:
+            with lock:
+                done[v] = max(done[v], min(max(float(x), 0.0), 1.0))
+                overall = share * sum(done) / n
+            request.progress(overall)
+
+        return replace(request, progress=progress)
+
+    if PARALLEL_VIEWS == 1 or n == 1:
+        return [work(v, view_request(v)) for v in range(n)]
+    with ThreadPoolExecutor(max_workers=min(PARALLEL_VIEWS, n), thread_name_prefix="view") as pool:
+        futures = [pool.submit(work, v, view_request(v)) for v in range(n)]
+        return [f.result() for f in futures]
 
 
 def _sync_tracks(cams: list[Camera], per_view: list[list[Any]]) -> tuple[list[Any], list[int]]:

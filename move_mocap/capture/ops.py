@@ -71,6 +71,8 @@ def build_spec(context: bpy.types.Context) -> SubmissionSpec:
         # to the millisecond: the properties are single precision (0.9 would be sent as 0.8999999761...)
         sync_window=(round(p.clap_start, 3), round(p.clap_end, 3)) if multi and p.sync_method == "CLAP" else None,
         sync_timecode=multi and p.sync_method == "TIMECODE",
+        calibration_file=bpy.path.abspath(p.calibration_file) if multi and not reuse and p.calibration_file.strip()
+        else "",
     )
 
 

@@ -148,6 +148,7 @@ def _draw_multi_camera(layout: bpy.types.UILayout, context: bpy.types.Context, p
             col = row.column(align=True)
             col.operator("move_mocap.footage_add", text="", icon="ADD").role = "CALIBRATION"
             col.operator("move_mocap.footage_remove", text="", icon="REMOVE").role = "CALIBRATION"
+        box.prop(p, "calibration_file")
         box.prop(p, "human_height")
         box.prop(p, "area_type")
     if choices is not None and choices.state == "loading":

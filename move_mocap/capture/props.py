@@ -133,6 +133,10 @@ class MOVE_MOCAP_PG_scene(bpy.types.PropertyGroup):
         description="Build the volume from the take's own videos (off: separate calibration footage)",
         default=True,
     )
+    calibration_file: StringProperty(  # type: ignore[valid-type]
+        name="Calibration File", subtype="FILE_PATH", maxlen=1024,
+        description="The cameras' calibration you already have (Pose2Sim .toml or Qualisys .qca.txt), given to "
+                    "the volume instead of calibrating from the person (the local engine reads it)")
     human_height: FloatProperty(  # type: ignore[valid-type]
         name="Human Height", description="Height of the person in the calibration footage",
         default=1.75, min=0.5, max=2.6, unit="LENGTH")

@@ -158,6 +158,9 @@ def _process_options(p: argparse.ArgumentParser) -> None:
                    "own videos calibrate)")
     m.add_argument("--volume", metavar="ID", help="reuse a finished volume (the same cameras, not moved) "
                    "instead of calibrating a new one")
+    m.add_argument("--calibration", metavar="FILE", help="the cameras' calibration you already have (Pose2Sim "
+                   ".toml or Qualisys .qca.txt; cameras matched to the videos by name, else in order), given to the "
+                   "volume instead of calibrating from the person (read by the local engine)")
     m.add_argument("--human-height", type=positive_float, metavar="METRES",
                    help="height of the person in the volume videos (default: 1.75)")
     m.add_argument("--area-type", choices=("NORMAL", "LARGE"), default="NORMAL",

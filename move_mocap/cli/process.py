@@ -27,6 +27,7 @@ from ..core.pipeline.model import (
     submission_key,
 )
 from ..core.pipeline.plan import plan_resubmission
+from ..core.pipeline.preflight import calibration_file_problem
 from ..core.safe_paths import UnsafeNameError, check_name, shown
 from .errors import UsageError
 from .items import Item
@@ -105,6 +106,14 @@ def multi_camera_spec(args: argparse.Namespace, cameras: list[Path], flag: str =
         raise UsageError("--sync-method clap needs --clap-window START END (seconds) around the clap")
     if args.clap_window and args.sync_method != "clap":
         raise UsageError("--clap-window goes with --sync-method clap")
+    calibration_file = ""
+    if args.calibration:
+        if args.volume:
+            raise UsageError("--volume and --calibration: give one (reuse a volume, or give the cameras' calibration)")
+        problem = calibration_file_problem(args.calibration)
+        if problem:
+            raise UsageError(f"--calibration: {problem}")
+        calibration_file = str(Path(args.calibration).expanduser().resolve())
     volume_id = (args.volume or "").strip()
     if volume_id:
         try:
@@ -118,12 +127,13 @@ def multi_camera_spec(args: argparse.Namespace, cameras: list[Path], flag: str =
         "multi_camera": True, "number_of_actors": args.actors, "human_height": args.human_height or DEFAULT_HUMAN_HEIGHT,
         "area_type": args.area_type, "volume_id": volume_id,
         "sync_window": tuple(args.clap_window) if args.clap_window else None,
-        "sync_timecode": args.sync_method == "timecode",
+        "sync_timecode": args.sync_method == "timecode", "calibration_file": calibration_file,
     }
 
 
 def _single_camera_only(args: argparse.Namespace) -> None:
     given = [flag for flag, value in (("--volume-video", args.volume_video), ("--volume", args.volume),
+                                      ("--calibration", args.calibration),
                                       ("--lens", args.lens), ("--sync-method", args.sync_method),
                                       ("--clap-window", args.clap_window)) if value]
     if args.actors != 1:
@@ -199,11 +209,12 @@ def cmd_process(session: Session, args: argparse.Namespace, items: list[Item], e
     wanted = build_specs(args, target)
     session.require_network()
     check_lenses(session, [spec for _item, spec in wanted])
-    shared = len(wanted) > 1 and wanted[0][1].multi_camera and bool(wanted[0][1].calibration)
+    shared = len(wanted) > 1 and wanted[0][1].multi_camera and bool(wanted[0][1].calibration
+                                                                     or wanted[0][1].calibration_file)
     if args.create_anyway:
         session.console.info("--create-anyway: a take or job whose create got no answer is created again "
                              "without looking for it; if the server had made it, that is a second paid job")
-    if shared:  # one volume for the batch: the first take calibrates it, then the others use it
+    if shared:  # one volume for the batch: the first take calibrates it (or brings its file), the others use it
         first, rest = wanted[:1], wanted[1:]
         _run(session, args, items, first, target)
         row = session.pipeline.journal.get(first[0][0].submission_id) if first[0][0].submission_id else None
@@ -215,7 +226,8 @@ def cmd_process(session: Session, args: argparse.Namespace, items: list[Item], e
                           "Fix the volume videos, then run the same command again.")
             save_blend(session)
             return
-        wanted = [(item, replace(spec, calibration=(), volume_id=volume_id)) for item, spec in rest]
+        wanted = [(item, replace(spec, calibration=(), calibration_file="", volume_id=volume_id))
+                  for item, spec in rest]
     _run(session, args, items, wanted, target)
     save_blend(session)
 

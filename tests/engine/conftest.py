@@ -84,3 +84,19 @@ def demo_result(solver, demo_video: Path, tmp_path_factory: pytest.TempPathFacto
     request = SolveRequest(cameras=[Camera(demo_video)], work_dir=tmp_path_factory.mktemp("demo"),
                            clip_window=(0.0, 4.0))
     return solver.solve(request)
+
+
+@pytest.fixture(scope="session")
+def clap_clips(pose2sim_single: Path, hand_clap: Path, tmp_path_factory: pytest.TempPathFactory):
+    """The four pose2sim views, each started later by a known number of frames, with a recorded hand clap in
+    their sound at the same instant (tests/engine/clap_clips.py), and the true offsets in frames."""
+    from tests.engine.clap_clips import CLAP_AT, CLAP_CLIPS, make_clip
+
+    out = tmp_path_factory.mktemp("clap")
+    videos, truth = [], []
+    for v, cut, shift, gain in CLAP_CLIPS:
+        src = pose2sim_single / "videos" / f"cam0{v + 1}.mp4"
+        videos.append(make_clip(src, out / f"cam0{v + 1}.mp4", cut, hand_clap, CLAP_AT - cut / 60 + shift, gain,
+                                seed=v))
+        truth.append(-cut + shift * 60)
+    return videos, truth

@@ -87,3 +87,72 @@ def test_bad_file_is_a_user_error(tmp_path):
         read_qca(bad)
     with pytest.raises(CalibrationError):
         read_qca(tmp_path / "missing.qca.txt")
+
+
+def test_pose2sims_own_toml_reads_as_its_qualisys_file(pose2sim_single):
+    """Pose2Sim's converter wrote Calib_qualisys.toml from the same Qualisys calibration: both parsers must
+    give the same cameras (a wrong axis flip, unit or principal-point offset in either would show here)."""
+    from local_engine.calibration import read_calibration
+
+    toml = read_calibration(pose2sim_single / "calibration" / "Calib_qualisys.toml")
+    qca = read_calibration(pose2sim_single / "calibration" / "Calib.qca.txt")
+    assert [c.device_label for c in toml] == ["cam_01", "cam_02", "cam_03", "cam_04"]
+    for a, b in zip(toml, qca):
+        assert a.size == b.size == (1088, 1920)
+        assert np.allclose(a.intrinsics, b.intrinsics, atol=1e-6) and np.allclose(a.rotation, b.rotation, atol=1e-9)
+        assert np.allclose(camera_centre(a), camera_centre(b), atol=1e-6)
+        assert np.allclose(a.distortion, b.distortion, atol=1e-9)
+
+
+GOOD_TOML = """[cam_a]
+name = "cam_a"
+size = [ 1088.0, 1920.0]
+matrix = [ [ 1681.2, 0.0, 533.0], [ 0.0, 1681.1, 948.1], [ 0.0, 0.0, 1.0]]
+distortions = [ -0.0007, 0.0022, 0.0, 0.0]
+rotation = [ 1.688, 1.048, -0.420]
+translation = [ 0.321, 0.956, 2.891]
+fisheye = false
+"""
+
+
+@pytest.mark.parametrize("text, message", [
+    (GOOD_TOML.replace("1681.2", "nan"), "not finite"),
+    (GOOD_TOML.replace("1681.2", "-5.0"), "focal length -5 px is implausible"),
+    (GOOD_TOML.replace("[ 0.0, 0.0, 1.0]]", "[ 0.0, 0.0]]"), r"camera \[cam_a\]"),
+    (GOOD_TOML.replace("rotation = [ 1.688, 1.048, -0.420]", "rotation = [ 100.0, 0.0, 0.0]"), "more than a full turn"),
+    (GOOD_TOML.replace("translation = [ 0.321, 0.956, 2.891]", ""), "has no translation"),
+    (GOOD_TOML.replace("[ 0.321, 0.956, 2.891]", "[ 321.0, 956.0, 2891e3]"), "units are not metres"),
+    (GOOD_TOML.replace("533.0", "9000.0"), "principal point"),
+    (GOOD_TOML.replace("fisheye = false", "fisheye = true"), "fisheye"),
+    (GOOD_TOML.replace("matrix = [", "matrix = \"x\" #"), "not an array of numbers|expected 3x3"),
+    (GOOD_TOML + GOOD_TOML.replace("[cam_a]", "[cam_b]"), "several cameras 'cam_a'"),
+    (GOOD_TOML.replace("size = [", "size = [ ["), "not a readable Pose2Sim calibration"),
+    ("<?xml version='1.0'?><!DOCTYPE lolz [<!ENTITY lol 'lol'><!ENTITY lol2 '&lol;&lol;&lol;'>]>"
+     "<calibration><cameras>&lol2;</cameras></calibration>", "declares a DOCTYPE"),
+    ("<calibration><cameras><camera serial='c1'><fov_video left='0' top='0' right='1087' bottom='1919'/>"
+     "<intrinsic focalLengthU='abc'/><transform/></camera></cameras></calibration>", "'abc' is not a number"),
+    ("hello, world", "neither a Pose2Sim calibration"),
+])
+def test_broken_or_hostile_calibration_files(tmp_path, text, message):
+    from local_engine.calibration import read_calibration
+
+    f = tmp_path / "calib.toml"
+    f.write_text(text)
+    with pytest.raises(CalibrationError, match=message):
+        read_calibration(f)
+
+
+def test_qualisys_rotation_must_be_a_rotation(pose2sim_single, tmp_path):
+    import re
+
+    from local_engine.calibration import read_calibration
+
+    text = (pose2sim_single / "calibration" / "Calib.qca.txt").read_text()
+    f = tmp_path / "skewed.qca.txt"
+    f.write_text(re.sub(r'r11="[^"]*"', 'r11="3.0"', text, count=1))
+    with pytest.raises(CalibrationError, match="is not a rotation matrix"):
+        read_calibration(f)
+    big = tmp_path / "big.toml"
+    big.write_bytes(GOOD_TOML.encode() + b"#" * (2 << 20))
+    with pytest.raises(CalibrationError, match="too large to be a calibration file"):
+        read_calibration(big)

@@ -13,6 +13,7 @@ from local_engine.pose import self_calibration as sc
 from local_engine.pose.blazepose import MIRROR
 from local_engine.pose.calibration_metrics import compare_cameras, pa_mpjpe
 from local_engine.pose.triangulate import fix_left_right, reprojection_errors, triangulate_sequence
+from tests.engine.clap_clips import CLAP_AT, CLAP_CLIPS
 
 
 def _joints(cameras, pix, w):
@@ -135,3 +136,45 @@ def test_clap_window(p2s_tracks):
     clapped = [_with_clap(t, f) for t, f in zip(p2s_tracks, (40, 45, 38, 40))]
     offsets, meta = align_tracks(clapped, window, None)
     assert meta["method"] == "clap" and offsets == [0, 5, -2, 0], meta
+
+
+def test_clap_in_the_sound(p2s_tracks, clap_clips):
+    """The clap heard by each camera gives the offsets known by construction, to a tenth of a frame, where the
+    hands say nothing (the walker never claps); the sound's timing matches the clip's own timeline."""
+    from local_engine.audio_sync import find_clap
+    from local_engine.volumes import align_tracks
+
+    videos, truth = clap_clips
+    for (_, cut, shift, _), video in zip(CLAP_CLIPS, videos):
+        assert find_clap(video, (0.3, 1.3)).time_s == pytest.approx(CLAP_AT - cut / 60 + shift, abs=0.0015)
+    tracks = [_drop_start(p2s_tracks[v], cut) for v, cut, _, _ in CLAP_CLIPS]
+    offsets, meta = align_tracks(tracks, {"clapWindow": {"startTime": 0.3, "endTime": 1.3}}, None, videos=videos)
+    assert meta["method"] == "clap" and meta["source"] == "audio", meta
+    assert offsets == [round(t) for t in truth] == [0, -7, -3, -12], meta
+    assert np.allclose(meta["offsets_frames_exact"], truth, atol=0.1), (meta, truth)
+    assert max(abs(x) for x in meta["audio"]["cross_check_ms"]) < 1.0, meta
+    assert "No clap was found" in meta["hands_offsets_frames"]
+
+
+def test_clap_without_usable_sound(p2s_tracks, clap_clips, pose2sim_single, tmp_path):
+    """No sound track, a muted one (pose2sim's cam02 carries silence) or a window that misses the clap: the
+    clap comes from the hands' motion, and the metadata says why the sound was not used; with neither, the
+    job's error names both."""
+    from local_engine.volumes import VolumeError, align_tracks
+    from tests.engine.clap_clips import make_clip
+
+    videos, _ = clap_clips
+    window = {"clapWindow": {"startTime": 0.3, "endTime": 1.3}}
+    tracks = [_drop_start(p2s_tracks[v], cut) for v, cut, _, _ in CLAP_CLIPS]
+    muted = [videos[0], pose2sim_single / "videos" / "cam02.mp4", videos[2], videos[3]]
+    with pytest.raises(VolumeError, match=r"No clap was found.*The sound was not usable: cam02.mp4's audio is silent"):
+        align_tracks(tracks, window, None, videos=muted)
+    clapped = [_with_clap(t, f) for t, f in zip(p2s_tracks, (40, 45, 38, 40))]
+    offsets, meta = align_tracks(clapped, window, None, videos=muted)
+    assert meta["source"] == "hands" and offsets == [0, 5, -2, 0] and "silent" in meta["audio"]["unused"], meta
+    bare = make_clip(pose2sim_single / "videos" / "cam01.mp4", tmp_path / "bare.mp4", 0, None, None)
+    _, meta = align_tracks(clapped, window, None, videos=[bare, *videos[1:]])
+    assert meta["source"] == "hands" and "bare.mp4 has no audio track" in meta["audio"]["unused"], meta
+    late = [_with_clap(t, f) for t, f in zip(p2s_tracks, (80, 85, 78, 80))]  # after every view's sound clap
+    offsets, meta = align_tracks(late, {"clapWindow": {"startTime": 1.0, "endTime": 1.6}}, None, videos=videos)
+    assert meta["source"] == "hands" and offsets == [0, 5, -2, 0] and "no clear clap" in meta["audio"]["unused"], meta

@@ -199,6 +199,7 @@ def test_multi_camera_volume_take_and_job_then_the_volume_reused(command: Regist
     env_for(monkeypatch, local_server.api_key)
     cams = [fresh_copy(p, tmp_path / "shoot", p.name) for p in sorted((pose2sim_single / "videos").glob("cam0*.mp4"))]
     assert len(cams) == 4
+    toml = pose2sim_single / "calibration" / "Calib_qualisys.toml"
     base = fast(local_server, tmp_path)
     before = counts(local_server)
 
@@ -217,6 +218,10 @@ def test_multi_camera_volume_take_and_job_then_the_volume_reused(command: Regist
         ([str(cams[0]), "--multi-camera"], "is not a folder"),
         ([str(cams[0]), "--cameras", *map(str, cams)], "not both"),
         (["--cameras", *map(str, cams), "--volume", "../../etc"], "Not a volume id"),
+        (["--cameras", *map(str, cams), "--calibration", str(cams[0])], "a Pose2Sim .toml or a Qualisys .qca.txt"),
+        (["--cameras", *map(str, cams), "--calibration", str(tmp_path / "none.toml")], "file not found"),
+        (["--cameras", *map(str, cams), "--calibration", str(toml), "--volume", "vol-1"], "give one"),
+        ([str(cams[0]), "--calibration", str(toml)], "--calibration"),
     ]
     for args, message in bad:
         code = command.execute(["process", *args, *base])
@@ -264,12 +269,25 @@ def test_multi_camera_volume_take_and_job_then_the_volume_reused(command: Regist
     assert take["syncMethod"] == {"timecodeSync": {"useTimecode": True}, "clapWindow": None}
     assert counts(local_server) == {"volume": before["volume"] + 1, "take": before["take"] + 2,
                                     "job": before["job"] + 2}
+    # the cameras' own calibration (Pose2Sim's .toml) as the volume: sent as one more source, read by the engine
+    args = ["process", "--cameras", *map(str, cams), "--calibration", str(toml), *base, "--report", str(rep)]
+    assert command.execute(args) == 0, capsys.readouterr().err
+    filed = json.loads(rep.read_text())["items"][0]
+    assert filed["outcome"] == "applied" and filed["volume_id"] not in (item["volume_id"], None)
+    vol = local_server.graphql('query($v: ID!) { getVolume(id: $v) { ... on HumanVolume { state metadata '
+                               'sources { deviceLabel } } } }', {"v": filed["volume_id"]})["data"]["getVolume"]
+    assert [s["deviceLabel"] for s in vol["sources"]] == ["cam01", "cam02", "cam03", "cam04", "calibration"]
+    cal = json.loads(vol["metadata"])["calibration"]
+    assert vol["state"] == "FINISHED" and cal["method"] == "file" and cal["cameras"] == ["cam01", "cam02", "cam03",
+                                                                                           "cam04"], vol
+    assert counts(local_server) == {"volume": before["volume"] + 2, "take": before["take"] + 3,
+                                    "job": before["job"] + 3}
     # a volume the server does not have: the run fails at the volume stage, saying so
     args = ["process", "--cameras", *map(str, cams), "--volume", "vol-does-not-exist", *base, "--report", str(rep)]
     assert command.execute(args) == 1
     failed = json.loads(rep.read_text())["items"][0]
     assert failed["outcome"] == "failed" and failed["error"]["stage"] == "volume", failed
-    assert counts(local_server)["take"] == before["take"] + 2
+    assert counts(local_server)["take"] == before["take"] + 3
 
 
 def _two_actor_outputs(cmu_bvh: Path, out: Path) -> dict[str, bytes]:

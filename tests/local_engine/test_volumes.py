@@ -52,6 +52,49 @@ def test_bad_calibration_file_fails_the_volume_and_its_jobs(local_server):
     assert "volume is FAILED" in json.loads(job["metadata"])["error"]
 
 
+def test_pose2sims_own_toml_recognised_by_content(local_server, pose2sim_single):
+    """Pose2Sim's own Calib_qualisys.toml uploaded as if it were a video (type mp4): recognised by its content,
+    its cameras (cam_01..) matched to the sources cam01.. by name whatever the order."""
+    toml = (pose2sim_single / "calibration" / "Calib_qualisys.toml").read_bytes()
+    videos = [{"deviceLabel": f"cam0{i}", "fileId": upload(local_server), "format": "MP4"} for i in (3, 1, 4, 2)]
+    calib = {"deviceLabel": "calibration", "fileId": upload(local_server, toml, "mp4"), "format": "MP4"}
+    vol, meta = _volume(local_server, [calib, *videos])
+    assert vol["state"] == "FINISHED", meta
+    cal = meta["calibration"]
+    assert cal["method"] == "file" and cal["cameras"] == ["cam03", "cam01", "cam04", "cam02"], cal
+    assert cal["file_cameras"] == ["cam_01", "cam_02", "cam_03", "cam_04"]
+
+
+def test_broken_and_hostile_calibration_files_fail_the_volume_clearly(local_server, pose2sim_single):
+    toml = (pose2sim_single / "calibration" / "Calib_qualisys.toml").read_text()
+    one_camera = toml[:toml.index("[cam_02]")]
+    cases = [
+        (b"<?xml version='1.0'?><!DOCTYPE z [<!ENTITY a 'aaaaaaaaaa'><!ENTITY b '&a;&a;&a;&a;&a;&a;'>]>"
+         b"<calibration><cameras>&b;</cameras></calibration>", "txt", "declares a DOCTYPE"),
+        (toml.replace("1681.244873046875", "nan", 1).encode(), "toml", "not finite"),
+        (one_camera.encode(), "toml", "describes 1 camera; a multi-camera volume needs two or more"),
+        (b"\x00\x01binary" * 100, "txt", "neither a Pose2Sim calibration"),
+        (toml.encode() + b"#" * (2 << 20), "toml", "too large to be a calibration file"),
+    ]
+    for content, ext, message in cases:
+        videos = [{"deviceLabel": f"cam0{i}", "fileId": upload(local_server), "format": "MP4"} for i in (1, 2)]
+        calib = {"deviceLabel": "calibration", "fileId": upload(local_server, content, ext), "format": "MOVE"}
+        vol, meta = _volume(local_server, [*videos, calib])
+        assert vol["state"] == "FAILED" and message in meta["error"], (message, meta)
+        assert meta["error"].startswith("The volume's calibration file") or "camera" in meta["error"], meta
+
+
+def test_calibration_of_another_video_mode_fails_the_volume(local_server, pose2sim_single, demo_video):
+    """Pose2Sim's cameras (portrait 1088 x 1920) given to videos filmed in landscape (the Sports2D demo, 1768 x 994): refused."""
+    toml = (pose2sim_single / "calibration" / "Calib_qualisys.toml").read_bytes()
+    video = demo_video.read_bytes()
+    videos = [{"deviceLabel": f"cam0{i}", "fileId": upload(local_server, video), "format": "MP4"} for i in (1, 2)]
+    calib = {"deviceLabel": "calibration", "fileId": upload(local_server, toml, "toml"), "format": "MOVE"}
+    vol, meta = _volume(local_server, [*videos, calib])
+    assert vol["state"] == "FAILED", meta
+    assert "camera cam01 is calibrated for 1088 x 1920 pixels but its video is 1768 x 994" in meta["error"], meta
+
+
 def test_volume_without_calibration_file_on_the_replay_solver_is_usable_at_once(local_server):
     videos = [{"deviceLabel": f"cam0{i}", "fileId": upload(local_server), "format": "MP4"} for i in (1, 2)]
     vol, meta = _volume(local_server, videos)

@@ -5,6 +5,8 @@ volume, no calibration upload); the panel draws each of these states (the others
 
 from __future__ import annotations
 
+import pytest
+
 from tests.pipeline.helpers import counts, server_objects
 from tests.ui_draw import DrawLog, draw_panels
 from tests.workflow.conftest import add_footage
@@ -67,3 +69,33 @@ def test_lenses_sync_and_volume_reuse(wired, demo_video) -> None:
     assert second.volume_id == volume_id
     assert counts(server, second.id) == {"file": 2, "take": 1, "job": 1, "volume": 0}
     assert server_objects(server, second.id)["take"][0]["volumeId"] == volume_id
+
+
+def test_calibration_file_as_the_volume(wired, pose2sim_single, tmp_path) -> None:
+    """The cameras' own calibration (Pose2Sim's .toml) in the panel's volume box: Process refuses a file that
+    is not one, before anything is sent; with the file, Process uploads it as one more source of the volume, and the engine's volume is made from it."""
+    bpy, runtime, server = wired
+    videos = sorted((pose2sim_single / "videos").glob("cam0*.mp4"))
+    props = add_footage(bpy, videos[0], clip=(0.0, 1.0))
+    props.camera_mode = "MULTI"
+    assert bpy.ops.move_mocap.footage_add(filepath=str(videos[1])) == {"FINISHED"}
+    for i, item in enumerate(props.footage):
+        item.device_label = f"cam{i + 1:02d}"
+    not_one = tmp_path / "notes.txt"
+    not_one.write_text("hello")
+    props.calibration_file = str(not_one)
+    assert "calibration_file" in _draw(bpy).props
+    with pytest.raises(RuntimeError, match=r"notes\.txt is neither a Pose2Sim calibration"):
+        bpy.ops.move_mocap.process()
+    assert not runtime.RUNTIME.journal().all()
+    props.calibration_file = str(pose2sim_single / "calibration" / "Calib_qualisys.toml")
+    assert bpy.ops.move_mocap.process() == {"FINISHED"}
+    row = runtime.RUNTIME.journal().all()[0]
+    assert row.state.value == "done", (row.error_message, server.log())
+    objs = server_objects(server, row.id)
+    assert counts(server, row.id) == {"file": 3, "take": 1, "job": 1, "volume": 1}
+    volume = objs["volume"][0]
+    assert [s["deviceLabel"] for s in volume["sources"]] == ["cam01", "cam02", "calibration"]
+    cal = volume["calibration"]  # the engine's own record of the volume
+    assert volume["state"] == "FINISHED" and cal["method"] == "file", volume
+    assert [c["label"] for c in cal["cameras"]] == ["cam01", "cam02"]

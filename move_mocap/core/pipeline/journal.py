@@ -66,7 +66,7 @@ _IDS = ("volume", "take", "job")
 @dataclass(frozen=True)
 class FileRow:
     submission_id: str
-    role: str  # "take" or "volume"
+    role: str  # "take", "volume" (calibration footage) or "calibration" (a calibration file)
     idx: int
     path: str
     size: int
@@ -212,6 +212,8 @@ class Journal:
         if kind is Kind.SUBMISSION and not spec.take_id:  # a take reused: its videos are on the server
             rows = [("take", i, f.path) for i, f in enumerate(spec.footage)]
             rows += [("volume", i, f.path) for i, f in enumerate(spec.calibration)]
+            if spec.calibration_file:
+                rows.append(("calibration", 0, spec.calibration_file))
             for role, idx, path in rows:
                 try:
                     size = Path(path).stat().st_size

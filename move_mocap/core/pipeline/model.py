@@ -18,7 +18,7 @@ from .. import outputs as output_kinds
 from ..people import MAX_PEOPLE
 from ..safe_paths import UnsafeNameError, check_name, shown
 from .preflight import VIDEO_SUFFIXES as VIDEO_SUFFIXES  # re-exported
-from .preflight import footage_problem
+from .preflight import calibration_file_problem, footage_problem
 
 SINGLE_MODELS = ("S1", "S2")
 DEFAULT_HUMAN_HEIGHT = 1.75  # metres
@@ -93,6 +93,7 @@ class SubmissionSpec:
     sync_timecode: bool = False  # multi-camera: the videos' timecode says they are in sync
     take_id: str = ""  # a take already on the server: a new job on it (nothing uploaded, no take created)
     person: int = 0  # single camera: capture this person of an earlier job's ``people`` (0: the main subject)
+    calibration_file: str = ""  # multi-camera: the cameras' calibration (Pose2Sim .toml, Qualisys .qca.txt) as the volume
     name: str = ""
     target: str = ""        # the armature object's name, for the bpy layer
     blend_file: str = ""    # the .blend it was submitted from
@@ -152,11 +153,18 @@ class SubmissionSpec:
 
     def _multi_camera_problem(self) -> str | None:
         if not self.multi_camera:
-            if self.volume_id or self.sync_input() is not None or self.number_of_actors != 1:
-                return "A volume, a sync method and several actors belong to multi-camera takes"
+            if (self.volume_id or self.sync_input() is not None or self.number_of_actors != 1
+                    or self.calibration_file):
+                return "A volume, a calibration file, a sync method and several actors belong to multi-camera takes"
             return None
         if self.volume_id and self.calibration:
             return "Reuse a volume or give calibration footage, not both"
+        if self.calibration_file:
+            if self.volume_id:
+                return "Reuse a volume or give a calibration file, not both"
+            problem = calibration_file_problem(self.calibration_file)
+            if problem:
+                return problem
         if self.volume_id:
             try:
                 check_name(self.volume_id, "volume id")
@@ -242,5 +250,7 @@ def submission_key(spec: SubmissionSpec) -> str:
         doc["footage"] = doc["calibration"] = []
     if spec.person:  # another person of the same footage is another job
         doc["person"] = int(spec.person)
+    if spec.calibration_file:
+        doc["calibration_file"] = _identity(Footage(spec.calibration_file))
     text = json.dumps(doc, sort_keys=True, separators=(",", ":"))
     return hashlib.sha256(text.encode()).hexdigest()[:32]

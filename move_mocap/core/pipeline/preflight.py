@@ -102,6 +102,39 @@ def footage_problem(path: str | os.PathLike[str]) -> str | None:
     return None
 
 
+#: A camera calibration the user already has (for a multi-camera volume): Pose2Sim's .toml or a Qualisys .qca.txt.
+CALIBRATION_SUFFIXES = (".toml", ".txt")
+CALIBRATION_MAX_BYTES = 1 << 20
+
+
+def calibration_file_problem(path: str | os.PathLike[str]) -> str | None:
+    """Why the file at ``path`` cannot be a volume's calibration (a Pose2Sim ``.toml`` or a Qualisys
+    ``.qca.txt``, told apart by their first bytes), or None. The server checks every number."""
+    p = Path(path)
+    name = p.name or str(p)
+    if p.suffix.lower() not in CALIBRATION_SUFFIXES:
+        return (f"{name}: a calibration file is a Pose2Sim .toml or a Qualisys .qca.txt; export the cameras' "
+                "calibration in one of those")
+    try:
+        size = p.stat().st_size
+        if not p.is_file():
+            return f"{name} is a folder, not a calibration file"
+        if size > CALIBRATION_MAX_BYTES:
+            return f"{name} is {size} bytes: too large to be a calibration file (at most 1 MiB)"
+        with open(p, "rb") as fh:
+            head = fh.read(4096)
+    except FileNotFoundError:
+        return f"{name}: file not found at {p}; choose the calibration file again"
+    except OSError as exc:
+        return f"{name}: cannot be read ({exc.strerror}); check the path and its permissions"
+    text = head.decode("utf-8", "replace").lstrip("\ufeff \t\r\n")
+    if b"\0" in head or not ((text.startswith("<") and "<calibration" in text)
+                             or ("[" in text and "matrix" in text)):
+        return (f"{name} is neither a Pose2Sim calibration (.toml with a matrix per camera) nor a Qualisys one "
+                "(.qca.txt, XML); choose the calibration file itself")
+    return None
+
+
 def folder_problem(path: str | os.PathLike[str]) -> str | None:
     """Why downloads cannot be written to the folder ``path`` (created when missing), or None."""
     folder = Path(path)

@@ -555,8 +555,10 @@ class _Worker(threading.Thread):
     def _create_files(self) -> None:
         row = self._row()
         files = self.j.files(self.sid)
-        if row.spec.multi_camera and (not row.spec.calibration or row.spec.volume_id):
+        if row.spec.multi_camera and row.spec.volume_id:
             files = [f for f in files if f.role == "take"]
+        elif row.spec.multi_camera and not row.spec.calibration:
+            files = [f for f in files if f.role != "volume"]
         for f in files:
             self._check()
             if f.file_id:
@@ -634,6 +636,17 @@ class _Worker(threading.Thread):
             self._point(f"uploaded:{f.role}:{f.idx}")
         self._progress("upload", 1.0, "Uploaded", total, total, force=True)
         self._stage_done(Stage.UPLOADED, "Uploaded")
+
+    def _volume_sources(self) -> list[Any]:
+        """The volume's sources: its footage (calibration footage, else the take's videos) and the user's
+        calibration file when there is one (the engine recognises it by its content; Move's cloud calibrates
+        from the person only)."""
+        spec = self._row().spec
+        sources = self._sources("volume" if spec.calibration else "take")
+        if spec.calibration_file:
+            ids = {f.idx: f.file_id for f in self.j.files(self.sid, "calibration")}
+            sources.append(MoveClient.source(str(ids[0]), "calibration", "MOVE"))
+        return sources
 
     def _sources(self, role: str) -> list[Any]:
         row = self._row()
@@ -717,12 +730,11 @@ class _Worker(threading.Thread):
             volume_id = row.spec.volume_id
             self.j.set_id(self.sid, "volume", volume_id)
         elif not volume_id:
-            role = "volume" if row.spec.calibration else "take"
             spec = row.spec
             volume_id = self._create_once(
                 "volume",
                 lambda: self.client.create_volume_with_human(
-                    self._sources(role), human_height=spec.human_height, area_type=spec.area_type,
+                    self._volume_sources(), human_height=spec.human_height, area_type=spec.area_type,
                     sync_method=spec.sync_input(), name=f"{spec.name or 'move_mocap'} volume",
                     metadata=self.tag),
                 self._find_volumes,
