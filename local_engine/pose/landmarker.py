@@ -371,27 +371,35 @@ class RegionLandmarker:
 def _refine(xy: np.ndarray, heat: np.ndarray) -> np.ndarray:
     """Landmarks (normalised to the input) moved to the confidence-weighted mean of the heatmap within
     :data:`_HEATMAP_KERNEL` cells where its best cell is confident (mediapipe's
-    RefineLandmarksFromHeatmapCalculator): all landmarks' windows at once, the sigmoid on those cells only."""
+    RefineLandmarksFromHeatmapCalculator). The sigmoid is taken on those cells only, the windows that lie
+    wholly inside the heatmap all at once; the sums keep their order, so the result is the same to the bit
+    (the people loop's decisions follow a landmark's last bit)."""
     hh, hw = heat.shape[1:]
     out = xy.copy()
+    r = _HEATMAP_KERNEL // 2
     cx = np.trunc(xy[:, 0] * hw)
     cy = np.trunc(xy[:, 1] * hh)
-    inside = (cx >= 0) & (cx < hw) & (cy >= 0) & (cy < hh)  # NaN compares False
-    if not inside.any():
-        return out
-    idx = np.nonzero(inside)[0]
-    r = _HEATMAP_KERNEL // 2
-    offsets = np.arange(-r, r + 1)
-    xs = cx[idx, None].astype(np.int64) + offsets  # (m, k) cell columns of each window
-    ys = cy[idx, None].astype(np.int64) + offsets
-    valid = ((xs >= 0) & (xs < hw))[:, None, :] & ((ys >= 0) & (ys < hh))[:, :, None]  # (m, k, k)
-    cells = heat[idx[:, None, None], np.clip(ys, 0, hh - 1)[:, :, None], np.clip(xs, 0, hw - 1)[:, None, :]]
-    prob = 1.0 / (1.0 + np.exp(-np.clip(cells.astype(np.float64), -60.0, 60.0)))
-    win = np.where(valid, prob, 0.0)
-    total = win.sum(axis=(1, 2))
-    ok = (win.max(axis=(1, 2)) >= _REFINE_MIN) & (total > 0)
-    mx = (win.sum(axis=1) * xs).sum(axis=1)
-    my = (win.sum(axis=2) * ys).sum(axis=1)
-    out[idx[ok], 0] = (mx[ok] / total[ok] / hw).astype(out.dtype)
-    out[idx[ok], 1] = (my[ok] / total[ok] / hh).astype(out.dtype)
+    whole = (cx >= r) & (cx < hw - r) & (cy >= r) & (cy < hh - r)  # NaN compares False
+    idx = np.nonzero(whole)[0]
+    if len(idx):
+        offsets = np.arange(-r, r + 1)
+        xs = cx[idx, None].astype(np.int64) + offsets  # (m, k) cell columns of each window
+        ys = cy[idx, None].astype(np.int64) + offsets
+        cells = heat[idx[:, None, None], ys[:, :, None], xs[:, None, :]]  # (m, k, k)
+        win = 1.0 / (1.0 + np.exp(-np.clip(cells, -60.0, 60.0)))
+        total = win.sum(axis=(1, 2))
+        ok = (win.max(axis=(1, 2)) >= _REFINE_MIN) & (total > 0)
+        mx = (win * xs[:, None, :]).sum(axis=(1, 2))
+        my = (win * ys[:, :, None]).sum(axis=(1, 2))
+        out[idx[ok], 0] = (mx[ok] / total[ok] / hw).astype(out.dtype)
+        out[idx[ok], 1] = (my[ok] / total[ok] / hh).astype(out.dtype)
+    for i in np.nonzero(~whole & (cx >= 0) & (cx < hw) & (cy >= 0) & (cy < hh))[0]:  # windows cut by an edge
+        x, y = int(cx[i]), int(cy[i])
+        y0, y1, x0, x1 = max(0, y - r), min(hh, y + r + 1), max(0, x - r), min(hw, x + r + 1)
+        win = 1.0 / (1.0 + np.exp(-np.clip(heat[i, y0:y1, x0:x1], -60.0, 60.0)))
+        if win.max() < _REFINE_MIN or win.sum() <= 0:
+            continue
+        ys, xs = np.mgrid[y0:y1, x0:x1]
+        out[i, 0] = float((win * xs).sum() / win.sum()) / hw
+        out[i, 1] = float((win * ys).sum() / win.sum()) / hh
     return out
