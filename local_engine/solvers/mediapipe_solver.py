@@ -165,7 +165,8 @@ class MediapipeSolver:
 
         st = Path(video).stat()
         key = json.dumps([str(Path(video).resolve()), st.st_size, st.st_mtime_ns, clip, fingers, self.max_side,
-                          fingerprint()])  # one runtime's detections are not another's
+                          fingerprint(),  # one runtime's detections are not another's
+                          _landmark_code_digest()])  # nor those of an earlier version of the code that makes them
         return self.cache_dir / f"{kind}-{hashlib.sha256(key.encode()).hexdigest()[:16]}.npz"
 
     def people(self, camera: Camera, clip_window: tuple[float, float] | None = None, fingers: bool = False) -> Any:
@@ -350,6 +351,22 @@ class MediapipeSolver:
 
 #: Views whose landmarks are found at once (one thread each, never more than the machine's cores): the models
 #: and the decoder of one view leave most of a second core idle.
+# The modules whose code decides the landmarks and people a cache holds: a change to any of them makes new keys.
+LANDMARK_CODE = ("blazepose", "decode", "landmarker", "people", "tracking")
+_CODE_DIGEST: list[str] = []
+
+
+def _landmark_code_digest() -> str:
+    """sha256 of the landmark-making modules' source (read once per process)."""
+    if not _CODE_DIGEST:
+        pose = Path(__file__).resolve().parent.parent / "pose"
+        h = hashlib.sha256()
+        for name in LANDMARK_CODE:
+            h.update((pose / f"{name}.py").read_bytes())
+        _CODE_DIGEST.append(h.hexdigest()[:16])
+    return _CODE_DIGEST[0]
+
+
 PARALLEL_VIEWS = max(1, min(4, os.cpu_count() or 1))
 
 

@@ -328,6 +328,21 @@ def test_landmark_cache_is_per_runtime(tmp_path, demo_video, monkeypatch, requir
     assert solver._cache_path(demo_video, None, False) != here
 
 
+def test_landmark_cache_is_per_code_version(tmp_path, demo_video, monkeypatch):
+    """A persistent landmark cache (the benchmarks' .cache/bench) never serves detections made by an earlier
+    version of the code that makes them: the key holds a digest of those modules' source, read from the files."""
+    from local_engine.solvers import mediapipe_solver
+    from local_engine.solvers.mediapipe_solver import MediapipeSolver
+
+    pose = Path(mediapipe_solver.__file__).resolve().parent.parent / "pose"
+    for name in mediapipe_solver.LANDMARK_CODE:
+        assert (pose / f"{name}.py").is_file(), name
+    solver = MediapipeSolver(cache_dir=tmp_path)
+    here = solver._cache_path(demo_video, None, False)
+    monkeypatch.setattr(mediapipe_solver, "_CODE_DIGEST", ["an earlier version"])
+    assert solver._cache_path(demo_video, None, False) != here
+
+
 def test_fingers_requested(solver, p2s_cameras, tmp_path):
     """trackFingers runs mediapipe's shipped hand model; the result says whether it saw the hands, and
     finger bones leave the hand's rotation only where it did."""
