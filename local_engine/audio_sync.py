@@ -23,6 +23,7 @@ import numpy as np
 
 #: The longest clap window whose sound is read (seconds): a clap window is a few seconds around one clap.
 MAX_WINDOW_S = 60.0
+MAX_SAMPLE_RATE = 384_000  # Hz: the highest rate audio hardware records; the window buffer is sized from it
 #: The onset must rise this much (dB) above the background just before it to count as a clap.
 MIN_CONTRAST_DB = 15.0
 #: Quieter than this (dBFS peak of the high-passed sound) is silence: a muted or empty track.
@@ -67,8 +68,9 @@ def read_audio(path: str | Path, start: float, end: float) -> tuple[np.ndarray, 
             zero = float(video.start_time * video.time_base) if video is not None and video.start_time is not None \
                 else 0.0
             rate = int(stream.rate or stream.codec_context.sample_rate or 0)
-            if rate <= 0:
-                raise NoAudioClap(f"{path.name}'s audio track has no sample rate")
+            if not 0 < rate <= MAX_SAMPLE_RATE:
+                raise NoAudioClap(f"{path.name}'s audio track has no usable sample rate ({rate} Hz; at most "
+                                  f"{MAX_SAMPLE_RATE} Hz is read)")
             if start > 2.0:
                 container.seek(int((start - 1.0 + zero) / stream.time_base), stream=stream, backward=True)
             resampler = av.AudioResampler(format="fltp", layout="mono", rate=rate)

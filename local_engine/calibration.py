@@ -148,9 +148,13 @@ def _qca_camera(cam: ET.Element, k: int, binning_factor: float, video_dir: str |
     tr = cam.find("transform")
     if fov is None or intr is None or tr is None:
         raise CalibrationError(f"camera {serial} lacks fov_video/intrinsic/transform")
-    res = cam.get("video_resolution")
-    scale = 1080.0 / float(res[:-1]) if res and res not in ("N/A",) and res[:-1].isdigit() and int(res[:-1]) > 0 \
-        else 1.0
+    res = cam.get("video_resolution") or ""
+    lines = res[:-1]  # "1080p": the picture's height the calibration was made at
+    if res and res != "N/A" and not (lines.isascii() and lines.isdigit() and len(lines) <= 5
+                                     and 0 < int(lines) <= MAX_SIDE):
+        raise CalibrationError(f"camera {serial}'s video_resolution {_safe_label(res[:16])!r} is not a picture "
+                               f"height such as 1080p (1 to {MAX_SIDE} lines)")
+    scale = 1080.0 / float(lines) if res and res != "N/A" else 1.0
     if not 0.01 <= binning_factor <= 64:
         raise CalibrationError(f"binning factor {binning_factor} is implausible")
     left, top = _f(fov, "left"), _f(fov, "top")
@@ -243,6 +247,8 @@ def read_toml(path: str | Path) -> list[Camera]:
         doc = tomllib.loads(data.decode("utf-8"))
     except UnicodeDecodeError:
         raise CalibrationError(f"{path.name} is not text (UTF-8): not a Pose2Sim calibration") from None
+    except RecursionError:
+        raise CalibrationError(f"{path.name} nests tables too deeply: not a Pose2Sim calibration") from None
     except tomllib.TOMLDecodeError as exc:
         raise CalibrationError(f"{path.name} is not a readable Pose2Sim calibration (TOML: {exc})") from None
     tables = [(k, v) for k, v in doc.items() if isinstance(v, dict) and k != "metadata"]

@@ -364,13 +364,24 @@ def relink(chains: list[list[Tracklet]], fps: float, max_gap_s: float,
             side = 0.0 if a.left_by == b.came_in else REID_OTHER_SIDE
             cands.append((body / REID_MAX_BODY * REID_MAX_COLOUR + colour + side, i, j))
     cands.sort()
+    # the two cheapest pairings of each identity, each way: a pairing's rivals are the others sharing one end
+    # (linear in the candidates, however many identities a long, crowded clip has)
+    by_end: dict[tuple[str, int], list[tuple[float, int]]] = {}
+    for cost, i, j in cands:
+        for end, other in ((("from", i), j), (("to", j), i)):
+            cheapest = by_end.setdefault(end, [])
+            if len(cheapest) < 2:
+                cheapest.append((cost, other))
+
+    def rival(end: tuple[str, int], other: int) -> float:
+        return next((c for c, o in by_end[end] if o != other), np.inf)
+
     nxt: dict[int, int] = {}
     prv: dict[int, int] = {}
     for cost, i, j in cands:
         if i in nxt or j in prv:
             continue
-        rivals = [c for c, a, b in cands if (a == i) != (b == j) and (a == i or b == j)]
-        if any(c - cost < REID_MARGIN for c in rivals):
+        if min(rival(("from", i), j), rival(("to", j), i)) - cost < REID_MARGIN:
             continue
         nxt[i], prv[j] = j, i
     out = []

@@ -565,10 +565,12 @@ class MOVE_MOCAP_OT_capture_person(NetworkPollMixin, bpy.types.Operator):
             self.report({"ERROR"}, "Choose a result whose job listed the people it saw")
             return None
 
+        target_name = target.name if target is not None else ""  # read now: the rig may be gone by the time
+        # the engine answers, and a removed object's name cannot be read
+
         def submit() -> tuple[str, bool]:
             out = RUNTIME.get_pipeline(bpy.context).capture_person(
-                sid, person, target=target.name if target is not None else "", blend_file=bpy.data.filepath,
-                extra=extra)
+                sid, person, target=target_name, blend_file=bpy.data.filepath, extra=extra)
             RUNTIME.reload_views()
             RUNTIME.ensure_timer()
             return out

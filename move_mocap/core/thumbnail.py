@@ -30,7 +30,8 @@ def crop_square(box: tuple[float, float, float, float], width: int, height: int,
     left = min(max(cx - 0.5 * side, 0.0), width - side)
     top = min(max(cy - 0.5 * side, 0.0), height - side)
     s = max(1, int(round(side)))
-    left_i, top_i = int(round(left)), int(round(top))
+    left_i = max(0, min(int(round(left)), width - s))  # rounding never takes the square past the picture's edge
+    top_i = max(0, min(int(round(top)), height - s))
     return left_i, top_i, min(width, left_i + s), min(height, top_i + s)
 
 

@@ -132,6 +132,10 @@ fisheye = false
     ("<calibration><cameras><camera serial='c1'><fov_video left='0' top='0' right='1087' bottom='1919'/>"
      "<intrinsic focalLengthU='abc'/><transform/></camera></cameras></calibration>", "'abc' is not a number"),
     ("hello, world", "neither a Pose2Sim calibration"),
+    ("[cam_a]\nmatrix = " + "[" * 100_000, "nests tables too deeply"),
+    *[("<calibration><cameras><camera serial='c1' video_resolution='" + res + "'><fov_video left='0' top='0' "
+       "right='1087' bottom='1919'/><intrinsic focalLengthU='1'/><transform/></camera></cameras></calibration>",
+       "video_resolution .* is not a picture height such as 1080p") for res in ("\u00b2p", "9" * 400 + "p", "0p")],
 ])
 def test_broken_or_hostile_calibration_files(tmp_path, text, message):
     from local_engine.calibration import read_calibration

@@ -114,6 +114,8 @@ def test_thumbnail_square_stays_inside_the_picture() -> None:
     for box in [(-5e4, -5e4, 5e4, 5e4), (600, 300, 700, 900), (-50, -50, 10, 10), (0, 0, 640, 360)]:
         x0, y0, x1, y1 = crop_square(box, w, h)
         assert 0 <= x0 < x1 <= w and 0 <= y0 < y1 <= h and x1 - x0 == y1 - y0, (box, (x0, y0, x1, y1))
+    # a box at the picture's very edge: the rounded square still ends inside it
+    assert crop_square((1919.6, 10, 1919.7, 10.1), 1920, 1080) == (1919, 10, 1920, 11)
     for box in [(700, 10, 800, 20), (-90, -90, -10, -10), (10, 400, 20, 500)]:
         assert crop_square(box, w, h) is None and thumbnail(np.zeros((h, w, 4), np.float32), box) is None
     # rows: the box is measured from the top, Blender's pixels go bottom-up: a red top-left corner shows
