@@ -236,8 +236,12 @@ def _submit_once(pipeline: Any, spec: SubmissionSpec) -> tuple[str, bool]:
     """``Pipeline.submit_once``, except that another person (``--person``) of a video already processed here with
     the same settings is a new job on that submission's take (``Pipeline.capture_person``: nothing uploaded again,
     the same person asked twice is one job); without such a submission, the video is submitted asking for that
-    person. ValueError: that submission's job did not list the person."""
+    person. The same request made before (``submission_key``) is that submission. ValueError: that submission's
+    job did not list the person."""
     if spec.person:
+        same = pipeline.journal.find_by_key(submission_key(spec), endpoint=pipeline.config.endpoint)
+        if same is not None:  # asked for by footage before: one job per person
+            return same.id, False
         earlier = pipeline.journal.find_by_key(submission_key(replace(spec, person=0)),
                                                endpoint=pipeline.config.endpoint)
         if earlier is not None and earlier.take_id and earlier.stage.order >= Stage.DOWNLOADED.order:

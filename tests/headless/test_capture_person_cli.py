@@ -56,3 +56,32 @@ def test_process_person_is_a_new_job_on_the_same_take(tmp_path: Path, local_serv
     assert server_counts(local_server) == {"file": 1, "take": 1, "job": 2}
     usage = run([*args, "--person", "2", "--cameras", str(demo_video), str(demo_video)], env, tmp_path)
     assert usage.returncode == 2 and "single camera only" in usage.stderr
+
+
+def test_process_person_before_the_main_job_is_one_job_per_person(tmp_path: Path, local_server, env,  # noqa: F811
+                                                                  demo_video) -> None:
+    """``process v --person 2`` with nothing processed yet, then ``process v``, then ``process v --person 2``:
+    the last one is the first request (one job for person 2), not a new job on the second command's take."""
+    from move_mocap.core import people
+    from move_mocap.core.pipeline import Journal
+
+    args = ["process", str(demo_video), *fast(local_server), "--no-apply"]
+    asked = run([*args, "--person", "2", "--report", str(tmp_path / "r1.json")], env, tmp_path)
+    assert asked.returncode == 0, asked.stderr
+    asked_sid = report(tmp_path / "r1.json")["items"][0]["submission_id"]
+    assert server_counts(local_server) == {"file": 1, "take": 1, "job": 1}
+    main = run([*args, "--report", str(tmp_path / "r2.json")], env, tmp_path)
+    assert main.returncode == 0, main.stderr
+    sid = report(tmp_path / "r2.json")["items"][0]["submission_id"]
+    assert sid != asked_sid and server_counts(local_server) == {"file": 2, "take": 2, "job": 2}
+    journal = Journal(tmp_path / "user" / "journal.sqlite3")
+    try:
+        folder = Path(next(iter(journal.require(sid).outputs.values()))).parent
+    finally:
+        journal.close()
+    people.save(people.parse({"people": {"captured": 1, "seen": [_seen(1, 45, 10), _seen(2, 30, 20)]}}), folder)
+
+    again = run([*args, "--person", "2", "--report", str(tmp_path / "r3.json")], env, tmp_path)
+    assert again.returncode == 0, again.stderr
+    assert report(tmp_path / "r3.json")["items"][0]["submission_id"] == asked_sid
+    assert server_counts(local_server) == {"file": 2, "take": 2, "job": 2}  # no second job for person 2

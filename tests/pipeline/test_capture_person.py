@@ -98,3 +98,55 @@ def test_person_and_take_checked_before_anything_is_sent(demo_video) -> None:
     # a take already on the server: its videos need not be here any more
     gone = replace(spec, footage=(replace(spec.footage[0], path=str(demo_video) + ".moved"),), take_id="take-1")
     assert gone.validate() is None
+
+
+def _people_beside(row, captured: int, seen: list[int]) -> None:
+    from pathlib import Path
+
+    found = {"people": {"captured": captured, "seen": [_seen(n, 60, 10 * n) for n in seen]}}
+    people.save(people.parse(found), Path(next(iter(row.outputs.values()))).parent)
+
+
+def test_a_person_asked_for_by_footage_is_not_captured_again_on_a_later_take(local_server, demo_video,
+                                                                             tmp_path) -> None:
+    """``process v.mp4 --person 2`` before anything of v.mp4 was processed (a submission keyed by the footage),
+    then ``process v.mp4``, then Capture person 2 of that result: the earlier submission, not a second job."""
+    from dataclasses import replace
+
+    pipeline = make_pipeline(local_server, tmp_path)
+    spec = spec_for(demo_video, name="demo")
+    asked, created = pipeline.submit_once(replace(spec, person=2), start=True)
+    assert created
+    assert pipeline.wait(asked, timeout=240).state is State.READY
+    root, created = pipeline.submit_once(spec, start=True)
+    assert created and root != asked
+    row = pipeline.wait(root, timeout=240)
+    assert row.state is State.READY, (row.error_message, row.error_hint)
+    _people_beside(row, 1, [1, 2])
+    jobs_before = len(_all_jobs(local_server))
+    assert pipeline.capture_person(root, 2) == (asked, False)
+    assert len(_all_jobs(local_server)) == jobs_before  # no second job for person 2
+
+
+def test_the_main_subject_asked_from_another_persons_result_is_the_first_job(local_server, demo_video,
+                                                                            tmp_path) -> None:
+    """Person 2's result lists person 1 as "seen, not captured"; Capture there is the first job (which
+    captured person 1), not a new one."""
+    pipeline = make_pipeline(local_server, tmp_path)
+    root = pipeline.submit(spec_for(demo_video, name="demo"))
+    row = pipeline.wait(root, timeout=240)
+    assert row.state is State.READY, (row.error_message, row.error_hint)
+    _people_beside(row, 1, [1, 2, 3])
+    second, created = pipeline.capture_person(root, 2)
+    assert created
+    other = pipeline.wait(second, timeout=240)
+    assert other.state is State.READY, (other.error_message, other.error_hint)
+    _people_beside(other, 2, [1, 2, 3])
+    jobs_before = len(_all_jobs(local_server))
+    assert pipeline.capture_person(second, 1) == (root, False)
+    assert len(_all_jobs(local_server)) == jobs_before
+    # another person of that result is still one job on the first take, asked from either result
+    third, created = pipeline.capture_person(second, 3)
+    assert created and pipeline.journal.require(third).take_id == row.take_id
+    assert pipeline.capture_person(root, 3) == (third, False)
+    assert pipeline.wait(third, timeout=240).state is State.READY

@@ -193,7 +193,10 @@ class Pipeline:
         """A new job on ``sid``'s take (nothing uploaded again) capturing ``person`` of the people ``sid``'s job
         listed (kept beside its outputs) instead of its main subject; returns (id, created). The same person
         of the same take asked again is the same submission (``model.submission_key`` counts the take and the
-        person), so a job is never created twice. Raises ``ValueError`` naming the problem and the fix."""
+        person), so a job is never created twice: nor is one made for a person already asked for by footage (a
+        ``--person`` request made before any job of that footage was here) or for the person the first result of
+        this chain captured (offered in another person's result as "seen, not captured"); that submission is
+        returned (created False). Raises ``ValueError`` naming the problem and the fix."""
         row = self.journal.require(sid)
         if row.spec.multi_camera:
             raise ValueError(f"{row.title} is a multi-camera result: it captures its number of actors; apply "
@@ -204,7 +207,14 @@ class Pipeline:
         if row.endpoint != self.config.endpoint:
             raise ValueError(f"{row.title}'s take is on {row.endpoint}, not on the server chosen now: switch the "
                              "backend back to it to capture another person of it")
-        found = people.load(Path(next(iter(row.outputs.values()))).parent) if row.outputs else None
+        asked = self.journal.find_by_key(submission_key(replace(row.spec, take_id="", person=int(person))),
+                                         endpoint=self.config.endpoint)
+        if asked is not None:  # the same footage, settings and person, asked for before this take's job
+            return asked.id, False
+        root = self._first_of(row)
+        if root.id != row.id and self._captured(root) == person:  # the root job captured them already
+            return root.id, False
+        found = self._people(row)
         listed = {p.number: p for p in found.persons} if found is not None else {}
         if person not in listed:
             raise ValueError(f"person {person} is not among the people {row.title}'s job listed "
@@ -218,6 +228,30 @@ class Pipeline:
                        blend_file=row.spec.blend_file if blend_file is None else blend_file,
                        extra={**kept, **(extra or {}), PERSON_OF: base, "from_submission": sid})
         return self.submit_once(spec, start=start)
+
+    def _first_of(self, row: SubmissionRow) -> SubmissionRow:
+        """The submission ``row``'s chain of "another person" requests started from (``row`` itself if none)."""
+        seen = {row.id}
+        while True:
+            parent_id = str(row.spec.extra.get("from_submission", ""))
+            parent = self.journal.get(parent_id) if parent_id and parent_id not in seen else None
+            if parent is None:
+                return row
+            seen.add(parent.id)
+            row = parent
+
+    @staticmethod
+    def _people(row: SubmissionRow) -> people.People | None:
+        """The people ``row``'s job listed (kept beside its outputs), None when none are kept."""
+        return people.load(Path(next(iter(row.outputs.values()))).parent) if row.outputs else None
+
+    def _captured(self, row: SubmissionRow) -> int:
+        """The person ``row``'s job captured: the one it asked for, else the one its people list says (0: not
+        known)."""
+        if row.spec.person:
+            return int(row.spec.person)
+        found = self._people(row)
+        return next((p.number for p in found.persons if p.actor is not None), 0) if found is not None else 0
 
     def adopt_job(self, job_id: str, *, target: str = "", name: str = "", blend_file: str = "",
                   start: bool = True) -> str:
