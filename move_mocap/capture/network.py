@@ -3,7 +3,8 @@ cloud), or a local engine that can run (for "This Computer": its key is made whe
 
 Blender's "Allow Online Access" (``bpy.app.online_access``) must be on, except for a local engine on a
 loopback address. ``--offline-mode`` on the command line cannot be changed in Preferences, so the
-message says to restart without it.
+message says to restart without it. A calibration file goes only to the local engine on this computer (Move's
+cloud cannot read one).
 """
 
 from __future__ import annotations
@@ -11,7 +12,18 @@ from __future__ import annotations
 import bpy
 
 from ..core.endpoints import is_loopback, validate_endpoint
+from ..core.pipeline.preflight import calibration_file_backend_problem
 from ..preferences import settings
+
+
+def calibration_file_refused(context: bpy.types.Context) -> str | None:
+    """Why the chosen server cannot take a calibration file (it is not the local engine on this computer), or
+    None. Reads only the settings held in memory: for draw() and poll()."""
+    try:
+        s = settings(context)
+    except RuntimeError:
+        return None  # network_problem says why
+    return calibration_file_backend_problem(s.endpoint)
 
 
 def network_problem(context: bpy.types.Context, *, needs_key: bool = True) -> str | None:

@@ -25,7 +25,7 @@ from ..core.pipeline import Event, ReadyToApply, State, SubmissionSpec
 from ..core.pipeline.model import Footage
 from ..core.pipeline.plan import outputs_on_disk
 from ..preferences import get_preferences
-from .network import NetworkPollMixin, network_problem
+from .network import NetworkPollMixin, calibration_file_refused, network_problem
 from .props import actors, history, scene_props, server_choices
 from .runtime import RUNTIME, Runtime, View
 from .target import resolve_target, tag_target
@@ -207,6 +207,11 @@ class MOVE_MOCAP_OT_process(NetworkPollMixin, bpy.types.Operator):
         if p.camera_mode == "MULTI" and p.volume_source == "EXISTING" and not p.volume_id.strip():
             cls.poll_message_set("Pick the finished volume to reuse (or calibrate a new one)")
             return False
+        if p.camera_mode == "MULTI" and p.volume_source != "EXISTING" and p.calibration_file.strip():
+            refused = calibration_file_refused(context)  # build_spec sends the file in this case only
+            if refused:
+                cls.poll_message_set(refused)
+                return False
         return super().poll(context)
 
     def _prepare(self, context: bpy.types.Context, *, wait_for_engine: bool) -> SubmissionSpec | None:

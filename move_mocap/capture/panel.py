@@ -16,7 +16,7 @@ from ..engine_control.panel import draw_backend
 from ..preferences import get_preferences
 from ..sidebar import MoveSidebarPanel
 from . import thumbnails
-from .network import network_problem
+from .network import calibration_file_refused, network_problem
 from .props import actors, scene_props, server_choices
 from .runtime import RUNTIME, View
 from .target import resolve_target
@@ -148,7 +148,15 @@ def _draw_multi_camera(layout: bpy.types.UILayout, context: bpy.types.Context, p
             col = row.column(align=True)
             col.operator("move_mocap.footage_add", text="", icon="ADD").role = "CALIBRATION"
             col.operator("move_mocap.footage_remove", text="", icon="REMOVE").role = "CALIBRATION"
-        box.prop(p, "calibration_file")
+        refused = calibration_file_refused(context)
+        row = box.row()
+        row.active = refused is None  # greyed out, still editable: a file given before can be cleared
+        row.alert = bool(refused and p.calibration_file.strip())
+        row.prop(p, "calibration_file")
+        if refused:
+            box.label(text="Calibration file: read by the local engine on this computer only", icon="INFO")
+            if p.calibration_file.strip():
+                box.label(text="Clear it, or Process On This Computer", icon="ERROR")
         box.prop(p, "human_height")
         box.prop(p, "area_type")
     if choices is not None and choices.state == "loading":

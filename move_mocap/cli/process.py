@@ -27,8 +27,9 @@ from ..core.pipeline.model import (
     submission_key,
 )
 from ..core.pipeline.plan import plan_resubmission
-from ..core.pipeline.preflight import calibration_file_problem
+from ..core.pipeline.preflight import calibration_file_backend_problem, calibration_file_problem
 from ..core.safe_paths import UnsafeNameError, check_name, shown
+from ..preferences import settings
 from .errors import UsageError
 from .items import Item
 from .runner import run_items, save_blend
@@ -110,6 +111,10 @@ def multi_camera_spec(args: argparse.Namespace, cameras: list[Path], flag: str =
     if args.calibration:
         if args.volume:
             raise UsageError("--volume and --calibration: give one (reuse a volume, or give the cameras' calibration)")
+        problem = calibration_file_backend_problem(settings(bpy.context).endpoint, fix=(
+            "Give the local engine's --endpoint (http://127.0.0.1:PORT/ugc/graphql), or leave out --calibration"))
+        if problem:  # before the file is even read
+            raise UsageError(f"--calibration: {problem}")
         problem = calibration_file_problem(args.calibration)
         if problem:
             raise UsageError(f"--calibration: {problem}")

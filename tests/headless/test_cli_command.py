@@ -398,3 +398,36 @@ def test_a_batch_of_multi_camera_takes_shares_one_volume(command: Registered, lo
     assert [i["outcome"] for i in json.loads(rep.read_text())["items"]] == ["skipped", "skipped"]
     assert counts(local_server) == {"volume": before["volume"] + 1, "take": before["take"] + 2,
                                     "job": before["job"] + 2}
+
+
+def test_a_calibration_file_is_refused_for_moves_cloud(command: Registered, local_server, monkeypatch,
+                                                       tmp_path: Path, pose2sim_single: Path, capsys) -> None:
+    """Move's cloud cannot read a calibration file: ``--calibration`` with its endpoint is a usage error naming
+    the fix, before anything is read, journaled or sent; the same flags with the local engine's endpoint pass
+    (the whole run with the file: test_multi_camera_volume_take_and_job_then_the_volume_reused)."""
+    from move_mocap.core.endpoints import DEFAULT_ENDPOINT
+    from move_mocap.core.pipeline import Journal
+
+    env_for(monkeypatch, local_server.api_key)
+    cams = [str(p) for p in sorted((pose2sim_single / "videos").glob("cam0*.mp4"))[:2]]
+    toml = str(pose2sim_single / "calibration" / "Calib_qualisys.toml")
+    base = fast(local_server, tmp_path)
+    cloud = [*base[:1], DEFAULT_ENDPOINT, *base[2:]]  # the same run, on Move's cloud
+    journal = tmp_path / "user" / "journal.sqlite3"
+    monkeypatch.setenv("MOVE_MOCAP_USER_DIR", str(tmp_path / "user"))
+    for calibration in (toml, str(tmp_path / "missing.toml")):  # the server is refused before the file is read
+        code = command.execute(["process", "--cameras", *cams, "--calibration", calibration, *cloud])
+        err = capsys.readouterr().err
+        assert code == 2, err
+        assert "--calibration: A calibration file is read only by the local engine on this computer" in err, err
+        assert "Move's cloud cannot read it" in err and "--endpoint" in err and "leave out --calibration" in err
+    if journal.exists():  # the session may have opened it: nothing journaled
+        held = Journal(journal)
+        try:
+            assert not held.all()
+        finally:
+            held.close()
+    # the local engine's endpoint: past the check (a missing file is then the problem named)
+    code = command.execute(["process", "--cameras", *cams, "--calibration", str(tmp_path / "missing.toml"), *base])
+    err = capsys.readouterr().err
+    assert code == 2 and "file not found" in err and "read only by the local engine" not in err, err

@@ -99,3 +99,43 @@ def test_calibration_file_as_the_volume(wired, pose2sim_single, tmp_path) -> Non
     cal = volume["calibration"]  # the engine's own record of the volume
     assert volume["state"] == "FINISHED" and cal["method"] == "file", volume
     assert [c["label"] for c in cal["cameras"]] == ["cam01", "cam02"]
+
+
+def test_calibration_file_refused_for_moves_cloud(wired, pose2sim_single) -> None:
+    """Move's cloud cannot read a calibration file: with the cloud as the server the field is greyed out with
+    the reason, Process is disabled saying why, and the panel's submission (``build_spec``) is refused by the
+    pipeline before anything is journaled or sent; the local engine takes the same file."""
+    from move_mocap.capture.network import calibration_file_refused
+    from move_mocap.capture.ops import build_spec
+    from move_mocap.core.endpoints import DEFAULT_ENDPOINT
+    from move_mocap.preferences import get_preferences, settings
+
+    bpy, runtime, _server = wired
+    videos = sorted((pose2sim_single / "videos").glob("cam0*.mp4"))
+    props = add_footage(bpy, videos[0], clip=(0.0, 1.0))
+    props.camera_mode = "MULTI"
+    assert bpy.ops.move_mocap.footage_add(filepath=str(videos[1])) == {"FINISHED"}
+    props.calibration_file = str(pose2sim_single / "calibration" / "Calib_qualisys.toml")
+    assert calibration_file_refused(bpy.context) is None  # the local server: it reads the file
+    assert not any("local engine on this computer only" in t for t in _draw(bpy).labels)
+
+    get_preferences(bpy.context).endpoint = DEFAULT_ENDPOINT  # Move's cloud (wired puts the local one back)
+    settings(bpy.context)  # the preferences changed: read once, as the first redraw after the change does
+    log = _draw(bpy)
+    assert "calibration_file" in log.props
+    assert "Calibration file: read by the local engine on this computer only" in log.labels, log.labels
+    assert "Clear it, or Process On This Computer" in log.labels
+    assert not bpy.ops.move_mocap.process.poll()
+    with pytest.raises(RuntimeError, match="read only by the local engine on this computer"):
+        bpy.ops.move_mocap.process()
+    spec = build_spec(bpy.context)
+    assert spec.calibration_file and spec.validate() is None  # the file itself is fine: the server is not
+    pipeline = runtime.RUNTIME.get_pipeline(bpy.context)
+    for submit in (pipeline.submit, pipeline.submit_once):
+        with pytest.raises(ValueError, match=r"Move's cloud cannot read it.*Process On This Computer"):
+            submit(spec)
+    assert not runtime.RUNTIME.journal().all()
+    # without the file, the cloud is fine for the rest of the take (Process then waits only on the network rules)
+    props.calibration_file = ""
+    assert not any("Clear it" in t for t in _draw(bpy).labels)
+    assert pipeline.submit_once(build_spec(bpy.context), start=False)[1]

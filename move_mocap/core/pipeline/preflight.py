@@ -1,5 +1,5 @@
 """Checks before anything is sent (nothing paid for, nothing uploaded): is each video a complete video file
-Move accepts, and can the download folder be written?
+Move accepts, can the download folder be written, is a calibration file one and can the server read it?
 
 Small validators that return a message naming the problem and the fix, or None (the bpy layer shows it in a
 report or poll message). They read at most a few hundred bytes per video (container headers: MP4/MOV atoms,
@@ -12,6 +12,8 @@ import os
 import struct
 import tempfile
 from pathlib import Path
+
+from ..endpoints import is_loopback
 
 VIDEO_SUFFIXES = (".mp4", ".mov", ".avi", ".move")
 _QUICKTIME_ATOMS = {b"ftyp", b"moov", b"mdat", b"wide", b"free", b"skip", b"pnot", b"uuid", b"meta", b"pdin",
@@ -105,6 +107,7 @@ def footage_problem(path: str | os.PathLike[str]) -> str | None:
 #: A camera calibration the user already has (for a multi-camera volume): Pose2Sim's .toml or a Qualisys .qca.txt.
 CALIBRATION_SUFFIXES = (".toml", ".txt")
 CALIBRATION_MAX_BYTES = 1 << 20
+CALIBRATION_FILE_FIX = "Process On This Computer, or clear the calibration file to calibrate from the person"
 
 
 def calibration_file_problem(path: str | os.PathLike[str]) -> str | None:
@@ -150,3 +153,14 @@ def folder_problem(path: str | os.PathLike[str]) -> str | None:
     except OSError as exc:
         return f"The download folder {folder} is not writable ({exc.strerror}); {fix}, or free disk space"
     return None
+
+
+def calibration_file_backend_problem(endpoint: str, fix: str = CALIBRATION_FILE_FIX) -> str | None:
+    """Why a calibration file cannot go to the server at ``endpoint``, or None. Only the local engine on this
+    computer (a loopback endpoint: Preferences' "This Computer", or ``--endpoint http://127.0.0.1:...``) reads
+    one; Move's cloud cannot (it calibrates a volume from the person walking through the area), so the file
+    is refused before anything is uploaded or paid for. ``fix``: what the user can do, in their words."""
+    if is_loopback(endpoint):
+        return None
+    return ("A calibration file is read only by the local engine on this computer; Move's cloud cannot read it "
+            f"(it calibrates the volume from the person walking through the area). {fix}")

@@ -60,7 +60,7 @@ from .events import (
 from .failures import ErrorKind, StageFailure, classify
 from .journal import Journal, SubmissionRow
 from .model import KEY_FIELD, Kind, Stage, State, SubmissionSpec, submission_key
-from .preflight import folder_problem
+from .preflight import calibration_file_backend_problem, folder_problem
 from .reconcile import FILES_ARE_RECREATED, ReconcilePolicy, Search, reconcile
 
 log = logging.getLogger(__name__)
@@ -167,7 +167,7 @@ class Pipeline:
         """Validate ``spec`` (and the download folder), journal it and (``start``) run it; returns its id.
 
         Raises ``ValueError`` with a message naming the problem and the fix; nothing is sent then."""
-        problem = spec.validate() or folder_problem(self.config.download_dir)
+        problem = self._problem(spec)
         if problem:
             raise ValueError(problem)
         sid = self.journal.create(spec, endpoint=self.config.endpoint, output_dir=str(self.config.download_dir))
@@ -179,7 +179,7 @@ class Pipeline:
         """Journal ``spec`` unless the same footage and settings (``model.submission_key``) already are,
         for this endpoint; returns (id, created). An existing submission is returned as it is (finished,
         failed or unfinished: the caller decides to apply, retry or resume it); ``start`` runs a new one."""
-        problem = spec.validate() or folder_problem(self.config.download_dir)
+        problem = self._problem(spec)
         if problem:
             raise ValueError(problem)
         sid, created = self.journal.create_once(spec, submission_key(spec), endpoint=self.config.endpoint,
@@ -187,6 +187,15 @@ class Pipeline:
         if created and start:
             self.start(sid)
         return sid, created
+
+    def _problem(self, spec: SubmissionSpec) -> str | None:
+        """Why ``spec`` cannot be sent to this pipeline's server (the spec itself, a calibration file for a
+        server that cannot read it, the download folder), or None."""
+        if spec.calibration_file:
+            problem = calibration_file_backend_problem(self.config.endpoint)
+            if problem:
+                return problem
+        return spec.validate() or folder_problem(self.config.download_dir)
 
     def capture_person(self, sid: str, person: int, *, target: str | None = None, blend_file: str | None = None,
                        extra: dict[str, Any] | None = None, start: bool = True) -> tuple[str, bool]:
