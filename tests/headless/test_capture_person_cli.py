@@ -19,10 +19,22 @@ def _seen(person: int, frames: int, best: int) -> dict:
             "first_frame": 0, "last_frame": frames - 1, "best_frame": best, "best_time_s": best / 30}
 
 
-def test_process_person_is_a_new_job_on_the_same_take(tmp_path: Path, local_server, env,  # noqa: F811
-                                                     demo_video) -> None:
+def _lists_two_people(tmp_path: Path, sid: str) -> None:
+    """The result of ``sid`` says it saw two people and captured the first (as the mediapipe solver's
+    metadata would; the replay solver these tests run lists nobody)."""
     from move_mocap.core import people
     from move_mocap.core.pipeline import Journal
+
+    journal = Journal(tmp_path / "user" / "journal.sqlite3")
+    try:
+        folder = Path(next(iter(journal.require(sid).outputs.values()))).parent
+    finally:
+        journal.close()
+    people.save(people.parse({"people": {"captured": 1, "seen": [_seen(1, 45, 10), _seen(2, 30, 20)]}}), folder)
+
+
+def test_process_person_is_a_new_job_on_the_same_take(tmp_path: Path, local_server, env,  # noqa: F811
+                                                     demo_video) -> None:
 
     args = ["process", str(demo_video), *fast(local_server), "--no-apply"]
     first = run([*args, "--report", str(tmp_path / "r1.json")], env, tmp_path)
@@ -33,12 +45,7 @@ def test_process_person_is_a_new_job_on_the_same_take(tmp_path: Path, local_serv
     # the replay solver lists nobody: status shows no people, --person is refused (nothing to choose from)
     refused = run([*args, "--person", "2"], env, tmp_path)
     assert refused.returncode != 0 and "lists no people" in refused.stderr, refused.stderr
-    journal = Journal(tmp_path / "user" / "journal.sqlite3")
-    try:
-        folder = Path(next(iter(journal.require(sid).outputs.values()))).parent
-    finally:
-        journal.close()
-    people.save(people.parse({"people": {"captured": 1, "seen": [_seen(1, 45, 10), _seen(2, 30, 20)]}}), folder)
+    _lists_two_people(tmp_path, sid)
 
     status = run(["status", sid, "--endpoint", local_server.url], env, tmp_path)
     assert status.returncode == 0, status.stderr
@@ -62,8 +69,6 @@ def test_process_person_before_the_main_job_is_one_job_per_person(tmp_path: Path
                                                                   demo_video) -> None:
     """``process v --person 2`` with nothing processed yet, then ``process v``, then ``process v --person 2``:
     the last one is the first request (one job for person 2), not a new job on the second command's take."""
-    from move_mocap.core import people
-    from move_mocap.core.pipeline import Journal
 
     args = ["process", str(demo_video), *fast(local_server), "--no-apply"]
     asked = run([*args, "--person", "2", "--report", str(tmp_path / "r1.json")], env, tmp_path)
@@ -74,12 +79,7 @@ def test_process_person_before_the_main_job_is_one_job_per_person(tmp_path: Path
     assert main.returncode == 0, main.stderr
     sid = report(tmp_path / "r2.json")["items"][0]["submission_id"]
     assert sid != asked_sid and server_counts(local_server) == {"file": 2, "take": 2, "job": 2}
-    journal = Journal(tmp_path / "user" / "journal.sqlite3")
-    try:
-        folder = Path(next(iter(journal.require(sid).outputs.values()))).parent
-    finally:
-        journal.close()
-    people.save(people.parse({"people": {"captured": 1, "seen": [_seen(1, 45, 10), _seen(2, 30, 20)]}}), folder)
+    _lists_two_people(tmp_path, sid)
 
     again = run([*args, "--person", "2", "--report", str(tmp_path / "r3.json")], env, tmp_path)
     assert again.returncode == 0, again.stderr
