@@ -94,14 +94,147 @@ def image_segment_lengths(points: np.ndarray, pixels: np.ndarray, visibility: np
     return out
 
 
+#: The limb segments whose depth sign (child nearer or farther than parent along the ray) is decided over the
+#: clip, parent first: (parent, child, landmarks carried with the child).
+FLIPPED = [(f"{s}_{a}", f"{s}_{b}", [f"{s}_{n}" for n in rest]) for s in ("left", "right")
+           for a, b, rest in (("elbow", "wrist", ()),
+                              ("hip", "knee", ("ankle", "heel", "foot_index")),
+                              ("knee", "ankle", ("heel", "foot_index")), ("ankle", "foot_index", ("heel",)))]
+#: A segment can turn its depth sign only while it lies within this angle (degrees) of the image plane.
+CROSSING_DEG = 20.0
+
+
+def _unit(v: np.ndarray) -> np.ndarray:
+    return v / np.maximum(np.linalg.norm(v, axis=-1, keepdims=True), 1e-9)
+
+
+def limb_bends(X: np.ndarray) -> np.ndarray:
+    """(F, 4) how plausibly the elbows (left, right) and feet (left, right) bend, camera-space BODY landmarks
+    ``X`` (F, J, 3); negative is past a joint limit.
+
+    Elbow: the forearm's part across the upper arm (sine of the elbow's bend, over the forearm's length) along
+    the direction the elbow flexes when the humerus is not twisted: the trunk's forward turned by the shortest
+    rotation from hanging down to the upper arm's direction (swing without twist). Only a humerus twisted by
+    more than 90 degrees bends the forearm against it (a forearm bent backwards at the elbow, as a flipped depth
+    gives), so the figure is about sin(bend) cos(twist); it fades to 0 as the arm points straight up, where that
+    direction is undefined. Foot: the sine of the foot's bend from the shin about the hips' left-right line,
+    positive when the toes point forward (no ankle bends them behind the shin's line)."""
+    out = np.zeros((len(X), 4))
+    out[:, :2] = _elbow_bends(X)
+    hp = X[:, [_B[LM["left_hip"]], _B[LM["right_hip"]]]]
+    left = _unit(hp[:, 0] - hp[:, 1])
+    for k, sd in enumerate(("left", "right")):
+        kn, an, toe = (X[:, _B[LM[f"{sd}_{n}"]]] for n in ("knee", "ankle", "foot_index"))
+        out[:, 2 + k] = -np.einsum("fi,fi->f", np.cross(_unit(an - kn), _unit(toe - an)), left)
+    return out
+
+
+#: The landmarks an elbow's bend (:func:`_elbow_bends`) depends on.
+ELBOW_INPUTS = [_B[LM[f"{s}_{n}"]] for n in ("shoulder", "hip", "elbow", "wrist") for s in ("left", "right")]
+
+
+def _elbow_bends(X: np.ndarray) -> np.ndarray:
+    """(F, 2) the elbows' column of :func:`limb_bends` (left, right)."""
+    sh, hp = X[:, [_B[LM["left_shoulder"]], _B[LM["right_shoulder"]]]], X[:, [_B[LM["left_hip"]], _B[LM["right_hip"]]]]
+    up = _unit(sh.mean(1) - hp.mean(1))
+    left = (sh[:, 0] - sh[:, 1]) + (hp[:, 0] - hp[:, 1])
+    left = _unit(left - up * np.einsum("fi,fi->f", left, up)[:, None])
+    fwd = np.cross(left, up)
+    out = np.zeros((len(X), 2))
+    for k, sd in enumerate(("left", "right")):
+        s_, e, w = (X[:, _B[LM[f"{sd}_{n}"]]] for n in ("shoulder", "elbow", "wrist"))
+        u = _unit(e - s_)
+        fo = _unit(w - e)
+        across = fo - u * np.einsum("fi,fi->f", u, fo)[:, None]
+        c = np.einsum("fi,fi->f", -up, u)
+        ax = np.cross(-up, u)
+        neutral = fwd + np.cross(ax, fwd) + np.cross(ax, np.cross(ax, fwd)) / np.maximum(1 + c, 0.05)[:, None]
+        out[:, k] = np.einsum("fi,fi->f", across, _unit(neutral)) * np.clip((1 + c) / 0.3, 0.0, 1.0)
+    return out
+
+
+def decide_depth_signs(X: np.ndarray, prior: np.ndarray, px: np.ndarray, K: np.ndarray, pairs: np.ndarray,
+                       lengths: np.ndarray) -> tuple[np.ndarray, np.ndarray, dict[str, int]]:
+    """(X, prior, frames flipped per segment): the start of the fit and BlazePose's prior put on the branch
+    (which end of each limb segment of :data:`FLIPPED` is nearer the camera) decided over the whole clip, not
+    frame by frame.
+
+    One camera sees a segment's depth offset only up to its sign. The sign can change only while the segment
+    lies near the image plane (its image span, at its depth, within :data:`CROSSING_DEG` of its length), so
+    between such frames it holds one value, chosen for the whole interval: by BlazePose's depth offsets (a vote
+    weighted by their size over the length) unless a joint limit (:func:`limb_bends`: the elbow for the
+    forearm, the ankle for the foot) prefers the other branch on most of the interval's frames where the two
+    branches differ in plausibility. Segments are decided parent first (thigh, shin, foot); a flip mirrors the
+    child's depth offset along its ray (its pixel kept) and carries what hangs on it. ``X`` (F, J, 3) BODY
+    landmarks in camera space, ``prior`` BlazePose's hip-centred BODY landmarks (camera axes), ``px`` their
+    pixels, ``pairs`` and ``lengths`` the segments' (:func:`segment_lengths`)."""
+    X, prior = X.copy(), prior.copy()
+    fx, fy = K[0, 0], K[1, 1]
+    flipped: dict[str, int] = {}
+    judge = {"wrist": 0, "foot_index": 2}  # the limb_bends column (left; right is the next) judging a child
+    for parent, child, carried in FLIPPED:
+        p, c = _B[LM[parent]], _B[LM[child]]
+        rest = [_B[LM[n]] for n in carried]
+        L = float(lengths[np.nonzero((pairs[:, 0] == p) & (pairs[:, 1] == c))[0][0]])
+        d = X[:, c, 2] - X[:, p, 2]
+        dpx = px[:, c] - px[:, p]
+        span = np.hypot(dpx[:, 0] / fx, dpx[:, 1] / fy) * 0.5 * (X[:, c, 2] + X[:, p, 2])
+        joint = child.split("_", 1)[1]
+        col = judge[joint] + (0 if parent.startswith("left") else 1) if joint in judge else None
+        turn = np.zeros(len(X), bool)
+        for seg in _runs(span < L * np.cos(np.radians(CROSSING_DEG))):  # the sign holds on each run
+            want = np.sign(np.sum(d[seg])) or 1.0
+            if col is not None:
+                alt = _mirrored(X[seg], p, c, rest)
+                far = np.minimum(np.where(d[seg] >= 0, limb_bends(X[seg])[:, col], limb_bends(alt)[:, col]), 0)
+                near = np.minimum(np.where(d[seg] >= 0, limb_bends(alt)[:, col], limb_bends(X[seg])[:, col]), 0)
+                differ = np.abs(far - near) > 0.05
+                if differ.sum() >= 3:
+                    want = 1.0 if np.mean(far[differ] > near[differ]) > 0.5 else -1.0
+            turn[seg] = np.sign(d[seg]) == -want
+        if turn.any():
+            X[turn] = _mirrored(X[turn], p, c, rest)
+            prior[turn] = _mirrored_prior(prior[turn], p, c, rest)
+            flipped[f"{parent}-{child}"] = int(turn.sum())
+    return X, prior, flipped
+
+
+def _runs(mask: np.ndarray) -> list[slice]:
+    """The maximal runs of True in ``mask`` (F,), as slices."""
+    edges = np.diff(np.concatenate([[0], mask.astype(np.int8), [0]]))
+    return [slice(int(a), int(b)) for a, b in zip(np.nonzero(edges == 1)[0], np.nonzero(edges == -1)[0])]
+
+
+def _mirrored(X: np.ndarray, p: int, c: int, rest: list[int]) -> np.ndarray:
+    """``X`` with the child ``c``'s depth offset from ``p`` mirrored, ``c`` kept on its ray, and the landmarks
+    ``rest`` carried by the child's move along the ray (each kept at its depth offset from the child)."""
+    out = X.copy()
+    z = X[:, p, 2] - (X[:, c, 2] - X[:, p, 2])
+    out[:, c] = X[:, c] * (z / X[:, c, 2])[:, None]
+    for r in rest:
+        zr = X[:, r, 2] + (z - X[:, c, 2])
+        out[:, r] = X[:, r] * (np.maximum(zr, 0.05) / X[:, r, 2])[:, None]
+    return out
+
+
+def _mirrored_prior(W: np.ndarray, p: int, c: int, rest: list[int]) -> np.ndarray:
+    """BlazePose's relative landmarks with the child's depth offset mirrored (its across-the-ray offsets kept)."""
+    out = W.copy()
+    dz = -2.0 * (W[:, c, 2] - W[:, p, 2])
+    out[:, c, 2] += dz
+    for r in rest:
+        out[:, r, 2] += dz
+    return out
+
+
 def optimise(points: np.ndarray, world: np.ndarray, image: np.ndarray, visibility: np.ndarray, K: np.ndarray,
              fps: float, *, pixel_sigma: float | None = None, bone_sigma_m: float = 0.01,
              prior_sigma_m: tuple[float, float, float] = (0.15, 0.15, 0.15), accel_ms2: float = 20.0,
              min_visibility: float = 0.2, iterations: int = 4, init_cutoff_hz: float = 6.0,
              image_lengths_pct: float | None = IMAGE_LENGTHS_PERCENTILE, contacts: np.ndarray | None = None,
              up: np.ndarray | None = None, still_sigma_m: float = 0.003, flat_sigma_m: float = 0.01,
-             knee_sigma: float | None = 0.05
-             ) -> tuple[np.ndarray, dict[str, Any]]:
+             knee_sigma: float | None = 0.05, foot_sigma: float | None = 0.05,
+             elbow_sigma: float | None = 0.05, decide_signs: bool = True) -> tuple[np.ndarray, dict[str, Any]]:
     """Camera-space landmarks (F, 33, 3) refined over the whole clip, and statistics.
 
     ``points``: the per-frame lift (NaN where nobody was seen); ``world``: BlazePose's hip-centred metric
@@ -130,6 +263,9 @@ def optimise(points: np.ndarray, world: np.ndarray, image: np.ndarray, visibilit
         lengths = image_segment_lengths(X0, px, vis, K, pairs, lengths, image_lengths_pct)
     ih = [_B[LM["left_hip"]], _B[LM["right_hip"]]]
     prior = W - W[:, ih].mean(1, keepdims=True)
+    flipped: dict[str, int] = {}
+    if decide_signs:
+        X0, prior, flipped = decide_depth_signs(X0, prior, px, K, pairs, lengths)
     acc_sigma = accel_ms2 / fps ** 2
     sw = np.sqrt(vis) / pixel_sigma  # (F, J)
     psig = np.asarray(prior_sigma_m, np.float64)
@@ -159,35 +295,65 @@ def optimise(points: np.ndarray, world: np.ndarray, image: np.ndarray, visibilit
     def var(f: np.ndarray, j: np.ndarray | int, c: np.ndarray | int) -> np.ndarray:
         return (f * J + j) * 3 + c
 
-    knees = [(_B[LM[f"{sd}_hip"]], _B[LM[f"{sd}_knee"]], _B[LM[f"{sd}_ankle"]]) for sd in ("left", "right")]
     def length(a: str, b: str) -> float:
         return float(lengths[np.nonzero((pairs[:, 0] == _B[LM[a]]) & (pairs[:, 1] == _B[LM[b]]))[0][0]])
 
-    kw = 0.0 if knee_sigma is None else 1.0 / (length("left_hip", "left_knee") * length("left_knee", "left_ankle")
-                                             * length("left_hip", "right_hip") * knee_sigma)
+    # one-way hinges about the hips' left-right line: (first, middle, last landmark, weight with the sense the
+    # joint must not bend): knees bend back (the shin turns backwards from the thigh), the foot points forward
+    hinges: list[tuple[int, int, int, float]] = []
+    hip_w = length("left_hip", "right_hip")
+    for sd in ("left", "right") if knee_sigma is not None else ():
+        hinges.append((_B[LM[f"{sd}_hip"]], _B[LM[f"{sd}_knee"]], _B[LM[f"{sd}_ankle"]],
+                       -1.0 / (length("left_hip", "left_knee") * length("left_knee", "left_ankle") * hip_w
+                               * knee_sigma)))
+    for sd in ("left", "right") if foot_sigma is not None else ():
+        hinges.append((_B[LM[f"{sd}_knee"]], _B[LM[f"{sd}_ankle"]], _B[LM[f"{sd}_foot_index"]],
+                       1.0 / (length("left_knee", "left_ankle") * length("left_ankle", "left_foot_index") * hip_w
+                              * foot_sigma)))
+    H = len(hinges)
 
-    def _knee_terms(X: np.ndarray) -> tuple[np.ndarray, list[tuple[np.ndarray, np.ndarray]]]:
-        """Knees bend one way: for each leg the sine of its bend about the hips' left-right line,
-        (thigh x shin) . (left hip - right hip) / lengths, must not be negative; (F * 2,) residuals (zero when
-        it is not) and their gradients per joint."""
+    def _hinge_terms(X: np.ndarray) -> tuple[np.ndarray, list[tuple[np.ndarray, np.ndarray]]]:
+        """Joints that bend one way about the hips' left-right line a: for each hinge (p, q, r, w),
+        w * ((q - p) x (r - q)) . a (a sine over the segment lengths, signed so that the forbidden sense is
+        positive) must not be positive; (F * H,) residuals (zero where it is not) and their gradients per
+        joint."""
         a = X[:, ih[0]] - X[:, ih[1]]  # (F, 3)
         res: list[np.ndarray] = []
         gr: list[list[tuple[int, np.ndarray]]] = []
-        for h, k, an in knees:
-            t, sh = X[:, k] - X[:, h], X[:, an] - X[:, k]
-            v = -np.einsum("fi,fi->f", np.cross(t, sh), a) * kw
+        for p, q, r_, w in hinges:
+            t, sh = X[:, q] - X[:, p], X[:, r_] - X[:, q]
+            v = np.einsum("fi,fi->f", np.cross(t, sh), a) * w
             on = (v > 0)[:, None]
             res.append(np.where(on[:, 0], v, 0.0))
-            dt, ds, da = (-kw * np.cross(sh, a) * on, -kw * np.cross(a, t) * on, -kw * np.cross(t, sh) * on)
-            gr.append([(h, -dt), (k, dt - ds), (an, ds), (ih[0], da), (ih[1], -da)])
-        out = np.stack(res, 1).ravel()  # frame-major: (f, leg)
+            dt, ds, da = (w * np.cross(sh, a) * on, w * np.cross(a, t) * on, w * np.cross(t, sh) * on)
+            gr.append([(p, -dt), (q, dt - ds), (r_, ds), (ih[0], da), (ih[1], -da)])
+        out = np.stack(res, 1).ravel() if H else np.zeros(0)  # frame-major: (f, hinge)
         grads: list[tuple[np.ndarray, np.ndarray]] = []
-        for leg in range(2):
-            for j, g in gr[leg]:
-                gg = np.zeros((F, 2, 3))
-                gg[:, leg] = g
-                grads.append((np.full(F * 2, j), gg.reshape(F * 2, 3)))
+        for k in range(H):
+            for j, g in gr[k]:
+                gg = np.zeros((F, H, 3))
+                gg[:, k] = g
+                grads.append((np.full(F * H, j), gg.reshape(F * H, 3)))
         return out, grads
+
+    def _elbow_terms(X: np.ndarray) -> tuple[np.ndarray, list[tuple[int, np.ndarray]]]:
+        """Elbows do not bend backwards: (F * 2,) residuals max(0, -bend) / elbow_sigma (:func:`limb_bends`)
+        and their gradients (F * 2, 3) per landmark of :data:`ELBOW_INPUTS`, by central differences."""
+        if elbow_sigma is None:
+            return np.zeros(0), []
+        on = (_elbow_bends(X) < 0).ravel()
+        res = np.where(on, -_elbow_bends(X).ravel(), 0.0) / elbow_sigma
+        grads = []
+        h = 1e-4
+        for j in ELBOW_INPUTS:
+            g = np.zeros((F * 2, 3))
+            for c in range(3):
+                Xp, Xm = X.copy(), X.copy()
+                Xp[:, j, c] += h
+                Xm[:, j, c] -= h
+                g[:, c] = -(_elbow_bends(Xp) - _elbow_bends(Xm)).ravel() / (2 * h * elbow_sigma) * on
+            grads.append((j, g))
+        return res, grads
 
     fj_f, fj_j = (a.ravel() for a in np.meshgrid(np.arange(F), np.arange(J), indexing="ij"))
     fs_f, fs_s = (a.ravel() for a in np.meshgrid(np.arange(F), np.arange(S), indexing="ij"))
@@ -204,8 +370,9 @@ def optimise(points: np.ndarray, world: np.ndarray, image: np.ndarray, visibilit
         ra = (X[:-2] - 2 * X[1:-1] + X[2:]) / acc_sigma
         rs = (X[still_f + 1, still_j] - X[still_f, still_j]) / still_sigma_m
         rf = (X[flat_f, flat_t] - X[flat_f, flat_h]) @ upv / flat_sigma_m
-        rk = _knee_terms(X)[0]
-        return np.concatenate([ru.ravel(), rv.ravel(), rb.ravel(), rp.ravel(), ra.ravel(), rs.ravel(), rf, rk])
+        rk = _hinge_terms(X)[0]
+        re = _elbow_terms(X)[0]
+        return np.concatenate([ru.ravel(), rv.ravel(), rb.ravel(), rp.ravel(), ra.ravel(), rs.ravel(), rf, rk, re])
 
     def jacobian(x: np.ndarray) -> Any:
         from scipy.sparse import coo_matrix
@@ -252,14 +419,22 @@ def optimise(points: np.ndarray, world: np.ndarray, image: np.ndarray, visibilit
             cols += [var(flat_f, flat_t, c), var(flat_f, flat_h, c)]
             vals += [np.full(len(r), upv[c] / flat_sigma_m), np.full(len(r), -upv[c] / flat_sigma_m)]
         r0 += len(flat_f)
-        rk, grads = _knee_terms(X)
-        r = r0 + np.arange(F * 2)
-        for jj, g in grads:  # (joint index (F*2,), gradient (F*2, 3))
+        rk, grads = _hinge_terms(X)
+        r = r0 + np.arange(F * H)
+        for jj, g in grads:  # (joint index (F*H,), gradient (F*H, 3))
+            for c in range(3):
+                rows.append(r)
+                cols.append(var(np.repeat(np.arange(F), H), jj, c))
+                vals.append(g[:, c])
+        r0 += len(rk)
+        re, egrads = _elbow_terms(X)
+        r = r0 + np.arange(len(re))
+        for jj, g in egrads:
             for c in range(3):
                 rows.append(r)
                 cols.append(var(np.repeat(np.arange(F), 2), jj, c))
                 vals.append(g[:, c])
-        r0 += len(rk)
+        r0 += len(re)
         return coo_matrix((np.concatenate(vals), (np.concatenate(rows), np.concatenate(cols))), shape=(r0, n))
 
     x0 = X0.ravel()
@@ -276,7 +451,7 @@ def optimise(points: np.ndarray, world: np.ndarray, image: np.ndarray, visibilit
         out[:, rest] = pts[:, rest] + shift[:, [_B[LM[n]] for n in follow]].mean(1)[:, None]
     out[~seen] = np.nan
     stats = {"cost_before": round(float(0.5 * before @ before), 1), "cost_after": round(float(0.5 * after @ after), 1),
-             "evaluations": nfev,
+             "evaluations": nfev, "depth_signs_flipped": flipped,
              # how far the joints moved about the hips (the 90th percentile), and the hips along the ray
              "shift_m_p90": round(float(np.percentile(np.linalg.norm(posed[seen], axis=-1), 90)), 4),
              "hips_depth_shift_m": round(float(np.median(shift[seen][:, ih, 2].mean(1))), 4)}
