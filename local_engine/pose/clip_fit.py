@@ -227,6 +227,33 @@ def _mirrored_prior(W: np.ndarray, p: int, c: int, rest: list[int]) -> np.ndarra
     return out
 
 
+#: Typical length ratios of neighbouring segments between joint centres (de Leva 1996, the lower of the male
+#: and female figures: forearm 0.96 of the upper arm, upper arm 1.04 of the forearm, thigh 0.85 and shank 1.03
+#: of each other, ankle to toe tip about 0.78 of the foot's 0.53 of the shank): (segment, neighbour, ratio).
+PROPORTIONS = [(("elbow", "wrist"), ("shoulder", "elbow"), 0.96), (("shoulder", "elbow"), ("elbow", "wrist"), 1.04),
+               (("hip", "knee"), ("knee", "ankle"), 0.85), (("knee", "ankle"), ("hip", "knee"), 1.03),
+               (("ankle", "foot_index"), ("knee", "ankle"), 0.41)]
+#: How far below its typical ratio to a neighbour a segment's length may be before it is raised to it.
+PROPORTION_TOLERANCE = 0.1
+
+
+def proportioned(pairs: np.ndarray, lengths: np.ndarray, tolerance: float = PROPORTION_TOLERANCE) -> np.ndarray:
+    """(S,) ``lengths`` with each segment of :data:`PROPORTIONS` raised to at least (1 - ``tolerance``) times
+    its typical ratio to its neighbour. Image lengths (:func:`image_segment_lengths`) are lower bounds: a limb
+    that never lies across the view (a forearm pointing at the camera all take, a foot seen from behind) comes
+    out short, which takes its depth offset away; its neighbours, seen across, say how long it must be."""
+    out = np.asarray(lengths, np.float64).copy()
+
+    def index(a: str, b: str) -> np.ndarray:
+        return np.array([k for k, (i, j) in enumerate(pairs) for s in ("left", "right")
+                         if (i, j) == (_B[LM[f"{s}_{a}"]], _B[LM[f"{s}_{b}"]])])
+
+    for seg, other, ratio in PROPORTIONS:
+        i, j = index(*seg), index(*other)
+        out[i] = np.maximum(out[i], (1.0 - tolerance) * ratio * out[j])
+    return out
+
+
 def optimise(points: np.ndarray, world: np.ndarray, image: np.ndarray, visibility: np.ndarray, K: np.ndarray,
              fps: float, *, pixel_sigma: float | None = None, bone_sigma_m: float = 0.01,
              prior_sigma_m: tuple[float, float, float] = (0.15, 0.15, 0.15), accel_ms2: float = 20.0,
@@ -260,7 +287,7 @@ def optimise(points: np.ndarray, world: np.ndarray, image: np.ndarray, visibilit
         pixel_sigma = 0.004 * 2.0 * max(cx, cy)
     pairs, lengths = segment_lengths(np.asarray(world, np.float64))
     if image_lengths_pct is not None:
-        lengths = image_segment_lengths(X0, px, vis, K, pairs, lengths, image_lengths_pct)
+        lengths = proportioned(pairs, image_segment_lengths(X0, px, vis, K, pairs, lengths, image_lengths_pct))
     ih = [_B[LM["left_hip"]], _B[LM["right_hip"]]]
     prior = W - W[:, ih].mean(1, keepdims=True)
     flipped: dict[str, int] = {}
