@@ -133,23 +133,37 @@ def limb_bends(X: np.ndarray) -> np.ndarray:
 ELBOW_INPUTS = [_B[LM[f"{s}_{n}"]] for n in ("shoulder", "hip", "elbow", "wrist") for s in ("left", "right")]
 
 
-def _elbow_bends(X: np.ndarray) -> np.ndarray:
-    """(F, 2) the elbows' column of :func:`limb_bends` (left, right)."""
-    sh, hp = X[:, [_B[LM["left_shoulder"]], _B[LM["right_shoulder"]]]], X[:, [_B[LM["left_hip"]], _B[LM["right_hip"]]]]
-    up = _unit(sh.mean(1) - hp.mean(1))
-    left = (sh[:, 0] - sh[:, 1]) + (hp[:, 0] - hp[:, 1])
-    left = _unit(left - up * np.einsum("fi,fi->f", left, up)[:, None])
-    fwd = np.cross(left, up)
+def _cross(a: np.ndarray, b: np.ndarray) -> np.ndarray:
+    """Row-wise cross product of (N, 3) arrays (np.cross costs more than the arithmetic on short arrays)."""
+    return np.stack([a[:, 1] * b[:, 2] - a[:, 2] * b[:, 1], a[:, 2] * b[:, 0] - a[:, 0] * b[:, 2],
+                     a[:, 0] * b[:, 1] - a[:, 1] * b[:, 0]], axis=1)
+
+
+def _dot(a: np.ndarray, b: np.ndarray) -> np.ndarray:
+    return (a * b).sum(-1)
+
+
+def _elbow_bends(X: np.ndarray, columns: list[int] | None = None) -> np.ndarray:
+    """(F, 2) the elbows' column of :func:`limb_bends` (left, right); ``X`` holds the BODY landmarks, or only
+    those of ``columns`` (BODY indices) in that order."""
+    at = {j: k for k, j in enumerate(columns)} if columns is not None else {j: j for j in range(len(BODY))}
+
+    def p(name: str) -> np.ndarray:
+        return X[:, at[_B[LM[name]]]]
+
+    up = _unit(p("left_shoulder") + p("right_shoulder") - p("left_hip") - p("right_hip"))
+    left = (p("left_shoulder") - p("right_shoulder")) + (p("left_hip") - p("right_hip"))
+    left = _unit(left - up * _dot(left, up)[:, None])
+    fwd = _cross(left, up)
     out = np.zeros((len(X), 2))
     for k, sd in enumerate(("left", "right")):
-        s_, e, w = (X[:, _B[LM[f"{sd}_{n}"]]] for n in ("shoulder", "elbow", "wrist"))
-        u = _unit(e - s_)
-        fo = _unit(w - e)
-        across = fo - u * np.einsum("fi,fi->f", u, fo)[:, None]
-        c = np.einsum("fi,fi->f", -up, u)
-        ax = np.cross(-up, u)
-        neutral = fwd + np.cross(ax, fwd) + np.cross(ax, np.cross(ax, fwd)) / np.maximum(1 + c, 0.05)[:, None]
-        out[:, k] = np.einsum("fi,fi->f", across, _unit(neutral)) * np.clip((1 + c) / 0.3, 0.0, 1.0)
+        u = _unit(p(f"{sd}_elbow") - p(f"{sd}_shoulder"))
+        fo = _unit(p(f"{sd}_wrist") - p(f"{sd}_elbow"))
+        across = fo - u * _dot(u, fo)[:, None]
+        c = -_dot(up, u)
+        ax = _cross(-up, u)
+        neutral = fwd + _cross(ax, fwd) + _cross(ax, _cross(ax, fwd)) / np.maximum(1 + c, 0.05)[:, None]
+        out[:, k] = _dot(across, _unit(neutral)) * np.clip((1 + c) / 0.3, 0.0, 1.0)
     return out
 
 
@@ -368,18 +382,21 @@ def optimise(points: np.ndarray, world: np.ndarray, image: np.ndarray, visibilit
         and their gradients (F * 2, 3) per landmark of :data:`ELBOW_INPUTS`, by central differences."""
         if elbow_sigma is None:
             return np.zeros(0), []
-        on = (_elbow_bends(X) < 0).ravel()
-        res = np.where(on, -_elbow_bends(X).ravel(), 0.0) / elbow_sigma
+        bend = _elbow_bends(X)
+        on = bend < 0  # (F, 2)
+        res = np.where(on, -bend, 0.0).ravel() / elbow_sigma
         grads = []
+        frames = np.nonzero(on.any(1))[0]  # only where a limit holds (few frames): differences there
+        sub = X[frames][:, ELBOW_INPUTS]
         h = 1e-4
-        for j in ELBOW_INPUTS:
-            g = np.zeros((F * 2, 3))
+        for k, j in enumerate(ELBOW_INPUTS):
+            g = np.zeros((F, 2, 3))
             for c in range(3):
-                Xp, Xm = X.copy(), X.copy()
-                Xp[:, j, c] += h
-                Xm[:, j, c] -= h
-                g[:, c] = -(_elbow_bends(Xp) - _elbow_bends(Xm)).ravel() / (2 * h * elbow_sigma) * on
-            grads.append((j, g))
+                Xp, Xm = sub.copy(), sub.copy()
+                Xp[:, k, c] += h
+                Xm[:, k, c] -= h
+                g[frames, :, c] = -(_elbow_bends(Xp, ELBOW_INPUTS) - _elbow_bends(Xm, ELBOW_INPUTS)) / (2 * h * elbow_sigma)
+            grads.append((j, (g * on[..., None]).reshape(F * 2, 3)))
         return res, grads
 
     fj_f, fj_j = (a.ravel() for a in np.meshgrid(np.arange(F), np.arange(J), indexing="ij"))
