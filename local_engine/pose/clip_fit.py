@@ -13,17 +13,35 @@ are banded, so a 10 s 60 fps clip takes a few seconds on one core) minimising
   + sum  |X_foot[f+1] - X_foot[f]|^2 / still_sigma^2                   (a planted foot stays put)
   + sum  ((X_toe - X_heel) . up)^2 / flat_sigma^2                       (a planted sole lies flat)
   + sum  max(0, -(thigh x shin) . hips_line / lengths)^2 / knee_sigma^2 (knees bend one way: a joint limit)
+  + sum  max(0, (shin x foot) . hips_line / lengths)^2 / foot_sigma^2  (toes in front of the shin)
+  + sum  max(0, -elbow_bend)^2 / elbow_sigma^2                          (no elbow bent backwards)
 
 where L_ab are the person's segment lengths (left and right averaged): what each segment spans across the image
 at its depth near the top of the take (:func:`image_segment_lengths`; every limb lies across the view at some
 time, and BlazePose's metric lengths shorten the limbs it sees foreshortened, which took away their depth), or
-the medians of BlazePose's metric lengths. The planted feet and the floor's up direction are the caller's
-(local_engine.pose.monocular.planted_feet, decided over the whole clip from the image).
-(scipy's least_squares 'trf' with lsmr on the same sparse problem took 13 s for 600 frames without converging.)
-With the bone lengths fixed, the 2D terms decide how far each limb leans towards or away from the camera; the
-prior keeps which way (the sign a single view cannot see) and holds joints the model did not see. On pose2sim's
-Demo_SinglePerson most of what is left of the single camera's error is along the ray (arms: BlazePose's depth
-of a hand can be 20 cm off while its 2D is within 15 px, which is as much as the foreshortening tells).
+the medians of BlazePose's metric lengths, raised where a segment is shorter than its neighbours allow
+(:func:`proportioned`: a forearm pointing at the camera all take). The elbow's bend is :func:`limb_bends`'s
+(the forearm against the direction an untwisted humerus flexes it). The planted feet and the floor's up
+direction are the caller's (local_engine.pose.monocular.planted_feet, decided over the whole clip from the
+image). (scipy's least_squares 'trf' with lsmr on the same sparse problem took 13 s for 600 frames without
+converging.)
+
+With the bone lengths fixed, the 2D terms decide how far each limb leans towards or away from the camera, not
+which way: each segment has two branches, mirror images along the ray. Which one is decided before the solve,
+over the whole clip (:func:`decide_depth_signs`, the limb-flip ambiguity of monocular lifting): a segment can
+change branch only while it lies near the image plane, so between such frames one sign holds, chosen by
+BlazePose's depth offsets over that interval unless the elbow's or ankle's limit prefers the other; the start
+and the prior are put on the chosen branch, and the limit terms keep the solve there. The prior holds joints the
+model did not see.
+
+What it gains (pose2sim Demo_SinglePerson, ``scripts/bench.py accuracy``, PA-MPJPE of one uncalibrated camera
+against the engine's four-view result, mean of cams 1-4): 71.9 -> 65.0 mm on the legacy runtime, 70.7 -> 64.3
+on the Tasks runtime (raw BlazePose 97). What is left is mostly along the ray and not decidable from one view:
+upper arms and thighs near the body's frontal plane, where both branches are within the joint limits and
+BlazePose's sign is wrong for whole intervals (cam04's upper arms on half the frames), and depth offsets whose
+size is off by 2-10 cm (lengths, 2D error, the pelvis' turn). With the four views' signs and sizes of every
+limb segment's depth offset the fit's landmarks would be at 38 mm, with their signs alone at 56 (measured on
+the fit before the decision, at 70 mm; the bench measures the skeleton fitted to them).
 
 Pure numpy/scipy on arrays: no skeletons, no cameras beyond the pinhole ``K``, no models and no bpy here.
 """
@@ -95,7 +113,9 @@ def image_segment_lengths(points: np.ndarray, pixels: np.ndarray, visibility: np
 
 
 #: The limb segments whose depth sign (child nearer or farther than parent along the ray) is decided over the
-#: clip, parent first: (parent, child, landmarks carried with the child).
+#: clip, parent first: (parent, child, landmarks carried with the child). Not the upper arms: nothing but
+#: BlazePose's vote judges them (both branches of an arm held out sideways are within the shoulder's range),
+#: and its vote over whole intervals measured worse than its frame-by-frame sign kept as the fit's prior.
 FLIPPED = [(f"{s}_{a}", f"{s}_{b}", [f"{s}_{n}" for n in rest]) for s in ("left", "right")
            for a, b, rest in (("elbow", "wrist", ()),
                               ("hip", "knee", ("ankle", "heel", "foot_index")),
@@ -179,9 +199,10 @@ def decide_depth_signs(X: np.ndarray, prior: np.ndarray, px: np.ndarray, K: np.n
     weighted by their size over the length) unless a joint limit (:func:`limb_bends`: the elbow for the
     forearm, the ankle for the foot) prefers the other branch on most of the interval's frames where the two
     branches differ in plausibility. Segments are decided parent first (thigh, shin, foot); a flip mirrors the
-    child's depth offset along its ray (its pixel kept) and carries what hangs on it. ``X`` (F, J, 3) BODY
-    landmarks in camera space, ``prior`` BlazePose's hip-centred BODY landmarks (camera axes), ``px`` their
-    pixels, ``pairs`` and ``lengths`` the segments' (:func:`segment_lengths`)."""
+    child's depth offset along its ray (its pixel kept) and carries what hangs on it; the prior's offset takes
+    the decided sign too. ``X`` (F, J, 3) BODY landmarks in camera space, ``prior`` BlazePose's hip-centred
+    BODY landmarks (camera axes), ``px`` their pixels, ``pairs`` and ``lengths`` the segments'
+    (:func:`segment_lengths`)."""
     X, prior = X.copy(), prior.copy()
     fx, fy = K[0, 0], K[1, 1]
     flipped: dict[str, int] = {}
@@ -195,7 +216,7 @@ def decide_depth_signs(X: np.ndarray, prior: np.ndarray, px: np.ndarray, K: np.n
         span = np.hypot(dpx[:, 0] / fx, dpx[:, 1] / fy) * 0.5 * (X[:, c, 2] + X[:, p, 2])
         joint = child.split("_", 1)[1]
         col = judge[joint] + (0 if parent.startswith("left") else 1) if joint in judge else None
-        turn = np.zeros(len(X), bool)
+        target = np.zeros(len(X))  # the decided sign of the child's depth offset (0: free to change)
         for seg in _runs(span < L * np.cos(np.radians(CROSSING_DEG))):  # the sign holds on each run
             want = np.sign(np.sum(d[seg])) or 1.0
             if col is not None:
@@ -205,11 +226,13 @@ def decide_depth_signs(X: np.ndarray, prior: np.ndarray, px: np.ndarray, K: np.n
                 differ = np.abs(far - near) > 0.05
                 if differ.sum() >= 3:
                     want = 1.0 if np.mean(far[differ] > near[differ]) > 0.5 else -1.0
-            turn[seg] = np.sign(d[seg]) == -want
+            target[seg] = want
+        turn = np.sign(d) == -target
         if turn.any():
             X[turn] = _mirrored(X[turn], p, c, rest)
-            prior[turn] = _mirrored_prior(prior[turn], p, c, rest)
             flipped[f"{parent}-{child}"] = int(turn.sum())
+        turn = np.sign(prior[:, c, 2] - prior[:, p, 2]) == -target
+        prior[turn] = _mirrored_prior(prior[turn], p, c, rest)
     return X, prior, flipped
 
 
@@ -223,7 +246,7 @@ def _mirrored(X: np.ndarray, p: int, c: int, rest: list[int]) -> np.ndarray:
     """``X`` with the child ``c``'s depth offset from ``p`` mirrored, ``c`` kept on its ray, and the landmarks
     ``rest`` carried by the child's move along the ray (each kept at its depth offset from the child)."""
     out = X.copy()
-    z = X[:, p, 2] - (X[:, c, 2] - X[:, p, 2])
+    z = np.maximum(X[:, p, 2] - (X[:, c, 2] - X[:, p, 2]), 0.05)
     out[:, c] = X[:, c] * (z / X[:, c, 2])[:, None]
     for r in rest:
         zr = X[:, r, 2] + (z - X[:, c, 2])
@@ -281,8 +304,11 @@ def optimise(points: np.ndarray, world: np.ndarray, image: np.ndarray, visibilit
     ``points``: the per-frame lift (NaN where nobody was seen); ``world``: BlazePose's hip-centred metric
     landmarks in camera axes; ``image``: pixels (F, 33, 2); ``visibility`` (F, 33); ``K`` the pinhole
     intrinsics. ``pixel_sigma`` defaults to 0.4 % of the frame's extent as seen by ``K`` (about 8 px in 1080p).
-    The solve starts from the lift low-passed at ``init_cutoff_hz``. Frames without a person stay NaN; face
-    landmarks move with the shoulders."""
+    The solve starts from the lift low-passed at ``init_cutoff_hz``, put on the depth branches
+    :func:`decide_depth_signs` chooses (``decide_signs``). ``knee_sigma``, ``foot_sigma`` and ``elbow_sigma``
+    weigh the joint limits (None: off). Frames without a person stay NaN; face landmarks move with the
+    shoulders. The statistics say on how many frames each segment's branch was turned
+    (``depth_signs_flipped``)."""
     from .filters import butterworth_zero_phase, fill_gaps
 
     pts = np.asarray(points, np.float64)
