@@ -203,8 +203,9 @@ def test_forearm_and_foot_depth_signs_are_decided_over_the_clip(fitted, p2s_mult
 def test_elbows_and_feet_do_not_bend_backwards(fitted):
     """An elbow bent backwards against its humerus' untwisted flexion, or toes behind the shin's line
     (clip_fit.limb_bends below -0.1: a flipped forearm or foot), is rare in the fit, against a fifth of
-    cam02's frames (elbows) and up to half of cam04's (feet) in BlazePose's own depth (legacy runtime, the
-    worst camera: elbows 21.5 % of its frames in the lift, 0.5 % in the fit, feet ... ; Tasks runtime: ...)."""
+    cam02's frames (elbows) and a tenth of cam02's or cam04's (feet) in BlazePose's own depth (the worst
+    camera, legacy runtime: elbows 21.5 % of its frames in the lift, 0.5 % in the fit, feet 12.5 % and 0;
+    Tasks runtime: elbows 20 % and 1.5 %, feet 10.5 % and 0)."""
     body = clip_fit.BODY
     for cols in (slice(0, 2), slice(2, 4)):
         lift = [(clip_fit.limb_bends(_low(lf, t.fps)[:, body])[:, cols] < -0.1).mean() for t, lf, *_ in fitted]
