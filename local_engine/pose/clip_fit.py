@@ -369,14 +369,15 @@ def optimise(points: np.ndarray, world: np.ndarray, image: np.ndarray, visibilit
     # joint must not bend): knees bend back (the shin turns backwards from the thigh), the foot points forward
     hinges: list[tuple[int, int, int, float]] = []
     hip_w = length("left_hip", "right_hip")
-    for sd in ("left", "right") if knee_sigma is not None else ():
-        hinges.append((_B[LM[f"{sd}_hip"]], _B[LM[f"{sd}_knee"]], _B[LM[f"{sd}_ankle"]],
-                       -1.0 / (length("left_hip", "left_knee") * length("left_knee", "left_ankle") * hip_w
-                               * knee_sigma)))
-    for sd in ("left", "right") if foot_sigma is not None else ():
-        hinges.append((_B[LM[f"{sd}_knee"]], _B[LM[f"{sd}_ankle"]], _B[LM[f"{sd}_foot_index"]],
-                       1.0 / (length("left_knee", "left_ankle") * length("left_ankle", "left_foot_index") * hip_w
-                              * foot_sigma)))
+    for sd in ("left", "right"):
+        if knee_sigma is not None:
+            hinges.append((_B[LM[f"{sd}_hip"]], _B[LM[f"{sd}_knee"]], _B[LM[f"{sd}_ankle"]],
+                           -1.0 / (length("left_hip", "left_knee") * length("left_knee", "left_ankle") * hip_w
+                                   * knee_sigma)))
+        if foot_sigma is not None:
+            hinges.append((_B[LM[f"{sd}_knee"]], _B[LM[f"{sd}_ankle"]], _B[LM[f"{sd}_foot_index"]],
+                           1.0 / (length("left_knee", "left_ankle") * length("left_ankle", "left_foot_index")
+                                  * hip_w * foot_sigma)))
     H = len(hinges)
 
     def _hinge_terms(X: np.ndarray) -> tuple[np.ndarray, list[tuple[np.ndarray, np.ndarray]]]:
@@ -499,10 +500,10 @@ def optimise(points: np.ndarray, world: np.ndarray, image: np.ndarray, visibilit
         r0 += len(rk)
         re, egrads = _elbow_terms(X)
         r = r0 + np.arange(len(re))
-        for jj, g in egrads:
+        for ej, g in egrads:
             for c in range(3):
                 rows.append(r)
-                cols.append(var(np.repeat(np.arange(F), 2), jj, c))
+                cols.append(var(np.repeat(np.arange(F), 2), ej, c))
                 vals.append(g[:, c])
         r0 += len(re)
         return coo_matrix((np.concatenate(vals), (np.concatenate(rows), np.concatenate(cols))), shape=(r0, n))
