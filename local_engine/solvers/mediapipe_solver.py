@@ -15,7 +15,8 @@ label swaps undone, weighted DLT triangulation in the calibration's world (Z up)
 refinement (over all views) after a 6 Hz zero-phase low-pass.
 
 Options (``SolveRequest.options``): ``floorPlane`` (default True: fit the floor to the planted feet's soles
-and keep planted feet on it; a calibration's world is not moved), ``trackFingers`` (default False: mediapipe's
+and keep planted feet on it; a calibration's world is not moved, and there the feet are pulled to the floor
+only as far as the contacts agree on it, not at all from one camera: local_engine.pose.skeleton_fit), ``trackFingers`` (default False: mediapipe's
 shipped hand model drives the finger bones where it sees the hands), ``outputs`` (when given and without
 RENDER_OVERLAY_VIDEO, no overlay video is made), ``person`` (single camera: capture that person of the
 ``people`` list instead of the main subject).

@@ -148,7 +148,9 @@ def test_an_upper_body_mirror_leaves_the_legs(p2s_cameras, p2s_tracks):
 
 def test_floor_does_not_move_the_body(p2s_multi, multi_floor_off, p2s_triangulated):
     """With a calibration and floorPlane on, the floor is fitted to the planted soles and the body stays where
-    the views put it: the hips at the same height as without the floor, world error no worse."""
+    the views put it: the hips at the same height as without the floor, world error no worse (bench: 29.16 mm
+    on against 29.08 off; 30.0 when every planted sole was flattened onto the floor, 110 when the body was
+    moved to it)."""
     X, _ = p2s_triangulated
     on, off = Q.motion_joints(p2s_multi.motions[0]), Q.motion_joints(multi_floor_off.motions[0])
     hips = [Q.JOINTS.index("left_hip"), Q.JOINTS.index("right_hip")]
@@ -156,7 +158,32 @@ def test_floor_does_not_move_the_body(p2s_multi, multi_floor_off, p2s_triangulat
     assert abs(drop) < 0.01, drop  # metres (was 0.09)
     tri = Q.landmark_joints(X)
     err_on, err_off = (float(np.nanmean(Q.errors(j, tri))) for j in (on, off))
-    assert err_on < err_off + 0.003 and err_on < 0.04, (err_on, err_off)
+    assert err_on < err_off + 0.0004 and err_on < 0.04, (err_on, err_off)
+    assert p2s_multi.metadata["floor_pull"]["pull"] > 0.5  # the four views' contacts agree: they are pulled
+
+
+@pytest.fixture(scope="module")
+def calibrated_mono(solver, p2s_cameras, tmp_path_factory):
+    """Each pose2sim camera alone with its calibration, floorPlane on and off."""
+    return [(_solve(solver, [c], tmp_path_factory.mktemp("cal"), floor=True),
+             _solve(solver, [c], tmp_path_factory.mktemp("cal"), floor=False)) for c in p2s_cameras]
+
+
+def test_floor_never_worsens_one_calibrated_camera(calibrated_mono, p2s_triangulated):
+    """One calibrated camera: fitting the floor leaves the body and the feet where the view put them in the
+    calibration's world (the world error against the four views' triangulated landmarks is no worse than
+    without the floor; it was 4.2 mm worse on average, cam01 10.9, when each planted sole was pulled onto a
+    floor fitted to one camera's feet, whose heights are that camera's depth errors), while the planted feet
+    still hold still and the floor is still reported."""
+    tri = Q.landmark_joints(p2s_triangulated[0])
+    worse = []
+    for on, off in calibrated_mono:
+        e_on, e_off = (1000 * float(np.nanmean(Q.errors(Q.motion_joints(r.motions[0]), tri))) for r in (on, off))
+        worse.append(e_on - e_off)
+        assert "floor_fitted_z_m" in on.metadata and "floor_fitted_z_m" not in off.metadata
+        assert on.metadata["foot_slide_mm_per_frame"]["after"] < 0.5, on.metadata["foot_slide_mm_per_frame"]
+    print(np.round(worse, 2).tolist())
+    assert max(worse) < 0.5, worse  # mm
 
 
 def test_four_view_result_is_smooth_but_moves(p2s_multi, p2s_triangulated):
