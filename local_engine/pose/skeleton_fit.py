@@ -6,11 +6,12 @@ from the landmarks, left/right averaged), whose bone rotations point each bone a
 stable twist (hip and shoulder lines, the bend plane of elbows and knees, hand and foot landmarks), plus
 foot contacts decided over the whole clip (local_engine.contacts) during which each planted foot is held
 where it stood (flat, with its contact's heading, on the floor fitted to the planted soles when asked) by leg
-IK. In a calibration's world the floor moves a foot only as far as the evidence supports (:func:`floor_targets`:
-contacts pulled to the fitted floor as far as they agree on it, a sole within SOLE_BAND_M of its target left
-where the views put it; with one calibrated view, none: its soles' heights are its depth errors seen from above,
-which a vertical pull cannot correct; pose2sim's demo: every vertical pull tried, along the camera ray too, made
-one camera's world error 1-11 mm worse). Given the views the landmarks came from, the fitted pose is refined onto the 2D landmarks
+IK. The floor moves a foot only as far as the evidence supports (:func:`floor_targets`: contacts pulled to the
+fitted floor as far as they agree on it, a sole within SOLE_BAND_M of its target left where the landmarks put
+it); with one calibrated view not at all: its soles' heights are its depth errors seen from above, which a
+vertical pull cannot correct (pose2sim's demo: every vertical pull tried, along the camera ray too, made one
+camera's world error 1-11 mm worse). Without a calibration, the same rule took one camera's PA-MPJPE against
+four views from 72.8 to 71.1 mm and its jitter from 2.8 to 2.5 mm/frame^2, against every sole put on the floor. Given the views the landmarks came from, the fitted pose is refined onto the 2D landmarks
 (local_engine.pose.reproject) before the feet are pinned, and once more around the pinned feet. Last, the
 solver's joint limits make knees, elbows and toes hinges within their ranges (local_engine.joint_limits),
 and the feet are pinned again within them.
@@ -48,7 +49,7 @@ RELEASE_S = 0.15
 #: Planted soles of several calibrated views agree on one floor to about this (m; pose2sim's demo: contact levels
 #: within 0.3-1.2 cm of the fitted floor with four views, 1-7 cm with one): the scale of floor_targets' pull.
 FLOOR_NOISE_M = 0.01
-#: In a calibration's world, a planted sole within this of its floor target is left where the views put it
+#: A planted sole within this of its floor target is left where the landmarks put it
 #: (m): the views see a foot roll within a contact; flattening that cost 1 mm of world error with four views
 #: (0.07 mm with this band, 0.03 with 2.5 cm, where the soles' lowest points end up to 3.1 cm off the floor).
 SOLE_BAND_M = 0.02
@@ -394,8 +395,8 @@ def pin_offsets(mats: np.ndarray, heads: np.ndarray, tails: np.ndarray, ph: np.n
 
 def floor_targets(mats: np.ndarray, heads: np.ndarray, tails: np.ndarray, ph: np.ndarray, contacts: np.ndarray,
                   floor_z: float, noise_m: float = FLOOR_NOISE_M) -> tuple[np.ndarray, dict[str, float]]:
-    """((F, 2) sole heights the planted feet are pulled to, NaN off contacts; statistics) for a floor fitted in
-    a world the views fixed (a calibration's): each contact's level (its sole's median height) is pulled
+    """((F, 2) sole heights the planted feet are pulled to, NaN off contacts; statistics) for a floor fitted to
+    them: each contact's level (its sole's median height) is pulled
     towards the fitted floor ``floor_z`` only as far as the contacts agree on one floor, by
     noise^2 / (noise^2 + spread^2), where spread is the contacts' RMS distance from that floor (weighted by their
     frames). Contacts that agree within ``noise_m`` land on the floor; contacts metres apart (steps, a stage)
@@ -440,11 +441,11 @@ def fit(joints: np.ndarray, fps: float, *, weights: np.ndarray | None = None, ha
     """MoveMotion for landmark trajectories (F, 33, 3) in Move's armature space (finite everywhere).
 
     With ``floor`` the floor is fitted to the planted feet's soles (a level plane at their median height) and
-    planted feet are held on it; the body is not moved to it. With ``world_known`` (a calibration's world)
-    the result stays in that world and the fitted floor's height is reported; planted feet are pulled to it
-    only as far as the contacts agree (:func:`floor_targets`, within SOLE_BAND_M), and not at all with one
-    view. Otherwise (a world estimated from the feet) the whole result is lifted or lowered by that height, so
-    the fitted floor is Z = 0, and every planted sole is put on it.
+    planted feet are pulled to it as far as the contacts agree on it (:func:`floor_targets`, to within
+    SOLE_BAND_M); the body is not moved to it. With ``world_known`` (a calibration's world) the result stays
+    in that world and the fitted floor's height is reported; with one such view the feet are not pulled (their
+    heights are the view's depth). Otherwise (a world estimated from the feet) the whole result is lifted or
+    lowered by that height, so the fitted floor is Z = 0.
 
     ``views`` (local_engine.pose.reproject.View): the cameras and 2D landmarks the joints came from; when
     given, the fitted skeleton is refined so its joints reproject onto them (before the feet are pinned,
@@ -485,7 +486,7 @@ def fit(joints: np.ndarray, fps: float, *, weights: np.ndarray | None = None, ha
                 if views:  # the cameras see the body where it was: they move with it
                     views = [v.moved(np.array([0.0, 0.0, -floor_z])) for v in views]
                 floor_z = 0.0
-            elif views is not None and len(views) == 1:
+            if world_known and views is not None and len(views) == 1:
                 # one calibrated camera: a planted sole's height is that camera's depth seen from above, which
                 # no vertical pull corrects (the feet stay where the view put them; the floor is reported)
                 meta["floor_pull"] = {"pull": 0.0, "reason": "one view: sole heights are its depth"}
