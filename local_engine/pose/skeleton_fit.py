@@ -12,7 +12,8 @@ it); with one calibrated view not at all: its soles' heights are its depth error
 vertical pull cannot correct (pose2sim's demo: every vertical pull tried, along the camera ray too, made one
 camera's world error 1-11 mm worse). Without a calibration, the same rule took one camera's PA-MPJPE against
 four views from 72.8 to 71.1 mm and its jitter from 2.8 to 2.5 mm/frame^2, against every sole put on the floor. Given the views the landmarks came from, the fitted pose is refined onto the 2D landmarks
-(local_engine.pose.reproject) before the feet are pinned, and once more around the pinned feet. Last, the
+(local_engine.pose.reproject) before the feet are pinned, and once more around the pinned feet (one view's
+refinement robust beyond the clip's own 2D noise). Last, the
 solver's joint limits make knees, elbows and toes hinges within their ranges (local_engine.joint_limits),
 and the feet are pinned again within them.
 
@@ -53,6 +54,10 @@ FLOOR_NOISE_M = 0.01
 #: (m): the views see a foot roll within a contact; flattening that cost 1 mm of world error with four views
 #: (0.07 mm with this band, 0.03 with 2.5 cm, where the soles' lowest points end up to 3.1 cm off the floor).
 SOLE_BAND_M = 0.02
+#: Robust threshold (px) of the refinement around pinned feet with several views (their triangulated joints
+#: already agree with every view); one view's refinement takes its threshold from the clip's own noise
+#: (local_engine.pose.reproject.refine with huber_px=None).
+HUBER_VIEWS_PX = 20.0
 #: Downward pitch (radians) of the ear->nose line when the head is level (the nose tip sits below the ears).
 NOSE_PITCH = np.radians(18.0)
 
@@ -500,7 +505,7 @@ def fit(joints: np.ndarray, fps: float, *, weights: np.ndarray | None = None, ha
         if views:  # refined again around the pinned feet: knees and upper body onto the image, ankles held
             feet = [BONE_INDEX["LeftFoot"], BONE_INDEX["RightFoot"]]
             mats, hips_pos, second = refine(mats, hips_pos, heads, tails, views, fps, root_sigma_m=1e-4,
-                                            cutoff_hz=cutoff_hz,
+                                            cutoff_hz=cutoff_hz, huber_px=None if len(views) == 1 else HUBER_VIEWS_PX,
                                             pins=(["LeftFoot", "RightFoot"], ph[:, feet], (hold | contacts) * 1.0))
             meta.setdefault("reprojection_refinement", second)
             ph, pt = forward_kinematics(mats, hips_pos, heads, tails)

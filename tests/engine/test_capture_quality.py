@@ -216,12 +216,15 @@ def test_four_view_result_is_smooth_but_moves(p2s_multi, p2s_triangulated):
         assert path > 0.5 * seen, (name, path, seen)
 
 
-def test_single_camera_jitter(mono):
-    """One camera's result, low-passed and optimised over the whole clip, jitters about as little as four
-    views' (bench: 2.5 legacy, 2.8 Tasks runtime mm/frame^2, four views 2.6-2.9; 2.8-3.0 before the clip fit
-    held planted feet, 3.4 without the whole-clip optimisation, 29 before the low-pass)."""
+def test_single_camera_jitter(mono, p2s_multi):
+    """One camera's result, low-passed and optimised over the whole clip, jitters no more than four views'
+    (bench: 2.25 legacy, 2.27 Tasks runtime mm/frame^2 against four views' 2.85 and 2.38; 2.50 and 2.55 while the
+    refinement around the pinned feet chased one view's detections with a 20 px robust threshold rather than
+    the clip's own noise, 2.8-3.0 before the clip fit held planted feet, 29 before the low-pass)."""
     jitter = [Q.jitter_mm(Q.motion_joints(r.motions[0])) for r in mono]
-    assert np.mean(jitter) < 3.2, jitter
+    four = Q.jitter_mm(Q.motion_joints(p2s_multi.motions[0]))
+    print(np.round(jitter, 2).tolist(), round(four, 2))
+    assert np.mean(jitter) < 2.45 and np.mean(jitter) <= four, (jitter, four)
     assert min(jitter) > 0.5, jitter  # not frozen
 
 
