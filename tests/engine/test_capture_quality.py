@@ -90,7 +90,7 @@ def test_single_camera_beats_raw_mediapipe(mono, p2s_multi, p2s_tracks):
     raw = [Q.pa_mpjpe_mm(Q.landmark_joints(t.world), ref) for t in p2s_tracks]
     print({"engine": np.round(engine, 1).tolist(), "raw": np.round(raw, 1).tolist()})
     assert np.mean(engine) < 0.9 * np.mean(raw), (engine, raw)
-    assert 40 < np.mean(engine) < 77.0, engine  # today 71.7-73.3; below 40 beats any method
+    assert 40 < np.mean(engine) < 77.0, engine  # today 70.9 legacy, 69.9 Tasks; below 40 beats any method
 
 
 def test_left_right_swaps_are_undone_from_one_camera(mono, p2s_cameras, p2s_tracks):
@@ -164,8 +164,8 @@ def test_an_upper_body_mirror_leaves_the_legs(p2s_cameras, p2s_tracks):
 def test_floor_does_not_move_the_body(p2s_multi, multi_floor_off, p2s_triangulated):
     """With a calibration and floorPlane on, the floor is fitted to the planted soles and the body stays where
     the views put it: the hips at the same height as without the floor, world error no worse (bench: 29.16 mm
-    on against 29.08 off; 30.0 when every planted sole was flattened onto the floor, 110 when the body was
-    moved to it)."""
+    on against 29.08 off on the legacy runtime, 25.97 against 25.81 on the Tasks runtime; 30.0 and 27.4 when
+    every planted sole was flattened onto the floor, 110 when the body was moved to it)."""
     X, _ = p2s_triangulated
     on, off = Q.motion_joints(p2s_multi.motions[0]), Q.motion_joints(multi_floor_off.motions[0])
     hips = [Q.JOINTS.index("left_hip"), Q.JOINTS.index("right_hip")]
