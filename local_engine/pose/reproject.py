@@ -13,7 +13,10 @@ bones (bone lengths stay fixed by construction):
 with a few Gauss-Newton iterations and analytic Jacobians. A motion of a joint along its camera ray is
 invisible to that camera, so the prior keeps it where the 3D fit put it (the minimal change that fixes the
 image). The 2D targets are low-passed first (zero-phase Butterworth at ``cutoff_hz``, like the 3D landmarks), so
-the refinement adds no jitter.
+the refinement adds no jitter; the Huber threshold is given (20 px for several views) or taken from the clip's
+own 2D noise (:func:`clip_noise_px`, one view: its detections that jump for a frame or two would otherwise drag
+a limb; on pose2sim's demo the single camera's jitter went 2.50 -> 2.25 and 2.55 -> 2.27 mm/frame^2 on the two
+BlazePose runtimes, PA-MPJPE 71.1 -> 70.9 and 70.3 -> 69.9 mm).
 
 Views are pinhole cameras (world -> camera ``R @ p + t``; ``t`` may vary per frame, which single-camera
 floor settling needs) with undistorted pixel targets. Pure numpy; no video, no models, no bpy here.
@@ -33,6 +36,9 @@ from .filters import butterworth_zero_phase
 
 BONE_INDEX = {b: i for i, b in enumerate(MOVE_BONES)}
 _PARENTS = parent_indices(MOVE_BONES)
+#: The share of the clip's own 2D noise past which the refinement's reprojection term turns linear when its
+#: threshold is not given (:func:`clip_noise_px`): about pixel_sigma on pose2sim's 1080p views.
+NOISE_FRACTION = 0.5
 #: Landmark -> the Move bone whose head is that joint.
 JOINTS = {f"{s}_{j}": side + bone for side, s in (("Left", "left"), ("Right", "right"))
           for j, bone in (("shoulder", "Arm"), ("elbow", "ForeArm"), ("wrist", "Hand"), ("hip", "UpLeg"),
@@ -111,15 +117,31 @@ def _smoothed_targets(view: View, fps: float, cutoff_hz: float, min_visibility: 
     return np.nan_to_num(px), w
 
 
+def clip_noise_px(views: list[View], targets: list[tuple[np.ndarray, np.ndarray]],
+                  fraction: float = NOISE_FRACTION) -> float:
+    """``fraction`` of the clip's own 2D noise (px): the median distance of the seen joint landmarks from their
+    low-passed targets, i.e. what the low-pass already calls noise (pose2sim's demo: 2.9-4.2 px on 1080p on
+    both BlazePose runtimes, 2.9-3.6 on the sports2d demo). A landmark farther than that from the fit pulls
+    on it linearly (Huber): one view's detections that jump for a frame or two (a hand passing behind the body)
+    no longer drag the limb (they made cam02's right wrist accelerate at 70 mm/frame^2)."""
+    dist = [np.linalg.norm(v.pixels[:, [LM[n] for n in JOINTS]] - tgt, axis=-1)[w > 0]
+            for v, (tgt, w) in zip(views, targets)]
+    seen = np.concatenate(dist) if dist else np.zeros(0)
+    seen = seen[np.isfinite(seen)]
+    return max(fraction * float(np.median(seen)), 0.5) if len(seen) else 20.0
+
+
 def refine(mats: np.ndarray, hips_positions: np.ndarray, heads: np.ndarray, tails: np.ndarray,
            views: list[View], fps: float, *, pins: tuple[list[str], np.ndarray, np.ndarray] | None = None,
            iterations: int = 4, pixel_sigma: float = 2.0, bone_sigma_m: float = 0.05,
-           root_sigma_m: float = 0.05, pin_sigma_m: float = 0.0002, huber_px: float = 20.0,
+           root_sigma_m: float = 0.05, pin_sigma_m: float = 0.0002, huber_px: float | None = 20.0,
            min_visibility: float = 0.2, cutoff_hz: float = 6.0) -> tuple[np.ndarray, np.ndarray, dict]:
     """Refined (mats (F, B, 3, 3), hips_positions (F, 3)) and statistics.
 
     ``pins``: (joint bone names, targets (F, n, 3), weights (F, n) in 0..1) pulling those joints' heads
-    to 3D targets with ``pin_sigma_m``. Frames where no view saw a joint keep the fit there.
+    to 3D targets with ``pin_sigma_m``. Frames where no view saw a joint keep the fit there. ``huber_px``: the
+    reprojection error beyond which a landmark pulls linearly rather than quadratically; None takes it from the
+    clip's own noise (:func:`clip_noise_px`).
     """
     mats = np.array(mats, np.float64)
     root = np.array(hips_positions, np.float64)
@@ -131,6 +153,8 @@ def refine(mats: np.ndarray, hips_positions: np.ndarray, heads: np.ndarray, tail
     paths = _paths(joint_bones + pin_bones)
     ph, _ = pose_points(mats, root, heads, tails, _PARENTS)
     targets = [_smoothed_targets(v, fps, cutoff_hz, min_visibility) for v in views]
+    if huber_px is None:
+        huber_px = clip_noise_px(views, targets)
     reach = np.array([max(np.linalg.norm(heads[BONE_INDEX[c]] - heads[BONE_INDEX[b]])
                           for c, p in MOVE_PARENTS.items() if p == b) for b in PARAM_BONES])
     prior = np.concatenate([np.full(3, 1.0 / root_sigma_m ** 2), np.repeat((reach / bone_sigma_m) ** 2, 3)])

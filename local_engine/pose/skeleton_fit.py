@@ -6,8 +6,14 @@ from the landmarks, left/right averaged), whose bone rotations point each bone a
 stable twist (hip and shoulder lines, the bend plane of elbows and knees, hand and foot landmarks), plus
 foot contacts decided over the whole clip (local_engine.contacts) during which each planted foot is held
 where it stood (flat, with its contact's heading, on the floor fitted to the planted soles when asked) by leg
-IK. Given the views the landmarks came from, the fitted pose is refined onto the 2D landmarks
-(local_engine.pose.reproject) before the feet are pinned, and once more around the pinned feet. Last, the
+IK. The floor moves a foot only as far as the evidence supports (:func:`floor_targets`: contacts pulled to the
+fitted floor as far as they agree on it, a sole within SOLE_BAND_M of its target left where the landmarks put
+it); with one calibrated view not at all: its soles' heights are its depth errors seen from above, which a
+vertical pull cannot correct (pose2sim's demo: every vertical pull tried, along the camera ray too, made one
+camera's world error 1-11 mm worse). Without a calibration, the same rule took one camera's PA-MPJPE against
+four views from 72.8 to 71.1 mm and its jitter from 2.8 to 2.5 mm/frame^2, against every sole put on the floor. Given the views the landmarks came from, the fitted pose is refined onto the 2D landmarks
+(local_engine.pose.reproject) before the feet are pinned, and once more around the pinned feet (one view's
+refinement robust beyond the clip's own 2D noise). Last, the
 solver's joint limits make knees, elbows and toes hinges within their ranges (local_engine.joint_limits),
 and the feet are pinned again within them.
 
@@ -41,6 +47,17 @@ BONE_INDEX = {b: i for i, b in enumerate(MOVE_BONES)}
 #: How long a pinned foot takes to blend back to where the landmarks put it before and after a contact (s):
 #: a single camera's foot can be centimetres from where it was pinned, and a short blend makes it jump.
 RELEASE_S = 0.15
+#: Planted soles of several calibrated views agree on one floor to about this (m; pose2sim's demo: contact levels
+#: within 0.3-1.2 cm of the fitted floor with four views, 1-7 cm with one): the scale of floor_targets' pull.
+FLOOR_NOISE_M = 0.01
+#: A planted sole within this of its floor target is left where the landmarks put it
+#: (m): the views see a foot roll within a contact; flattening that cost 1 mm of world error with four views
+#: (0.07 mm with this band, 0.03 with 2.5 cm, where the soles' lowest points end up to 3.1 cm off the floor).
+SOLE_BAND_M = 0.02
+#: Robust threshold (px) of the refinement around pinned feet with several views (their triangulated joints
+#: already agree with every view); one view's refinement takes its threshold from the clip's own noise
+#: (local_engine.pose.reproject.refine with huber_px=None).
+HUBER_VIEWS_PX = 20.0
 #: Downward pitch (radians) of the ear->nose line when the head is level (the nose tip sits below the ears).
 NOSE_PITCH = np.radians(18.0)
 
@@ -323,13 +340,13 @@ def _ramp(contact: np.ndarray, values: np.ndarray, ramp: int) -> np.ndarray:
 
 
 def pin_feet(mats: np.ndarray, heads: np.ndarray, tails: np.ndarray, ph: np.ndarray, contacts: np.ndarray,
-             floor_z: float | None, ramp: int = 5) -> np.ndarray:
+             floor_z: float | np.ndarray | None, ramp: int = 5, band: float = 0.0) -> np.ndarray:
     """Re-aim thighs and shins (two-bone IK, knee kept in its bend plane) so that a planted foot's ball stays
-    where it landed and, given ``floor_z``, its lowest point touches that floor. The feet keep their
-    orientation (rotations are armature-space), hips and upper body are untouched. Returns corrected
-    matrices."""
+    where it landed and, given ``floor_z`` (a height, or per frame and foot (F, 2) as :func:`floor_targets`
+    gives), its lowest point touches that floor (to within ``band``). The feet keep their orientation
+    (rotations are armature-space), hips and upper body are untouched. Returns corrected matrices."""
     mats = mats.copy()
-    offsets = pin_offsets(mats, heads, tails, ph, contacts, floor_z, ramp)
+    offsets = pin_offsets(mats, heads, tails, ph, contacts, floor_z, ramp, band)
     for c, side in enumerate(("Left", "Right")):
         iu, il, ifoot = (BONE_INDEX[side + b] for b in ("UpLeg", "Leg", "Foot"))
         offset = offsets[:, c]
@@ -359,10 +376,11 @@ def pin_feet(mats: np.ndarray, heads: np.ndarray, tails: np.ndarray, ph: np.ndar
 
 
 def pin_offsets(mats: np.ndarray, heads: np.ndarray, tails: np.ndarray, ph: np.ndarray, contacts: np.ndarray,
-                floor_z: float | None, ramp: int = 5) -> np.ndarray:
+                floor_z: float | np.ndarray | None, ramp: int = 5, band: float = 0.0) -> np.ndarray:
     """(F, 2, 3) how far each foot (left, right) must move so that, while planted, its ball stays at the
-    median of where it was during that contact and, given a floor height ``floor_z``, its sole is on it;
-    fading out over ``ramp`` frames around contacts."""
+    median of where it was during that contact and, given a floor height ``floor_z`` (one height, or (F, 2)
+    per frame and foot, NaN where no height is asked), its sole is on it, or within ``band`` of it (a sole
+    already that close is not moved); fading out over ``ramp`` frames around contacts."""
     n = len(ph)
     out = np.zeros((n, 2, 3))
     for c, side in enumerate(("Left", "Right")):
@@ -373,9 +391,34 @@ def pin_offsets(mats: np.ndarray, heads: np.ndarray, tails: np.ndarray, ph: np.n
             anchor = np.median(ball[a:b, :2], axis=0)
             offset[a:b, :2] = anchor - ball[a:b, :2]
             if floor_z is not None:
-                offset[a:b, 2] = floor_z - low[a:b]
+                target = np.asarray(floor_z, np.float64)[a:b, c] if np.ndim(floor_z) else float(floor_z)
+                e = np.nan_to_num(target - low[a:b])
+                offset[a:b, 2] = e - np.clip(e, -band, band)
         out[:, c] = _ramp(contacts[:, c], offset, ramp)
     return out
+
+
+def floor_targets(mats: np.ndarray, heads: np.ndarray, tails: np.ndarray, ph: np.ndarray, contacts: np.ndarray,
+                  floor_z: float, noise_m: float = FLOOR_NOISE_M) -> tuple[np.ndarray, dict[str, float]]:
+    """((F, 2) sole heights the planted feet are pulled to, NaN off contacts; statistics) for a floor fitted to
+    them: each contact's level (its sole's median height) is pulled
+    towards the fitted floor ``floor_z`` only as far as the contacts agree on one floor, by
+    noise^2 / (noise^2 + spread^2), where spread is the contacts' RMS distance from that floor (weighted by their
+    frames). Contacts that agree within ``noise_m`` land on the floor; contacts metres apart (steps, a stage)
+    or centimetres apart because one camera cannot tell their depth stay where the views put them: the
+    floor never shifts the body, or bends a leg, by more than the evidence of the contacts supports."""
+    out = np.full((len(ph), 2), np.nan)
+    runs = [(c, a, b, float(np.median(sole_height(mats, heads, tails, ph, side)[a:b])))
+            for c, side in enumerate(("Left", "Right")) for a, b in _runs(contacts[:, c])]
+    if not runs:
+        return out, {}
+    levels = np.array([r[3] for r in runs])
+    frames = np.array([r[2] - r[1] for r in runs], np.float64)
+    spread = float(np.sqrt(np.average((levels - floor_z) ** 2, weights=frames)))
+    pull = noise_m ** 2 / (noise_m ** 2 + spread ** 2)
+    for c, a, b, level in runs:
+        out[a:b, c] = level + pull * (floor_z - level)
+    return out, {"contact_levels_spread_m": round(spread, 4), "pull": round(pull, 3)}
 
 
 def sole_height(mats: np.ndarray, heads: np.ndarray, tails: np.ndarray, ph: np.ndarray, side: str) -> np.ndarray:
@@ -403,9 +446,11 @@ def fit(joints: np.ndarray, fps: float, *, weights: np.ndarray | None = None, ha
     """MoveMotion for landmark trajectories (F, 33, 3) in Move's armature space (finite everywhere).
 
     With ``floor`` the floor is fitted to the planted feet's soles (a level plane at their median height) and
-    planted feet are held on it; the body is not moved to it. With ``world_known`` (a calibration's world)
-    the result stays in that world and the fitted floor's height is reported; otherwise (a world estimated
-    from the feet) the whole result is lifted or lowered by that height, so the fitted floor is Z = 0.
+    planted feet are pulled to it as far as the contacts agree on it (:func:`floor_targets`, to within
+    SOLE_BAND_M); the body is not moved to it. With ``world_known`` (a calibration's world) the result stays
+    in that world and the fitted floor's height is reported; with one such view the feet are not pulled (their
+    heights are the view's depth). Otherwise (a world estimated from the feet) the whole result is lifted or
+    lowered by that height, so the fitted floor is Z = 0.
 
     ``views`` (local_engine.pose.reproject.View): the cameras and 2D landmarks the joints came from; when
     given, the fitted skeleton is refined so its joints reproject onto them (before the feet are pinned,
@@ -436,26 +481,35 @@ def fit(joints: np.ndarray, fps: float, *, weights: np.ndarray | None = None, ha
         before = foot_slide(pt, contacts)
         mats = flatten_planted_feet(mats, contacts, ramp)
         ph, pt = forward_kinematics(mats, hips_pos, heads, tails)
-        floor_z = fit_floor(mats, heads, tails, ph, contacts) if floor else None
+        floor_z: float | np.ndarray | None = fit_floor(mats, heads, tails, ph, contacts) if floor else None
+        band = 0.0
         if floor_z is not None:
-            meta["floor_fitted_z_m"] = round(floor_z, 4)
+            meta["floor_fitted_z_m"] = round(float(floor_z), 4)
             if not world_known:  # the world came from the feet: its floor is the fitted one
                 hips_pos = hips_pos - np.array([0.0, 0.0, floor_z])
                 ph, pt = forward_kinematics(mats, hips_pos, heads, tails)
                 if views:  # the cameras see the body where it was: they move with it
                     views = [v.moved(np.array([0.0, 0.0, -floor_z])) for v in views]
                 floor_z = 0.0
-        hold = np.linalg.norm(pin_offsets(mats, heads, tails, ph, contacts, floor_z, ramp), axis=-1) > 0
-        mats = pin_feet(mats, heads, tails, ph, contacts, floor_z, ramp)
+            if world_known and views is not None and len(views) == 1:
+                # one calibrated camera: a planted sole's height is that camera's depth seen from above, which
+                # no vertical pull corrects (the feet stay where the view put them; the floor is reported)
+                meta["floor_pull"] = {"pull": 0.0, "reason": "one view: sole heights are its depth"}
+                floor_z = None
+            else:
+                targets, meta["floor_pull"] = floor_targets(mats, heads, tails, ph, contacts, float(floor_z))
+                floor_z, band = targets, SOLE_BAND_M
+        hold = np.linalg.norm(pin_offsets(mats, heads, tails, ph, contacts, floor_z, ramp, band), axis=-1) > 0
+        mats = pin_feet(mats, heads, tails, ph, contacts, floor_z, ramp, band)
         ph, pt = forward_kinematics(mats, hips_pos, heads, tails)
         if views:  # refined again around the pinned feet: knees and upper body onto the image, ankles held
             feet = [BONE_INDEX["LeftFoot"], BONE_INDEX["RightFoot"]]
             mats, hips_pos, second = refine(mats, hips_pos, heads, tails, views, fps, root_sigma_m=1e-4,
-                                            cutoff_hz=cutoff_hz,
+                                            cutoff_hz=cutoff_hz, huber_px=None if len(views) == 1 else HUBER_VIEWS_PX,
                                             pins=(["LeftFoot", "RightFoot"], ph[:, feet], (hold | contacts) * 1.0))
             meta.setdefault("reprojection_refinement", second)
             ph, pt = forward_kinematics(mats, hips_pos, heads, tails)
-            mats = pin_feet(mats, heads, tails, ph, contacts, floor_z, ramp)
+            mats = pin_feet(mats, heads, tails, ph, contacts, floor_z, ramp, band)
             ph, pt = forward_kinematics(mats, hips_pos, heads, tails)
         meta["foot_slide_mm_per_frame"] = {"before": round(before, 3), "after": round(foot_slide(pt, contacts), 3)}
     if planted or views:
@@ -468,7 +522,7 @@ def fit(joints: np.ndarray, fps: float, *, weights: np.ndarray | None = None, ha
     if planted:  # a clamped knee moves its ankle: the feet pinned again within the limits
         mats = quat_to_matrix(limited.rotations)
         ph, _ = forward_kinematics(mats, hips_pos, heads, tails)
-        limited.rotations = quat_from_matrix(pin_feet(mats, heads, tails, ph, contacts, floor_z, ramp))
+        limited.rotations = quat_from_matrix(pin_feet(mats, heads, tails, ph, contacts, floor_z, ramp, band))
         limited = apply_joint_limits(limited)
         _, pt = forward_kinematics(quat_to_matrix(limited.rotations), hips_pos, heads, tails)
         limited.metadata["foot_slide_mm_per_frame"]["after"] = round(foot_slide(pt, contacts), 3)  # as delivered

@@ -7,7 +7,8 @@ frame where each is best seen).
 
 Single camera: the main subject (or the person the job's metadata names as ``person``), whole-body left/right
 label swaps undone, metric landmarks placed in the world through the 2D landmarks and a pinhole camera (given or
-estimated), ground from the feet, a zero-phase low-pass (3 Hz), skeleton fit with fixed bone lengths refined so
+estimated), ground from the feet (up from their plane, else from the body's balance over the planted feet,
+else from the trunk: local_engine.pose.monocular), a zero-phase low-pass (3 Hz), skeleton fit with fixed bone lengths refined so
 the joints reproject onto the 2D landmarks, foot contacts over the whole clip (their speed from the image).
 Several calibrated cameras: everyone per view, people matched across views by epipolar consistency
 (local_engine.pose.association), the ``number_of_actors`` most seen captured (up to 5), each with left/right
@@ -15,7 +16,8 @@ label swaps undone, weighted DLT triangulation in the calibration's world (Z up)
 refinement (over all views) after a 6 Hz zero-phase low-pass.
 
 Options (``SolveRequest.options``): ``floorPlane`` (default True: fit the floor to the planted feet's soles
-and keep planted feet on it; a calibration's world is not moved), ``trackFingers`` (default False: mediapipe's
+and pull planted feet to it as far as the contacts agree on it, from one calibrated camera not at all;
+a calibration's world is not moved: local_engine.pose.skeleton_fit), ``trackFingers`` (default False: mediapipe's
 shipped hand model drives the finger bones where it sees the hands), ``outputs`` (when given and without
 RENDER_OVERLAY_VIDEO, no overlay video is made), ``person`` (single camera: capture that person of the
 ``people`` list instead of the main subject).
@@ -209,8 +211,10 @@ class MediapipeSolver:
             ground = monocular.Ground(R.T, -R.T @ np.asarray(camera.translation, np.float64), True,
                                       float((-R.T @ np.asarray(camera.translation))[2]), 0.0, "calibration")
         else:
-            ground = monocular.estimate_ground(cam_pts, fit_plane=floor)
-        ground_source = {"feet plane": "floor plane fitted to the feet", "body": "camera tilt from the trunk",
+            ground = monocular.estimate_ground(cam_pts, fit_plane=floor, contacts=planted)
+        ground_source = {"feet plane": "floor plane fitted to the feet",
+                         "balance": "up from the body's balance over the planted feet",
+                         "body": "camera tilt from the trunk",
                          "level": "level camera assumed", "calibration": "calibration"}[ground.source]
         world = ground.apply(cam_pts)
         drift = 0.0
@@ -235,6 +239,7 @@ class MediapipeSolver:
             "camera": {"intrinsics": "calibration" if calibrated else f"estimated ({self.focal_35mm:g} mm lens)",
                        "focal_px": round(float(K[0, 0]), 1), "ground": ground_source,
                        "camera_height_m": round(ground.camera_height, 3), "tilt_deg": round(ground.tilt_deg, 2),
+                       "up_in_camera": [round(float(x), 4) for x in ground.R[2]],
                        "floor_drift_removed_m": round(drift, 3)},
             "clip_fit": clip_stats,
             "stats": {"landmarks": found.stats},

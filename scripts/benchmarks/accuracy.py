@@ -5,7 +5,8 @@ in the same run, are the baseline. The sports2d demo (one camera, two people) is
 
 Per method and camera: MPJPE (root-centred, one rotation for the clip), PA-MPJPE (per-frame Procrustes), per
 joint group, the error along the camera ray vs across it, planted-foot slide (mm/frame, contacts from the 4-view
-result), jitter (mm/frame^2), bone-length spread (mm), contact recall/precision against the 4-view contacts, and
+result), jitter (mm/frame^2), bone-length spread (mm), contact recall/precision against the 4-view contacts, for uncalibrated runs the
+angle between the up direction the solver estimated and the calibration's (``up_error_mono_deg``, per camera), and
 for calibrated runs the world-frame error against the triangulated landmarks (an independent multi-view
 reference: DLT of the four views' 2D landmarks) with floorPlane on and off. The figures are those of
 local_engine.pose.quality, which the solver's metadata and the tests use too.
@@ -104,6 +105,15 @@ def raw_world(track: Any, camera: Any) -> np.ndarray:
     return (cam - t) @ R
 
 
+def _up_error_deg(meta: dict[str, Any], camera: Any) -> float:
+    """Degrees between the up direction an uncalibrated single-camera solve estimated (its metadata's
+    ``up_in_camera``) and the calibration's true up seen from that camera (world Z in camera axes)."""
+    est = np.asarray(meta["up_in_camera"], np.float64)
+    true = np.asarray(camera.rotation, np.float64)[:, 2]  # world -> camera rotation: world Z in camera axes
+    cos = est @ true / np.linalg.norm(est) / np.linalg.norm(true)
+    return _r(np.degrees(np.arccos(np.clip(cos, -1.0, 1.0))))
+
+
 def pose2sim(run: Run, cams: list[Any]) -> dict[str, Any]:
     from local_engine.calibration import camera_centre
     from local_engine.pose import quality as Q
@@ -158,6 +168,8 @@ def pose2sim(run: Run, cams: list[Any]) -> dict[str, Any]:
             "calibrated_world_mm_floor_off": measure(jo, ref, centre, contacts, tri)["world_mm"],
             "calibrated_floor_drop_mm": _r(1000 * np.mean(_hip_height(jo) - _hip_height(jc))),
             "solver_foot_slide": bare.metadata.get("foot_slide_mm_per_frame"),
+            "uncalibrated_up_error_deg": _up_error_deg(bare.metadata["camera"], cam),
+            "uncalibrated_ground": bare.metadata["camera"]["ground"],
         }
     return {"four_view": four, "cameras": per_cam}
 
@@ -220,6 +232,7 @@ def main(argv: list[str]) -> int:
         "foot_slide_mono_mm_per_frame": mean("uncalibrated", "foot_slide_mm_per_frame"),
         "foot_slide_mono_calibrated_mm_per_frame": mean("calibrated", "foot_slide_mm_per_frame"),
         "baseline_foot_slide_mm_per_frame": mean("raw_mediapipe", "foot_slide_mm_per_frame"),
+        "up_error_mono_deg": [c["uncalibrated_up_error_deg"] for c in cams_],
         "contact_recall_mono": _r(np.mean([c["uncalibrated"]["contacts"]["recall"] for c in cams_]), 2),
         "jitter_mono": mean("uncalibrated", "jitter_mm_per_frame2"),
         "jitter_4view": p2s["four_view"]["jitter_mm_per_frame2"],
