@@ -92,7 +92,7 @@ def test_single_camera_beats_raw_mediapipe(mono, p2s_multi, p2s_tracks):
     raw = [Q.pa_mpjpe_mm(Q.landmark_joints(t.world), ref) for t in p2s_tracks]
     print({"engine": np.round(engine, 1).tolist(), "raw": np.round(raw, 1).tolist()})
     assert np.mean(engine) < 0.9 * np.mean(raw), (engine, raw)
-    assert 40 < np.mean(engine) < 68.5, engine  # today 64.3-65.0; below 40 beats any method
+    assert 40 < np.mean(engine) < 68.5, engine  # today 64.1 legacy, 63.4 Tasks; below 40 beats any method
 
 
 def test_left_right_swaps_are_undone_from_one_camera(mono, p2s_cameras, p2s_tracks):
