@@ -188,7 +188,8 @@ def _elbow_bends(X: np.ndarray, columns: list[int] | None = None) -> np.ndarray:
 
 
 def decide_depth_signs(X: np.ndarray, prior: np.ndarray, px: np.ndarray, K: np.ndarray, pairs: np.ndarray,
-                       lengths: np.ndarray) -> tuple[np.ndarray, np.ndarray, dict[str, int]]:
+                       lengths: np.ndarray, seen: np.ndarray | None = None
+                       ) -> tuple[np.ndarray, np.ndarray, dict[str, int]]:
     """(X, prior, frames flipped per segment): the start of the fit and BlazePose's prior put on the branch
     (which end of each limb segment of :data:`FLIPPED` is nearer the camera) decided over the whole clip, not
     frame by frame.
@@ -202,8 +203,10 @@ def decide_depth_signs(X: np.ndarray, prior: np.ndarray, px: np.ndarray, K: np.n
     child's depth offset along its ray (its pixel kept) and carries what hangs on it; the prior's offset takes
     the decided sign too. ``X`` (F, J, 3) BODY landmarks in camera space, ``prior`` BlazePose's hip-centred
     BODY landmarks (camera axes), ``px`` their pixels, ``pairs`` and ``lengths`` the segments'
-    (:func:`segment_lengths`)."""
+    (:func:`segment_lengths`). ``seen`` (F,) marks the frames with a person: a gap (gap-filled values are no
+    evidence) ends an interval, so a person who comes back is decided afresh, and the gap's frames stay free."""
     X, prior = X.copy(), prior.copy()
+    seen = np.ones(len(X), bool) if seen is None else np.asarray(seen, bool)
     fx, fy = K[0, 0], K[1, 1]
     flipped: dict[str, int] = {}
     judge = {"wrist": 0, "foot_index": 2}  # the limb_bends column (left; right is the next) judging a child
@@ -217,7 +220,7 @@ def decide_depth_signs(X: np.ndarray, prior: np.ndarray, px: np.ndarray, K: np.n
         joint = child.split("_", 1)[1]
         col = judge[joint] + (0 if parent.startswith("left") else 1) if joint in judge else None
         target = np.zeros(len(X))  # the decided sign of the child's depth offset (0: free to change)
-        for seg in _runs(span < L * np.cos(np.radians(CROSSING_DEG))):  # the sign holds on each run
+        for seg in _runs((span < L * np.cos(np.radians(CROSSING_DEG))) & seen):  # the sign holds on each run
             want = np.sign(np.sum(d[seg])) or 1.0
             if col is not None:
                 alt = _mirrored(X[seg], p, c, rest)
@@ -331,8 +334,9 @@ def optimise(points: np.ndarray, world: np.ndarray, image: np.ndarray, visibilit
     ih = [_B[LM["left_hip"]], _B[LM["right_hip"]]]
     prior = W - W[:, ih].mean(1, keepdims=True)
     flipped: dict[str, int] = {}
+    X_start = X0  # the low-passed lift: what the face and hands move with (a decided flip included)
     if decide_signs:
-        X0, prior, flipped = decide_depth_signs(X0, prior, px, K, pairs, lengths)
+        X0, prior, flipped = decide_depth_signs(X0, prior, px, K, pairs, lengths, seen)
     acc_sigma = accel_ms2 / fps ** 2
     sw = np.sqrt(vis) / pixel_sigma  # (F, J)
     psig = np.asarray(prior_sigma_m, np.float64)
@@ -513,7 +517,7 @@ def optimise(points: np.ndarray, world: np.ndarray, image: np.ndarray, visibilit
     x, nfev = _levenberg_marquardt(residuals, jacobian, x0, iterations)
     after = residuals(x)
     X = x.reshape(F, J, 3)
-    shift = X - X0
+    shift = X - X_start
     posed = shift - shift[:, ih].mean(1, keepdims=True)
     out = pts.copy()
     out[:, BODY] = X
