@@ -36,7 +36,8 @@ model did not see.
 
 What it gains (pose2sim Demo_SinglePerson, ``scripts/bench.py accuracy``, PA-MPJPE of one uncalibrated camera
 against the engine's four-view result, mean of cams 1-4): 71.9 -> 65.0 mm on the legacy runtime, 70.7 -> 64.3
-on the Tasks runtime (raw BlazePose 97). What is left is mostly along the ray and not decidable from one view:
+on the Tasks runtime (raw BlazePose 97); 64.1 and 63.4 with the skeleton fit's floor pulling planted feet only
+as far as their contacts agree (local_engine.pose.skeleton_fit.floor_targets). What is left is mostly along the ray and not decidable from one view:
 upper arms and thighs near the body's frontal plane, where both branches are within the joint limits and
 BlazePose's sign is wrong for whole intervals (cam04's upper arms on half the frames), and depth offsets whose
 size is off by 2-10 cm (lengths, 2D error, the pelvis' turn). With the four views' signs and sizes of every

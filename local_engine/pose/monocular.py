@@ -235,7 +235,7 @@ def balance_up(points_cam: np.ndarray, contacts: np.ndarray, min_frames: int = 1
     leaning. It needs no spread of the feet over the floor (one leg planted the whole take is enough) and
     only the relative 3D of one frame's landmarks. None with fewer than ``min_frames`` planted frames or an up
     more than ``max_from_level_deg`` from a level camera's. On pose2sim's demo (a person balancing on one
-    leg), 1-5 degrees off the calibration's up from each camera, against 15-25 from the trunk."""
+    leg), 1-6 degrees off the calibration's up from each camera, against 15-25 from the trunk."""
     feet = np.stack([0.5 * (points_cam[:, LM[f"{s}_heel"]] + points_cam[:, LM[f"{s}_foot_index"]])
                      for s in ("left", "right")], 1)  # (F, 2, 3)
     on = np.asarray(contacts, bool) & np.isfinite(feet).all(-1)

@@ -13,7 +13,7 @@ bones (bone lengths stay fixed by construction):
 with a few Gauss-Newton iterations and analytic Jacobians. A motion of a joint along its camera ray is
 invisible to that camera, so the prior keeps it where the 3D fit put it (the minimal change that fixes the
 image). The 2D targets are low-passed first (zero-phase Butterworth at ``cutoff_hz``, like the 3D landmarks), so
-the refinement adds no jitter; the Huber threshold is given (20 px for several views) or taken from the clip's
+the refinement adds no jitter; the Huber threshold is given (:data:`HUBER_VIEWS_PX` for several views) or taken from the clip's
 own 2D noise (:func:`clip_noise_px`, one view: its detections that jump for a frame or two would otherwise drag
 a limb; on pose2sim's demo the single camera's jitter went 2.50 -> 2.25 and 2.55 -> 2.27 mm/frame^2 on the two
 BlazePose runtimes, PA-MPJPE 71.1 -> 70.9 and 70.3 -> 69.9 mm).
@@ -131,10 +131,15 @@ def clip_noise_px(views: list[View], targets: list[tuple[np.ndarray, np.ndarray]
     return max(fraction * float(np.median(seen)), 0.5) if len(seen) else 20.0
 
 
+#: Robust threshold (px) of the refinement with several views (their triangulated joints already agree with
+#: every view); one view's refinement takes its threshold from the clip's own noise (``huber_px=None``).
+HUBER_VIEWS_PX = 20.0
+
+
 def refine(mats: np.ndarray, hips_positions: np.ndarray, heads: np.ndarray, tails: np.ndarray,
            views: list[View], fps: float, *, pins: tuple[list[str], np.ndarray, np.ndarray] | None = None,
            iterations: int = 4, pixel_sigma: float = 2.0, bone_sigma_m: float = 0.05,
-           root_sigma_m: float = 0.05, pin_sigma_m: float = 0.0002, huber_px: float | None = 20.0,
+           root_sigma_m: float = 0.05, pin_sigma_m: float = 0.0002, huber_px: float | None = HUBER_VIEWS_PX,
            min_visibility: float = 0.2, cutoff_hz: float = 6.0) -> tuple[np.ndarray, np.ndarray, dict]:
     """Refined (mats (F, B, 3, 3), hips_positions (F, 3)) and statistics.
 

@@ -54,10 +54,6 @@ FLOOR_NOISE_M = 0.01
 #: (m): the views see a foot roll within a contact; flattening that cost 1 mm of world error with four views
 #: (0.07 mm with this band, 0.03 with 2.5 cm, where the soles' lowest points end up to 3.1 cm off the floor).
 SOLE_BAND_M = 0.02
-#: Robust threshold (px) of the refinement around pinned feet with several views (their triangulated joints
-#: already agree with every view); one view's refinement takes its threshold from the clip's own noise
-#: (local_engine.pose.reproject.refine with huber_px=None).
-HUBER_VIEWS_PX = 20.0
 #: Downward pitch (radians) of the ear->nose line when the head is level (the nose tip sits below the ears).
 NOSE_PITCH = np.radians(18.0)
 
@@ -404,7 +400,7 @@ def floor_targets(mats: np.ndarray, heads: np.ndarray, tails: np.ndarray, ph: np
     them: each contact's level (its sole's median height) is pulled
     towards the fitted floor ``floor_z`` only as far as the contacts agree on one floor, by
     noise^2 / (noise^2 + spread^2), where spread is the contacts' RMS distance from that floor (weighted by their
-    frames). Contacts that agree within ``noise_m`` land on the floor; contacts metres apart (steps, a stage)
+    frames). Contacts that agree within ``noise_m`` are pulled most of the way (half at ``noise_m``); contacts metres apart (steps, a stage)
     or centimetres apart because one camera cannot tell their depth stay where the views put them: the
     floor never shifts the body, or bends a leg, by more than the evidence of the contacts supports."""
     out = np.full((len(ph), 2), np.nan)
@@ -469,7 +465,7 @@ def fit(joints: np.ndarray, fps: float, *, weights: np.ndarray | None = None, ha
     if contacts is None:
         contacts = detect_contacts(ph, pt, fps, (heads, tails), views)
     meta = dict(metadata or {})
-    from .reproject import refine
+    from .reproject import HUBER_VIEWS_PX, refine
 
     if views and refine_first:
         mats, hips_pos, meta["reprojection_refinement"] = refine(mats, hips_pos, heads, tails, views, fps,
