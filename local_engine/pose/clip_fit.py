@@ -236,6 +236,19 @@ def decide_depth_signs(X: np.ndarray, prior: np.ndarray, px: np.ndarray, K: np.n
     return X, prior, flipped
 
 
+#: The torso's left-right lines whose depth offsets (left minus right along the ray) the fit holds.
+TORSO_LINES = [("left_hip", "right_hip"), ("left_shoulder", "right_shoulder")]
+
+
+def torso_turn(world: np.ndarray, fps: float, cutoff_hz: float) -> np.ndarray:
+    """(F, 2) BlazePose's depth offsets of :data:`TORSO_LINES` (left minus right along the ray, metres),
+    low-passed at ``cutoff_hz``; ``world`` (F, J, 3) holds the BODY landmarks in camera axes, gaps filled."""
+    from .filters import butterworth_zero_phase
+
+    dz = np.stack([world[:, _B[LM[a]], 2] - world[:, _B[LM[b]], 2] for a, b in TORSO_LINES], 1)
+    return butterworth_zero_phase(dz, fps, cutoff_hz)
+
+
 def _runs(mask: np.ndarray) -> list[slice]:
     """The maximal runs of True in ``mask`` (F,), as slices."""
     edges = np.diff(np.concatenate([[0], mask.astype(np.int8), [0]]))
@@ -298,7 +311,8 @@ def optimise(points: np.ndarray, world: np.ndarray, image: np.ndarray, visibilit
              image_lengths_pct: float | None = IMAGE_LENGTHS_PERCENTILE, contacts: np.ndarray | None = None,
              up: np.ndarray | None = None, still_sigma_m: float = 0.003, flat_sigma_m: float = 0.01,
              knee_sigma: float | None = 0.05, foot_sigma: float | None = 0.05,
-             elbow_sigma: float | None = 0.05, decide_signs: bool = True) -> tuple[np.ndarray, dict[str, Any]]:
+             elbow_sigma: float | None = 0.05, decide_signs: bool = True,
+             torso_sigma_m: float | None = 0.02, torso_cutoff_hz: float = 3.0) -> tuple[np.ndarray, dict[str, Any]]:
     """Camera-space landmarks (F, 33, 3) refined over the whole clip, and statistics.
 
     ``points``: the per-frame lift (NaN where nobody was seen); ``world``: BlazePose's hip-centred metric
@@ -334,6 +348,15 @@ def optimise(points: np.ndarray, world: np.ndarray, image: np.ndarray, visibilit
     if decide_signs:
         X0, prior, flipped = decide_depth_signs(X0, prior, px, K, pairs, lengths)
     acc_sigma = accel_ms2 / fps ** 2
+    # the torso's turn: the hips' and shoulders' left-minus-right depth offsets held at BlazePose's, low-passed
+    tl, tr = (np.array([_B[LM[line[k]]] for line in TORSO_LINES]) for k in (0, 1))
+    tf, tk = (np.zeros(0, int) for _ in range(2))
+    tt = np.zeros(0)
+    if torso_sigma_m is not None:
+        turn = torso_turn(W, fps, torso_cutoff_hz)
+        tf, tk = np.nonzero(seen[:, None] & np.isfinite(turn))
+        tt = turn[tf, tk]
+    tsig = torso_sigma_m or 1.0
     sw = np.sqrt(vis) / pixel_sigma  # (F, J)
     psig = np.asarray(prior_sigma_m, np.float64)
     S = len(pairs)
@@ -443,7 +466,8 @@ def optimise(points: np.ndarray, world: np.ndarray, image: np.ndarray, visibilit
         rf = (X[flat_f, flat_t] - X[flat_f, flat_h]) @ upv / flat_sigma_m
         rk = _hinge_terms(X)[0]
         re = _elbow_terms(X)[0]
-        return np.concatenate([ru.ravel(), rv.ravel(), rb.ravel(), rp.ravel(), ra.ravel(), rs.ravel(), rf, rk, re])
+        rt = (X[tf, tl[tk], 2] - X[tf, tr[tk], 2] - tt) / tsig
+        return np.concatenate([ru.ravel(), rv.ravel(), rb.ravel(), rp.ravel(), ra.ravel(), rs.ravel(), rf, rk, re, rt])
 
     def jacobian(x: np.ndarray) -> Any:
         from scipy.sparse import coo_matrix
@@ -506,6 +530,11 @@ def optimise(points: np.ndarray, world: np.ndarray, image: np.ndarray, visibilit
                 cols.append(var(np.repeat(np.arange(F), 2), ej, c))
                 vals.append(g[:, c])
         r0 += len(re)
+        r = r0 + np.arange(len(tf))  # the torso's turn: z of the left minus z of the right landmark
+        rows += [r, r]
+        cols += [var(tf, tl[tk], 2), var(tf, tr[tk], 2)]
+        vals += [np.full(len(r), 1.0 / tsig), np.full(len(r), -1.0 / tsig)]
+        r0 += len(tf)
         return coo_matrix((np.concatenate(vals), (np.concatenate(rows), np.concatenate(cols))), shape=(r0, n))
 
     x0 = X0.ravel()

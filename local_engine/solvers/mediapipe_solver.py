@@ -200,9 +200,10 @@ class MediapipeSolver:
         calibrated = camera.intrinsics is not None
         K = (np.asarray(camera.intrinsics, np.float64) if calibrated
              else monocular.guess_intrinsics(w, h, self.focal_35mm))
-        cam_pts = monocular.lift(track.world, track.image, track.visibility, K)
+        seen = monocular.seen_along_rays(track.world, track.image, K)
+        cam_pts = monocular.lift(seen, track.image, track.visibility, K)
         planted, up = monocular.planted_feet(cam_pts, track.image, K, track.fps)
-        cam_pts, clip_stats = clip_fit.optimise(cam_pts, track.world, track.image, track.visibility, K, track.fps,
+        cam_pts, clip_stats = clip_fit.optimise(cam_pts, seen, track.image, track.visibility, K, track.fps,
                                                 contacts=planted, up=up)
         if camera.rotation is not None and camera.translation is not None:
             R = np.asarray(camera.rotation, np.float64)
