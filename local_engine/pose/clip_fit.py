@@ -15,6 +15,7 @@ are banded, so a 10 s 60 fps clip takes a few seconds on one core) minimising
   + sum  max(0, -(thigh x shin) . hips_line / lengths)^2 / knee_sigma^2 (knees bend one way: a joint limit)
   + sum  max(0, (shin x foot) . hips_line / lengths)^2 / foot_sigma^2  (toes in front of the shin)
   + sum  max(0, -elbow_bend)^2 / elbow_sigma^2                          (no elbow bent backwards)
+  + sum  ((X_left - X_right)_z - T_line)^2 / torso_sigma^2              (the torso's turn: hips, shoulders)
 
 where L_ab are the person's segment lengths (left and right averaged): what each segment spans across the image
 at its depth near the top of the take (:func:`image_segment_lengths`; every limb lies across the view at some
@@ -34,14 +35,31 @@ BlazePose's depth offsets over that interval unless the elbow's or ankle's limit
 and the prior are put on the chosen branch, and the limit terms keep the solve there. The prior holds joints the
 model did not see.
 
+The torso's turn (about the vertical) is held where BlazePose puts it: T_line is the model's depth offset between
+the left and right hip, and between the left and right shoulder, low-passed (:func:`torso_turn`). Left to the other
+terms the fit turned the hips 5-14 degrees further from the four views' turn than the model had them, and put the
+nearer hip behind on up to half of a camera's frames. Other single-view evidence was measured against the four
+views and does not beat the model's own turn on this footage: the foreshortened image width of the hips and
+shoulders gives |offset| 3-8 cm off (the model: 2-7 cm); which way the face points (nose against the ears) gets the
+hips' depth order right where the model does not on the side view (cam02: 4 % wrong against 15 %), but one sign per
+interval between the frames where the line lies across the view, by that vote or by the model's, scored no better
+(landmarks seen along the optical axis: 64.8-65.3 mm against 64.9); and even the four views' own torso offsets,
+given to the fit, scored worse on the skeleton (66.6 mm against 64.7): with upper arms and thighs on the wrong
+branch for whole intervals, a torso that agrees with them fits better than the true one. The upper arms are still
+not decided over the clip: BlazePose's vote per interval (relative to a torso held at the model's turn, it is the
+same vote) measured 65.2 mm against 63.4.
+
 What it gains (pose2sim Demo_SinglePerson, ``scripts/bench.py accuracy``, PA-MPJPE of one uncalibrated camera
-against the engine's four-view result, mean of cams 1-4): 71.9 -> 65.0 mm on the legacy runtime, 70.7 -> 64.3
-on the Tasks runtime (raw BlazePose 97). What is left is mostly along the ray and not decidable from one view:
-upper arms and thighs near the body's frontal plane, where both branches are within the joint limits and
-BlazePose's sign is wrong for whole intervals (cam04's upper arms on half the frames), and depth offsets whose
-size is off by 2-10 cm (lengths, 2D error, the pelvis' turn). With the four views' signs and sizes of every
-limb segment's depth offset the fit's landmarks would be at 38 mm, with their signs alone at 56 (measured on
-the fit before the decision, at 70 mm; the bench measures the skeleton fitted to them).
+against the engine's four-view result, mean of cams 1-4): 71.9 -> 65.0 mm on the legacy runtime, 70.7 -> 64.3 on
+the Tasks runtime (raw BlazePose 97) with the depth signs decided over the clip; with the torso's turn held and the
+model's landmarks seen along the ray through the hips (local_engine.pose.monocular.seen_along_rays, which the
+solver applies first) 65.2 -> 63.4 and 64.3 -> 62.8 (the torso term alone 64.7 and 64.4, the ray alone 66.8 on the
+legacy runtime: the two work together). What is left is mostly along the ray and not decidable from one view: upper
+arms and thighs near the body's frontal plane, where both branches are within the joint limits and BlazePose's sign
+is wrong for whole intervals (cam04's upper arms on half the frames), and depth offsets whose size is off by 2-10
+cm (lengths, 2D error, the pelvis' turn: still 9-20 degrees off on the hips). With the four views' signs and sizes
+of every limb segment's depth offset the fit's landmarks would be at 38 mm, with their signs alone at 56 (measured
+on the fit before the decision, at 70 mm; the bench measures the skeleton fitted to them).
 
 Pure numpy/scipy on arrays: no skeletons, no cameras beyond the pinhole ``K``, no models and no bpy here.
 """
@@ -320,7 +338,8 @@ def optimise(points: np.ndarray, world: np.ndarray, image: np.ndarray, visibilit
     intrinsics. ``pixel_sigma`` defaults to 0.4 % of the frame's extent as seen by ``K`` (about 8 px in 1080p).
     The solve starts from the lift low-passed at ``init_cutoff_hz``, put on the depth branches
     :func:`decide_depth_signs` chooses (``decide_signs``). ``knee_sigma``, ``foot_sigma`` and ``elbow_sigma``
-    weigh the joint limits (None: off). Frames without a person stay NaN; face landmarks move with the
+    weigh the joint limits (None: off); ``torso_sigma_m`` the torso's turn held at BlazePose's, low-passed at
+    ``torso_cutoff_hz`` (None: off). Frames without a person stay NaN; face landmarks move with the
     shoulders. The statistics say on how many frames each segment's branch was turned
     (``depth_signs_flipped``)."""
     from .filters import butterworth_zero_phase, fill_gaps
