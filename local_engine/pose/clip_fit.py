@@ -15,6 +15,7 @@ are banded, so a 10 s 60 fps clip takes a few seconds on one core) minimising
   + sum  max(0, -(thigh x shin) . hips_line / lengths)^2 / knee_sigma^2 (knees bend one way: a joint limit)
   + sum  max(0, (shin x foot) . hips_line / lengths)^2 / foot_sigma^2  (toes in front of the shin)
   + sum  max(0, -elbow_bend)^2 / elbow_sigma^2                          (no elbow bent backwards)
+  + sum  ((X_left - X_right)_z - T_line)^2 / torso_sigma^2              (the torso's turn: hips, shoulders)
 
 where L_ab are the person's segment lengths (left and right averaged): what each segment spans across the image
 at its depth near the top of the take (:func:`image_segment_lengths`; every limb lies across the view at some
@@ -34,15 +35,32 @@ BlazePose's depth offsets over that interval unless the elbow's or ankle's limit
 and the prior are put on the chosen branch, and the limit terms keep the solve there. The prior holds joints the
 model did not see.
 
+The torso's turn (about the vertical) is held where BlazePose puts it: T_line is the model's depth offset between
+the left and right hip, and between the left and right shoulder, low-passed (:func:`torso_turn`). Left to the other
+terms the fit turned the hips 5-14 degrees further from the four views' turn than the model had them, and put the
+nearer hip behind on up to half of a camera's frames. Other single-view evidence was measured against the four
+views and does not beat the model's own turn on this footage: the foreshortened image width of the hips and
+shoulders gives |offset| 3-8 cm off (the model: 2-7 cm); which way the face points (nose against the ears) gets the
+hips' depth order right where the model does not on the side view (cam02: 4 % wrong against 15 %), but one sign per
+interval between the frames where the line lies across the view, by that vote or by the model's, scored no better
+(landmarks seen along the optical axis: 64.8-65.3 mm against 64.9); and even the four views' own torso offsets,
+given to the fit, scored worse on the skeleton (66.6 mm against 64.7): with upper arms and thighs on the wrong
+branch for whole intervals, a torso that agrees with them fits better than the true one. The upper arms are still
+not decided over the clip: BlazePose's vote per interval (relative to a torso held at the model's turn, it is the
+same vote) measured 65.2 mm against 63.4.
+
 What it gains (pose2sim Demo_SinglePerson, ``scripts/bench.py accuracy``, PA-MPJPE of one uncalibrated camera
-against the engine's four-view result, mean of cams 1-4): 71.9 -> 65.0 mm on the legacy runtime, 70.7 -> 64.3
-on the Tasks runtime (raw BlazePose 97); 64.1 and 63.4 with the skeleton fit's floor pulling planted feet only
-as far as their contacts agree (local_engine.pose.skeleton_fit.floor_targets). What is left is mostly along the ray and not decidable from one view:
-upper arms and thighs near the body's frontal plane, where both branches are within the joint limits and
-BlazePose's sign is wrong for whole intervals (cam04's upper arms on half the frames), and depth offsets whose
-size is off by 2-10 cm (lengths, 2D error, the pelvis' turn). With the four views' signs and sizes of every
-limb segment's depth offset the fit's landmarks would be at 38 mm, with their signs alone at 56 (measured on
-the fit before the decision, at 70 mm; the bench measures the skeleton fitted to them).
+against the engine's four-view result, mean of cams 1-4): 71.9 -> 65.0 mm on the legacy runtime, 70.7 -> 64.3 on
+the Tasks runtime (raw BlazePose 97) with the depth signs decided over the clip; with the torso's turn held and the
+model's landmarks seen along the ray through the hips (local_engine.pose.monocular.seen_along_rays, which the
+solver applies first) 65.2 -> 63.4 and 64.3 -> 62.8 (the torso term alone 64.7 and 64.4, the ray alone 66.8 on the
+legacy runtime: the two work together); 62.5 and 62.1 with the skeleton fit's floor pulling planted feet only as
+far as their contacts agree (local_engine.pose.skeleton_fit.floor_targets). What is left is mostly along the ray and not decidable from one view: upper
+arms and thighs near the body's frontal plane, where both branches are within the joint limits and BlazePose's sign
+is wrong for whole intervals (cam04's upper arms on half the frames), and depth offsets whose size is off by 2-10
+cm (lengths, 2D error, the pelvis' turn: still 9-20 degrees off on the hips). With the four views' signs and sizes
+of every limb segment's depth offset the fit's landmarks would be at 38 mm, with their signs alone at 56 (measured
+on the fit before the decision, at 70 mm; the bench measures the skeleton fitted to them).
 
 Pure numpy/scipy on arrays: no skeletons, no cameras beyond the pinhole ``K``, no models and no bpy here.
 """
@@ -240,6 +258,19 @@ def decide_depth_signs(X: np.ndarray, prior: np.ndarray, px: np.ndarray, K: np.n
     return X, prior, flipped
 
 
+#: The torso's left-right lines whose depth offsets (left minus right along the ray) the fit holds.
+TORSO_LINES = [("left_hip", "right_hip"), ("left_shoulder", "right_shoulder")]
+
+
+def torso_turn(world: np.ndarray, fps: float, cutoff_hz: float) -> np.ndarray:
+    """(F, 2) BlazePose's depth offsets of :data:`TORSO_LINES` (left minus right along the ray, metres),
+    low-passed at ``cutoff_hz``; ``world`` (F, J, 3) holds the BODY landmarks in camera axes, gaps filled."""
+    from .filters import butterworth_zero_phase
+
+    dz = np.stack([world[:, _B[LM[a]], 2] - world[:, _B[LM[b]], 2] for a, b in TORSO_LINES], 1)
+    return butterworth_zero_phase(dz, fps, cutoff_hz)
+
+
 def _runs(mask: np.ndarray) -> list[slice]:
     """The maximal runs of True in ``mask`` (F,), as slices."""
     edges = np.diff(np.concatenate([[0], mask.astype(np.int8), [0]]))
@@ -302,7 +333,8 @@ def optimise(points: np.ndarray, world: np.ndarray, image: np.ndarray, visibilit
              image_lengths_pct: float | None = IMAGE_LENGTHS_PERCENTILE, contacts: np.ndarray | None = None,
              up: np.ndarray | None = None, still_sigma_m: float = 0.003, flat_sigma_m: float = 0.01,
              knee_sigma: float | None = 0.05, foot_sigma: float | None = 0.05,
-             elbow_sigma: float | None = 0.05, decide_signs: bool = True) -> tuple[np.ndarray, dict[str, Any]]:
+             elbow_sigma: float | None = 0.05, decide_signs: bool = True,
+             torso_sigma_m: float | None = 0.02, torso_cutoff_hz: float = 3.0) -> tuple[np.ndarray, dict[str, Any]]:
     """Camera-space landmarks (F, 33, 3) refined over the whole clip, and statistics.
 
     ``points``: the per-frame lift (NaN where nobody was seen); ``world``: BlazePose's hip-centred metric
@@ -310,7 +342,8 @@ def optimise(points: np.ndarray, world: np.ndarray, image: np.ndarray, visibilit
     intrinsics. ``pixel_sigma`` defaults to 0.4 % of the frame's extent as seen by ``K`` (about 8 px in 1080p).
     The solve starts from the lift low-passed at ``init_cutoff_hz``, put on the depth branches
     :func:`decide_depth_signs` chooses (``decide_signs``). ``knee_sigma``, ``foot_sigma`` and ``elbow_sigma``
-    weigh the joint limits (None: off). Frames without a person stay NaN; face landmarks move with the
+    weigh the joint limits (None: off); ``torso_sigma_m`` the torso's turn held at BlazePose's, low-passed at
+    ``torso_cutoff_hz`` (None: off). Frames without a person stay NaN; face landmarks move with the
     shoulders. The statistics say on how many frames each segment's branch was turned
     (``depth_signs_flipped``)."""
     from .filters import butterworth_zero_phase, fill_gaps
@@ -339,6 +372,15 @@ def optimise(points: np.ndarray, world: np.ndarray, image: np.ndarray, visibilit
     if decide_signs:
         X0, prior, flipped = decide_depth_signs(X0, prior, px, K, pairs, lengths, seen)
     acc_sigma = accel_ms2 / fps ** 2
+    # the torso's turn: the hips' and shoulders' left-minus-right depth offsets held at BlazePose's, low-passed
+    tl, tr = (np.array([_B[LM[line[k]]] for line in TORSO_LINES]) for k in (0, 1))
+    tf, tk = (np.zeros(0, int) for _ in range(2))
+    tt = np.zeros(0)
+    if torso_sigma_m is not None:
+        turn = torso_turn(W, fps, torso_cutoff_hz)
+        tf, tk = np.nonzero(seen[:, None] & np.isfinite(turn))
+        tt = turn[tf, tk]
+    tsig = torso_sigma_m or 1.0
     sw = np.sqrt(vis) / pixel_sigma  # (F, J)
     psig = np.asarray(prior_sigma_m, np.float64)
     S = len(pairs)
@@ -448,7 +490,8 @@ def optimise(points: np.ndarray, world: np.ndarray, image: np.ndarray, visibilit
         rf = (X[flat_f, flat_t] - X[flat_f, flat_h]) @ upv / flat_sigma_m
         rk = _hinge_terms(X)[0]
         re = _elbow_terms(X)[0]
-        return np.concatenate([ru.ravel(), rv.ravel(), rb.ravel(), rp.ravel(), ra.ravel(), rs.ravel(), rf, rk, re])
+        rt = (X[tf, tl[tk], 2] - X[tf, tr[tk], 2] - tt) / tsig
+        return np.concatenate([ru.ravel(), rv.ravel(), rb.ravel(), rp.ravel(), ra.ravel(), rs.ravel(), rf, rk, re, rt])
 
     def jacobian(x: np.ndarray) -> Any:
         from scipy.sparse import coo_matrix
@@ -511,6 +554,11 @@ def optimise(points: np.ndarray, world: np.ndarray, image: np.ndarray, visibilit
                 cols.append(var(np.repeat(np.arange(F), 2), ej, c))
                 vals.append(g[:, c])
         r0 += len(re)
+        r = r0 + np.arange(len(tf))  # the torso's turn: z of the left minus z of the right landmark
+        rows += [r, r]
+        cols += [var(tf, tl[tk], 2), var(tf, tr[tk], 2)]
+        vals += [np.full(len(r), 1.0 / tsig), np.full(len(r), -1.0 / tsig)]
+        r0 += len(tf)
         return coo_matrix((np.concatenate(vals), (np.concatenate(rows), np.concatenate(cols))), shape=(r0, n))
 
     x0 = X0.ravel()

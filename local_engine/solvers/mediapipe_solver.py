@@ -202,13 +202,14 @@ class MediapipeSolver:
         calibrated = camera.intrinsics is not None
         K = (np.asarray(camera.intrinsics, np.float64) if calibrated
              else monocular.guess_intrinsics(w, h, self.focal_35mm))
-        cam_pts = monocular.lift(track.world, track.image, track.visibility, K)
+        seen = monocular.seen_along_rays(track.world, track.image, K)
+        cam_pts = monocular.lift(seen, track.image, track.visibility, K)
         # The fit's flat soles use the up the contacts were judged with (the trunk's or the feet plane's), not the
         # body's balance that the ground below takes: measured on pose2sim's demo, the balance up there (with or
         # without the person's own heel-over-toe rise) costs 1 mm of PA-MPJPE (64.1 -> 65.0-65.2 mm); what it would
         # correct is the planted soles' pitch before the skeleton fit, about 4 degrees on one camera of four.
         planted, up = monocular.planted_feet(cam_pts, track.image, K, track.fps)
-        cam_pts, clip_stats = clip_fit.optimise(cam_pts, track.world, track.image, track.visibility, K, track.fps,
+        cam_pts, clip_stats = clip_fit.optimise(cam_pts, seen, track.image, track.visibility, K, track.fps,
                                                 contacts=planted, up=up)
         if camera.rotation is not None and camera.translation is not None:
             R = np.asarray(camera.rotation, np.float64)

@@ -8,6 +8,8 @@ would pass the first checks only by luck)."""
 
 from __future__ import annotations
 
+from dataclasses import replace
+
 import numpy as np
 import pytest
 
@@ -28,6 +30,7 @@ def fitted(p2s_tracks):
         mask, _ = blazepose.consistent_person(track)
         track, _ = monocular.undo_label_swaps(track.subset(mask))
         K = monocular.guess_intrinsics(*track.size)
+        track = replace(track, world=monocular.seen_along_rays(track.world, track.image, K))  # as the solver
         lift = monocular.lift(track.world, track.image, track.visibility, K)
         planted, up = monocular.planted_feet(lift, track.image, K, track.fps)
         opt, stats = clip_fit.optimise(lift, track.world, track.image, track.visibility, K, track.fps,
@@ -37,8 +40,9 @@ def fitted(p2s_tracks):
 
 
 def test_clip_fit_is_closer_to_four_views_than_the_lift(fitted, p2s_multi):
-    """PA-MPJPE of the landmarks (at this stage, mean over the four cameras: lift 80.7 -> clip fit 66.8 mm on
-    the legacy runtime, 77.7 -> 65.8 on the Tasks runtime; 70.4 and 70.0 before the depth signs were decided
+    """PA-MPJPE of the landmarks (at this stage, mean over the four cameras: lift 79.3 -> clip fit 63.1 mm on
+    the legacy runtime, 76.6 -> 62.3 on the Tasks runtime; 66.8 and 65.8 before BlazePose's landmarks were
+    turned to the view along the ray through the hips and the fit held the torso's turn; 70.4 and 70.0 before the depth signs were decided
     over the clip with the elbow and foot limits and short segments raised to their neighbours' proportions,
     75.1 before the fit held planted feet, knees and the image's segment lengths). Below 50 mm would beat
     current learned video methods: a broken reference."""
@@ -47,7 +51,7 @@ def test_clip_fit_is_closer_to_four_views_than_the_lift(fitted, p2s_multi):
     opt = [Q.pa_mpjpe_mm(Q.landmark_joints(_low(o, t.fps)), ref) for t, _, o, *_ in fitted]
     print({"lift": np.round(lift, 1).tolist(), "clip_fit": np.round(opt, 1).tolist()})
     assert np.mean(opt) < np.mean(lift) - 4.0, (opt, lift)
-    assert 50 < np.mean(opt) < 69.5, opt
+    assert 50 < np.mean(opt) < 64.8, opt
 
 
 def test_clip_fit_keeps_bone_lengths_and_the_image(fitted):
@@ -65,18 +69,21 @@ def test_clip_fit_keeps_bone_lengths_and_the_image(fitted):
         assert stats["cost_after"] < 0.8 * stats["cost_before"], stats
 
 
-def test_one_camera_finds_the_planted_feet(fitted, p2s_multi):
+def test_one_camera_finds_the_planted_feet(fitted, p2s_multi, p2s_cameras):
     """Before any skeleton, the feet one camera finds planted (image speed, height over the floor the lifted
-    feet give, decided over the clip) are the frames the four views say (recall 0.94-1.0, precision 0.79-0.96
+    feet give, decided over the clip) are the frames the four views say (recall 0.95-1.0, precision 0.78-0.96
     on cams 1-4, both runtimes), and the up direction they were judged with is within 35 degrees of
-    gravity (11-28 degrees: the person stands on one leg, so the feet span no floor and the trunk decides)."""
+    gravity (the calibration's; 11-28 degrees: the person stands on one leg, so the feet span no floor and the
+    trunk decides)."""
     ref = p2s_multi.motions[0].foot_contacts
-    for (*_, planted, up), cam in zip(fitted, ("cam01", "cam02", "cam03", "cam04")):
+    for (*_, planted, up), cam in zip(fitted, p2s_cameras):
         recall, precision = Q.contact_agreement(planted, ref)
-        print(cam, planted.sum(0), ref.sum(0), round(recall, 2), round(precision, 2))
-        assert recall > 0.85 and precision > 0.7, (cam, recall, precision)
+        gravity = np.asarray(cam.rotation, np.float64) @ np.array([0.0, 0.0, 1.0])  # world Z in camera axes
+        print(cam.device_label, planted.sum(0), ref.sum(0), round(recall, 2), round(precision, 2),
+              round(float(np.degrees(np.arccos(up @ gravity))), 1))
+        assert recall > 0.85 and precision > 0.7, (cam.device_label, recall, precision)
         assert planted[:, 0].sum() > planted[:, 1].sum()  # standing on the left leg most of the take
-        assert up[1] < -np.cos(np.radians(35))  # camera y points down: up is about -y
+        assert up @ gravity > np.cos(np.radians(35)), (cam.device_label, up, gravity)
 
 
 def _planted_steps(points: np.ndarray, planted: np.ndarray) -> np.ndarray:
@@ -190,8 +197,9 @@ def test_forearm_and_foot_depth_signs_are_decided_over_the_clip(fitted, undecide
     """Which end of a forearm or foot is nearer the camera, decided over the whole clip with the elbow and
     ankle limits (clip_fit.decide_depth_signs), agrees with the four views on far more frames than BlazePose's
     own depth (the lift) and than the fit started from it with only the joint limits as soft terms (forearms
-    and feet of cams 1-4 together, frames where the four views' offset exceeds 3 cm: 339 misses in the lift,
-    206 in the fit without the decision, 164 with it on the legacy runtime; 343, 215, 160 on the Tasks one)."""
+    and feet of cams 1-4 together, frames where the four views' offset exceeds 3 cm: 346 misses in the lift,
+    185 in the fit without the decision, 147 with it on the legacy runtime; 352, 194, 152 on the Tasks one;
+    339, 206, 164 and 343, 215, 160 with the landmarks seen along the optical axis)."""
     segments = [(f"{s}_{a}", f"{s}_{b}") for s in ("left", "right") for a, b in (("elbow", "wrist"), ("ankle", "toe"))]
     ref = Q.motion_joints(p2s_multi.motions[0])
     lift, fit, plain_misses = 0, 0, 0
@@ -208,18 +216,81 @@ def test_forearm_and_foot_depth_signs_are_decided_over_the_clip(fitted, undecide
 def test_elbows_and_feet_do_not_bend_backwards(fitted):
     """An elbow bent backwards against its humerus' untwisted flexion, or toes behind the shin's line
     (clip_fit.limb_bends below -0.1: a flipped forearm or foot), is rare in the fit, against a fifth of
-    cam02's frames (elbows) and a tenth of cam02's or cam04's (feet) in BlazePose's own depth (the worst
-    camera, legacy runtime: elbows 21.5 % of its frames in the lift, 0.5 % in the fit, feet 12.5 % and 0;
-    Tasks runtime: elbows 20 % and 1.5 %, feet 10.5 % and 0)."""
+    cam02's frames (elbows) and up to a tenth of cam02's or cam04's (feet) in BlazePose's own depth (the worst
+    camera, legacy runtime: elbows 19.5 % of its frames in the lift, 0 in the fit, feet 12 % and 0; Tasks
+    runtime: elbows 18.5 % and 2.5 %, feet 9 % and 0; seen along the optical axis rather than the ray
+    through the hips, the lift's feet were backwards on 12.5 and 10.5 %)."""
     body = clip_fit.BODY
     for cols in (slice(0, 2), slice(2, 4)):
         lift = [(clip_fit.limb_bends(_low(lf, t.fps)[:, body])[:, cols] < -0.1).mean() for t, lf, *_ in fitted]
         fit = [(clip_fit.limb_bends(o[:, body])[:, cols] < -0.1).mean() for _, _, o, *_ in fitted]
         print({"lift": np.round(lift, 3).tolist(), "fit": np.round(fit, 3).tolist()})
-        assert max(lift) > 0.1, lift  # the check sees the model's backward elbows and feet
+        assert max(lift) > 0.06, lift  # the check sees the model's backward elbows and feet
         assert max(fit) < 0.05, fit
 
 
+def _in_camera(p2s_multi, cam) -> tuple[np.ndarray, np.ndarray]:
+    """The four views' joints in ``cam``'s frame (x right, y down, z away) and the up direction there."""
+    R, t = np.asarray(cam.rotation, np.float64), np.asarray(cam.translation, np.float64).reshape(3)
+    return Q.motion_joints(p2s_multi.motions[0]) @ R.T + t, R @ np.array([0.0, 0.0, 1.0])
+
+
+def _turn_errors(points: np.ndarray, ref_cam: np.ndarray, up: np.ndarray) -> list[float]:
+    """Mean error (degrees) over the frames of the hips' and of the shoulders' left-right line's turn about
+    the up direction (seen in the camera's frame, so the error is what one camera gets wrong in depth)."""
+    right = np.array([1.0, 0.0, 0.0]) - up * up[0]
+    right /= np.linalg.norm(right)
+    away = np.cross(up, right)
+    joints, out = Q.landmark_joints(points), []
+    for a, b in (("left_hip", "right_hip"), ("left_shoulder", "right_shoulder")):
+        i, j = Q.JOINTS.index(a), Q.JOINTS.index(b)
+        turn = [np.degrees(np.arctan2(v @ away, v @ right)) for v in (joints[:, i] - joints[:, j],
+                                                                      ref_cam[:, i] - ref_cam[:, j])]
+        out.append(float(np.nanmean(np.abs((turn[0] - turn[1] + 180) % 360 - 180))))
+    return out
+
+
+def test_the_torso_keeps_its_turn(fitted, p2s_multi, p2s_cameras):
+    """The clip fit holds the hips' and shoulders' left-right depth offsets at BlazePose's (low-passed): left
+    to the other terms, the fit turned the hips 5-14 degrees further from the four views' turn than the
+    model's own (measured on the landmarks seen along the optical axis) and put the nearer hip behind on up
+    to half of cam02's and cam03's frames. Mean error of the hips' and shoulders' turn against the four
+    views over cams 1-4: hips 20.1 degrees without the term, 12.1 with it on the legacy runtime (cam02, which
+    sees the hips nearly square, 35.9 -> 19.5), 22.5 -> 11.8 on the Tasks one; shoulders 7.8 and 7.9 with
+    it."""
+    hips, shoulders, free = [], [], []
+    for (track, lf, opt, _, K, planted, up), cam in zip(fitted, p2s_cameras):
+        ref_cam, gravity = _in_camera(p2s_multi, cam)
+        h, s = _turn_errors(opt, ref_cam, gravity)
+        hips.append(h)
+        shoulders.append(s)
+        plain, _ = clip_fit.optimise(lf, track.world, track.image, track.visibility, K, track.fps, contacts=planted,
+                                     up=up, torso_sigma_m=None)
+        free.append(_turn_errors(plain, ref_cam, gravity)[0])
+    print({"hips": np.round(hips, 1).tolist(), "shoulders": np.round(shoulders, 1).tolist(),
+           "hips without the torso term": np.round(free, 1).tolist()})
+    assert np.mean(hips) < 14.0 and np.mean(hips) < 0.75 * np.mean(free), (hips, free)
+    assert np.mean(shoulders) < 10.5, shoulders
+
+
+def test_landmarks_seen_along_the_ray(p2s_tracks, p2s_multi, p2s_cameras):
+    """BlazePose's metric landmarks turned to the view along the ray through the hips (monocular
+    .seen_along_rays; the person is 5-8 degrees above the image centre in these views) have the four views'
+    depth order (which end of a thigh, shin, upper arm or forearm is nearer the camera, where the four views'
+    offset exceeds 3 cm) on more frames than the model's own (cams 1-4 together, legacy runtime: 434 -> 341
+    misses; Tasks runtime: 421 -> 327)."""
+    segments = [(f"{s}_{a}", f"{s}_{b}") for s in ("left", "right")
+                for a, b in (("hip", "knee"), ("knee", "ankle"), ("shoulder", "elbow"), ("elbow", "wrist"))]
+    own, turned = 0, 0
+    for track, cam in zip(p2s_tracks, p2s_cameras):
+        track, _ = monocular.undo_label_swaps(track.subset(blazepose.consistent_person(track)[0]))
+        K = monocular.guess_intrinsics(*track.size)
+        ref_cam, _ = _in_camera(p2s_multi, cam)
+        own += _depth_sign_misses(_low(track.world, track.fps), ref_cam, segments)
+        turned += _depth_sign_misses(_low(monocular.seen_along_rays(track.world, track.image, K), track.fps),
+                                     ref_cam, segments)
+    print({"own": own, "along the ray": turned})
+    assert turned < 0.85 * own, (own, turned)
 
 def test_hands_follow_their_wrists_across_a_decided_flip(fitted, undecided):
     """A forearm put on its other depth branch takes the hand with it: the fit's wrist-to-finger distances are
