@@ -55,8 +55,8 @@ the Tasks runtime (raw BlazePose 97) with the depth signs decided over the clip;
 model's landmarks seen along the ray through the hips (local_engine.pose.monocular.seen_along_rays, which the
 solver applies first) 65.2 -> 63.4 and 64.3 -> 62.8 (the torso term alone 64.7 and 64.4, the ray alone 66.8 on the
 legacy runtime: the two work together); 62.5 and 62.1 with the skeleton fit's floor pulling planted feet only as
-far as their contacts agree (local_engine.pose.skeleton_fit.floor_targets). What is left is mostly along the ray and not decidable from one view: upper
-arms and thighs near the body's frontal plane, where both branches are within the joint limits and BlazePose's sign
+far as their contacts agree (local_engine.pose.skeleton_fit.floor_targets). What is left is mostly along the ray
+and not decidable from one view: upper arms and thighs near the body's frontal plane, where both branches are within the joint limits and BlazePose's sign
 is wrong for whole intervals (cam04's upper arms on half the frames), and depth offsets whose size is off by 2-10
 cm (lengths, 2D error, the pelvis' turn: still 9-20 degrees off on the hips). With the four views' signs and sizes
 of every limb segment's depth offset the fit's landmarks would be at 38 mm, with their signs alone at 56 (measured
