@@ -50,17 +50,18 @@ not decided over the clip: BlazePose's vote per interval (relative to a torso he
 same vote) measured 65.2 mm against 63.4.
 
 What it gains (pose2sim Demo_SinglePerson, ``scripts/bench.py accuracy``, PA-MPJPE of one uncalibrated camera
-against the engine's four-view result, mean of cams 1-4): 71.9 -> 65.0 mm on the legacy runtime, 70.7 -> 64.3 on
-the Tasks runtime (raw BlazePose 97) with the depth signs decided over the clip; with the torso's turn held and the
-model's landmarks seen along the ray through the hips (local_engine.pose.monocular.seen_along_rays, which the
-solver applies first) 65.2 -> 63.4 and 64.3 -> 62.8 (the torso term alone 64.7 and 64.4, the ray alone 66.8 on the
-legacy runtime: the two work together); 62.5 and 62.1 with the skeleton fit's floor pulling planted feet only as
-far as their contacts agree (local_engine.pose.skeleton_fit.floor_targets). What is left is mostly along the ray
-and not decidable from one view: upper arms and thighs near the body's frontal plane, where both branches are within the joint limits and BlazePose's sign
-is wrong for whole intervals (cam04's upper arms on half the frames), and depth offsets whose size is off by 2-10
-cm (lengths, 2D error, the pelvis' turn: still 9-20 degrees off on the hips). With the four views' signs and sizes
-of every limb segment's depth offset the fit's landmarks would be at 38 mm, with their signs alone at 56 (measured
-on the fit before the decision, at 70 mm; the bench measures the skeleton fitted to them).
+against the engine's four-view result, mean of cams 1-4): 71.9 -> 65.0 mm on the legacy runtime, 70.7 -> 64.3 on the
+Tasks runtime (raw BlazePose 97) with the depth signs decided over the clip; with the torso's turn held and the
+model's landmarks seen along the ray through the hips (local_engine.pose.monocular.seen_along_rays, which the solver
+applies first) 65.2 -> 63.4 and 64.3 -> 62.8 (the torso term alone 64.7 and 64.4, the ray alone 66.8 on the legacy
+runtime: the two work together); 62.5 and 62.1 with the skeleton fit's floor pulling planted feet only as far as
+their contacts agree (local_engine.pose.skeleton_fit.floor_targets). What is left is mostly along the ray and not
+decidable from one view: upper arms and thighs near the body's frontal plane, where both branches are within the
+joint limits and BlazePose's sign is wrong for whole intervals (cam04's upper arms on half the frames), and depth
+offsets whose size is off by 2-10 cm (lengths, 2D error, the pelvis' turn: still 9-20 degrees off on the hips). With
+the four views' signs and sizes of every limb segment's depth offset the fit's landmarks would be at 38 mm, with
+their signs alone at 56 (measured on the fit before the decision, at 70 mm; the bench measures the skeleton fitted
+to them).
 
 Pure numpy/scipy on arrays: no skeletons, no cameras beyond the pinhole ``K``, no models and no bpy here.
 """
