@@ -6,7 +6,10 @@ action for the target in bulk. No ``frame_set`` per frame, no constraints, no ba
 and rolls are never edited; its previous action is kept in a muted NLA track. Root motion to the object is
 keyed from the object's own transform; where the action being replaced animated that transform (an earlier
 retarget with root motion to the object), from that action's value at the first frame, and a transform the
-new action does not animate is set back to it, so root motion never piles up from run to run.
+new action does not animate is set back to it, so root motion never piles up from run to run. The
+options' clean-ups (foot lock, smoothing) run on the new action's channel values before its one write
+(:func:`..review.legs.clean_up_values`, the operators' own functions); the take before them is written too
+only with ``keep_raw``.
 
 Rigs whose controls are driven through constraints (Rigify) are handled by probing: the rig is evaluated by
 Blender's depsgraph twice with known random poses to learn which solved bone each control's parent frame

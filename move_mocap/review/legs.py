@@ -224,7 +224,8 @@ class Locked:
 
     def stored_contacts(self) -> list[int]:
         """The mask as the action stores it (:data:`CONTACTS_PROP`)."""
-        return [int(a) | (int(b) << 1) for a, b in self.mask]
+        m = self.mask.astype(np.int64)
+        return (m[:, 0] | (m[:, 1] << 1)).tolist()
 
 
 def lock_take(take: RigTake, contacts: str = "AUTO", blend_seconds: float = 0.15, key_ik: bool = True,
