@@ -359,6 +359,9 @@ def import_output(
                 action.name = name
             result_obj = tgt
         keep = {result_obj.as_pointer(), action.as_pointer(), result_obj.data.as_pointer()}
+        if tgt is not None and result_obj.animation_data is not None:  # the retarget's take before its clean-ups (Keep Raw Take)
+            keep |= {st.action.as_pointer() for tr in result_obj.animation_data.nla_tracks for st in tr.strips
+                     if st.action is not None}
         if keep_source:
             keep |= {o.as_pointer() for o in _new_ids(before, "objects")}
             keep |= {source.data.as_pointer(), loaded.action.as_pointer()}

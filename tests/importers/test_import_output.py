@@ -239,6 +239,26 @@ def test_onto_target_armature(api, move_take, motion_sample: Path):
     assert _added(before) == {"ACTION": 1}
 
 
+def test_onto_target_with_clean_ups(api, move_take, motion_sample: Path):
+    """Foot lock and smoothing at apply time write one action; with Keep Raw Take the take before them stays
+    in the rig's NLA (the import's clean-up of what it created keeps it), nothing else is added."""
+    pytest.importorskip("move_mocap.retarget")
+    from move_mocap.core.retarget.options import RetargetOptions
+
+    _, files = move_take
+    target = api.import_output(files["MAIN_FBX"]).armature
+    target.animation_data.action = None
+    for keep_raw, added in ((False, {"ACTION": 1}), (True, {"ACTION": 2})):
+        before = _counts()
+        result = api.import_output(motion_sample, target=target.name, action_name=f"clean{int(keep_raw)}",
+                                   retarget_options=RetargetOptions(foot_lock=True, smooth=0.4, keep_raw=keep_raw))
+        assert target.animation_data.action == result.action and result.action.name == f"clean{int(keep_raw)}"
+        assert _added(before) == added
+        stashed = {st.action.name for tr in target.animation_data.nla_tracks for st in tr.strips if st.action}
+        assert (f"clean{int(keep_raw)}_raw" in stashed) == keep_raw, stashed
+        assert "Foot lock:" in result.retarget_summary and "Smooth:" in result.retarget_summary
+
+
 def test_errors_name_problem_and_leave_nothing(api, tmp_path: Path, motion_sample: Path):
     empty = tmp_path / "empty.fbx"
     empty.write_bytes(b"")
