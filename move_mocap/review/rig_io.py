@@ -348,7 +348,7 @@ def to_channels(take: RigTake, bone: str, q: np.ndarray) -> np.ndarray:
     vals = quat_to_channels(q, mode)
     old = take.channel_values.get(bone)
     if old is not None and mode == "QUATERNION":
-        flip = np.sum(vals * old, axis=-1) < 0
+        flip = np.einsum("...i,...i->...", vals, old) < 0
         vals[flip] *= -1.0
     elif old is not None and mode not in ("QUATERNION", "AXIS_ANGLE"):
         vals = vals + 2 * np.pi * np.round((old[:1] - vals[:1]) / (2 * np.pi))

@@ -65,6 +65,14 @@ def clean(mask: np.ndarray, min_len: int, max_gap: int) -> np.ndarray:
 
 def _hysteresis(on: np.ndarray, off: np.ndarray) -> np.ndarray:
     """True from a frame where ``on`` holds until the first frame where ``off`` holds (exclusive)."""
+    on = np.asarray(on, dtype=bool)
+    off = np.asarray(off, dtype=bool)
+    if not (on & off).any():
+        # Thresholds that never hold together (the detector's: "on" is stricter than "not off"): the state is
+        # the last event's (on or off) at or before each frame, False before the first.
+        events = on | off
+        last = np.maximum.accumulate(np.where(events, np.arange(len(on)), -1))
+        return np.where(last >= 0, on[np.maximum(last, 0)], False)
     out = np.zeros(len(on), dtype=bool)
     state = False
     for i in range(len(on)):  # one pass; the clip's length, not per-bone work
