@@ -22,7 +22,7 @@ from __future__ import annotations
 
 import time
 from dataclasses import dataclass, field
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import bpy
 import numpy as np
@@ -41,6 +41,9 @@ from ..core.retarget.skeleton import (
 )
 from ..core.retarget.solver import SolveOptions, SolveResult, SourceTake, TargetModel, hierarchy_model, solve
 from . import action_io
+
+if TYPE_CHECKING:
+    from ..review.legs import CleanUp
 
 
 @dataclass
@@ -480,20 +483,23 @@ def retarget_with_report(
     previous = ad.action
     base = _object_own_transform(target, previous, float(out_frames[0]))
     channels, groups = _action_channels(target, result, out_frames, props, base)
-    if previous is not None and opts.stash_previous:
-        action_io.stash_action(target, previous)
     if previous is not None:
         _settle_unkeyed(target, previous, set(channels), float(out_frames[0]))
     timings["write"] = time.perf_counter() - t1
+    keep_raw = opts.keep_raw and (opts.foot_lock or opts.smooth)
+    raw_channels, raw_groups = (dict(channels), dict(groups)) if keep_raw else ({}, {})
+    # The clean-ups replace channels in ``channels``; a clean-up that fails leaves nothing written.
+    cleaned = clean_up(target, channels, groups, out_frames, opts, timings)
+    t1 = time.perf_counter()
+    if previous is not None and opts.stash_previous:
+        action_io.stash_action(target, previous)
     raw = None
-    if opts.keep_raw and (opts.foot_lock or opts.smooth):
-        t1 = time.perf_counter()
-        raw = action_io.new_action(f"{name}_raw", target, channels, groups, opts.interpolation)
+    if keep_raw:
+        raw = action_io.new_action(f"{name}_raw", target, raw_channels, raw_groups, opts.interpolation)
         raw[RETARGET_TAG] = action.name
         action_io.stash_action(target, raw)
         timings["write_raw"] = time.perf_counter() - t1
-    cleaned = clean_up(target, channels, groups, out_frames, opts, timings)
-    t1 = time.perf_counter()
+        t1 = time.perf_counter()
     new = action_io.new_action(name, target, channels, groups, opts.interpolation)
     new[RETARGET_TAG] = action.name
     for key, value in cleaned.props.items():
@@ -512,7 +518,8 @@ def retarget_with_report(
 
 
 def clean_up(target: bpy.types.Object, channels: dict[tuple[str, int], tuple[np.ndarray, np.ndarray]],
-             groups: dict[str, str], frames: np.ndarray, opts: RetargetOptions, timings: dict[str, float]) -> Any:
+             groups: dict[str, str], frames: np.ndarray, opts: RetargetOptions, timings: dict[str, float]
+             ) -> CleanUp:
     """The options' clean-ups (foot lock, then smoothing: :func:`..review.legs.clean_up_values`, the operators'
     own functions) on the retarget's ``channels`` before they are written: the channels they change replace
     the retarget's in ``channels`` (in place) and ``groups``; returns the clean-up (its custom properties for
