@@ -21,7 +21,8 @@ runs each, the first run reported too):
   stages (``read``, ``solve``, ``write``) and ratios ``operator_*_vs_retarget``.
 
 On a machine where fresh memory is slow to touch (``first_touch_s_per_gib``) a whole-take write costs the
-most. Run: ``python scripts/bench.py retarget [--frames N] [--slice N] [--repeat N]`` with a Blender venv's
+most. On a busy machine with few cores, numpy's OpenBLAS threads (numpy 2 in Blender 5.1+) made the numpy
+stages several times slower from run to run; ``OPENBLAS_NUM_THREADS=1`` steadies them. Run: ``python scripts/bench.py retarget [--frames N] [--slice N] [--repeat N]`` with a Blender venv's
 python.
 """
 
