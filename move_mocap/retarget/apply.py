@@ -28,6 +28,7 @@ import bpy
 import numpy as np
 from mathutils import Euler, Quaternion, Vector
 
+from ..core.cleanup import contacts as C
 from ..core.retarget import quat as Q
 from ..core.retarget.mapping import SLOTS, BoneMapping, Detection, detect, is_finger
 from ..core.retarget.options import RetargetOptions as RetargetOptions  # re-exported: the engine's options
@@ -445,6 +446,7 @@ def retarget_with_report(
         raise ValueError("the hips are not mapped on both armatures (edit the mapping)")
 
     warnings: list[str] = []
+    contacts = _source_contacts(action, lo, src_frames, warnings)
     timings: dict[str, float] = {"prepare": time.perf_counter() - t0}
     t1 = time.perf_counter()
     src_skel = skeleton_from_object(source)
@@ -489,7 +491,7 @@ def retarget_with_report(
     keep_raw = opts.keep_raw and (opts.foot_lock or opts.smooth)
     raw_channels, raw_groups = (dict(channels), dict(groups)) if keep_raw else ({}, {})
     # The clean-ups replace channels in ``channels``; a clean-up that fails leaves nothing written.
-    cleaned = clean_up(target, channels, groups, out_frames, opts, timings)
+    cleaned = clean_up(target, channels, groups, out_frames, opts, timings, contacts)
     t1 = time.perf_counter()
     if previous is not None and opts.stash_previous:
         action_io.stash_action(target, previous)
@@ -497,11 +499,15 @@ def retarget_with_report(
     if keep_raw:
         raw = action_io.new_action(f"{name}_raw", target, raw_channels, raw_groups, opts.interpolation)
         raw[RETARGET_TAG] = action.name
+        if contacts is not None:
+            raw[C.STORED_PROP] = contacts
         action_io.stash_action(target, raw)
         timings["write_raw"] = time.perf_counter() - t1
         t1 = time.perf_counter()
     new = action_io.new_action(name, target, channels, groups, opts.interpolation)
     new[RETARGET_TAG] = action.name
+    if contacts is not None:
+        new[C.STORED_PROP] = contacts  # a foot lock's below replaces them with the contacts it locked
     for key, value in cleaned.props.items():
         new[key] = value
     if raw is not None:
@@ -517,21 +523,47 @@ def retarget_with_report(
                           result.floor, result.hips_height, result.floor_shift, summary)
 
 
+def _source_contacts(action: bpy.types.Action, first_frame: float, src_frames: np.ndarray,
+                     warnings: list[str]) -> list[int] | None:
+    """The source action's stored foot contacts (MOTION_DATA's and the local engine's, stored by the importer:
+    :data:`..core.cleanup.contacts.STORED_PROP`) at the frames the retarget reads, one per new frame, as the
+    new action stores them; None when it has none. A malformed property is warned about and left out."""
+    tagged: Any = action
+    stored = tagged.get(C.STORED_PROP)
+    if stored is None:
+        return None
+    try:
+        mask = C.decode_stored([int(v) for v in stored])
+    except (TypeError, ValueError):
+        warnings.append(f"the source action's foot contacts ({C.STORED_PROP!r}) are not a list of ints and were "
+                        "left out (foot lock detects contacts from the motion); re-import the take to restore them")
+        return None
+    return C.encode_stored(C.at_frames(mask, first_frame, src_frames))
+
+
 def clean_up(target: bpy.types.Object, channels: dict[tuple[str, int], tuple[np.ndarray, np.ndarray]],
-             groups: dict[str, str], frames: np.ndarray, opts: RetargetOptions, timings: dict[str, float]
-             ) -> CleanUp:
+             groups: dict[str, str], frames: np.ndarray, opts: RetargetOptions, timings: dict[str, float],
+             contacts: list[int] | None = None) -> CleanUp:
     """The options' clean-ups (foot lock, then smoothing: :func:`..review.legs.clean_up_values`, the operators'
     own functions) on the retarget's ``channels`` before they are written: the channels they change replace
     the retarget's in ``channels`` (in place) and ``groups``; returns the clean-up (its custom properties for
     the action, its reports once the action is written). The one action written holds the cleaned take; the
-    raw one only with ``keep_raw``."""
-    from ..review.legs import CleanUp, clean_up_values
+    raw one only with ``keep_raw``. ``contacts``: the source's stored foot contacts on ``frames``
+    (:func:`_source_contacts`), used where given, else detected from the motion.
+
+    A clean-up that fails raises ValueError naming it and the fix; nothing has been written then."""
+    from ..review.legs import CleanUp, CleanUpError, clean_up_values
 
     if not opts.foot_lock and not opts.smooth:
         return CleanUp()
     n = len(frames)
     values = {ch: v for ch, (f, v) in channels.items() if len(f) == n}
-    cleaned = clean_up_values(target, frames, values, opts.foot_lock, float(opts.smooth))
+    try:
+        cleaned = clean_up_values(target, frames, values, opts.foot_lock, float(opts.smooth),
+                                  stored_contacts=contacts)
+    except CleanUpError as exc:
+        off = " and ".join(name for name, on in (("Foot Lock", opts.foot_lock), ("Smoothing", opts.smooth)) if on)
+        raise ValueError(f"{exc}. Nothing was written (the rig keeps its action); retarget with {off} off") from exc
     for ch, v in cleaned.channels.items():
         channels[ch] = (frames, v)
     groups.update(cleaned.groups)

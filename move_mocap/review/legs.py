@@ -31,7 +31,7 @@ from ..core.retarget import quat as Q
 from . import rig_io
 from .rig_io import CONTACTS_PROP, RigTake
 
-__all__ = ["CLEANED_FROM", "CONTACTS_PROP", "clean_up_values", "foot_lock", "smooth"]
+__all__ = ["CLEANED_FROM", "CONTACTS_PROP", "CleanUpError", "clean_up_values", "foot_lock", "smooth"]
 
 CLEANED_FROM = "move_mocap_cleaned_from"  # on a cleaned action: the action it was made from
 
@@ -224,8 +224,7 @@ class Locked:
 
     def stored_contacts(self) -> list[int]:
         """The mask as the action stores it (:data:`CONTACTS_PROP`)."""
-        m = self.mask.astype(np.int64)
-        return (m[:, 0] | (m[:, 1] << 1)).tolist()
+        return C.encode_stored(self.mask)
 
 
 def lock_take(take: RigTake, contacts: str = "AUTO", blend_seconds: float = 0.15, key_ik: bool = True,
@@ -389,46 +388,63 @@ class CleanUp:
         return [make(action) for make in self._reports]
 
 
+class CleanUpError(ValueError):
+    """A clean-up at retarget time failed (:func:`clean_up_values`); ``stage`` names it."""
+
+    def __init__(self, stage: str, problem: Exception) -> None:
+        super().__init__(f"{stage} at retarget time: {problem}")
+        self.stage = stage
+
+
 def clean_up_values(obj: bpy.types.Object, frames: np.ndarray, values: Any, foot_lock: bool = False,
                     smooth: float = 0.0, contacts: str = "AUTO", stored_contacts: list[int] | None = None
                     ) -> CleanUp:
     """Foot locking (``foot_lock``, then smoothing with strength ``smooth``) on channel values not written
-    yet: ``values`` maps (data path, index) to (F,) values on ``frames`` for ``obj`` (the retarget's own).
+    yet: ``values`` maps (data path, index) to (F,) values on ``frames`` for ``obj`` (the retarget's own);
+    ``stored_contacts``: the take's stored foot contacts on ``frames`` (MOTION_DATA's, carried by the
+    retarget), used as the operators use an action's (``contacts="AUTO"``: detected when there are none).
     The same functions as the operators (:func:`lock_take`, :func:`smooth_take`), with the same defaults,
     each on the take the one before it gives (:func:`.rig_io.with_channels`), so the result is what
     :func:`foot_lock` then :func:`smooth` give on the written action, without reading or copying any.
-    Bones evaluated once are not evaluated again (smoothing starts from the locked pose)."""
+    Bones evaluated once are not evaluated again (smoothing starts from the locked pose).
+    Raises :class:`CleanUpError` naming the clean-up that failed (a rig whose legs are not found fails both)."""
     out = CleanUp()
     if not foot_lock and not smooth:
         return out
-    t0 = time.perf_counter()
-    rig = rig_io.setup(obj)
-    take = rig_io.from_values(rig, frames, values, stored_contacts)
-    out.timings["cleanup_read"] = time.perf_counter() - t0
-    pose = None
-    if foot_lock:
-        t1 = time.perf_counter()
-        locked = lock_take(take, contacts, pose=take.pose())
-        out.channels.update(locked.channels)
-        out.groups.update(locked.groups)
-        out.props[CONTACTS_PROP] = locked.stored_contacts()
-        lock_input = take
-        take = rig_io.with_channels(take, locked.channels, out.props[CONTACTS_PROP])
-        # The locked pose, with the bones whose channels were keyed (the IK controls) evaluated from them.
-        changed = {p.split('"')[1] for p, _ in locked.channels}
-        pose = evaluate(take.model, take.basis_rot, take.basis_loc, len(take.frames),
-                        dependents(take.model, changed), locked.after)
-        seconds = time.perf_counter() - t1
-        out.timings["foot_lock"] = seconds
-        out._reports.append(lambda action, t=lock_input, r=locked, s=seconds: lock_report(
-            t, r, action, s, {"solve": s}))
-    if smooth:
-        t1 = time.perf_counter()
-        smoothed = smooth_take(take, float(smooth), pose=pose)
-        out.channels.update(smoothed.channels)
-        out.groups.update(smoothed.groups)
-        seconds = time.perf_counter() - t1
-        out.timings["smooth"] = seconds
-        out._reports.append(lambda action, t=take, r=smoothed, s=seconds, k=float(smooth): smooth_report(
-            t, r, k, action, s, {"solve": s}))
+    stage = "Foot lock and smoothing" if foot_lock and smooth else "Foot lock" if foot_lock else "Smoothing"
+    try:
+        t0 = time.perf_counter()
+        rig = rig_io.setup(obj)
+        take = rig_io.from_values(rig, frames, values, stored_contacts)
+        out.timings["cleanup_read"] = time.perf_counter() - t0
+        pose = None
+        if foot_lock:
+            stage = "Foot lock"
+            t1 = time.perf_counter()
+            locked = lock_take(take, contacts, pose=take.pose())
+            out.channels.update(locked.channels)
+            out.groups.update(locked.groups)
+            out.props[CONTACTS_PROP] = locked.stored_contacts()
+            lock_input = take
+            take = rig_io.with_channels(take, locked.channels, out.props[CONTACTS_PROP])
+            # The locked pose, with the bones whose channels were keyed (the IK controls) evaluated from them.
+            changed = {p.split('"')[1] for p, _ in locked.channels}
+            pose = evaluate(take.model, take.basis_rot, take.basis_loc, len(take.frames),
+                            dependents(take.model, changed), locked.after)
+            seconds = time.perf_counter() - t1
+            out.timings["foot_lock"] = seconds
+            out._reports.append(lambda action, t=lock_input, r=locked, s=seconds: lock_report(
+                t, r, action, s, {"solve": s}))
+        if smooth:
+            stage = "Smoothing"
+            t1 = time.perf_counter()
+            smoothed = smooth_take(take, float(smooth), pose=pose)
+            out.channels.update(smoothed.channels)
+            out.groups.update(smoothed.groups)
+            seconds = time.perf_counter() - t1
+            out.timings["smooth"] = seconds
+            out._reports.append(lambda action, t=take, r=smoothed, s=seconds, k=float(smooth): smooth_report(
+                t, r, k, action, s, {"solve": s}))
+    except ValueError as exc:
+        raise CleanUpError(stage, exc) from exc
     return out

@@ -27,14 +27,13 @@ from typing import Any
 import bpy
 import numpy as np
 
+from ..core.cleanup.contacts import STORED_PROP as CONTACTS_PROP  # an action's stored foot contacts
 from ..core.cleanup.rig_pose import Pose, closure, evaluate
 from ..core.retarget import quat as Q
 from ..core.retarget.mapping import FINGER_SLOTS, SLOTS
 from ..core.retarget.skeleton import channels_to_quat, quat_to_channels
 from ..core.retarget.solver import TargetModel, hierarchy_model
 from ..retarget import action_io
-
-CONTACTS_PROP = "move_foot_contacts"  # set by the importer (MOTION_DATA): per frame, bit 0 left, bit 1 right
 
 #: IK controls per naming profile: (foot IK control, knee pole), ``{s}`` the side suffix.
 IK_CONTROLS = {"rigify_fk": ("foot_ik{s}", "thigh_ik_target{s}", {"L": ".L", "R": ".R"}),

@@ -1,7 +1,9 @@
 """Foot contacts: when a foot is planted, per frame (numpy only, no bpy here).
 
 Contacts come from the capture where it has them (Move's MOTION_DATA reaction forces, stored by the importer
-on the action as one int per frame: bit 0 left, bit 1 right) or are detected from the motion: a foot is
+on the action as one int per frame from the action's first frame, bit 0 left, bit 1 right: :data:`STORED_PROP`,
+:func:`encode_stored`, :func:`decode_stored`; the retarget carries them to its new action, :func:`at_frames`)
+or are detected from the motion: a foot is
 planted when it is near the floor *and* nearly still. Thresholds are decided over the whole clip (the floor
 is a low percentile of the foot's height, speeds are relative to the leg's length), with hysteresis (a
 contact starts below the "on" thresholds and ends above the looser "off" ones), short gaps filled and
@@ -31,6 +33,16 @@ class DetectOptions:
     min_contact: float = 0.08  # seconds: shorter contacts are dropped
     max_gap: float = 0.05  # seconds: shorter breaks inside a contact are filled
     floor_percentile: float = 2.0
+
+
+#: The custom property of an action holding its stored foot contacts (:func:`encode_stored`).
+STORED_PROP = "move_foot_contacts"
+
+
+def encode_stored(mask: np.ndarray | Sequence[Sequence[bool]]) -> list[int]:
+    """The per-frame ints an action stores (:data:`STORED_PROP`) for an (F, 2) mask (left, right)."""
+    m = np.asarray(mask, dtype=bool).reshape(-1, 2).astype(np.int64)
+    return (m[:, 0] | (m[:, 1] << 1)).tolist()
 
 
 def decode_stored(bits: Sequence[int]) -> np.ndarray:
@@ -105,6 +117,18 @@ def detect(points: np.ndarray, fps: float, leg_length: float, floor: float | Non
     off = (height > o.height_off) | (speed > o.speed_off)
     mask = _hysteresis(on, off)
     return clean(mask, max(1, int(round(o.min_contact * fps))), int(round(o.max_gap * fps)))
+
+
+def at_frames(mask: np.ndarray, first_frame: float, frames: np.ndarray) -> np.ndarray:
+    """The (F, 2) contacts of a mask stored from ``first_frame`` (one row per frame) at ``frames`` (any
+    frames of the same clock, e.g. a retarget's source frames: a sub-range, or fractional when it changes the
+    frame rate): the nearest stored frame's; frames outside the stored ones have no contact."""
+    m = np.asarray(mask, dtype=bool)
+    idx = np.rint(np.asarray(frames, dtype=np.float64) - float(first_frame)).astype(np.int64)
+    inside = (idx >= 0) & (idx < len(m))
+    out = np.zeros((len(idx), *m.shape[1:]), dtype=bool)
+    out[inside] = m[idx[inside]]
+    return out
 
 
 def resample(mask: np.ndarray, n: int) -> np.ndarray:
