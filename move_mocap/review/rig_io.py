@@ -221,7 +221,7 @@ def setup(obj: bpy.types.Object, extra_bones: tuple[str, ...] = (), needed: Iter
         missing = [p for p in ("thigh", "shin", "foot") if f"{p}.{side}" not in slots]
         if missing or "hips" not in slots:
             raise ValueError(f"{obj.name!r}: the {'hips' if 'hips' not in slots else side + ' leg'} "
-                             "could not be found by the mapping detection (Retarget panel: Detect)")
+                             "could not be found by the mapping detection (the Retarget panel's Detect shows what it finds)")
     data: Any = obj.data
     bone_names = {b.name for b in data.bones}
     ik: dict[str, tuple[str, str | None]] = {}

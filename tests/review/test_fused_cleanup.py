@@ -123,3 +123,59 @@ def test_keep_raw_take_and_ab(world) -> None:
     assert "take2_raw" not in bpy.data.actions and plain.get(CLEANED_FROM) is None
     assert bpy.ops.move_mocap.ab_toggle() == {"FINISHED"}
     assert action_io.object_action(target) == idle
+
+
+def _animation_state(obj) -> tuple:
+    """What a retarget may change on a rig: its action, its NLA (tracks, strips and their actions), and every
+    action in the file."""
+    ad = obj.animation_data
+    tracks = tuple((t.name, t.mute, tuple((s.name, s.action.name if s.action else None) for s in t.strips))
+                   for t in ad.nla_tracks) if ad else ()
+    return (ad.action.name if ad and ad.action else None, tracks, tuple(sorted(bpy.data.actions.keys())))
+
+
+def test_a_failing_clean_up_writes_nothing(world) -> None:
+    """A clean-up that fails at retarget time leaves the rig as it was: an upper-body character (its legs
+    removed: hips, spine, arms, head) retargets, but Foot Lock and Smoothing need both legs. With either on,
+    the retarget raises naming the clean-up, the problem and the option to turn off; the rig's action, its
+    NLA and the file's actions are unchanged (no raw take, no stashed previous action); so does the
+    Retarget button, which reports the same message."""
+    source, target = world.obj("cmu_01_01"), world.targets["mixamo"]
+    for o in bpy.context.view_layer.objects:
+        o.select_set(False)
+    target.select_set(True)
+    bpy.context.view_layer.objects.active = target
+    bpy.ops.object.mode_set(mode="EDIT")
+    edit = target.data.edit_bones
+    for b in [b for b in edit if any(k in b.name for k in ("Leg", "Foot", "Toe"))]:
+        edit.remove(b)
+    bpy.ops.object.mode_set(mode="OBJECT")
+    world.select_pair(source, target)
+    frames = dict(frame_start=1, frame_end=60)
+    # The rig itself retargets (the previous action is stashed: an NLA track to keep unchanged below).
+    retarget_with_report(source, target, RetargetOptions(action_name="Idle", **frames))
+    retarget_with_report(source, target, RetargetOptions(action_name="upper body", **frames))
+    before = _animation_state(target)
+    assert before[0] == "upper body" and before[1], before
+
+    cases = [(dict(foot_lock=True, smooth=0.5, keep_raw=True), "Foot lock and smoothing at retarget time",
+              "Foot Lock and Smoothing"),
+             (dict(foot_lock=True), "Foot lock at retarget time", "Foot Lock"),
+             (dict(smooth=0.5), "Smoothing at retarget time", "Smoothing")]
+    for options, stage, fix in cases:
+        with pytest.raises(ValueError) as failed:
+            retarget_with_report(source, target, RetargetOptions(action_name="cleaned", **frames, **options))
+        message = str(failed.value)
+        assert message.startswith(stage) and "leg could not be found" in message, message
+        assert f"Nothing was written (the rig keeps its action); retarget with {fix} off" in message, message
+        assert _animation_state(target) == before
+
+    settings = bpy.context.scene.move_mocap_retarget
+    settings.foot_lock, settings.use_mapping = True, False
+    try:
+        with pytest.raises(RuntimeError, match=r"Foot lock at retarget time.*retarget with Foot Lock off"):
+            bpy.ops.move_mocap.retarget(use_panel_settings=True, action_name="from panel", use_frame_range=True,
+                                        frame_start=1, frame_end=60)
+    finally:
+        settings.foot_lock = False
+    assert _animation_state(target) == before
