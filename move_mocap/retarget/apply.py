@@ -28,6 +28,7 @@ import bpy
 import numpy as np
 from mathutils import Euler, Quaternion, Vector
 
+from ..core.blas_threads import single_threaded
 from ..core.cleanup import contacts as C
 from ..core.retarget import quat as Q
 from ..core.retarget.mapping import SLOTS, BoneMapping, Detection, detect, is_finger
@@ -399,6 +400,7 @@ def retarget(source: bpy.types.Object, target: bpy.types.Object, options: Retarg
     return retarget_with_report(source, target, options).action
 
 
+@single_threaded()  # its numeric stages multiply small matrices: BLAS threads only cost (core.blas_threads)
 def retarget_with_report(
     source: bpy.types.Object, target: bpy.types.Object, options: RetargetOptions | None = None
 ) -> RetargetReport:

@@ -23,6 +23,7 @@ from typing import Any
 import bpy
 import numpy as np
 
+from ..core.blas_threads import single_threaded
 from ..core.cleanup import contacts as C
 from ..core.cleanup import footlock as FL
 from ..core.cleanup import smoothing as SM
@@ -34,6 +35,8 @@ from .rig_io import CONTACTS_PROP, RigTake
 __all__ = ["CLEANED_FROM", "CONTACTS_PROP", "CleanUpError", "clean_up_values", "foot_lock", "smooth"]
 
 CLEANED_FROM = "move_mocap_cleaned_from"  # on a cleaned action: the action it was made from
+#: What foot locking reads and evaluates of a rig (:func:`.rig_io.setup`): the legs' chains and the IK controls.
+LOCK_NEEDS = (*(f"{p}.{s}" for p in ("thigh", "shin", "foot", "toe") for s in "LR"), "ik")
 
 
 @dataclass
@@ -266,11 +269,12 @@ def lock_report(take: RigTake, locked: Locked, action: bpy.types.Action, seconds
                       seconds, warnings, timings)
 
 
+@single_threaded()  # small matrix products: BLAS threads only cost (core.blas_threads)
 def foot_lock(obj: bpy.types.Object, contacts: str = "AUTO", blend_seconds: float = 0.15, key_ik: bool = True,
               name: str = "") -> LockReport:
     """Lock the planted feet of ``obj``'s active action into a new action (assigned; the old one stashed)."""
     t0 = time.perf_counter()
-    take = rig_io.load(obj, needed=[f"{p}.{s}" for p in ("thigh", "shin", "foot", "toe") for s in "LR"] + ["ik"])
+    take = rig_io.load(obj, needed=LOCK_NEEDS)
     assert take.action is not None
     timings = {"read": time.perf_counter() - t0}
     t1 = time.perf_counter()
@@ -356,6 +360,7 @@ def smooth_report(take: RigTake, smoothed: Smoothed, strength: float, action: bp
                         smoothed.kept, seconds, list(take.warnings), timings)
 
 
+@single_threaded()
 def smooth(obj: bpy.types.Object, strength: float = 0.5, keep_contacts: bool = True, name: str = "") -> SmoothReport:
     """Smooth ``obj``'s active action into a new action (assigned; the old one stashed): :func:`smooth_take`."""
     t0 = time.perf_counter()
@@ -414,7 +419,8 @@ def clean_up_values(obj: bpy.types.Object, frames: np.ndarray, values: Any, foot
     stage = "Foot lock and smoothing" if foot_lock and smooth else "Foot lock" if foot_lock else "Smoothing"
     try:
         t0 = time.perf_counter()
-        rig = rig_io.setup(obj)
+        # Foot lock alone reads and evaluates only the legs' chains (as its operator does); smoothing, every bone.
+        rig = rig_io.setup(obj, needed=None if smooth else LOCK_NEEDS)
         take = rig_io.from_values(rig, frames, values, stored_contacts)
         out.timings["cleanup_read"] = time.perf_counter() - t0
         pose = None
@@ -427,10 +433,12 @@ def clean_up_values(obj: bpy.types.Object, frames: np.ndarray, values: Any, foot
             out.props[CONTACTS_PROP] = locked.stored_contacts()
             lock_input = take
             take = rig_io.with_channels(take, locked.channels, out.props[CONTACTS_PROP])
-            # The locked pose, with the bones whose channels were keyed (the IK controls) evaluated from them.
-            changed = {p.split('"')[1] for p, _ in locked.channels}
+            # The locked pose (the legs already evaluated from their new rotations), with the bones keyed
+            # besides them (the IK controls) and those following them evaluated from their channels.
+            legs = {b for leg in _legs(lock_input) for b in (leg.thigh, leg.shin, leg.foot)}
+            keyed = {p.split('"')[1] for p, _ in locked.channels} - legs
             pose = evaluate(take.model, take.basis_rot, take.basis_loc, len(take.frames),
-                            dependents(take.model, changed), locked.after)
+                            dependents(take.model, keyed), locked.after) if keyed else locked.after
             seconds = time.perf_counter() - t1
             out.timings["foot_lock"] = seconds
             out._reports.append(lambda action, t=lock_input, r=locked, s=seconds: lock_report(
