@@ -344,12 +344,13 @@ def with_channels(take: RigTake, channels: Mapping[tuple[str, int], np.ndarray],
 def to_channels(take: RigTake, bone: str, q: np.ndarray) -> np.ndarray:
     """Channel values (F, C) for ``bone``'s rotation mode, signs/angles continuous with what was keyed."""
     mode = take.obj.pose.bones[bone].rotation_mode  # type: ignore[union-attr]
-    vals = quat_to_channels(q, mode)
     old = take.channel_values.get(bone)
-    if old is not None and mode == "QUATERNION":
-        flip = np.einsum("...i,...i->...", vals, old) < 0
-        vals[flip] *= -1.0
-    elif old is not None and mode not in ("QUATERNION", "AXIS_ANGLE"):
+    if old is not None and mode == "QUATERNION":  # each frame's sign from the keyed one's (continuous already)
+        vals = Q.normalize(q)
+        vals *= np.where(np.einsum("...i,...i->...", vals, old) < 0, -1.0, 1.0)[:, None]
+        return vals
+    vals = quat_to_channels(q, mode)
+    if old is not None and mode != "AXIS_ANGLE":
         vals = vals + 2 * np.pi * np.round((old[:1] - vals[:1]) / (2 * np.pi))
     return vals
 
