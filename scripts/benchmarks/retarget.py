@@ -22,7 +22,9 @@ runs each, the first run reported too):
 
 On a machine where fresh memory is slow to touch (``first_touch_s_per_gib``) a whole-take write costs the
 most. On a busy machine with few cores, numpy's OpenBLAS threads (numpy 2 in Blender 5.1+) made the numpy
-stages several times slower from run to run; ``OPENBLAS_NUM_THREADS=1`` steadies them. Run: ``python scripts/bench.py retarget [--frames N] [--slice N] [--repeat N]`` with a Blender venv's
+stages several times slower from run to run: the retarget and the clean-up operators now limit BLAS to one
+thread while they run (``move_mocap.core.blas_threads``; ``blas_threads`` is the count outside them). The
+machine's ``load_average`` (1 minute) at the start and the end is reported with the figures. Run: ``python scripts/bench.py retarget [--frames N] [--slice N] [--repeat N]`` with a Blender venv's
 python.
 """
 
@@ -30,6 +32,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import threading
 import time
 from collections.abc import Callable
@@ -164,9 +167,11 @@ def main(argv: list[str]) -> int:
     parser.add_argument("--slice", type=int, default=300, help="frames baked by the baseline (extrapolated)")
     parser.add_argument("--repeat", type=int, default=5, help="runs of each method; the best counts")
     args = parser.parse_args(argv)
+    load_start = os.getloadavg()[0]
 
     import bpy
 
+    from move_mocap.core.blas_threads import blas_threads
     from move_mocap.retarget import action_io
     from move_mocap.retarget.apply import RetargetOptions, auto_mapping, retarget_with_report
 
@@ -288,5 +293,7 @@ def main(argv: list[str]) -> int:
         "baseline_extrapolated_seconds": round(bake_total, 1),
         "speedup_vs_bake": round(bake_total / best, 1),
         "speedup_first_run": round(bake_total / runs[0], 1),
+        "blas_threads": blas_threads(),
+        "load_average": {"start": round(load_start, 2), "end": round(os.getloadavg()[0], 2)},
     }))
     return 0
