@@ -9,7 +9,8 @@ retarget with root motion to the object), from that action's value at the first 
 new action does not animate is set back to it, so root motion never piles up from run to run. The
 options' clean-ups (foot lock, smoothing) run on the new action's channel values before its one write
 (:func:`..review.legs.clean_up_values`, the operators' own functions); the take before them is written too
-only with ``keep_raw``.
+only with ``keep_raw``. Foot contacts stored on the source action (MOTION_DATA's, by the importer) come along
+onto the new action at its frames, and foot lock uses them.
 
 Rigs whose controls are driven through constraints (Rigify) are handled by probing: the rig is evaluated by
 Blender's depsgraph twice with known random poses to learn which solved bone each control's parent frame

@@ -179,3 +179,28 @@ def test_a_failing_clean_up_writes_nothing(world) -> None:
     finally:
         settings.foot_lock = False
     assert _animation_state(target) == before
+
+
+def test_source_contacts_come_along(world) -> None:
+    """Foot contacts stored on the source action (as the MOTION_DATA import stores them) come along onto the
+    new action at its frames (a sub-range here) and foot lock uses them; a malformed property is left out with
+    a warning, and foot lock detects contacts instead."""
+    source, target = world.obj("cmu_01_01"), world.targets["mixamo"]
+    world.select_pair(source, target)
+    lo = int(action_io.frame_range(source.animation_data.action, source)[0])
+    stored = np.zeros((200, 2), dtype=bool)
+    stored[30:90, 0] = stored[60:150, 1] = True
+    source.animation_data.action[CONTACTS_PROP] = C.encode_stored(stored)
+    report = retarget_with_report(source, target, RetargetOptions(action_name="sub", frame_start=lo + 20,
+                                                                  frame_end=lo + 119))
+    np.testing.assert_array_equal(C.decode_stored(report.action[CONTACTS_PROP]), stored[20:120])
+    locked = retarget_with_report(source, target, RetargetOptions(action_name="locked", foot_lock=True,
+                                                                  frame_start=lo + 20, frame_end=lo + 119))
+    assert "(stored contacts" in locked.summary, locked.summary
+    assert not (C.decode_stored(locked.action[CONTACTS_PROP]) & ~stored[20:120]).any()
+
+    source.animation_data.action[CONTACTS_PROP] = "left, right"
+    bad = retarget_with_report(source, target, RetargetOptions(action_name="bad", foot_lock=True,
+                                                               frame_start=lo + 20, frame_end=lo + 119))
+    assert any("are not a list of ints" in w for w in bad.warnings), bad.warnings
+    assert "(detected contacts" in bad.summary, bad.summary
