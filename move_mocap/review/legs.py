@@ -239,7 +239,7 @@ def lock_take(take: RigTake, contacts: str = "AUTO", blend_seconds: float = 0.15
     new_basis = dict(take.basis_rot)
     new_basis.update(basis)
     redo = dependents(take.model, basis) & (take.used if take.used is not None else set(take.model.bones))
-    after = evaluate(take.model, new_basis, take.basis_loc, len(take.frames), redo, pose)
+    after = evaluate(take.model, new_basis, take.basis_loc, len(take.frames), redo, pose, take.heads)
     groups: dict[str, str] = {}
     channels: dict[tuple[str, int], np.ndarray] = {}
     _rot_channels(take, basis, groups, channels)
@@ -339,8 +339,8 @@ def smooth_take(take: RigTake, strength: float = 0.5, keep_contacts: bool = True
         basis_legs, _, _ = lock_pose(smoothed, spose, mask.copy(), 0.1, ankle_goal=goal)
         new_rot.update(basis_legs)
         kept = int(mask.sum())
-    after = evaluate(take.model, new_rot, new_loc, len(take.frames), dependents(take.model, basis_legs), spose) \
-        if keep_contacts else spose
+    after = evaluate(take.model, new_rot, new_loc, len(take.frames), dependents(take.model, basis_legs), spose,
+                     take.heads) if keep_contacts else spose
     groups: dict[str, str] = {}
     channels: dict[tuple[str, int], np.ndarray] = {}
     _rot_channels(take, new_rot, groups, channels)
@@ -438,7 +438,7 @@ def clean_up_values(obj: bpy.types.Object, frames: np.ndarray, values: Any, foot
             legs = {b for leg in _legs(lock_input) for b in (leg.thigh, leg.shin, leg.foot)}
             keyed = {p.split('"')[1] for p, _ in locked.channels} - legs
             pose = evaluate(take.model, take.basis_rot, take.basis_loc, len(take.frames),
-                            dependents(take.model, keyed), locked.after) if keyed else locked.after
+                            dependents(take.model, keyed), locked.after, take.heads) if keyed else locked.after
             seconds = time.perf_counter() - t1
             out.timings["foot_lock"] = seconds
             out._reports.append(lambda action, t=lock_input, r=locked, s=seconds: lock_report(

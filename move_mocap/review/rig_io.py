@@ -28,7 +28,7 @@ import bpy
 import numpy as np
 
 from ..core.cleanup.contacts import STORED_PROP as CONTACTS_PROP  # an action's stored foot contacts
-from ..core.cleanup.rig_pose import Pose, closure, evaluate
+from ..core.cleanup.rig_pose import Pose, closure, evaluate, head_closure
 from ..core.retarget import quat as Q
 from ..core.retarget.mapping import FINGER_SLOTS, SLOTS
 from ..core.retarget.skeleton import channels_to_quat, quat_to_channels
@@ -65,11 +65,12 @@ class RigTake:
     used: set[str] | None = None  # the bones read and evaluated (None: all the model's)
     dense: set[tuple[str, int]] = field(default_factory=set)  # channels read whose keys are one per frame
     stored_contacts: list[int] | None = None  # the action's stored foot contacts (CONTACTS_PROP), if any
+    heads: set[str] | None = None  # the bones whose heads a pose evaluates (the legs', the IK controls'; None: all)
 
     def pose(self, basis_rot: dict[str, np.ndarray] | None = None,
              basis_loc: dict[str, np.ndarray] | None = None) -> Pose:
         return evaluate(self.model, basis_rot or self.basis_rot, self.basis_loc if basis_loc is None else basis_loc,
-                        len(self.frames), self.used)
+                        len(self.frames), self.used, heads=self.heads)
 
     def to_world(self, p: np.ndarray) -> np.ndarray:
         return self.obj_loc + self.obj_scale * Q.rotate(self.obj_rot, p)
@@ -194,6 +195,7 @@ class RigSetup:
     ik: dict[str, tuple[str, str | None]]
     warnings: list[str]
     used: set[str] | None  # the bones to read and evaluate (None: all the model's)
+    heads: set[str] | None = None  # the bones whose heads are evaluated (None: all)
 
     def paths(self) -> set[str]:
         """The data paths a take of this rig reads: the used bones' rotation (in their modes) and location,
@@ -242,7 +244,10 @@ def setup(obj: bpy.types.Object, extra_bones: tuple[str, ...] = (), needed: Iter
         for name in needed:
             names.update(ik_bones if name == "ik" else [slots.get(name, name)])
         used = closure(model, names)
-    return RigSetup(obj, slots, det.profile or "", model, ik, warnings, used)
+    # Clean-ups use the positions of the legs and the IK controls only; every bone's orientation.
+    legs = [slots[f"{p}.{side}"] for p in ("thigh", "shin", "foot", "toe") for side in "LR" if f"{p}.{side}" in slots]
+    heads = head_closure(model, [*legs, *ik_bones])
+    return RigSetup(obj, slots, det.profile or "", model, ik, warnings, used, heads)
 
 
 def load(obj: bpy.types.Object, action: bpy.types.Action | None = None, extra_bones: tuple[str, ...] = (),
@@ -306,7 +311,7 @@ def from_values(rig: RigSetup, frames: np.ndarray, values: Mapping[tuple[str, in
     obj_rot, obj_loc, obj_scale = _object_track(obj, values, frames)
     return RigTake(obj, action, np.asarray(frames, dtype=np.float64), fps, rig.slots, rig.profile, rig.model,
                    basis_rot, basis_loc, channel_values, obj_rot, obj_loc, obj_scale, rig.ik, list(rig.warnings),
-                   rig.used, set(), stored_contacts)
+                   rig.used, set(), stored_contacts, rig.heads)
 
 
 def with_channels(take: RigTake, channels: Mapping[tuple[str, int], np.ndarray],

@@ -204,3 +204,23 @@ def test_source_contacts_come_along(world) -> None:
                                                                frame_start=lo + 20, frame_end=lo + 119))
     assert any("are not a list of ints" in w for w in bad.warnings), bad.warnings
     assert "(detected contacts" in bad.summary, bad.summary
+
+
+def test_pose_evaluates_the_legs_heads_only(world) -> None:
+    """A clean-up's pose evaluates every bone's orientation but only the heads it uses (the legs', the IK
+    controls' and those they follow): the same values as the whole evaluation, on Rigify's probed model."""
+    from move_mocap.core.cleanup.rig_pose import evaluate
+
+    source, target = world.obj("cmu_01_03"), world.targets["rigify"]
+    retarget_with_report(source, target, RetargetOptions(action_name="take", frame_start=1, frame_end=90))
+    take = rig_io.load(target)
+    part = take.pose()
+    whole = evaluate(take.model, take.basis_rot, take.basis_loc, len(take.frames), take.used)
+    wanted = {take.slots[f"{p}.{s}"] for p in ("thigh", "shin", "foot", "toe") for s in "LR"}
+    wanted |= {b for pair in take.ik.values() for b in pair if b}
+    assert take.heads is not None and wanted <= set(part.head) < set(whole.head), sorted(part.head)
+    assert part.rot.keys() == whole.rot.keys()
+    for b, r in whole.rot.items():
+        np.testing.assert_array_equal(part.rot[b], r, err_msg=b)
+    for b, h in part.head.items():
+        np.testing.assert_array_equal(h, whole.head[b], err_msg=b)
