@@ -15,6 +15,7 @@ from typing import Any
 
 import bpy
 
+from ..core.cleanup import contacts as C
 from ..core.move_skeleton import actors_in
 from ..core.retarget.options import RetargetOptions
 from ..retarget import action_io
@@ -340,6 +341,8 @@ def import_output(
     try:
         loaded = _LOADERS[kind](path, actor)
         source = loaded.armature
+        if loaded.contacts is not None:  # on the take itself, so a retarget carries them (and its foot lock uses them)
+            loaded.action[C.STORED_PROP] = C.encode_stored(loaded.contacts)
         warnings = list(loaded.warnings)
         summary = ""
         name = action_name or (f"{tgt.name}_{stem}" if tgt is not None else stem)
@@ -359,6 +362,9 @@ def import_output(
                 action.name = name
             result_obj = tgt
         keep = {result_obj.as_pointer(), action.as_pointer(), result_obj.data.as_pointer()}
+        if tgt is not None and result_obj.animation_data is not None:  # the retarget's take before its clean-ups (Keep Raw Take)
+            keep |= {st.action.as_pointer() for tr in result_obj.animation_data.nla_tracks for st in tr.strips
+                     if st.action is not None}
         if keep_source:
             keep |= {o.as_pointer() for o in _new_ids(before, "objects")}
             keep |= {source.data.as_pointer(), loaded.action.as_pointer()}
@@ -372,8 +378,6 @@ def import_output(
         kept_source = source if keep_source and tgt is not None else None
         result = ImportResult(result_obj, action, lo, hi, kind, kept_source, fps, loaded.contacts, warnings,
                               summary if tgt is not None else "")
-        if loaded.contacts is not None:
-            action["move_foot_contacts"] = [int(a) | (int(b) << 1) for a, b in loaded.contacts]
         if result_obj is not tgt:
             ctx.view_layer.update()
             for o in ctx.view_layer.objects:

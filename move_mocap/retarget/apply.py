@@ -6,7 +6,11 @@ action for the target in bulk. No ``frame_set`` per frame, no constraints, no ba
 and rolls are never edited; its previous action is kept in a muted NLA track. Root motion to the object is
 keyed from the object's own transform; where the action being replaced animated that transform (an earlier
 retarget with root motion to the object), from that action's value at the first frame, and a transform the
-new action does not animate is set back to it, so root motion never piles up from run to run.
+new action does not animate is set back to it, so root motion never piles up from run to run. The
+options' clean-ups (foot lock, smoothing) run on the new action's channel values before its one write
+(:func:`..review.legs.clean_up_values`, the operators' own functions); the take before them is written too
+only with ``keep_raw``. Foot contacts stored on the source action (MOTION_DATA's, by the importer) come along
+onto the new action at its frames, and foot lock uses them.
 
 Rigs whose controls are driven through constraints (Rigify) are handled by probing: the rig is evaluated by
 Blender's depsgraph twice with known random poses to learn which solved bone each control's parent frame
@@ -19,12 +23,14 @@ from __future__ import annotations
 
 import time
 from dataclasses import dataclass, field
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import bpy
 import numpy as np
 from mathutils import Euler, Quaternion, Vector
 
+from ..core.blas_threads import single_threaded
+from ..core.cleanup import contacts as C
 from ..core.retarget import quat as Q
 from ..core.retarget.mapping import SLOTS, BoneMapping, Detection, detect, is_finger
 from ..core.retarget.options import RetargetOptions as RetargetOptions  # re-exported: the engine's options
@@ -38,6 +44,9 @@ from ..core.retarget.skeleton import (
 )
 from ..core.retarget.solver import SolveOptions, SolveResult, SourceTake, TargetModel, hierarchy_model, solve
 from . import action_io
+
+if TYPE_CHECKING:
+    from ..review.legs import CleanUp
 
 
 @dataclass
@@ -75,7 +84,7 @@ def _view_layer() -> Any:
     return view_layer
 
 
-def _world_matrix(obj: Any) -> np.ndarray:
+def world_matrix(obj: Any) -> np.ndarray:
     """The object's world matrix from its own transform and its parents' (no scene evaluation needed, so
     valid for objects just created or overridden); Blender's evaluated one where constraints or bone
     parents are involved."""
@@ -84,12 +93,12 @@ def _world_matrix(obj: Any) -> np.ndarray:
         return np.array(obj.matrix_world, dtype=np.float64)
     m = np.array(obj.matrix_basis, dtype=np.float64)
     if obj.parent is not None:
-        m = _world_matrix(obj.parent) @ np.array(obj.matrix_parent_inverse, dtype=np.float64) @ m
+        m = world_matrix(obj.parent) @ np.array(obj.matrix_parent_inverse, dtype=np.float64) @ m
     return m
 
 
 def _obj_transform(obj: bpy.types.Object) -> tuple[np.ndarray, np.ndarray, float]:
-    m = _world_matrix(obj)
+    m = world_matrix(obj)
     lin = m[:3, :3]
     scale = float(np.cbrt(abs(np.linalg.det(lin)))) or 1.0
     return Q.from_matrix(lin / scale), m[:3, 3].copy(), scale
@@ -392,6 +401,7 @@ def retarget(source: bpy.types.Object, target: bpy.types.Object, options: Retarg
     return retarget_with_report(source, target, options).action
 
 
+@single_threaded()  # its numeric stages multiply small matrices: BLAS threads only cost (core.blas_threads)
 def retarget_with_report(
     source: bpy.types.Object, target: bpy.types.Object, options: RetargetOptions | None = None
 ) -> RetargetReport:
@@ -439,6 +449,7 @@ def retarget_with_report(
         raise ValueError("the hips are not mapped on both armatures (edit the mapping)")
 
     warnings: list[str] = []
+    contacts = _source_contacts(action, lo, src_frames, warnings)
     timings: dict[str, float] = {"prepare": time.perf_counter() - t0}
     t1 = time.perf_counter()
     src_skel = skeleton_from_object(source)
@@ -476,47 +487,91 @@ def retarget_with_report(
     ad = target.animation_data or target.animation_data_create()
     previous = ad.action
     base = _object_own_transform(target, previous, float(out_frames[0]))
-    new = _write_action(name, target, result, out_frames, props, opts.interpolation, base)
-    new[RETARGET_TAG] = action.name
-    if previous is not None and previous != new and opts.stash_previous:
-        action_io.stash_action(target, previous)
-    action_io.assign_action(target, new)
-    if previous is not None and previous != new:
-        _settle_unkeyed(target, previous, new, float(out_frames[0]))
+    channels, groups = _action_channels(target, result, out_frames, props, base)
+    if previous is not None:
+        _settle_unkeyed(target, previous, set(channels), float(out_frames[0]))
     timings["write"] = time.perf_counter() - t1
-    new, notes = clean_up(target, new, opts, timings)
+    keep_raw = opts.keep_raw and (opts.foot_lock or opts.smooth)
+    raw_channels, raw_groups = (dict(channels), dict(groups)) if keep_raw else ({}, {})
+    # The clean-ups replace channels in ``channels``; a clean-up that fails leaves nothing written.
+    cleaned = clean_up(target, channels, groups, out_frames, opts, timings, contacts)
+    t1 = time.perf_counter()
+    if previous is not None and opts.stash_previous:
+        action_io.stash_action(target, previous)
+    raw = None
+    if keep_raw:
+        raw = action_io.new_action(f"{name}_raw", target, raw_channels, raw_groups, opts.interpolation)
+        raw[RETARGET_TAG] = action.name
+        if contacts is not None:
+            raw[C.STORED_PROP] = contacts
+        action_io.stash_action(target, raw)
+        timings["write_raw"] = time.perf_counter() - t1
+        t1 = time.perf_counter()
+    new = action_io.new_action(name, target, channels, groups, opts.interpolation)
+    new[RETARGET_TAG] = action.name
+    if contacts is not None:
+        new[C.STORED_PROP] = contacts  # a foot lock's below replaces them with the contacts it locked
+    for key, value in cleaned.props.items():
+        new[key] = value
+    if raw is not None:
+        from ..review.legs import CLEANED_FROM
+
+        new[CLEANED_FROM] = raw.name
+    action_io.assign_action(target, new)
+    timings["write"] += time.perf_counter() - t1
+    notes = [r.message() for r in cleaned.reports(new)]
     if notes:
         summary = "; ".join([summary, *notes]) if summary else "; ".join(notes)
     return RetargetReport(new, mapping, count, time.perf_counter() - t0, result.scale, probed, warnings, timings,
                           result.floor, result.hips_height, result.floor_shift, summary)
 
 
-def clean_up(target: bpy.types.Object, action: bpy.types.Action, opts: RetargetOptions,
-             timings: dict[str, float]) -> tuple[bpy.types.Action, list[str]]:
-    """The options' clean-ups (foot lock, then smoothing: review.legs) on the new ``action``, in the caller's undo
-    step; returns the action the rig ends with (tagged as the retarget's, so A/B and Apply Again see it) and one
-    line per clean-up with its measured figures. The action before each clean-up stays in the NLA."""
-    if not opts.foot_lock and not opts.smooth:
-        return action, []
-    from ..review import legs
+def _source_contacts(action: bpy.types.Action, first_frame: float, src_frames: np.ndarray,
+                     warnings: list[str]) -> list[int] | None:
+    """The source action's stored foot contacts (MOTION_DATA's and the local engine's, stored by the importer:
+    :data:`..core.cleanup.contacts.STORED_PROP`) at the frames the retarget reads, one per new frame, as the
+    new action stores them; None when it has none. A malformed property is warned about and left out."""
+    tagged: Any = action
+    stored = tagged.get(C.STORED_PROP)
+    if stored is None:
+        return None
+    try:
+        mask = C.decode_stored([int(v) for v in stored])
+    except (TypeError, ValueError):
+        warnings.append(f"the source action's foot contacts ({C.STORED_PROP!r}) are not a list of ints and were "
+                        "left out (foot lock detects contacts from the motion); re-import the take to restore them")
+        return None
+    return C.encode_stored(C.at_frames(mask, first_frame, src_frames))
 
-    notes = []
-    source_tag = action.get(RETARGET_TAG)  # type: ignore[func-returns-value]  # ID.get returns the value
-    if opts.foot_lock:
-        t1 = time.perf_counter()
-        lock = legs.foot_lock(target, name=f"{action.name}_footlock")
-        timings["foot_lock"] = time.perf_counter() - t1
-        action = lock.action
-        notes.append(lock.message())
-    if opts.smooth:
-        t1 = time.perf_counter()
-        smoothed = legs.smooth(target, float(opts.smooth), name=f"{action.name}_smooth")
-        timings["smooth"] = time.perf_counter() - t1
-        action = smoothed.action
-        notes.append(smoothed.message())
-    if source_tag is not None:
-        action[RETARGET_TAG] = source_tag
-    return action, notes
+
+def clean_up(target: bpy.types.Object, channels: dict[tuple[str, int], tuple[np.ndarray, np.ndarray]],
+             groups: dict[str, str], frames: np.ndarray, opts: RetargetOptions, timings: dict[str, float],
+             contacts: list[int] | None = None) -> CleanUp:
+    """The options' clean-ups (foot lock, then smoothing: :func:`..review.legs.clean_up_values`, the operators'
+    own functions) on the retarget's ``channels`` before they are written: the channels they change replace
+    the retarget's in ``channels`` (in place) and ``groups``; returns the clean-up (its custom properties for
+    the action, its reports once the action is written). The one action written holds the cleaned take; the
+    raw one only with ``keep_raw``. ``contacts``: the source's stored foot contacts on ``frames``
+    (:func:`_source_contacts`), used where given, else detected from the motion.
+
+    A clean-up that fails raises ValueError naming it and the fix; nothing has been written then."""
+    from ..review.legs import CleanUp, CleanUpError, clean_up_values
+
+    if not opts.foot_lock and not opts.smooth:
+        return CleanUp()
+    n = len(frames)
+    values = {ch: v for ch, (f, v) in channels.items() if len(f) == n}
+    try:
+        cleaned = clean_up_values(target, frames, values, opts.foot_lock, float(opts.smooth),
+                                  stored_contacts=contacts)
+    except CleanUpError as exc:
+        off = " and ".join(name for name, on in (("Foot Lock", opts.foot_lock), ("Smoothing", opts.smooth)) if on)
+        raise ValueError(f"{exc}. Nothing was written (the rig keeps its action); retarget with {off} off") from exc
+    for ch, v in cleaned.channels.items():
+        channels[ch] = (frames, v)
+    groups.update(cleaned.groups)
+    timings.update(cleaned.timings)
+    return cleaned
 
 
 def _object_rot_path(obj: bpy.types.Object) -> str:
@@ -560,12 +615,13 @@ _REST: dict[str, tuple[float, ...]] = {
 RETARGET_TAG = "move_mocap_retarget"  # custom property on actions this engine made: the source action's name
 
 
-def _settle_unkeyed(target: bpy.types.Object, previous: bpy.types.Action, new: bpy.types.Action, frame: float) -> None:
+def _settle_unkeyed(target: bpy.types.Object, previous: bpy.types.Action, keyed: set[tuple[str, int]],
+                    frame: float) -> None:
     """Transform channels (the object's and its pose bones') the replaced action animated and the new one
     does not would keep whatever frame was last evaluated. The object's go back to the replaced action's
     value at ``frame`` (where root motion started); a bone's go to rest when the replaced action is an
-    earlier retarget (a bone since dropped from the mapping), else to that action's value at ``frame``."""
-    keyed = {(fc.data_path, fc.array_index) for fc in action_io.action_fcurves(new, target)}
+    earlier retarget (a bone since dropped from the mapping), else to that action's value at ``frame``.
+    ``keyed``: the (data path, index) channels the new action keys."""
     tagged: Any = previous
     ours = tagged.get(RETARGET_TAG) is not None
     settle: dict[tuple[str, str], dict[int, float]] = {}
@@ -611,10 +667,11 @@ def _object_rotation_channels(
     return path, values
 
 
-def _write_action(
-    name: str, target: bpy.types.Object, result: SolveResult, frames: np.ndarray,
-    props: dict[tuple[str, str], float], interpolation: str, base: dict[str, np.ndarray],
-) -> bpy.types.Action:
+def _action_channels(
+    target: bpy.types.Object, result: SolveResult, frames: np.ndarray, props: dict[tuple[str, str], float],
+    base: dict[str, np.ndarray],
+) -> tuple[dict[tuple[str, int], tuple[np.ndarray, np.ndarray]], dict[str, str]]:
+    """The new action's channels ((path, index) -> (frames, values)) and channel groups (path -> group)."""
     channels: dict[tuple[str, int], tuple[np.ndarray, np.ndarray]] = {}
     groups: dict[str, str] = {}
     for bone, q in result.rotations.items():
@@ -646,4 +703,4 @@ def _write_action(
         path = f'pose.bones["{bone}"]["{prop}"]'
         channels[(path, 0)] = (frames[:1], np.array([value]))
         groups[path] = bone
-    return action_io.new_action(name, target, channels, groups, interpolation)
+    return channels, groups

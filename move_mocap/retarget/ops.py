@@ -76,6 +76,7 @@ class MOVE_MOCAP_OT_retarget(bpy.types.Operator):
     use_mapping: BoolProperty(name="Use Panel Mapping", default=False, description="Use the mapping edited in the Retarget panel")  # type: ignore[valid-type]
     foot_lock: BoolProperty(name="Foot Lock", default=False, description="Keep planted feet where they were planted")  # type: ignore[valid-type]
     smooth: FloatProperty(name="Smoothing", default=0.0, min=0.0, max=1.0, subtype="FACTOR", description="Smoothing strength (0: off)")  # type: ignore[valid-type]
+    keep_raw: BoolProperty(name="Keep Raw Take", default=False, description="With a clean-up, also keep the take before it (NLA)")  # type: ignore[valid-type]
     use_panel_settings: BoolProperty(  # type: ignore[valid-type]
         name="Use Panel Settings", default=False, options={"SKIP_SAVE"},
         description="Take the mapping and every option from the Retarget panel (its Retarget button does)")

@@ -87,6 +87,9 @@ class MOVE_MOCAP_PT_retarget(MoveSidebarPanel, bpy.types.Panel):
         col = layout.column(heading="Clean Up")
         col.prop(settings, "foot_lock")
         col.prop(settings, "smooth", slider=True)
+        sub = col.column()
+        sub.active = settings.foot_lock or settings.smooth > 0.0
+        sub.prop(settings, "keep_raw")
         # The operator reads these settings itself (one builder: retarget.settings.options_from_settings).
         layout.operator("move_mocap.retarget", icon="ARMATURE_DATA").use_panel_settings = True
 

@@ -27,7 +27,7 @@ ROOT_MOTION_ITEMS = list(_ROOT_MOTION_ITEMS)  # EnumProperty items
 #: The panel's settings that are retarget options of the same name (what the panel's Retarget button and
 #: Process use).
 SETTING_OPTIONS = ("root_motion", "root_rotation", "fingers", "floor_clamp", "translation_scale", "foot_lock",
-                   "smooth")
+                   "smooth", "keep_raw")
 
 
 def retarget_pair(context: Any) -> tuple[Any, Any]:
@@ -69,12 +69,16 @@ class MOVE_MOCAP_PG_retarget(bpy.types.PropertyGroup):
     )
     foot_lock: BoolProperty(  # type: ignore[valid-type]
         name="Foot Lock", default=False,
-        description=("After the retarget, keep planted feet where they were planted (by the legs' rotations; IK "
-                     "targets keyed too), in the same undo step; the unlocked action is kept in the NLA"))
+        description=("Keep planted feet where they were planted (by the legs' rotations; IK targets keyed too), "
+                     "as part of the retarget (same undo step)"))
     smooth: FloatProperty(  # type: ignore[valid-type]
         name="Smoothing", default=0.0, min=0.0, max=1.0, subtype="FACTOR",
-        description=("After the retarget, smooth the motion with this strength (0: off), planted feet kept, in the "
-                     "same undo step; the unsmoothed action is kept in the NLA"))
+        description=("Smooth the motion with this strength (0: off), planted feet kept, as part of the retarget "
+                     "(same undo step)"))
+    keep_raw: BoolProperty(  # type: ignore[valid-type]
+        name="Keep Raw Take", default=False,
+        description=("With Foot Lock or Smoothing, also keep the take before them as an action (\"<name>_raw\", in "
+                     "a muted NLA track) to compare; the rig's previous action is kept either way"))
 
 
 def options_from_settings(settings: Any, target_side_only: bool = False) -> RetargetOptions:

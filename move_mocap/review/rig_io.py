@@ -1,5 +1,8 @@
 """Reading a rig's action as a whole-take pose and writing cleaned channels into a copy (bpy layer).
 
+- :func:`setup` then :func:`from_values` - the same take from channel values not written yet (the retarget's
+  own, for clean-ups at apply time), :func:`with_channels` - a take as it reads once a clean-up's channels
+  are keyed over it (what reading the written action again would give).
 - :func:`load` - the rig's mapped bones (the retarget's own detection), its dependency model (probed for
   rigs driven by constraints, like the retarget; the probe is remembered per rig while the rig, its
   constraints, drivers, custom properties and the unprobed bones' pose stay the same, see
@@ -17,14 +20,15 @@ No clean-up maths here (that is :mod:`..core.cleanup`); no operators (those are 
 from __future__ import annotations
 
 import hashlib
-from collections.abc import Collection, Iterable
-from dataclasses import dataclass, field
+from collections.abc import Collection, Iterable, Mapping
+from dataclasses import dataclass, field, replace
 from typing import Any
 
 import bpy
 import numpy as np
 
-from ..core.cleanup.rig_pose import Pose, closure, evaluate
+from ..core.cleanup.contacts import STORED_PROP as CONTACTS_PROP  # an action's stored foot contacts
+from ..core.cleanup.rig_pose import Pose, closure, evaluate, head_closure
 from ..core.retarget import quat as Q
 from ..core.retarget.mapping import FINGER_SLOTS, SLOTS
 from ..core.retarget.skeleton import channels_to_quat, quat_to_channels
@@ -44,7 +48,7 @@ def rot_path(bone: str, mode: str) -> tuple[str, int]:
 @dataclass
 class RigTake:
     obj: bpy.types.Object
-    action: bpy.types.Action
+    action: bpy.types.Action | None  # the action read (None: channel values not written yet, see from_values)
     frames: np.ndarray  # (F,) scene frames sampled (the action's whole range, one per frame)
     fps: float
     slots: dict[str, str]  # slot -> bone
@@ -60,11 +64,13 @@ class RigTake:
     warnings: list[str] = field(default_factory=list)
     used: set[str] | None = None  # the bones read and evaluated (None: all the model's)
     dense: set[tuple[str, int]] = field(default_factory=set)  # channels read whose keys are one per frame
+    stored_contacts: list[int] | None = None  # the action's stored foot contacts (CONTACTS_PROP), if any
+    heads: set[str] | None = None  # the bones whose heads a pose evaluates (the legs', the IK controls'; None: all)
 
     def pose(self, basis_rot: dict[str, np.ndarray] | None = None,
              basis_loc: dict[str, np.ndarray] | None = None) -> Pose:
         return evaluate(self.model, basis_rot or self.basis_rot, self.basis_loc if basis_loc is None else basis_loc,
-                        len(self.frames), self.used)
+                        len(self.frames), self.used, heads=self.heads)
 
     def to_world(self, p: np.ndarray) -> np.ndarray:
         return self.obj_loc + self.obj_scale * Q.rotate(self.obj_rot, p)
@@ -79,25 +85,25 @@ class RigTake:
         return Q.mul(Q.conj(self.obj_rot), q)
 
 
-def _object_track(obj: bpy.types.Object, channels: dict[tuple[str, int], action_io.Keys], frames: np.ndarray
+def _object_track(obj: bpy.types.Object, values: Mapping[tuple[str, int], np.ndarray], frames: np.ndarray
                   ) -> tuple[np.ndarray, np.ndarray, float]:
-    """World orientation, location per frame and uniform scale of the object under this action."""
+    """World orientation, location per frame and uniform scale of the object under channel ``values`` ((path,
+    index) -> (F,) on ``frames``; the object's own transform channels are those with an empty owner)."""
     f = len(frames)
-    mw = np.array(obj.matrix_world, dtype=np.float64)
+    from ..retarget.apply import world_matrix
+
+    mw = world_matrix(obj)  # from its own transform (set, not yet evaluated, when a retarget settles it)
     scale = float(np.cbrt(abs(np.linalg.det(mw[:3, :3])))) or 1.0
     rot_prop = rot_path("", obj.rotation_mode)[0].rpartition(".")[2]
-    keyed = [k for k in channels if k[0] in ("location", rot_prop)]
+    keyed = [k for k in values if k[0] in ("location", rot_prop)]
     if not keyed:
         return (np.broadcast_to(Q.from_matrix(mw[:3, :3] / scale), (f, 4)).copy(),
                 np.broadcast_to(mw[:3, 3], (f, 3)).copy(), scale)
     loc = np.tile(np.array(obj.location, dtype=np.float64), (f, 1))
     cur = np.array(getattr(obj, rot_prop), dtype=np.float64)
     rv = np.tile(cur, (f, 1))
-    for (path, i), keys in channels.items():
-        if path == "location":
-            loc[:, i] = action_io.sample_keys(keys, frames)
-        elif path == rot_prop:
-            rv[:, i] = action_io.sample_keys(keys, frames)
+    for path, i in keyed:
+        (loc if path == "location" else rv)[:, i] = values[(path, i)]
     own_rot = channels_to_quat(rv, obj.rotation_mode)
     parent = np.eye(4)
     if obj.parent is not None:
@@ -177,24 +183,47 @@ def _model(obj: bpy.types.Object, wanted: list[str], warnings: list[str]) -> Tar
     return model
 
 
-def load(obj: bpy.types.Object, action: bpy.types.Action | None = None, extra_bones: tuple[str, ...] = (),
-         needed: Iterable[str] | None = None) -> RigTake:
-    """The rig's action (default: its active one) as a whole-take pose of its mapped body bones.
+@dataclass
+class RigSetup:
+    """What reading a take of a rig needs besides the action: its mapped body bones, IK controls and
+    dependency model (:func:`setup`)."""
+
+    obj: bpy.types.Object
+    slots: dict[str, str]  # slot -> bone
+    profile: str
+    model: TargetModel
+    ik: dict[str, tuple[str, str | None]]
+    warnings: list[str]
+    used: set[str] | None  # the bones to read and evaluate (None: all the model's)
+    heads: set[str] | None = None  # the bones whose heads are evaluated (None: all)
+
+    def paths(self) -> set[str]:
+        """The data paths a take of this rig reads: the used bones' rotation (in their modes) and location,
+        and the object's own transform."""
+        out = {"location", "rotation_quaternion", "rotation_euler", "rotation_axis_angle"}
+        pbones = self.obj.pose.bones  # type: ignore[union-attr]
+        for b in self.model.bones:
+            if self.used is None or b in self.used:
+                out.add(rot_path(b, pbones[b].rotation_mode)[0])
+                out.add(f'pose.bones["{b}"].location')
+        return out
+
+
+def setup(obj: bpy.types.Object, extra_bones: tuple[str, ...] = (), needed: Iterable[str] | None = None) -> RigSetup:
+    """The rig's mapped body bones (the retarget's own detection), IK controls and dependency model (probed
+    for rigs driven by constraints, remembered per rig: :func:`_model`).
 
     ``needed``: slots (``thigh.L``...) or bone names whose pose the caller uses, plus ``"ik"`` for the IK
     controls; only they and the bones they follow are read and evaluated (default: every body bone)."""
     from ..retarget.apply import detect_mapping
 
-    action = action or action_io.object_action(obj)
-    if action is None:
-        raise ValueError(f"{obj.name!r} has no action")
     det = detect_mapping(obj)
     slots = {s: b for s, b in det.slots.items() if s in SLOTS and s not in FINGER_SLOTS}
     for side in ("L", "R"):
         missing = [p for p in ("thigh", "shin", "foot") if f"{p}.{side}" not in slots]
         if missing or "hips" not in slots:
             raise ValueError(f"{obj.name!r}: the {'hips' if 'hips' not in slots else side + ' leg'} "
-                             "could not be found by the mapping detection (Retarget panel: Detect)")
+                             "could not be found by the mapping detection (the Retarget panel's Detect shows what it finds)")
     data: Any = obj.data
     bone_names = {b.name for b in data.bones}
     ik: dict[str, tuple[str, str | None]] = {}
@@ -215,58 +244,118 @@ def load(obj: bpy.types.Object, action: bpy.types.Action | None = None, extra_bo
         for name in needed:
             names.update(ik_bones if name == "ik" else [slots.get(name, name)])
         used = closure(model, names)
+    # Clean-ups use the positions of the legs and the IK controls only; every bone's orientation.
+    legs = [slots[f"{p}.{side}"] for p in ("thigh", "shin", "foot", "toe") for side in "LR" if f"{p}.{side}" in slots]
+    heads = head_closure(model, [*legs, *ik_bones])
+    return RigSetup(obj, slots, det.profile or "", model, ik, warnings, used, heads)
+
+
+def load(obj: bpy.types.Object, action: bpy.types.Action | None = None, extra_bones: tuple[str, ...] = (),
+         needed: Iterable[str] | None = None) -> RigTake:
+    """The rig's action (default: its active one) as a whole-take pose of its mapped body bones, sampled on
+    every frame of the action's range (``needed``: see :func:`setup`)."""
+    action = action or action_io.object_action(obj)
+    if action is None:
+        raise ValueError(f"{obj.name!r} has no action")
+    rig = setup(obj, extra_bones, needed)
     lo, hi = action_io.frame_range(action, obj)
     frames = np.arange(np.floor(lo + 1e-6), np.floor(hi + 1e-6) + 1.0)
-    scene: Any = bpy.context.scene
-    fps = scene.render.fps / scene.render.fps_base
-    paths = {"location", "rotation_quaternion", "rotation_euler", "rotation_axis_angle"}
-    pbones = obj.pose.bones  # type: ignore[union-attr]
-    read = [b for b in model.bones if used is None or b in used]
-    modes = {b: pbones[b].rotation_mode for b in read}
-    for b in read:
-        paths.add(rot_path(b, modes[b])[0])
-        paths.add(f'pose.bones["{b}"].location')
-    channels = action_io.read_channels(action, obj, paths)
+    channels = action_io.read_channels(action, obj, rig.paths())
     dense = {ch for ch, keys in channels.items()
              if len(keys.co) == len(frames) and np.all(np.abs(keys.co[:, 0] - frames) < 1e-4)}
     index = action_io.KeyIndex()
+    values = {ch: action_io.sample_keys(keys, frames, index) for ch, keys in channels.items()}
+    del channels
+    tagged: Any = action
+    stored = tagged.get(CONTACTS_PROP)
+    take = from_values(rig, frames, values, [int(v) for v in stored] if stored is not None else None, action)
+    take.dense = dense
+    return take
+
+
+def from_values(rig: RigSetup, frames: np.ndarray, values: Mapping[tuple[str, int], np.ndarray],
+                stored_contacts: list[int] | None = None, action: bpy.types.Action | None = None) -> RigTake:
+    """A take of ``rig`` from channel values ((data path, index) -> (F,) on ``frames``): an action's, sampled
+    (:func:`load`), or the retarget's own before it writes them (clean-ups at apply time). A channel not
+    given holds the pose bone's current value."""
+    obj = rig.obj
+    scene: Any = bpy.context.scene
+    fps = scene.render.fps / scene.render.fps_base
+    pbones = obj.pose.bones  # type: ignore[union-attr]
     basis_rot: dict[str, np.ndarray] = {}
     basis_loc: dict[str, np.ndarray] = {}
-    values: dict[str, np.ndarray] = {}
+    channel_values: dict[str, np.ndarray] = {}
     n = len(frames)
-    for b in read:
+    for b in rig.model.bones:
+        if rig.used is not None and b not in rig.used:
+            continue
         pb = pbones[b]
-        path, size = rot_path(b, modes[b])
+        mode = pb.rotation_mode
+        path, size = rot_path(b, mode)
         current: Any = {"QUATERNION": pb.rotation_quaternion, "AXIS_ANGLE": pb.rotation_axis_angle}.get(
-            modes[b], pb.rotation_euler)
+            mode, pb.rotation_euler)
         vals = np.empty((n, size))
         for k in range(size):
-            keys = channels.get((path, k))
-            vals[:, k] = action_io.sample_keys(keys, frames, index) if keys is not None else current[k]
-        values[b] = vals
-        basis_rot[b] = channels_to_quat(vals, modes[b])
+            v = values.get((path, k))
+            vals[:, k] = v if v is not None else current[k]
+        channel_values[b] = vals
+        basis_rot[b] = channels_to_quat(vals, mode)
         lpath = f'pose.bones["{b}"].location'
-        if any((lpath, k) in channels for k in range(3)) or bool(np.any(np.array(pb.location))):
+        if any((lpath, k) in values for k in range(3)) or bool(np.any(np.array(pb.location))):
             loc = np.tile(np.array(pb.location, dtype=np.float64), (n, 1))
             for k in range(3):
-                keys = channels.get((lpath, k))
-                if keys is not None:
-                    loc[:, k] = action_io.sample_keys(keys, frames, index)
+                v = values.get((lpath, k))
+                if v is not None:
+                    loc[:, k] = v
             basis_loc[b] = loc
-    obj_rot, obj_loc, obj_scale = _object_track(obj, channels, frames)
-    return RigTake(obj, action, frames, fps, slots, det.profile or "", model, basis_rot, basis_loc, values,
-                   obj_rot, obj_loc, obj_scale, ik, warnings, used, dense)
+    obj_rot, obj_loc, obj_scale = _object_track(obj, values, frames)
+    return RigTake(obj, action, np.asarray(frames, dtype=np.float64), fps, rig.slots, rig.profile, rig.model,
+                   basis_rot, basis_loc, channel_values, obj_rot, obj_loc, obj_scale, rig.ik, list(rig.warnings),
+                   rig.used, set(), stored_contacts, rig.heads)
+
+
+def with_channels(take: RigTake, channels: Mapping[tuple[str, int], np.ndarray],
+                  stored_contacts: list[int] | None = None) -> RigTake:
+    """The take as it reads once ``channels`` ((path, index) -> (F,) on ``take.frames``: a clean-up's
+    output) are keyed over it: what :func:`load` would give for the written action, without writing or
+    reading one (the bones' rotations from their channel values, locations as given). ``stored_contacts``
+    replace the take's when given."""
+    pbones = take.obj.pose.bones  # type: ignore[union-attr]
+    basis_rot = dict(take.basis_rot)
+    basis_loc = dict(take.basis_loc)
+    values = dict(take.channel_values)
+    for b in take.basis_rot:
+        mode = pbones[b].rotation_mode
+        path, size = rot_path(b, mode)
+        if any((path, k) in channels for k in range(size)):
+            vals = values[b].copy()
+            for k in range(size):
+                if (path, k) in channels:
+                    vals[:, k] = channels[(path, k)]
+            values[b] = vals
+            basis_rot[b] = channels_to_quat(vals, mode)
+        lpath = f'pose.bones["{b}"].location'
+        if any((lpath, k) in channels for k in range(3)):
+            loc = basis_loc[b].copy() if b in basis_loc else np.tile(np.array(pbones[b].location, dtype=np.float64),
+                                                                      (len(take.frames), 1))
+            for k in range(3):
+                if (lpath, k) in channels:
+                    loc[:, k] = channels[(lpath, k)]
+            basis_loc[b] = loc
+    stored = take.stored_contacts if stored_contacts is None else stored_contacts
+    return replace(take, basis_rot=basis_rot, basis_loc=basis_loc, channel_values=values, stored_contacts=stored)
 
 
 def to_channels(take: RigTake, bone: str, q: np.ndarray) -> np.ndarray:
     """Channel values (F, C) for ``bone``'s rotation mode, signs/angles continuous with what was keyed."""
     mode = take.obj.pose.bones[bone].rotation_mode  # type: ignore[union-attr]
-    vals = quat_to_channels(q, mode)
     old = take.channel_values.get(bone)
-    if old is not None and mode == "QUATERNION":
-        flip = np.sum(vals * old, axis=-1) < 0
-        vals[flip] *= -1.0
-    elif old is not None and mode not in ("QUATERNION", "AXIS_ANGLE"):
+    if old is not None and mode == "QUATERNION":  # each frame's sign from the keyed one's (continuous already)
+        vals = Q.normalize(q)
+        vals *= np.where(np.einsum("...i,...i->...", vals, old) < 0, -1.0, 1.0)[:, None]
+        return vals
+    vals = quat_to_channels(q, mode)
+    if old is not None and mode != "AXIS_ANGLE":
         vals = vals + 2 * np.pi * np.round((old[:1] - vals[:1]) / (2 * np.pi))
     return vals
 
@@ -286,11 +375,15 @@ def _fcurves_collection(action: Any, obj: bpy.types.Object) -> Any:
 def copy_with(take: RigTake, name: str, channels: dict[tuple[str, int], np.ndarray],
               groups: dict[str, str]) -> bpy.types.Action:
     """A copy of the take's action named ``name`` with ``channels`` ((path, index) -> (F,) values on
-    ``take.frames``) replaced or added, as Bezier keys. Custom properties (contacts, retarget tag) come along.
+    ``take.frames``) replaced or added. Custom properties (contacts, retarget tag) come along.
 
     The copy is Blender's own (one pass in C over every curve); a replaced curve whose keys already sit on
-    ``take.frames`` (any capture) has its keys, handles and interpolation overwritten in place, in batches
-    sharing one handle computation (:func:`..retarget.action_io.key_arrays`); other curves are refilled."""
+    ``take.frames`` (any capture) has its keys and handles overwritten in place, in batches sharing one handle
+    computation (:func:`..retarget.action_io.key_arrays`), and keeps its keys' interpolation (the take's own:
+    Bezier or linear as the retarget wrote it; not rewriting it saves a third of the write); other curves are
+    refilled with Bezier keys."""
+    if take.action is None:
+        raise ValueError("copy_with needs a take read from an action (rig_io.load)")
     new = take.action.copy()
     new.name = name
     existing = {(fc.data_path, fc.array_index): fc for fc in action_io.action_fcurves(new, take.obj)}
@@ -313,7 +406,6 @@ def copy_with(take: RigTake, name: str, channels: dict[tuple[str, int], np.ndarr
         else:
             fc.keyframe_points.clear()
         action_io.write_keys(fc, frames, vals)
-    bezier = np.full(n, 2, dtype=np.int32)
     for start in range(0, len(in_place), 32):
         batch = in_place[start:start + 32]
         co, left, right = action_io.key_arrays(frames, np.stack([v for _, v in batch]))
@@ -322,7 +414,6 @@ def copy_with(take: RigTake, name: str, channels: dict[tuple[str, int], np.ndarr
             kp.foreach_set("co", co[k])
             kp.foreach_set("handle_left", left[k])
             kp.foreach_set("handle_right", right[k])
-            kp.foreach_set("interpolation", bezier)
     return new
 
 

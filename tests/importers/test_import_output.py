@@ -239,6 +239,69 @@ def test_onto_target_armature(api, move_take, motion_sample: Path):
     assert _added(before) == {"ACTION": 1}
 
 
+def test_onto_target_with_clean_ups(api, move_take, motion_sample: Path):
+    """Foot lock and smoothing at apply time write one action; with Keep Raw Take the take before them stays
+    in the rig's NLA (the import's clean-up of what it created keeps it), nothing else is added."""
+    pytest.importorskip("move_mocap.retarget")
+    from move_mocap.core.retarget.options import RetargetOptions
+
+    _, files = move_take
+    target = api.import_output(files["MAIN_FBX"]).armature
+    target.animation_data.action = None
+    for keep_raw, added in ((False, {"ACTION": 1}), (True, {"ACTION": 2})):
+        before = _counts()
+        result = api.import_output(motion_sample, target=target.name, action_name=f"clean{int(keep_raw)}",
+                                   retarget_options=RetargetOptions(foot_lock=True, smooth=0.4, keep_raw=keep_raw))
+        assert target.animation_data.action == result.action and result.action.name == f"clean{int(keep_raw)}"
+        assert _added(before) == added
+        stashed = {st.action.name for tr in target.animation_data.nla_tracks for st in tr.strips if st.action}
+        assert (f"clean{int(keep_raw)}_raw" in stashed) == keep_raw, stashed
+        assert "Foot lock:" in result.retarget_summary and "Smooth:" in result.retarget_summary
+
+
+def test_apply_foot_lock_uses_the_files_contacts(api, move_take):
+    """Foot lock at Apply time locks the contacts the MOTION_DATA file carries (the local engine's, from its
+    reaction forces), which the retarget carries onto the new action: the result is Apply without foot lock
+    followed by Lock Feet (which reads them from that action), key for key, and not what detection gives. A
+    take without contacts (BVH) falls back to detection; the report line says which."""
+    pytest.importorskip("move_mocap.retarget")
+    from move_mocap.core.cleanup import contacts as C
+    from move_mocap.core.retarget.options import RetargetOptions
+    from move_mocap.retarget import action_io
+    from move_mocap.review.legs import foot_lock
+
+    _, files = move_take
+    target = api.import_output(files["MAIN_FBX"]).armature
+    target.animation_data.action = None
+    plain = api.import_output(files["MOTION_DATA"], target=target.name, action_name="plain")
+    in_file = C.decode_stored(C.encode_stored(plain.foot_contacts))
+    assert 0.2 < in_file.mean() < 0.8, in_file.mean()  # both feet planted and lifted in these 2 s
+    assert list(plain.action[C.STORED_PROP]) == C.encode_stored(in_file)  # carried by the retarget
+    detected = foot_lock(target, "DETECT")
+    assert not np.array_equal(C.decode_stored(detected.action[C.STORED_PROP]), in_file)  # a test that can fail
+    action_io.assign_action(target, plain.action)
+    by_operator = foot_lock(target)  # Lock Feet on the written action
+    assert by_operator.contacts_from == "stored"
+
+    action_io.assign_action(target, plain.action)
+    fused = api.import_output(files["MOTION_DATA"], target=target.name, action_name="fused",
+                              retarget_options=RetargetOptions(foot_lock=True))
+    assert "Foot lock: fused (stored contacts" in fused.retarget_summary, fused.retarget_summary
+    want = {k: v.co for k, v in action_io.read_channels(by_operator.action, target).items()}
+    got = {k: v.co for k, v in action_io.read_channels(fused.action, target).items()}
+    assert got.keys() == want.keys()
+    worst = max(float(np.abs(got[k] - want[k]).max()) for k in want)
+    assert worst < 2e-5, worst
+    locked = C.decode_stored(fused.action[C.STORED_PROP])
+    np.testing.assert_array_equal(locked, C.decode_stored(by_operator.action[C.STORED_PROP]))
+    # The file's contacts, less the frames where a planted foot drifted too far (re-planted runs split).
+    assert locked.any(axis=0).all() and not (locked & ~in_file).any()
+
+    bvh = api.import_output(files["ALL_BVH"], target=target.name, action_name="from_bvh",
+                            retarget_options=RetargetOptions(foot_lock=True))
+    assert "Foot lock: from_bvh (detected contacts" in bvh.retarget_summary, bvh.retarget_summary
+
+
 def test_errors_name_problem_and_leave_nothing(api, tmp_path: Path, motion_sample: Path):
     empty = tmp_path / "empty.fbx"
     empty.write_bytes(b"")

@@ -69,7 +69,7 @@ def test_the_panel_and_both_operators_build_the_same_options(addon) -> None:
         root_motion, root_bone, root_rotation, fingers = "BONE", "", True, False
         use_frame_range, frame_start, frame_end, source_fps, target_fps = True, 3, 2, 0.0, 0.0
         translation_scale, floor_clamp, action_name, use_mapping = 1.5, False, "", False
-        foot_lock, smooth, use_panel_settings = False, 0.0, False
+        foot_lock, smooth, keep_raw, use_panel_settings = False, 0.0, False, False
         retarget_fingers, retarget_root_motion, retarget_root_rotation = False, "OBJECT", True
         retarget_options_json = json.dumps({"floor_clamp": False, "interpolation": "LINEAR"})
 
@@ -78,10 +78,13 @@ def test_the_panel_and_both_operators_build_the_same_options(addon) -> None:
     Props.frame_end = 30
     assert from_retarget(Props, bpy.context) == from_panel.but(frame_start=3, frame_end=30)
     # The panel's button: the operator reads the panel's settings itself (its clean-ups too), frames its own.
-    settings.foot_lock, settings.smooth = True, 0.4
+    settings.foot_lock, settings.smooth, settings.keep_raw = True, 0.4, True
     Props.use_panel_settings, Props.root_motion = True, "HIPS"
     assert from_retarget(Props, bpy.context) == options_from_settings(settings).but(frame_start=3, frame_end=30)
     assert from_retarget(Props, bpy.context).foot_lock and from_retarget(Props, bpy.context).smooth == pytest.approx(0.4)
+    assert from_retarget(Props, bpy.context).keep_raw
+    with pytest.raises(RetargetOptionsError, match="keep_raw"):
+        RetargetOptions(keep_raw=1)
     with pytest.raises(RetargetOptionsError, match="smooth"):
         RetargetOptions(smooth=1.5)
     assert from_import(Props) == RetargetOptions(fingers=False, root_motion="OBJECT", root_rotation=True,

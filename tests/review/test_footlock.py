@@ -111,10 +111,10 @@ def test_poll_messages(world) -> None:
 
 
 def test_foot_lock_and_smoothing_at_retarget_time(world) -> None:
-    """The Retarget panel's Foot Lock and Smoothing run on the new action in the retarget's own call (so Process,
-    Apply and the Retarget button clean up in the same undo step): the rig ends with the smoothed, locked
-    capture (still a capture, its figures in the report), the unlocked and unsmoothed actions kept in the NLA;
-    the operator, pressed from the panel's button, reads the panel's settings itself."""
+    """The Retarget panel's Foot Lock and Smoothing run in the retarget's own call (so Process, Apply and the
+    Retarget button clean up in the same undo step): the rig ends with the smoothed, locked capture (still a
+    capture, its figures in the report), the only action written; the operator, pressed from the panel's
+    button, reads the panel's settings itself (Keep Raw Take included)."""
     from move_mocap.core.cleanup import smoothing as SM
     from move_mocap.core.retarget.options import RetargetOptions
     from move_mocap.retarget.apply import RETARGET_TAG, retarget_with_report
@@ -126,10 +126,9 @@ def test_foot_lock_and_smoothing_at_retarget_time(world) -> None:
     report = retarget_with_report(source, target, RetargetOptions(action_name="clean", foot_lock=True, smooth=0.6,
                                                                   **frames))
     final = action_io.object_action(target)
-    assert final == report.action and final.name == "clean_footlock_smooth", final.name
+    assert final == report.action and final.name == "clean", final.name
     assert final.get(RETARGET_TAG) == raw.action.get(RETARGET_TAG) == source.animation_data.action.name
-    stashed = {s.action.name for t in target.animation_data.nla_tracks for s in t.strips}
-    assert {"clean", "clean_footlock"} <= stashed
+    assert not {"clean_raw", "clean_footlock", "clean_footlock_smooth"} & set(bpy.data.actions.keys())
     assert "Foot lock:" in report.summary and "Smooth:" in report.summary
     assert {"foot_lock", "smooth"} <= set(report.timings)
     action_io.assign_action(target, raw.action)
@@ -143,13 +142,15 @@ def test_foot_lock_and_smoothing_at_retarget_time(world) -> None:
     assert after < 0.8 * before, (before, after)
 
     settings = bpy.context.scene.move_mocap_retarget
-    settings.foot_lock, settings.smooth, settings.use_mapping = True, 0.3, False
+    settings.foot_lock, settings.smooth, settings.keep_raw, settings.use_mapping = True, 0.3, True, False
     try:
         assert bpy.ops.move_mocap.retarget(use_panel_settings=True, action_name="from panel", use_frame_range=True,
                                            frame_start=1, frame_end=60) == {"FINISHED"}
-        assert action_io.object_action(target).name == "from panel_footlock_smooth"
+        assert action_io.object_action(target).name == "from panel"
+        assert "from panel_raw" in {s.action.name for t in target.animation_data.nla_tracks for s in t.strips}
         assert bpy.ops.move_mocap.retarget(action_name="scripted", use_frame_range=True, frame_start=1,
                                            frame_end=60) == {"FINISHED"}
         assert action_io.object_action(target).name == "scripted"  # a script gives its own options
+        assert "scripted_raw" not in bpy.data.actions
     finally:
-        settings.foot_lock, settings.smooth = False, 0.0
+        settings.foot_lock, settings.smooth, settings.keep_raw = False, 0.0, False

@@ -101,3 +101,18 @@ def test_matches_an_independent_reference(monkeypatch: pytest.MonkeyPatch) -> No
     for b in range(2):
         for i in range(3):
             np.testing.assert_allclose(g[:, b, i], np.convolve(pad[:, b, i], taps[::-1], mode="valid"), atol=1e-12)
+
+
+def test_jitter_is_the_continuous_takes_second_difference() -> None:
+    """The jitter figure, computed block by block with each frame's sign relative to the one before, is the
+    mean second difference of the whole take made sign-continuous first, whatever each frame's sign."""
+    q = _noisy_take(frames=5000, bones=2, seed=4)
+    rng = np.random.default_rng(5)
+    rots = [q[:, b] * rng.choice([-1.0, 1.0], size=(len(q), 1)) for b in range(q.shape[1])]
+    total = 0.0
+    for r in rots:
+        c = Q.make_continuous(r)
+        total += float(np.linalg.norm(c[2:] - 2.0 * c[1:-1] + c[:-2], axis=-1).sum())
+    want = float(np.degrees(2.0 * total / ((len(q) - 2) * len(rots))))
+    assert SM.jitter(rots) == pytest.approx(want, rel=1e-12)
+    assert SM.jitter(rots) == pytest.approx(SM.jitter([Q.make_continuous(r) for r in rots]), rel=1e-12)

@@ -1,7 +1,9 @@
 """Foot contacts: when a foot is planted, per frame (numpy only, no bpy here).
 
 Contacts come from the capture where it has them (Move's MOTION_DATA reaction forces, stored by the importer
-on the action as one int per frame: bit 0 left, bit 1 right) or are detected from the motion: a foot is
+on the action as one int per frame from the action's first frame, bit 0 left, bit 1 right: :data:`STORED_PROP`,
+:func:`encode_stored`, :func:`decode_stored`; the retarget carries them to its new action, :func:`at_frames`)
+or are detected from the motion: a foot is
 planted when it is near the floor *and* nearly still. Thresholds are decided over the whole clip (the floor
 is a low percentile of the foot's height, speeds are relative to the leg's length), with hysteresis (a
 contact starts below the "on" thresholds and ends above the looser "off" ones), short gaps filled and
@@ -31,6 +33,16 @@ class DetectOptions:
     min_contact: float = 0.08  # seconds: shorter contacts are dropped
     max_gap: float = 0.05  # seconds: shorter breaks inside a contact are filled
     floor_percentile: float = 2.0
+
+
+#: The custom property of an action holding its stored foot contacts (:func:`encode_stored`).
+STORED_PROP = "move_foot_contacts"
+
+
+def encode_stored(mask: np.ndarray | Sequence[Sequence[bool]]) -> list[int]:
+    """The per-frame ints an action stores (:data:`STORED_PROP`) for an (F, 2) mask (left, right)."""
+    m = np.asarray(mask, dtype=bool).reshape(-1, 2).astype(np.int64)
+    return (m[:, 0] | (m[:, 1] << 1)).tolist()
 
 
 def decode_stored(bits: Sequence[int]) -> np.ndarray:
@@ -65,6 +77,14 @@ def clean(mask: np.ndarray, min_len: int, max_gap: int) -> np.ndarray:
 
 def _hysteresis(on: np.ndarray, off: np.ndarray) -> np.ndarray:
     """True from a frame where ``on`` holds until the first frame where ``off`` holds (exclusive)."""
+    on = np.asarray(on, dtype=bool)
+    off = np.asarray(off, dtype=bool)
+    if not (on & off).any():
+        # Thresholds that never hold together (the detector's: "on" is stricter than "not off"): the state is
+        # the last event's (on or off) at or before each frame, False before the first.
+        events = on | off
+        last = np.maximum.accumulate(np.where(events, np.arange(len(on)), -1))
+        return np.where(last >= 0, on[np.maximum(last, 0)], False)
     out = np.zeros(len(on), dtype=bool)
     state = False
     for i in range(len(on)):  # one pass; the clip's length, not per-bone work
@@ -97,6 +117,18 @@ def detect(points: np.ndarray, fps: float, leg_length: float, floor: float | Non
     off = (height > o.height_off) | (speed > o.speed_off)
     mask = _hysteresis(on, off)
     return clean(mask, max(1, int(round(o.min_contact * fps))), int(round(o.max_gap * fps)))
+
+
+def at_frames(mask: np.ndarray, first_frame: float, frames: np.ndarray) -> np.ndarray:
+    """The (F, 2) contacts of a mask stored from ``first_frame`` (one row per frame) at ``frames`` (any
+    frames of the same clock, e.g. a retarget's source frames: a sub-range, or fractional when it changes the
+    frame rate): the nearest stored frame's; frames outside the stored ones have no contact."""
+    m = np.asarray(mask, dtype=bool)
+    idx = np.rint(np.asarray(frames, dtype=np.float64) - float(first_frame)).astype(np.int64)
+    inside = (idx >= 0) & (idx < len(m))
+    out = np.zeros((len(idx), *m.shape[1:]), dtype=bool)
+    out[inside] = m[idx[inside]]
+    return out
 
 
 def resample(mask: np.ndarray, n: int) -> np.ndarray:

@@ -21,6 +21,8 @@ import numpy as np
 from ..retarget import quat as Q
 from ..retarget.solver import TargetModel
 
+_NO_HEAD = np.empty((0, 3))  # a head not evaluated (evaluate's ``heads``)
+
 
 @dataclass
 class Pose:
@@ -44,6 +46,21 @@ def closure(model: TargetModel, bones: Iterable[str]) -> set[str]:
     return out
 
 
+def head_closure(model: TargetModel, bones: Iterable[str]) -> set[str]:
+    """``bones`` and every model bone their heads follow, recursively: the heads to evaluate when only
+    ``bones``' positions are used (:func:`evaluate`'s ``heads``)."""
+    out: set[str] = set()
+    todo = [model.bones.index(b) for b in bones if b in model.bones]
+    while todo:
+        k = todo.pop()
+        if model.bones[k] in out:
+            continue
+        out.add(model.bones[k])
+        if model.pos_follow[k] >= 0:
+            todo.append(model.pos_follow[k])
+    return out
+
+
 def dependents(model: TargetModel, bones: Iterable[str]) -> set[str]:
     """``bones`` and every model bone following one of them (rotation or position), recursively: what to
     evaluate again when only ``bones``' channels changed."""
@@ -62,10 +79,13 @@ def _parent_rot(model: TargetModel, k: int, rot: list[np.ndarray], frames: int) 
 
 
 def evaluate(model: TargetModel, basis_rot: dict[str, np.ndarray], basis_loc: dict[str, np.ndarray],
-             frames: int, bones: Collection[str] | None = None, known: Pose | None = None) -> Pose:
+             frames: int, bones: Collection[str] | None = None, known: Pose | None = None,
+             heads: Collection[str] | None = None) -> Pose:
     """The pose the channels give: ``basis_rot`` (F, 4) and ``basis_loc`` (F, 3) per bone (missing: rest).
     ``bones``: only these (a :func:`closure`, or with ``known``, the :func:`dependents` of changed bones);
-    default all the model's. ``known``: an earlier pose the bones outside ``bones`` are taken from."""
+    default all the model's. ``known``: an earlier pose the bones outside ``bones`` are taken from.
+    ``heads``: only these bones' heads are evaluated (a :func:`head_closure`; ``known`` made with the same);
+    default all: orientations are cheap next to positions, and a clean-up uses the legs' positions only."""
     rot: list[np.ndarray] = []
     head: list[np.ndarray] = []
     names: list[str] = []
@@ -73,7 +93,7 @@ def evaluate(model: TargetModel, basis_rot: dict[str, np.ndarray], basis_loc: di
         if bones is not None and bone not in bones:
             if known is not None and bone in known.rot:
                 rot.append(known.rot[bone])
-                head.append(known.head[bone])
+                head.append(known.head.get(bone, _NO_HEAD))
                 names.append(bone)
             else:  # never read: a closure holds every bone its members follow
                 rot.append(np.empty((0, 4)))
@@ -81,20 +101,24 @@ def evaluate(model: TargetModel, basis_rot: dict[str, np.ndarray], basis_loc: di
             continue
         names.append(bone)
         p_rot = _parent_rot(model, k, rot, frames)
+        q = basis_rot.get(bone)
+        r = np.asarray(p_rot) if q is None else Q.mul(p_rot, q)
+        rot.append(np.ascontiguousarray(r))
+        if heads is not None and bone not in heads:
+            head.append(_NO_HEAD)
+            continue
         a = model.pos_follow[k]
         if a >= 0:
             local = Q.rotate(Q.conj(model.p0_rot[a]), model.p0_pos[k] - model.p0_pos[a])
             p_pos = head[a] + Q.rotate(rot[a], local[None])
         else:
             p_pos = np.broadcast_to(model.p0_pos[k], (frames, 3))
-        q = basis_rot.get(bone)
-        r = np.asarray(p_rot) if q is None else Q.mul(p_rot, q)
         loc = basis_loc.get(bone)
         pos = np.asarray(p_pos) if loc is None else p_pos + Q.rotate(p_rot, loc)
-        rot.append(np.ascontiguousarray(r))
         head.append(np.ascontiguousarray(pos))
     index = {b: k for k, b in enumerate(model.bones)}
-    return Pose({b: rot[index[b]] for b in names}, {b: head[index[b]] for b in names})
+    return Pose({b: rot[index[b]] for b in names},
+                {b: head[index[b]] for b in names if head[index[b]] is not _NO_HEAD})
 
 
 def parent_frame(model: TargetModel, bone: str, pose_rot: dict[str, np.ndarray], frames: int) -> np.ndarray:

@@ -138,15 +138,22 @@ def smooth_positions(p: np.ndarray, strength: float, fps: float, unit: float = 1
 
 
 def jitter(rots: list[np.ndarray]) -> float:
-    """Mean angular acceleration (degrees per frame^2) over bones' orientations (each (F, 4), one length),
-    one bone at a time."""
+    """Mean angular acceleration (degrees per frame^2) over bones' orientations (each (F, 4) unit quaternions,
+    one length), one bone at a time. The second difference of the sign-continuous quaternions, with each
+    frame's sign taken relative to the frame before it (the same as making the whole take continuous first:
+    the sign of the three frames as a whole does not change the length), block by block without a copy."""
     if not rots or len(rots[0]) < 3:
         return 0.0
     total = 0.0
     for r in rots:
-        q = _continuous(r)
+        q = np.asarray(r, dtype=np.float64)
         for blk in frame_blocks(len(q) - 2, q[0].size):
             a, b = blk.start, blk.stop
-            acc = q[a + 2:b + 2] - 2.0 * q[a + 1:b + 1] + q[a:b]
+            q0, q1, q2 = q[a:b], q[a + 1:b + 1], q[a + 2:b + 2]
+            s1 = np.where(np.einsum("...i,...i->...", q1, q0) < 0, -1.0, 1.0)[..., None]
+            s2 = np.where(np.einsum("...i,...i->...", q2, q1) < 0, -1.0, 1.0)[..., None] * s1
+            acc = q2 * s2
+            acc -= 2.0 * s1 * q1
+            acc += q0
             total += float(np.sqrt(np.einsum("...i,...i->...", acc, acc)).sum())
     return float(np.degrees(2.0 * total / ((len(rots[0]) - 2) * len(rots))))

@@ -58,9 +58,11 @@ class RetargetOptions:
     # Auto-Rig Pro ik_fk_switch), so its deforming bones follow the FK controls the retarget keys
     source_namespace: str | None = None  # Move actor, e.g. "_2:" (default: the first)
     interpolation: str = "BEZIER"  # or 'LINEAR' (keys are dense: values between frames differ slightly)
-    # Clean-ups run on the new action in the same undo step (review.legs: the operators of the same names)
+    # Clean-ups run on the retarget's own values before its one write, in the same undo step (review.legs: the
+    # functions of the operators of the same names)
     foot_lock: bool = False  # planted feet stay where they were planted (contacts stored or detected)
     smooth: float = 0.0  # smoothing strength, 0 (off) to 1; planted feet are kept where they were
+    keep_raw: bool = False  # with a clean-up: also keep the take before it ("<name>_raw", in a muted NLA track)
 
     def __post_init__(self) -> None:
         problem = self.problem()
@@ -90,7 +92,8 @@ class RetargetOptions:
         if isinstance(self.smooth, bool) or not isinstance(self.smooth, numbers.Real) \
                 or not 0.0 <= self.smooth <= 1.0:
             return f"smooth must be a strength from 0 (off) to 1 (got {self.smooth!r})"
-        for name in ("root_rotation", "fingers", "floor_clamp", "stash_previous", "fk_switch", "foot_lock"):
+        for name in ("root_rotation", "fingers", "floor_clamp", "stash_previous", "fk_switch", "foot_lock",
+                     "keep_raw"):
             if not isinstance(getattr(self, name), bool):
                 return f"{name} must be true or false (got {getattr(self, name)!r})"
         for name in ("root_bone", "action_name"):

@@ -173,19 +173,24 @@ def swing(a: np.ndarray, b: np.ndarray) -> np.ndarray:
 
 
 def slerp(a: np.ndarray, b: np.ndarray, t: np.ndarray | float) -> np.ndarray:
-    """Spherical interpolation (shortest path); t broadcasts against the leading axes."""
+    """Spherical interpolation (shortest path); t broadcasts against the leading axes. The per-quaternion
+    weights are computed on (..., 1) arrays and the sign flip folded into ``b``'s weight, so the (..., 4)
+    arrays are only read twice and written once."""
     a, b = _pair(a, b)
     t = np.asarray(t, dtype=a.dtype)[..., None] if np.ndim(t) else a.dtype.type(t)
-    d = np.sum(a * b, axis=-1, keepdims=True)
-    b = np.where(d < 0, -b, b)
-    d = np.abs(d)
-    theta = np.arccos(np.clip(d, -1.0, 1.0))
+    d = _dot(a, b)[..., None]
+    sign = np.where(d < 0, -1.0, 1.0)
+    d = np.abs(d, out=d)
+    theta = np.arccos(np.minimum(d, 1.0, out=d), out=d)
     s = np.sin(theta)
     lin = s < 1e-6
     safe = np.where(lin, 1.0, s)
     wa = np.where(lin, 1.0 - t, np.sin((1.0 - t) * theta) / safe)
     wb = np.where(lin, t, np.sin(t * theta) / safe)
-    return normalize(wa * a + wb * b)
+    wb *= sign
+    out = wa * a
+    out += wb * b
+    return normalize(out)
 
 
 def make_continuous(q: np.ndarray, axis: int = 0) -> np.ndarray:

@@ -1,0 +1,56 @@
+"""BLAS is limited to one thread while the retarget and its clean-ups run, and given back afterwards
+(``move_mocap.core.blas_threads``): numpy's bundled OpenBLAS as found in this process, a real retarget."""
+
+from __future__ import annotations
+
+import pytest
+
+bpy = pytest.importorskip("bpy")
+
+from move_mocap.core import blas_threads as B  # noqa: E402
+from move_mocap.core.retarget.options import RetargetOptions  # noqa: E402
+
+
+@pytest.fixture
+def two_threads():
+    """numpy's OpenBLAS set to two threads for the test (whatever the machine's cores), then as it was."""
+    api = B._api if isinstance(B._api, tuple) else B._openblas()
+    assert api is not None, "numpy's OpenBLAS was not found (numpy.libs / .dylibs): the limit would do nothing"
+    get, put = api
+    before = get()
+    put(2)
+    yield
+    put(before)
+
+
+def test_single_threaded_restores(two_threads) -> None:
+    with B.single_threaded():
+        assert B.blas_threads() == 1
+        with B.single_threaded():
+            assert B.blas_threads() == 1
+        assert B.blas_threads() == 1  # only the outermost restores
+    assert B.blas_threads() == 2
+    with pytest.raises(KeyError), B.single_threaded():
+        raise KeyError("x")
+    assert B.blas_threads() == 2
+
+
+def test_retarget_and_clean_ups_run_single_threaded(world, two_threads, monkeypatch) -> None:
+    from move_mocap.retarget.apply import retarget_with_report
+    from move_mocap.review import legs
+
+    seen: list[int | None] = []
+    real = legs.clean_up_values
+
+    def recording(*args, **kwargs):
+        seen.append(B.blas_threads())
+        return real(*args, **kwargs)
+
+    monkeypatch.setattr(legs, "clean_up_values", recording)
+    source, target = world.obj("cmu_01_01"), world.targets["mixamo"]
+    retarget_with_report(source, target, RetargetOptions(foot_lock=True, frame_start=1, frame_end=60))
+    assert seen == [1]
+    assert B.blas_threads() == 2  # the user's scripts find numpy as they left it
+    bpy.context.view_layer.objects.active = target
+    legs.smooth(target, 0.3)
+    assert B.blas_threads() == 2
