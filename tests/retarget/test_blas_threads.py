@@ -1,5 +1,6 @@
 """BLAS is limited to one thread while the retarget and its clean-ups run, and given back afterwards
-(``move_mocap.core.blas_threads``): numpy's bundled OpenBLAS as found in this process, a real retarget."""
+(``move_mocap.core.blas_threads``): numpy's bundled OpenBLAS as threadpoolctl finds it in this process (the
+extension bundles threadpoolctl; the test venvs install it), a real retarget."""
 
 from __future__ import annotations
 
@@ -13,14 +14,14 @@ from move_mocap.core.retarget.options import RetargetOptions  # noqa: E402
 
 @pytest.fixture
 def two_threads():
-    """numpy's OpenBLAS set to two threads for the test (whatever the machine's cores), then as it was."""
-    api = B._api if isinstance(B._api, tuple) else B._openblas()
-    assert api is not None, "numpy's OpenBLAS was not found (numpy.libs / .dylibs): the limit would do nothing"
-    get, put = api
-    before = get()
-    put(2)
+    """numpy's BLAS set to two threads for the test (whatever the machine's cores), then as it was."""
+    import numpy  # noqa: F401  # loads the BLAS threadpoolctl looks for
+    import threadpoolctl
+
+    limits = threadpoolctl.threadpool_limits(limits=2, user_api="blas")
+    assert B.blas_threads() == 2, "numpy's BLAS was not found: the limit would do nothing"
     yield
-    put(before)
+    limits.restore_original_limits()
 
 
 def test_single_threaded_restores(two_threads) -> None:
