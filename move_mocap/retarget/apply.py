@@ -488,13 +488,18 @@ def retarget_with_report(
     previous = ad.action
     base = _object_own_transform(target, previous, float(out_frames[0]))
     channels, groups = _action_channels(target, result, out_frames, props, base)
-    if previous is not None:
-        _settle_unkeyed(target, previous, set(channels), float(out_frames[0]))
+    settled = _settle_unkeyed(target, previous, set(channels), float(out_frames[0])) if previous is not None else []
     timings["write"] = time.perf_counter() - t1
     keep_raw = opts.keep_raw and (opts.foot_lock or opts.smooth)
     raw_channels, raw_groups = (dict(channels), dict(groups)) if keep_raw else ({}, {})
-    # The clean-ups replace channels in ``channels``; a clean-up that fails leaves nothing written.
-    cleaned = clean_up(target, channels, groups, out_frames, opts, timings, contacts)
+    # The clean-ups replace channels in ``channels``; a clean-up that fails leaves nothing written (the
+    # transforms settled for them, which they evaluate, are put back).
+    try:
+        cleaned = clean_up(target, channels, groups, out_frames, opts, timings, contacts)
+    except Exception:
+        for owner, prop, value in reversed(settled):
+            setattr(owner, prop, value)
+        raise
     t1 = time.perf_counter()
     if previous is not None and opts.stash_previous:
         action_io.stash_action(target, previous)
@@ -616,12 +621,13 @@ RETARGET_TAG = "move_mocap_retarget"  # custom property on actions this engine m
 
 
 def _settle_unkeyed(target: bpy.types.Object, previous: bpy.types.Action, keyed: set[tuple[str, int]],
-                    frame: float) -> None:
+                    frame: float) -> list[tuple[Any, str, list[float]]]:
     """Transform channels (the object's and its pose bones') the replaced action animated and the new one
     does not would keep whatever frame was last evaluated. The object's go back to the replaced action's
     value at ``frame`` (where root motion started); a bone's go to rest when the replaced action is an
     earlier retarget (a bone since dropped from the mapping), else to that action's value at ``frame``.
-    ``keyed``: the (data path, index) channels the new action keys."""
+    ``keyed``: the (data path, index) channels the new action keys. Returns (owner, property, value before)
+    of each transform it set, to put back if what follows fails."""
     tagged: Any = previous
     ours = tagged.get(RETARGET_TAG) is not None
     settle: dict[tuple[str, str], dict[int, float]] = {}
@@ -632,16 +638,19 @@ def _settle_unkeyed(target: bpy.types.Object, previous: bpy.types.Action, keyed:
             value = _REST[prop][fc.array_index % len(_REST[prop])] if owner and ours else fc.evaluate(frame)
             settle.setdefault((owner, prop), {})[fc.array_index] = value
     obj: Any = target
+    done: list[tuple[Any, str, list[float]]] = []
     for (owner_path, prop), values in settle.items():
         try:
             owner = obj.path_resolve(owner_path) if owner_path else obj
         except ValueError:  # a bone the rig no longer has
             continue
         current = list(getattr(owner, prop))
+        done.append((owner, prop, list(current)))
         for i, v in values.items():
             if i < len(current):
                 current[i] = v
         setattr(owner, prop, current)
+    return done
 
 
 def _object_rotation_channels(

@@ -126,12 +126,15 @@ def test_keep_raw_take_and_ab(world) -> None:
 
 
 def _animation_state(obj) -> tuple:
-    """What a retarget may change on a rig: its action, its NLA (tracks, strips and their actions), and every
-    action in the file."""
+    """What a retarget may change on a rig: its action, its NLA (tracks, strips and their actions), every
+    action in the file, and the object's and its pose bones' current transforms."""
     ad = obj.animation_data
     tracks = tuple((t.name, t.mute, tuple((s.name, s.action.name if s.action else None) for s in t.strips))
                    for t in ad.nla_tracks) if ad else ()
-    return (ad.action.name if ad and ad.action else None, tracks, tuple(sorted(bpy.data.actions.keys())))
+    poses = tuple((pb.name, tuple(pb.location), tuple(pb.rotation_quaternion), tuple(pb.scale))
+                  for pb in obj.pose.bones)
+    return (ad.action.name if ad and ad.action else None, tracks, tuple(sorted(bpy.data.actions.keys())),
+            tuple(obj.location), tuple(obj.scale), poses)
 
 
 def test_a_failing_clean_up_writes_nothing(world) -> None:
@@ -155,6 +158,12 @@ def test_a_failing_clean_up_writes_nothing(world) -> None:
     # The rig itself retargets (the previous action is stashed: an NLA track to keep unchanged below).
     retarget_with_report(source, target, RetargetOptions(action_name="Idle", **frames))
     retarget_with_report(source, target, RetargetOptions(action_name="upper body", **frames))
+    # A channel the previous action keys and the new one does not (a bone's scale): the retarget settles it
+    # (to rest, the previous action being a retarget) before the clean-ups run; a failure puts it back.
+    head = target.pose.bones[0]
+    head.scale = (1.5, 1.5, 1.5)
+    head.keyframe_insert("scale", frame=1)
+    bpy.context.scene.frame_set(bpy.context.scene.frame_current)  # the pose as the rig's action evaluates it
     before = _animation_state(target)
     assert before[0] == "upper body" and before[1], before
 
@@ -178,6 +187,7 @@ def test_a_failing_clean_up_writes_nothing(world) -> None:
                                         frame_start=1, frame_end=60)
     finally:
         settings.foot_lock = False
+    bpy.context.scene.frame_set(bpy.context.scene.frame_current)  # the pose as the action evaluates it, as before
     assert _animation_state(target) == before
 
 
