@@ -25,7 +25,8 @@ import numpy as np
 
 Channel = tuple[str, int]  # (data_path, array_index)
 
-_IPO = {"CONSTANT": 0, "LINEAR": 1, "BEZIER": 2}
+#: Blender's keyframe interpolation enum as the integers foreach_get/foreach_set use.
+IPO = {"CONSTANT": 0, "LINEAR": 1, "BEZIER": 2}
 
 
 def is_slotted() -> bool:
@@ -201,7 +202,7 @@ def sample_keys(keys: Keys, frames: np.ndarray, index: KeyIndex | None = None) -
     outside = (frames < kx[0]) | (frames > kx[-1])
     if (
         len(fc.modifiers)
-        or np.any(keys.interpolation > _IPO["BEZIER"])
+        or np.any(keys.interpolation > IPO["BEZIER"])
         or (fc.extrapolation != "CONSTANT" and np.any(outside))
     ):
         return np.array([fc.evaluate(float(f)) for f in frames])
@@ -211,9 +212,9 @@ def sample_keys(keys: Keys, frames: np.ndarray, index: KeyIndex | None = None) -
     x0, x1 = kx[seg], kx[seg + 1]
     t = np.clip((frames - x0) / np.where(x1 > x0, x1 - x0, 1.0), 0.0, 1.0)
     ipo = keys.interpolation[seg]
-    out = np.where(ipo == _IPO["CONSTANT"], ky[seg], ky[seg] + t * (ky[seg + 1] - ky[seg]))
+    out = np.where(ipo == IPO["CONSTANT"], ky[seg], ky[seg] + t * (ky[seg + 1] - ky[seg]))
     out = np.where(t >= 1.0, ky[seg + 1], out)
-    bez = (ipo == _IPO["BEZIER"]) & (t > 0) & (t < 1)
+    bez = (ipo == IPO["BEZIER"]) & (t > 0) & (t < 1)
     if np.any(bez):
         # Handles longer than their segment are shortened by Blender in a way not reproduced here: ask it.
         span = keys.co[seg + 1, 0] - keys.co[seg, 0]
@@ -274,7 +275,7 @@ def new_action(
             fcurves = action.fcurves  # type: ignore[attr-defined]  # Blender < 4.4 only (removed in 5.0)
             return fcurves.new(path, index=index, action_group=group) if group else fcurves.new(path, index=index)
 
-    ipo = _IPO[interpolation]
+    ipo = IPO[interpolation]
     group_of = groups or {}
     # Channels sharing one frames array (the usual case) get their keys and handles computed together, in
     # reused buffers whose frame columns are written once per frames array.
@@ -301,7 +302,7 @@ def new_action(
         if not same:
             filled = (frames, len(chans))
         del values
-        if ipo != _IPO["BEZIER"] and (ipo_fill is None or len(ipo_fill) != n):
+        if ipo != IPO["BEZIER"] and (ipo_fill is None or len(ipo_fill) != n):
             ipo_fill = np.full(n, ipo, dtype=np.int32)
         for k, (path, index) in enumerate(chans):
             fc = make(path, index, group_of.get(path, ""))
@@ -330,7 +331,7 @@ def _keys_and_handles(frames: np.ndarray, values: np.ndarray, interpolation: int
     if not frames_written:
         co[:, 0::2] = frames
     co[:, 1::2] = values
-    if interpolation != _IPO["BEZIER"] or n < 2:
+    if interpolation != IPO["BEZIER"] or n < 2:
         return co, co, co
     # Handles a third of the neighbouring interval away, along the central slope (flat at both ends).
     step = np.diff(frames)
@@ -358,7 +359,7 @@ def key_arrays(frames: np.ndarray, values: np.ndarray) -> tuple[np.ndarray, np.n
     """Flat float32 (C, 2n) key coordinates and left/right handles of Bezier keys for C curves (values
     (C, n)) sharing ``frames`` (increasing), ready for ``foreach_set`` (the handles :func:`new_action` and
     :func:`write_keys` give)."""
-    return _keys_and_handles(np.asarray(frames, dtype=np.float64), np.asarray(values), _IPO["BEZIER"])
+    return _keys_and_handles(np.asarray(frames, dtype=np.float64), np.asarray(values), IPO["BEZIER"])
 
 
 def write_keys(fc: bpy.types.FCurve, frames: np.ndarray, values: np.ndarray, interpolation: int = 2) -> None:
@@ -378,7 +379,7 @@ def write_keys(fc: bpy.types.FCurve, frames: np.ndarray, values: np.ndarray, int
     kp = fc.keyframe_points
     kp.add(n)
     kp.foreach_set("co", co[0])
-    if interpolation != _IPO["BEZIER"]:
+    if interpolation != IPO["BEZIER"]:
         kp.foreach_set("interpolation", np.full(n, interpolation, dtype=np.int32))
     kp.foreach_set("handle_left", left[0])
     kp.foreach_set("handle_right", right[0])

@@ -381,7 +381,7 @@ def copy_with(take: RigTake, name: str, channels: dict[tuple[str, int], np.ndarr
     ``take.frames`` (any capture) has its keys and handles overwritten in place, in batches sharing one handle
     computation (:func:`..retarget.action_io.key_arrays`), and keeps its keys' interpolation (the take's own:
     Bezier or linear as the retarget wrote it; not rewriting it saves a third of the write); other curves are
-    refilled with Bezier keys."""
+    refilled with keys of that interpolation too."""
     if take.action is None:
         raise ValueError("copy_with needs a take read from an action (rig_io.load)")
     new = take.action.copy()
@@ -391,6 +391,11 @@ def copy_with(take: RigTake, name: str, channels: dict[tuple[str, int], np.ndarr
     n = len(frames)
     in_place: list[tuple[bpy.types.FCurve, np.ndarray]] = []
     coll = None
+    # new curves (IK controls' keys) take the take's interpolation, as the retarget-time clean-ups write them
+    dense = next((fc for key, fc in existing.items() if key in take.dense and len(fc.keyframe_points)), None)
+    ipo = action_io.IPO["BEZIER"]
+    if dense is not None:
+        ipo = action_io.IPO.get(dense.keyframe_points[0].interpolation, ipo)
     for (path, index), vals in channels.items():
         fc = existing.get((path, index))
         if fc is not None and (path, index) in take.dense and len(fc.keyframe_points) == n:
@@ -405,7 +410,7 @@ def copy_with(take: RigTake, name: str, channels: dict[tuple[str, int], np.ndarr
                 fc = coll.new(path, index=index, action_group=group) if group else coll.new(path, index=index)
         else:
             fc.keyframe_points.clear()
-        action_io.write_keys(fc, frames, vals)
+        action_io.write_keys(fc, frames, vals, ipo)
     for start in range(0, len(in_place), 32):
         batch = in_place[start:start + 32]
         co, left, right = action_io.key_arrays(frames, np.stack([v for _, v in batch]))

@@ -92,6 +92,26 @@ def test_fused_cleanup_matches_the_operators(world) -> None:
     assert jitter_after < 0.8 * jitter_before, (jitter_before, jitter_after)
 
 
+
+def test_both_paths_key_the_ik_controls_as_the_take(world) -> None:
+    """A take written with linear keys: the IK controls' keys the foot lock adds are linear on both paths (the
+    operator's new curves take the take's interpolation, as the retarget-time clean-up writes them), so the two
+    agree between frames too."""
+    source, target = world.obj("cmu_01_03"), world.targets["rigify"]
+    world.select_pair(source, target)
+    frames = dict(frame_start=1, frame_end=90, interpolation="LINEAR")
+    retarget_with_report(source, target, RetargetOptions(action_name="linear raw", **frames))
+    by_ops = foot_lock(target).action
+    fused = retarget_with_report(source, target, RetargetOptions(action_name="linear fused", foot_lock=True,
+                                                                 **frames)).action
+    ik = 'pose.bones["foot_ik.L"].location'
+    kinds = {}
+    for action in (by_ops, fused):
+        curves = [fc for fc in action_io.action_fcurves(action, target) if fc.data_path == ik]
+        assert len(curves) == 3, action.name
+        kinds[action.name] = {kp.interpolation for fc in curves for kp in fc.keyframe_points}
+    assert all(k == {"LINEAR"} for k in kinds.values()), kinds
+
 def test_keep_raw_take_and_ab(world) -> None:
     """Keep Raw Take writes the take before the clean-ups too (in the NLA, the cleaned one made from it); A/B
     switches between the capture and the rig's previous action with or without it."""
