@@ -53,7 +53,7 @@ class ActorTake:
     positions: np.ndarray  # (F, J, 3) metres, J in JOINTS order
     types: dict[str, str]  # joint -> "euler_xyz", ...
     rotations: dict[str, np.ndarray]  # joint -> (F, k) radians
-    contacts: np.ndarray  # (F, 2) bool, left and right foot
+    contacts: np.ndarray | None  # (F, 2) bool, left and right foot; None: no frame has reaction forces
 
     @property
     def frame_count(self) -> int:
@@ -170,6 +170,7 @@ def _parse_actor(frames: Any, actor: int, where: str) -> ActorTake:
     times = np.empty(n)
     pos = np.empty((n, len(JOINTS), 3))
     contacts = np.zeros((n, 2), dtype=bool)
+    forces_seen = False  # no reaction forces at all: contacts unknown (detected), not "never planted"
     types: dict[str, str] = {}
     rots: dict[str, list[list[float]]] = {j: [] for j in JOINTS}
     for f, frame in enumerate(frames):
@@ -196,14 +197,16 @@ def _parse_actor(frames: Any, actor: int, where: str) -> ActorTake:
                 raise MotionDataError(f"{where}: joint {joint} changes rotation type at frame {f}")
             rots[joint].append(rot)
         for side, toe in enumerate(("Left_toe", "Right_toe")):
-            force = jd[toe].get("reaction_forces", 0.0)
+            force = jd[toe].get("reaction_forces")
+            forces_seen = forces_seen or force is not None
             total = float(np.sum(np.abs(np.asarray(force, dtype=float)))) if force is not None else 0.0
             contacts[f, side] = total > CONTACT_FORCE
     if not (np.isfinite(pos).all() and np.isfinite(times).all()):
         raise MotionDataError(f"{where}: positions or timestamps are not finite numbers")
     order = np.argsort(times, kind="stable")
     return ActorTake(actor, times[order], pos[order], types,
-                     {j: np.asarray(r, dtype=np.float64)[order] for j, r in rots.items()}, contacts[order])
+                     {j: np.asarray(r, dtype=np.float64)[order] for j, r in rots.items()},
+                     contacts[order] if forces_seen else None)
 
 
 def _axes(typ: str, joint: str, where: str) -> str:
@@ -328,10 +331,15 @@ class MovePose:
     hips_positions: np.ndarray  # (F, 3)
     frames: np.ndarray  # (F,) int
     fps: float
-    contacts: np.ndarray  # (F, 2) bool
+    contacts: np.ndarray | None  # (F, 2) bool; None when the file has no reaction forces
     joint_positions: np.ndarray  # (F, J, 3) the file's positions, JOINTS order
     actor: int = 1
     notes: list[str] = field(default_factory=list)
+
+    def keyed(self) -> np.ndarray:
+        """Indices of the samples an importer keys: the first of those rounding to one frame (a frame holds one
+        key), so ``frames[keyed()]`` increase strictly; frames no sample rounds to (a dropped sample) are gaps."""
+        return np.unique(self.frames, return_index=True)[1]
 
     def heads(self) -> np.ndarray:
         """(F, B, 3) posed bone heads (forward kinematics)."""
@@ -462,7 +470,7 @@ def solve_pose(take: ActorTake) -> MovePose:
                 Q[:, idx[n]] = q_hand
 
     pose = MovePose(names, parents, heads, tails, Q, P["Root"].copy(), take.frames(), take.fps,
-                    take.contacts.copy(), take.positions.copy(), take.actor)
+                    None if take.contacts is None else take.contacts.copy(), take.positions.copy(), take.actor)
     root_type = take.types["Root"]
     if not np.allclose(E["Root"], euler_matrices(root_type, take.rotations["Root"]), atol=1e-9):
         pose.notes.append(f"The root's {root_type} angles are not composed in the order named; read the way "

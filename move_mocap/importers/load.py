@@ -236,8 +236,19 @@ def _load_motion_data(path: Path, actor: int | None) -> _Loaded:
     except MotionDataError as exc:
         raise ImportOutputError(str(exc)) from exc
     arm, action = build_armature(pose, path.stem)
-    contacts = [(bool(a), bool(b)) for a, b in pose.contacts]
-    return _Loaded(arm, action, pose.fps, contacts, list(pose.notes))
+    notes = list(pose.notes)
+    contacts = None
+    if pose.contacts is None:
+        notes.append("the file has no reaction forces: foot contacts will be detected from the motion")
+    else:
+        keyed = pose.keyed()  # the samples keyed, each at its own frame; one row per frame of the keyed span
+        try:
+            grid = C.on_frame_grid(pose.frames[keyed], pose.contacts[keyed])
+        except ValueError as exc:
+            notes.append(f"foot contacts left out ({exc}); they will be detected from the motion")
+        else:
+            contacts = [(bool(a), bool(b)) for a, b in grid]
+    return _Loaded(arm, action, pose.fps, contacts, notes)
 
 
 _LOADERS = {formats.MAIN_FBX: _load_fbx, formats.GLB: _load_glb, formats.BVH: _load_bvh,

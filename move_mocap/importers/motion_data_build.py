@@ -45,7 +45,9 @@ def build_armature(pose: MovePose, name: str) -> tuple[Any, Any]:
 
     rest = np.array([np.array(arm.bones[n].matrix_local.to_3x3()) for n in names], dtype=np.float64)
     quats, loc = local_channels(pose, rest)
-    frames = pose.frames.astype(np.float64)
+    keyed = pose.keyed()  # one key per frame (samples rounding alike: the first)
+    quats, loc = quats[keyed], loc[keyed]
+    frames = pose.frames[keyed].astype(np.float64)
     channels: dict[tuple[str, int], tuple[np.ndarray, np.ndarray]] = {}
     groups: dict[str, str] = {}
     root = pose.parents.index(-1)

@@ -449,7 +449,7 @@ def retarget_with_report(
         raise ValueError("the hips are not mapped on both armatures (edit the mapping)")
 
     warnings: list[str] = []
-    contacts = _source_contacts(action, lo, src_frames, warnings)
+    contacts = _source_contacts(action, lo, hi, src_frames, warnings)
     timings: dict[str, float] = {"prepare": time.perf_counter() - t0}
     t1 = time.perf_counter()
     src_skel = skeleton_from_object(source)
@@ -531,22 +531,26 @@ def retarget_with_report(
                           result.floor, result.hips_height, result.floor_shift, summary)
 
 
-def _source_contacts(action: bpy.types.Action, first_frame: float, src_frames: np.ndarray,
+def _source_contacts(action: bpy.types.Action, first_frame: float, last_frame: float, src_frames: np.ndarray,
                      warnings: list[str]) -> list[int] | None:
     """The source action's stored foot contacts (MOTION_DATA's and the local engine's, stored by the importer:
     :data:`..core.cleanup.contacts.STORED_PROP`) at the frames the retarget reads, one per new frame, as the
-    new action stores them; None when it has none. A malformed property is warned about and left out."""
+    new action stores them; None when it has none, when they are malformed (:func:`..core.cleanup.contacts.
+    read_stored`) or do not cover the frames read: warned about, and the foot lock detects contacts."""
     tagged: Any = action
-    stored = tagged.get(C.STORED_PROP)
-    if stored is None:
+    span = int(np.floor(last_frame - first_frame + 1e-6)) + 1
+    mask, problem = C.read_stored(tagged.get(C.STORED_PROP), span)
+    if problem:
+        warnings.append(f"{action.name!r}: {problem}")
+    if mask is None:
         return None
-    try:
-        mask = C.decode_stored([int(v) for v in stored])
-    except (TypeError, ValueError):
-        warnings.append(f"the source action's foot contacts ({C.STORED_PROP!r}) are not a list of ints and were "
-                        "left out (foot lock detects contacts from the motion); re-import the take to restore them")
+    at = C.at_frames(mask, first_frame, src_frames)
+    if at is None:
+        warnings.append(f"{action.name!r}: the stored foot contacts cover frames {first_frame:g} to "
+                        f"{first_frame + len(mask) - 1:g}, not all the frames retargeted; foot contacts will be "
+                        "detected from the motion")
         return None
-    return C.encode_stored(C.at_frames(mask, first_frame, src_frames))
+    return C.encode_stored(at)
 
 
 def clean_up(target: bpy.types.Object, channels: dict[tuple[str, int], tuple[np.ndarray, np.ndarray]],

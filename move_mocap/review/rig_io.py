@@ -28,6 +28,7 @@ import bpy
 import numpy as np
 
 from ..core.cleanup.contacts import STORED_PROP as CONTACTS_PROP  # an action's stored foot contacts
+from ..core.cleanup.contacts import encode_stored, read_stored
 from ..core.cleanup.rig_pose import Pose, closure, evaluate, head_closure
 from ..core.retarget import quat as Q
 from ..core.retarget.mapping import FINGER_SLOTS, SLOTS
@@ -267,8 +268,10 @@ def load(obj: bpy.types.Object, action: bpy.types.Action | None = None, extra_bo
     values = {ch: action_io.sample_keys(keys, frames, index) for ch, keys in channels.items()}
     del channels
     tagged: Any = action
-    stored = tagged.get(CONTACTS_PROP)
-    take = from_values(rig, frames, values, [int(v) for v in stored] if stored is not None else None, action)
+    mask, problem = read_stored(tagged.get(CONTACTS_PROP), len(frames))  # a .blend's property may hold anything
+    take = from_values(rig, frames, values, encode_stored(mask) if mask is not None else None, action)
+    if problem:
+        take.warnings.append(f"{action.name!r}: {problem}")
     take.dense = dense
     return take
 

@@ -369,3 +369,69 @@ def test_operator(api, motion_sample: Path):
     with pytest.raises(RuntimeError, match="does not exist"):
         bpy.ops.move_mocap.import_output(filepath=str(motion_sample.with_name("nope.json")))
     assert _counts() == before
+
+
+def _file_contacts(frame: dict) -> tuple[bool, bool]:
+    jd = frame["joint_data"]
+    return tuple(float(np.sum(np.abs(jd[t]["reaction_forces"]))) > 1.0 for t in ("Left_toe", "Right_toe"))
+
+
+def test_motion_data_contacts_on_their_own_frames(api, move_take, tmp_path: Path):
+    """A MOTION_DATA file missing one sample (and one with two samples rounding to one frame): each sample's
+    contacts are stored at the frame its own timestamp keys (not one row per sample, which would put every
+    later contact a frame early); the gap frame takes the nearest sample's, the doubled frame the keyed one's."""
+    import json
+
+    from move_mocap.core.cleanup import contacts as C
+
+    _, files = move_take
+    data = json.loads(Path(files["MOTION_DATA"]).read_text())
+    frames = data["mocap_data"]
+    fps = 1.0 / (float(frames[1]["timestamp"]) - float(frames[0]["timestamp"]))
+    per_sample = [_file_contacts(f) for f in frames]
+    drop = next(i for i in range(10, len(frames) - 10) if per_sample[i] != per_sample[i + 1])  # an edge follows
+    del frames[drop]
+    frames[drop + 5]["timestamp"] = str(float(frames[drop + 5]["timestamp"]) - 0.6 / fps)  # rounds like its neighbour
+    path = tmp_path / "dropped.json"
+    path.write_text(json.dumps(data))
+    result = api.import_output(path)
+    stored = C.decode_stored(list(result.action[C.STORED_PROP]))
+    keyed = [round(float(f["timestamp"]) * fps) for f in frames]
+    lo = keyed[0]
+    assert result.frame_start == lo and len(stored) == keyed[-1] - lo + 1 == len(frames) + 1  # two gaps, one double
+    seen: set[int] = set()
+    for f, frame in zip(keyed, frames, strict=True):
+        if f in seen:
+            continue  # the second sample at a frame is not keyed
+        seen.add(f)
+        assert tuple(stored[f - lo]) == _file_contacts(frame), f
+    gap = keyed[drop - 1] + 1
+    assert gap not in seen and tuple(stored[gap - lo]) == _file_contacts(frames[drop - 1])
+    moved = keyed[drop + 4] + 1  # the doubled sample's own frame: a tie, the earlier (keyed) sample's
+    assert moved not in seen and tuple(stored[moved - lo]) == _file_contacts(frames[drop + 4])
+    # One row per sample (the defect) would differ from this right after the gap.
+    rows = np.array([_file_contacts(f) for f in frames])
+    assert not np.array_equal(rows[drop:], stored[drop:len(rows)])
+
+
+def test_motion_data_without_reaction_forces_stores_no_contacts(api, move_take, tmp_path: Path):
+    """A file with no reaction forces stores no contacts (not "never planted"), so Apply's foot lock detects."""
+    import json
+
+    from move_mocap.core.cleanup import contacts as C
+    from move_mocap.core.retarget.options import RetargetOptions
+
+    _, files = move_take
+    data = json.loads(Path(files["MOTION_DATA"]).read_text())
+    for frame in data["mocap_data"]:
+        for rec in frame["joint_data"].values():
+            rec.pop("reaction_forces", None)
+    path = tmp_path / "no_forces.json"
+    path.write_text(json.dumps(data))
+    plain = api.import_output(path)
+    assert plain.foot_contacts is None and C.STORED_PROP not in plain.action
+    target = api.import_output(files["MAIN_FBX"]).armature
+    target.animation_data.action = None
+    fused = api.import_output(path, target=target.name, action_name="fused",
+                              retarget_options=RetargetOptions(foot_lock=True))
+    assert "Foot lock: fused (detected contacts" in fused.retarget_summary, fused.retarget_summary

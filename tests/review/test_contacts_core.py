@@ -33,7 +33,8 @@ def test_hysteresis_matches_the_state_machine() -> None:
 
 def test_stored_contacts_at_a_retargets_frames() -> None:
     """The per-frame ints an action stores round-trip; read at a retarget's source frames (a sub-range, another
-    frame rate) each new frame gets the nearest stored frame's contacts, none outside the stored ones."""
+    frame rate) each new frame gets the nearest stored frame's contacts (halves round up); frames outside the
+    stored ones are unknown (None: detect), not "never planted"."""
     mask = np.zeros((10, 2), dtype=bool)
     mask[2:6, 0] = True
     mask[5:9, 1] = True
@@ -43,6 +44,44 @@ def test_stored_contacts_at_a_retargets_frames() -> None:
     # Stored from frame 1; the retarget reads frames 3..7 (same rate), then every half frame from 5, then past the end.
     np.testing.assert_array_equal(C.at_frames(mask, 1.0, np.arange(3.0, 8.0)), mask[2:7])
     half = C.at_frames(mask, 1.0, 5.0 + 0.5 * np.arange(6))
-    np.testing.assert_array_equal(half, mask[[4, 4, 5, 6, 6, 6]])  # rint: halves to even
-    np.testing.assert_array_equal(C.at_frames(mask, 1.0, np.array([0.0, 10.0, 11.0, 12.0])),
-                                  [[False, False], mask[9], [False, False], [False, False]])
+    np.testing.assert_array_equal(half, mask[[4, 5, 5, 6, 6, 7]])  # floor(x + 0.5): every edge moves alike
+    # At double the rate each stored frame is read exactly twice (no wobble of the edges).
+    double = C.at_frames(mask, 1.0, 1.0 + 0.5 * np.arange(18))
+    assert double is not None
+    np.testing.assert_array_equal(double[0::2], mask[:9])
+    np.testing.assert_array_equal(double[1::2], mask[1:])
+    assert C.at_frames(mask, 1.0, np.array([0.0, 10.0])) is None  # starts before the stored frames
+    assert C.at_frames(mask, 1.0, np.array([9.0, 10.0, 11.0])) is None  # runs past them
+    np.testing.assert_array_equal(C.at_frames(mask, 1.0, np.array([0.6, 10.4])), mask[[0, 9]])
+
+
+def test_read_stored_accepts_only_bounded_int_arrays() -> None:
+    """The one validator of a stored property (a downloaded .blend may hold anything): int/bool arrays of 0..3
+    are read up to the action's span; floats (inf, 1e300), strings, negatives, values above 3, nested or
+    oversized arrays give None and a warning naming the problem and that contacts will be detected."""
+    mask, warn = C.read_stored([0, 1, 2, 3, 3], 4)
+    assert warn == "" and mask is not None
+    np.testing.assert_array_equal(mask, [[0, 0], [1, 0], [0, 1], [1, 1]])  # read up to the span only
+    mask, warn = C.read_stored(np.array([True, False]), 10)
+    assert warn == "" and mask is not None and mask.shape == (2, 2)
+    assert C.read_stored(None, 10) == (None, "")
+    for bad, word in (([1.0, float("inf")], "not ints"), ([1e300], "not ints"), ("3333", "str"),
+                      ([0, -1, 2], "0..3"), ([4], "0..3"), ([[1, 2]], "not ints"), ([2**70], "ints"),
+                      (range(C.MAX_STORED + 1), "more than"), (3, "int")):
+        mask, warn = C.read_stored(bad, 10)
+        assert mask is None and word in warn and "detected" in warn and C.STORED_PROP in warn, (bad, warn)
+
+
+def test_contacts_on_the_keyed_frame_grid() -> None:
+    """Samples keyed at their own frames (a dropped sample leaves a gap): one row per frame of the span, a
+    gap frame taking the nearest sample's contacts; the span is bounded."""
+    frames = np.array([10, 11, 13, 14, 17])
+    mask = np.array([[1, 0], [0, 0], [1, 1], [0, 1], [1, 0]], dtype=bool)
+    grid = C.on_frame_grid(frames, mask)
+    np.testing.assert_array_equal(grid, mask[[0, 1, 1, 2, 3, 3, 4, 4]])  # 12 ties: the earlier; 15 -> 14, 16 -> 17
+    try:
+        C.on_frame_grid(np.array([0, C.MAX_STORED]), mask[:2])
+    except ValueError as exc:
+        assert "spans" in str(exc)
+    else:
+        raise AssertionError("an unbounded span was accepted")

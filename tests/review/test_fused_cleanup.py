@@ -227,13 +227,48 @@ def test_source_contacts_come_along(world) -> None:
     locked = retarget_with_report(source, target, RetargetOptions(action_name="locked", foot_lock=True,
                                                                   frame_start=lo + 20, frame_end=lo + 119))
     assert "(stored contacts" in locked.summary, locked.summary
-    assert not (C.decode_stored(locked.action[CONTACTS_PROP]) & ~stored[20:120]).any()
+    kept = C.decode_stored(locked.action[CONTACTS_PROP])
+    assert kept.any() and not (kept & ~stored[20:120]).any()
 
     source.animation_data.action[CONTACTS_PROP] = "left, right"
     bad = retarget_with_report(source, target, RetargetOptions(action_name="bad", foot_lock=True,
                                                                frame_start=lo + 20, frame_end=lo + 119))
-    assert any("are not a list of ints" in w for w in bad.warnings), bad.warnings
+    assert any("not a list of ints" in w and "detected" in w for w in bad.warnings), bad.warnings
     assert "(detected contacts" in bad.summary, bad.summary
+
+    # Stored contacts that do not cover the frames read are unknown there, not "never planted": detected.
+    source.animation_data.action[CONTACTS_PROP] = C.encode_stored(stored[:100])
+    short = retarget_with_report(source, target, RetargetOptions(action_name="short", foot_lock=True,
+                                                                 frame_start=lo + 20, frame_end=lo + 119))
+    assert any("not all the frames retargeted" in w for w in short.warnings), short.warnings
+    assert "(detected contacts" in short.summary, short.summary
+
+
+HOSTILE = {"inf": [1.0, float("inf")], "1e300": [1e300, 0.0], "string": "3333", "negative": [0, -1, -2, 3],
+           "oversized": [1] * (C.MAX_STORED + 1)}
+
+
+def test_hostile_stored_contacts_are_left_out(world) -> None:
+    """A stored property a downloaded .blend may hold (floats, inf, 1e300, a string, negatives, an oversized
+    array) is left out with a warning naming the problem, on the Apply path and on the Lock Feet path, which
+    then detect contacts; nothing crashes."""
+    source, target = world.obj("cmu_01_01"), world.targets["mixamo"]
+    world.select_pair(source, target)
+    lo = int(action_io.frame_range(source.animation_data.action, source)[0])
+    opts = dict(frame_start=lo, frame_end=lo + 59)
+    taken = retarget_with_report(source, target, RetargetOptions(action_name="plain", **opts)).action
+    for name, value in HOSTILE.items():
+        source.animation_data.action[CONTACTS_PROP] = value
+        report = retarget_with_report(source, target, RetargetOptions(action_name=f"apply_{name}", **opts))
+        assert CONTACTS_PROP not in report.action, name
+        assert any(CONTACTS_PROP in w and "detected" in w for w in report.warnings), (name, report.warnings)
+        if name in ("inf", "string", "negative"):
+            action_io.assign_action(target, taken)
+            taken[CONTACTS_PROP] = value
+            lock = foot_lock(target, name=f"lock_{name}")
+            assert lock.contacts_from == "detected", name
+            assert any(CONTACTS_PROP in w and "detected" in w for w in lock.warnings), (name, lock.warnings)
+    del source.animation_data.action[CONTACTS_PROP]
 
 
 def test_pose_evaluates_the_legs_heads_only(world) -> None:
