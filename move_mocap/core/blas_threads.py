@@ -10,7 +10,8 @@ take the cores from the main thread's other numpy work, which made whole stages 
 call and restores the counts the process had afterwards, so Blender users' own scripts find numpy as they left
 it; nested uses only act at the outermost. threadpoolctl (bundled with the extension:
 requirements/extension-wheels.txt) finds the BLAS numpy loaded, whatever the platform; where it cannot be
-imported the limit does nothing (it is a speed-up, never a condition). The limit is process-wide while it
+imported, or fails while inspecting or setting the libraries, the limit does nothing (it is a speed-up,
+never a condition; what was set before the failure is put back). The limit is process-wide while it
 holds: calls come from Blender's main thread, which runs one operator at a time.
 
 This module does not change environment variables and does not load a BLAS numpy has not loaded.
@@ -35,6 +36,28 @@ def _threadpoolctl() -> Any:
     return threadpoolctl
 
 
+def _limit_to_one(tpc: Any) -> list[tuple[Any, int]]:
+    """Set every BLAS threadpoolctl finds to one thread; the (library, count it had) pairs changed. Any
+    failure (threadpoolctl inspecting an unexpected library, a library refusing) puts back what was set so far
+    and limits nothing: the limit is a speed-up, never a condition."""
+    changed: list[tuple[Any, int]] = []
+    try:
+        for lib in tpc.ThreadpoolController().select(user_api="blas").lib_controllers:
+            count = int(lib.num_threads)
+            lib.set_num_threads(1)
+            changed.append((lib, count))
+    except Exception:
+        _restore(changed)
+        return []
+    return changed
+
+
+def _restore(changed: list[tuple[Any, int]]) -> None:
+    for lib, count in reversed(changed):
+        with contextlib.suppress(Exception):
+            lib.set_num_threads(count)
+
+
 @contextlib.contextmanager
 def single_threaded() -> Iterator[None]:
     """BLAS limited to one thread inside the block (see the module docstring)."""
@@ -42,15 +65,14 @@ def single_threaded() -> Iterator[None]:
     with _lock:
         _depth += 1
         outer = _depth == 1
-    limits = None
+    changed: list[tuple[Any, int]] = []
     try:
         tpc = _threadpoolctl() if outer else None
         if tpc is not None:
-            limits = tpc.threadpool_limits(limits=1, user_api="blas")
+            changed = _limit_to_one(tpc)
         yield
     finally:
-        if limits is not None:
-            limits.restore_original_limits()
+        _restore(changed)
         with _lock:
             _depth -= 1
 

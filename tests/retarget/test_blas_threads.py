@@ -55,3 +55,42 @@ def test_retarget_and_clean_ups_run_single_threaded(world, two_threads, monkeypa
     bpy.context.view_layer.objects.active = target
     legs.smooth(target, 0.3)
     assert B.blas_threads() == 2
+
+
+def test_a_failing_threadpoolctl_limits_nothing(two_threads, monkeypatch) -> None:
+    """threadpoolctl raising while it inspects the libraries, or a library refusing after another was set
+    (failures a real process cannot be made to show on demand, hence the stand-ins): the block runs, without
+    the limit, and what was set before the failure is put back."""
+    import threadpoolctl
+
+    real = threadpoolctl.ThreadpoolController
+
+    def broken():
+        raise RuntimeError("unexpected library")
+
+    with monkeypatch.context() as m:
+        m.setattr(threadpoolctl, "ThreadpoolController", broken)
+        with B.single_threaded():
+            ran = True
+    assert ran and B.blas_threads() == 2
+
+    class Refusing:
+        num_threads = 4
+
+        def set_num_threads(self, n: int) -> None:
+            raise OSError("refused")
+
+    class PartWay:
+        def select(self, **kwargs):
+            found = real().select(**kwargs)
+            found.lib_controllers = [*found.lib_controllers, Refusing()]
+            return found
+
+    seen = []
+    with monkeypatch.context() as m:
+        m.setattr(threadpoolctl, "ThreadpoolController", PartWay)
+        with B.single_threaded():
+            m.undo()
+            seen.append(B.blas_threads())  # the first library was set to 1, then put back when the second refused
+            m.setattr(threadpoolctl, "ThreadpoolController", PartWay)
+    assert seen == [2] and B.blas_threads() == 2
