@@ -484,8 +484,9 @@ def retarget_with_report(
     t1 = time.perf_counter()
 
     name = opts.action_name or f"{target.name}_{action.name}"
-    ad = target.animation_data or target.animation_data_create()
-    previous = ad.action
+    anim = target.animation_data  # created only when the new action is assigned
+    had_animation = anim is not None
+    previous = anim.action if anim is not None else None
     base = _object_own_transform(target, previous, float(out_frames[0]))
     channels, groups = _action_channels(target, result, out_frames, props, base)
     settled = _settle_unkeyed(target, previous, set(channels), float(out_frames[0])) if previous is not None else []
@@ -501,34 +502,64 @@ def retarget_with_report(
             setattr(owner, prop, value)
         raise
     t1 = time.perf_counter()
-    if previous is not None and opts.stash_previous:
-        action_io.stash_action(target, previous)
-    raw = None
-    if keep_raw:
-        raw = action_io.new_action(f"{name}_raw", target, raw_channels, raw_groups, opts.interpolation)
-        raw[RETARGET_TAG] = action.name
+    # The actions are written first, the rig's NLA and action changed last; a failure anywhere here removes
+    # what was written and puts the rig's animation back as it was.
+    created: list[bpy.types.Action] = []
+    tracks = len(anim.nla_tracks) if anim is not None else 0
+    try:
+        raw = None
+        if keep_raw:
+            raw = action_io.new_action(f"{name}_raw", target, raw_channels, raw_groups, opts.interpolation)
+            created.append(raw)
+            raw[RETARGET_TAG] = action.name
+            if contacts is not None:
+                raw[C.STORED_PROP] = contacts
+            timings["write_raw"] = time.perf_counter() - t1
+            t1 = time.perf_counter()
+        new = action_io.new_action(name, target, channels, groups, opts.interpolation)
+        created.append(new)
+        new[RETARGET_TAG] = action.name
         if contacts is not None:
-            raw[C.STORED_PROP] = contacts
-        action_io.stash_action(target, raw)
-        timings["write_raw"] = time.perf_counter() - t1
-        t1 = time.perf_counter()
-    new = action_io.new_action(name, target, channels, groups, opts.interpolation)
-    new[RETARGET_TAG] = action.name
-    if contacts is not None:
-        new[C.STORED_PROP] = contacts  # a foot lock's below replaces them with the contacts it locked
-    for key, value in cleaned.props.items():
-        new[key] = value
-    if raw is not None:
-        from ..review.legs import CLEANED_FROM
+            new[C.STORED_PROP] = contacts  # a foot lock's below replaces them with the contacts it locked
+        for key, value in cleaned.props.items():
+            new[key] = value
+        if raw is not None:
+            from ..review.legs import CLEANED_FROM
 
-        new[CLEANED_FROM] = raw.name
-    action_io.assign_action(target, new)
+            new[CLEANED_FROM] = raw.name
+        if previous is not None and opts.stash_previous:
+            action_io.stash_action(target, previous)
+        if raw is not None:
+            action_io.stash_action(target, raw)
+        action_io.assign_action(target, new)
+    except Exception:
+        _undo_write(target, had_animation, previous, tracks, created, settled)
+        raise
     timings["write"] += time.perf_counter() - t1
     notes = [r.message() for r in cleaned.reports(new)]
     if notes:
         summary = "; ".join([summary, *notes]) if summary else "; ".join(notes)
     return RetargetReport(new, mapping, count, time.perf_counter() - t0, result.scale, probed, warnings, timings,
                           result.floor, result.hips_height, result.floor_shift, summary)
+
+
+def _undo_write(target: bpy.types.Object, had_animation: bool, previous: bpy.types.Action | None, tracks: int,
+                created: list[bpy.types.Action], settled: list[tuple[Any, str, Any]]) -> None:
+    """Put the rig's animation back as it was before a failed write: its NLA tracks and action, no
+    animation data if it had none, no action written, the transforms settled for the write."""
+    ad = target.animation_data
+    if ad is not None:
+        if had_animation:
+            while len(ad.nla_tracks) > tracks:
+                ad.nla_tracks.remove(ad.nla_tracks[-1])
+            if ad.action != previous:
+                ad.action = previous
+        else:
+            target.animation_data_clear()
+    for act in reversed(created):
+        bpy.data.actions.remove(act)
+    for owner, prop, value in reversed(settled):
+        setattr(owner, prop, value)
 
 
 def _source_contacts(action: bpy.types.Action, first_frame: float, last_frame: float, src_frames: np.ndarray,

@@ -211,6 +211,45 @@ def test_a_failing_clean_up_writes_nothing(world) -> None:
     assert _animation_state(target) == before
 
 
+def test_a_failing_write_writes_nothing(world, monkeypatch) -> None:
+    """A failure while the retarget writes (the new action after the raw take, or assigning it) leaves the
+    rig as it was: no stashed previous action, no raw take, no new action; a rig that had no animation data
+    still has none."""
+    from move_mocap.retarget import apply
+
+    source, target = world.obj("cmu_01_01"), world.targets["mixamo"]
+    world.select_pair(source, target)
+    frames = dict(frame_start=1, frame_end=30)
+    real_new = action_io.new_action
+
+    def fail_second(name, *args, **kwargs):
+        if not name.endswith("_raw"):
+            raise RuntimeError("no room for the keys")
+        return real_new(name, *args, **kwargs)
+
+    def fail_assign(*args, **kwargs):
+        raise RuntimeError("cannot assign")
+
+    target.animation_data_clear()
+    for patch in ((apply.action_io, "new_action", fail_second), (apply.action_io, "assign_action", fail_assign)):
+        with monkeypatch.context() as m:
+            m.setattr(*patch)
+            before = _animation_state(target)
+            with pytest.raises(RuntimeError):
+                retarget_with_report(source, target, RetargetOptions(action_name="x", foot_lock=True, keep_raw=True,
+                                                                     **frames))
+        assert target.animation_data is None and _animation_state(target) == before
+    retarget_with_report(source, target, RetargetOptions(action_name="Idle", **frames))
+    before = _animation_state(target)
+    for patch in ((apply.action_io, "new_action", fail_second), (apply.action_io, "assign_action", fail_assign)):
+        with monkeypatch.context() as m:
+            m.setattr(*patch)
+            with pytest.raises(RuntimeError):
+                retarget_with_report(source, target, RetargetOptions(action_name="x", foot_lock=True, keep_raw=True,
+                                                                     **frames))
+        assert _animation_state(target) == before, patch[1]
+
+
 def test_source_contacts_come_along(world) -> None:
     """Foot contacts stored on the source action (as the MOTION_DATA import stores them) come along onto the
     new action at its frames (a sub-range here) and foot lock uses them; a malformed property is left out with
